@@ -1,0 +1,96 @@
+// Configuration model: one set of plain structs, loaded from YAML or JSON or built in code.
+// Every field has its default in-class. Loading validates key names, types and combinations and
+// throws cdc::Error (kind Config) whose where() is the key path, e.g. "tables.orders.batch_size".
+// `${VAR}` in any string is replaced by the environment variable VAR at load time (error if unset).
+#pragma once
+
+#include <cdc/export.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cdc {
+
+enum class TableMode { Copy, Replicate, Incremental };
+enum class DeleteStrategy { Hard, Soft };
+
+CDC_API std::string_view to_string(TableMode mode);
+
+struct RetryPolicy {
+  int max_attempts = 5;              // total attempts including the first; 1 = no retry
+  std::int64_t initial_delay_ms = 500;
+  double multiplier = 2.0;           // delay grows by this factor per attempt
+  std::int64_t max_delay_ms = 30000; // cap on one delay
+  double jitter = 0.2;               // +-fraction of randomness on each delay (0 = none)
+
+  // Delay before attempt `attempt` (2 = first retry), without jitter.
+  CDC_API std::int64_t base_delay_ms(int attempt) const;
+};
+
+struct WatermarkSettings {
+  std::string column;  // the ever-increasing column (updated_at, id, ...)
+};
+
+struct DeleteSettings {
+  DeleteStrategy strategy = DeleteStrategy::Hard;
+  std::string column = "_cdc_deleted";  // soft delete: boolean column set true instead of deleting
+};
+
+// Settings for one source table. Unset optionals inherit from `defaults`.
+struct TableSettings {
+  std::vector<std::string> columns;          // only these source columns (empty = all)
+  std::vector<std::string> exclude_columns;  // drop these source columns
+  std::map<std::string, std::string> rename; // source column -> target column
+  std::string target;                        // target table name (empty = same as source)
+  std::string where;                         // SQL filter on the source (snapshot and stream)
+  std::optional<std::int64_t> batch_size;    // rows per read/write batch
+  std::optional<int> parallel_chunks;        // chunks of this table read at once
+  std::optional<TableMode> mode;
+  std::optional<DeleteSettings> delete_settings;
+  std::optional<WatermarkSettings> watermark;  // required for mode incremental
+  std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
+};
+
+struct Defaults {
+  std::int64_t batch_size = 10000;  // rows per batch: larger = faster, more memory
+  TableMode mode = TableMode::Replicate;
+  int parallel_chunks = 1;          // chunks of one table read at once
+  std::int64_t chunk_rows = 250000; // target rows per snapshot chunk (resume granularity)
+  DeleteSettings delete_settings;
+};
+
+struct Config {
+  std::string name;         // session name; checkpoints are kept per name (default: derived from source)
+  std::string source;       // connector URL, e.g. "sqlite:///data/shop.db"
+  std::string destination;  // connector URL
+  std::string checkpoint;   // checkpoint store URL; empty = inside the destination when it can
+  std::vector<std::string> include = {"*"};  // glob patterns over table names (schema.name or name)
+  std::vector<std::string> exclude;          // glob patterns, applied after include
+  int parallel_tables = 4;  // tables copied at once
+  int workers = 0;          // worker threads; 0 = max(parallel_tables, largest parallel_chunks)
+  bool stop_on_error = false;  // a failing table stops the whole session
+  RetryPolicy retry;
+  Defaults defaults;
+  std::int64_t poll_interval_ms = 500;     // stream/incremental poll when idle
+  std::int64_t stream_batch_rows = 10000;  // changes applied per destination transaction at most
+  std::map<std::string, TableSettings> tables;  // keyed by source table name as written in config
+
+  // Effective settings for one table (defaults merged in).
+  CDC_API TableSettings settings_for(const std::string& table_key) const;
+  CDC_API TableMode mode_for(const std::string& table_key) const;
+};
+
+// Loaders. `origin` names the file in messages. Throw cdc::Error(Config).
+CDC_API Config load_config_file(const std::string& path);
+CDC_API Config parse_config_yaml(const std::string& text, const std::string& origin = "config");
+CDC_API Config parse_config_json(const std::string& text, const std::string& origin = "config");
+// Checks combinations that do not depend on the databases (mode incremental needs a watermark, ...).
+CDC_API void validate_config(const Config& config);
+
+// A URL with its password replaced by "***", for logs and status.
+CDC_API std::string redact_url(const std::string& url);
+
+}  // namespace cdc

@@ -1,0 +1,66 @@
+// DestinationConnector: what cdc needs from a database it copies to.
+// Thread-safety: a DestinationConnector is shared by all workers and its methods may be called
+// concurrently; each worker opens its own DestinationWriter (own connection, own transaction),
+// which is used by one thread at a time.
+#pragma once
+
+#include <cdc/change_event.h>
+#include <cdc/checkpoint_store.h>
+#include <cdc/config.h>
+#include <cdc/export.h>
+#include <cdc/schema.h>
+#include <cdc/value.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cdc {
+
+// A table as the destination must hold it: mapped schema plus how deletes are applied.
+// Rows given to a writer are in the order of `schema.columns`. With soft deletes the schema
+// already contains `deletes.column` (boolean, last); a delete sets it true, an upsert false.
+// A column whose `source_type` is non-empty is created with that native type verbatim: the type
+// mapper keeps it only when source and destination speak the same dialect; otherwise the
+// destination renders the LogicalType in its own terms.
+struct DestinationTable {
+  TableSchema schema;
+  DeleteSettings deletes;
+};
+
+class CDC_API DestinationWriter {
+ public:
+  virtual ~DestinationWriter() = default;
+  virtual void begin() = 0;
+  // Snapshot rows (the fast path). Tables with a key are written so that a row written twice
+  // ends up once; tables without one are appended.
+  virtual void write_rows(const DestinationTable& table, const std::vector<Row>& rows) = 0;
+  // Change events in source order: inserts and updates become upserts of full rows (columns
+  // marked unchanged are left as they are), deletes remove by key (or set the soft-delete flag),
+  // truncate empties the table.
+  virtual void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) = 0;
+  // Empties a table (a fresh snapshot of it starts).
+  virtual void truncate(const DestinationTable& table) = 0;
+  // Commits the transaction; `checkpoint` entries of `session` are written in the same
+  // transaction (empty = none). After commit returns, data and checkpoint are durable together.
+  virtual void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) = 0;
+  virtual void rollback() noexcept = 0;
+};
+
+class CDC_API DestinationConnector {
+ public:
+  virtual ~DestinationConnector() = default;
+  virtual std::string dialect() const = 0;
+  // The DDL prepare_table would run for a table that does not exist yet.
+  virtual std::string render_ddl(const DestinationTable& table) const = 0;
+  // Creates the table if missing; adds columns the target lacks. Never drops data.
+  virtual void prepare_table(const DestinationTable& table) = 0;
+  virtual std::unique_ptr<DestinationWriter> open_writer() = 0;
+  // A store inside the destination whose entries DestinationWriter::commit writes atomically
+  // with the data, or nullptr when the destination cannot hold one.
+  virtual std::shared_ptr<CheckpointStore> checkpoint_store() = 0;
+  // Longest identifier the destination accepts, in bytes (0 = no limit).
+  virtual std::size_t max_identifier_length() const { return 0; }
+};
+
+}  // namespace cdc

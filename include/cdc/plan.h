@@ -1,0 +1,41 @@
+// Table planning: from discovered source tables and a Config to what will be copied where.
+// Applies include/exclude patterns, per-table settings (columns, excluded columns, renames,
+// target names, delete strategy) and the type mapper. Used by ReplicationSession and by
+// `cdc-cli discover --to`. Pure functions of their inputs (plus the source's discovery).
+#pragma once
+
+#include <cdc/config.h>
+#include <cdc/destination.h>
+#include <cdc/export.h>
+#include <cdc/schema.h>
+#include <cdc/source.h>
+#include <cdc/type_mapper.h>
+
+#include <string>
+#include <vector>
+
+namespace cdc {
+
+struct TablePlan {
+  std::string key;               // the table's key in Config::tables ("orders" or "main.orders"), or its name
+  TableSchema source;            // as discovered
+  TableSchema read;              // projection read from the source (key columns included)
+  DestinationTable target;       // mapped schema at the destination
+  TableSettings settings;        // effective settings (defaults merged)
+  TableMode mode = TableMode::Replicate;
+  std::vector<int> target_from_read;  // for each target column, its index in `read` (-1 = generated)
+};
+
+// True when `text` matches the glob `pattern` (`*`, `?`, `[abc]`), case-sensitive.
+CDC_API bool glob_match(const std::string& pattern, const std::string& text);
+
+// Whether a table is selected by include/exclude patterns; patterns match "schema.name" and "name".
+CDC_API bool table_selected(const Config& config, const TableId& table);
+
+// Discovers and plans every selected table, largest first. Errors name the config key path
+// (tables.orders.columns[2]: no column "x" in table orders). `target_dialect` and
+// `max_identifier_length` describe the destination.
+CDC_API std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source,
+                                           const TypeMapper& mapper, const std::string& target_dialect);
+
+}  // namespace cdc

@@ -1,0 +1,110 @@
+// ReplicationSession: copies and keeps live many tables from one source to one destination.
+// It owns its threads: snapshot workers (parallel tables and PK-range chunks), one stream reader
+// and applier, and the incremental pollers. run() blocks; start()/stop()/wait() do the same in
+// the background. All public methods are thread-safe and may be called from any thread,
+// including from inside the progress callback (which runs on a session thread).
+// Destruction stops the session and joins its threads; checkpoints already committed are kept.
+#pragma once
+
+#include <cdc/checkpoint_store.h>
+#include <cdc/config.h>
+#include <cdc/destination.h>
+#include <cdc/export.h>
+#include <cdc/source.h>
+#include <cdc/type_mapper.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cdc {
+
+enum class TablePhase { Pending, Snapshot, Streaming, Incremental, Done, Failed, Stopped };
+enum class SessionState { Idle, Starting, Snapshot, Streaming, Stopping, Finished, Failed };
+
+CDC_API std::string_view to_string(TablePhase phase);
+CDC_API std::string_view to_string(SessionState state);
+
+struct TableStatus {
+  std::string source;          // source table id ("orders", "public.orders")
+  std::string target;          // destination table name
+  TableMode mode = TableMode::Replicate;
+  TablePhase phase = TablePhase::Pending;
+  bool paused = false;
+  std::int64_t rows_done = 0;        // snapshot rows written
+  std::int64_t rows_estimated = -1;  // -1 = unknown
+  int chunks_done = 0;
+  int chunks_total = 0;
+  std::int64_t changes_applied = 0;  // stream / incremental changes written
+  double rows_per_second = 0;        // recent rate (snapshot rows or changes)
+  double eta_seconds = -1;           // snapshot ETA; -1 = unknown
+  int attempts = 0;                  // failed attempts so far (retries)
+  std::string position;              // last committed stream position or watermark
+  std::string error;                 // last error (Failed) or last retried error
+};
+
+struct SessionStatus {
+  std::string name;
+  SessionState state = SessionState::Idle;
+  std::vector<TableStatus> tables;
+  std::string stream_position;       // last committed stream position
+  std::int64_t lag_ms = -1;          // now - commit time of the last applied change; -1 = unknown
+  double elapsed_seconds = 0;
+  std::string error;                 // session-level error
+};
+
+using ProgressCallback = std::function<void(const SessionStatus&)>;
+
+struct SessionOptions {
+  ProgressCallback on_progress;  // called every progress_interval and on phase changes
+  std::chrono::milliseconds progress_interval{500};
+  std::shared_ptr<const TypeMapper> type_mapper;       // default: default_type_mapper()
+  std::shared_ptr<CheckpointStore> checkpoint_store;   // default: config.checkpoint URL, else the
+                                                       // destination's, else "<destination>.cdc-checkpoint.db"
+  bool snapshot_only = false;  // treat every table as mode copy (cdc-cli copy)
+  bool exit_when_idle = false; // finish once snapshots are done and the stream/incremental polls
+                               // find nothing new (useful for batch jobs and tests)
+};
+
+class CDC_API ReplicationSession {
+ public:
+  // Connectors are opened from config.source / config.destination through the registry.
+  explicit ReplicationSession(Config config, SessionOptions options = {});
+  // A host's own connector instances (either may be one of the built-in ones).
+  ReplicationSession(Config config, std::shared_ptr<SourceConnector> source,
+                     std::shared_ptr<DestinationConnector> destination, SessionOptions options = {});
+  ~ReplicationSession();
+  ReplicationSession(const ReplicationSession&) = delete;
+  ReplicationSession& operator=(const ReplicationSession&) = delete;
+
+  // Runs to completion (copy), or until stop() (replicate/incremental). Returns the final status.
+  // Throws cdc::Error for session-level failures (bad config, unreachable source, or a table
+  // failing with stop_on_error); a failing table otherwise shows as Failed in the status.
+  SessionStatus run();
+  // Starts in the background; errors surface from wait().
+  void start();
+  // Asks every worker to stop at the next safe point (a committed batch). Returns immediately.
+  void stop();
+  // Waits for the background run; returns its final status or rethrows its error.
+  SessionStatus wait();
+  bool running() const;
+
+  void pause();   // every table
+  void resume();
+  // Per table, by source table name as shown in the status. Unknown names throw cdc::Error(Config).
+  void pause_table(const std::string& table);
+  void resume_table(const std::string& table);
+  void stop_table(const std::string& table);
+
+  SessionStatus status() const;
+  const Config& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cdc

@@ -1,0 +1,119 @@
+// SourceConnector: what cdc needs from a database it copies from.
+// Thread-safety: a SourceConnector is shared by all session workers; every method may be called
+// concurrently. The objects it returns (RowReader, ChangeStream) are used by one thread at a time,
+// each with its own connection. Connectors start no threads of their own.
+// Rows are always in the order of the columns of the schema given in the request (a projection
+// of the discovered schema), so sources can push the projection down.
+#pragma once
+
+#include <cdc/change_event.h>
+#include <cdc/export.h>
+#include <cdc/position.h>
+#include <cdc/schema.h>
+#include <cdc/value.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cdc {
+
+// A part of a table's snapshot. Bounds are the source's own text (rowid, encoded key tuple,
+// ctid); lower inclusive, upper exclusive, empty = unbounded.
+struct SnapshotChunk {
+  int index = 0;
+  int count = 1;
+  std::string lower;
+  std::string upper;
+  std::int64_t estimated_rows = -1;
+};
+
+struct ReadRequest {
+  TableSchema schema;           // columns to read, in output order (key columns included)
+  SnapshotChunk chunk;
+  std::string where;            // extra SQL filter, in the source's dialect; empty = none
+  std::int64_t batch_size = 10000;
+  std::string snapshot_id;      // from StreamStart; empty = the source's current state
+};
+
+struct IncrementalRequest {
+  TableSchema schema;               // columns to read
+  std::string watermark_column;     // must be among schema's columns
+  std::optional<Value> last_value;  // rows with watermark > last_value; none = all rows
+  std::string query;                // custom query with :last_value, or empty
+  std::string where;                // extra filter (ignored with a custom query)
+  std::int64_t batch_size = 10000;
+};
+
+// Pull-based reader of rows; owns its connection.
+class CDC_API RowReader {
+ public:
+  virtual ~RowReader() = default;
+  // Replaces `batch` with up to the request's batch_size rows; returns false (and an empty batch)
+  // at the end.
+  virtual bool next(std::vector<Row>& batch) = 0;
+};
+
+// A table the change stream must deliver, with its projection and filter.
+struct StreamTable {
+  TableSchema schema;  // columns to deliver, in output order
+  std::string where;   // rows outside the filter: an update that leaves it arrives as a delete
+};
+
+// Where the change stream of a fresh snapshot starts, and the snapshot readers must read at.
+struct StreamStart {
+  Position position;
+  std::string snapshot_id;  // handed to ReadRequest::snapshot_id; empty where not needed
+};
+
+// Follows a source's change log. Used by one thread; owns its connection.
+class CDC_API ChangeStream {
+ public:
+  virtual ~ChangeStream() = default;
+  // Appends up to `max_events` events, waiting at most `timeout` for the first one.
+  // Events of one source transaction are delivered in order; the last carries end_of_transaction.
+  virtual void poll(std::vector<ChangeEvent>& out, std::size_t max_events, std::chrono::milliseconds timeout) = 0;
+  // Position through which everything has been delivered (moves on while idle too).
+  virtual Position position() const = 0;
+  // The destination committed everything through `position`: the source may release its log.
+  virtual void acknowledge(const Position& position) = 0;
+};
+
+class CDC_API SourceConnector {
+ public:
+  virtual ~SourceConnector() = default;
+
+  // "sqlite", "postgresql", "mysql": selects type-mapping rules.
+  virtual std::string dialect() const = 0;
+
+  // User tables for which `wanted` returns true (cdc's own `_cdc_` objects never appear),
+  // with columns, primary key and row estimates.
+  virtual std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) = 0;
+
+  // Splits a table into chunks of about `chunk_rows` rows, at least `min_chunks` where the key allows.
+  virtual std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows,
+                                                   int min_chunks) = 0;
+  virtual std::unique_ptr<RowReader> read_chunk(const ReadRequest& request) = 0;
+  virtual std::unique_ptr<RowReader> read_incremental(const IncrementalRequest& request) = 0;
+  // Exact row count (with an optional filter), for verify and progress.
+  virtual std::int64_t count_rows(const TableId& table, const std::string& where) = 0;
+
+  // Change capture. Sources without a log return false and the session refuses mode replicate.
+  virtual bool supports_stream() const { return false; }
+  // Installs what capture needs (idempotent) and returns a consistent start point.
+  virtual StreamStart prepare_stream(const std::vector<StreamTable>& tables);
+  // Opens the change stream after `from` (events at or before `from` are not delivered).
+  virtual std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from);
+  // Orders positions: <0, 0, >0. Throws cdc::Error(State) for text it did not produce.
+  virtual int compare_positions(const Position& a, const Position& b) const;
+  // Removes every capture object cdc installed; returns one line per object removed.
+  virtual std::vector<std::string> teardown();
+  // Operational facts for `status` (e.g. "retained_wal_bytes" -> "1234"); may be empty.
+  virtual std::vector<std::pair<std::string, std::string>> stream_diagnostics() { return {}; }
+};
+
+}  // namespace cdc

@@ -1,0 +1,83 @@
+#include <cdc/schema.h>
+
+#include <fmt/format.h>
+
+namespace cdc {
+
+std::string_view to_string(TypeId id) {
+  switch (id) {
+    case TypeId::Bool: return "bool";
+    case TypeId::Int8: return "int8";
+    case TypeId::Int16: return "int16";
+    case TypeId::Int24: return "int24";
+    case TypeId::Int32: return "int32";
+    case TypeId::Int64: return "int64";
+    case TypeId::Float32: return "float32";
+    case TypeId::Float64: return "float64";
+    case TypeId::Decimal: return "decimal";
+    case TypeId::String: return "string";
+    case TypeId::Bytes: return "bytes";
+    case TypeId::Date: return "date";
+    case TypeId::Time: return "time";
+    case TypeId::Timestamp: return "timestamp";
+    case TypeId::TimestampTz: return "timestamptz";
+    case TypeId::Interval: return "interval";
+    case TypeId::Json: return "json";
+    case TypeId::Uuid: return "uuid";
+    case TypeId::Enum: return "enum";
+    case TypeId::Set: return "set";
+    case TypeId::Bit: return "bit";
+    case TypeId::Array: return "array";
+    case TypeId::Unknown: return "unknown";
+  }
+  return "?";
+}
+
+std::string LogicalType::to_string() const {
+  std::string out;
+  if (is_unsigned) out += "u";
+  out += cdc::to_string(id);
+  switch (id) {
+    case TypeId::Decimal:
+      if (precision >= 0) out += scale >= 0 ? fmt::format("({},{})", precision, scale) : fmt::format("({})", precision);
+      break;
+    case TypeId::String:
+    case TypeId::Bytes:
+    case TypeId::Bit:
+      if (length >= 0) out += fmt::format("({}{})", fixed_length ? "fixed " : "", length);
+      break;
+    case TypeId::Time:
+    case TypeId::Timestamp:
+    case TypeId::TimestampTz:
+      if (fsp >= 0) out += fmt::format("({})", fsp);
+      break;
+    case TypeId::Enum:
+    case TypeId::Set: out += fmt::format("({})", fmt::join(members, ",")); break;
+    case TypeId::Array: out += fmt::format("<{}>", cdc::to_string(element)); break;
+    default: break;
+  }
+  return out;
+}
+
+bool LogicalType::operator==(const LogicalType& o) const {
+  return id == o.id && is_unsigned == o.is_unsigned && length == o.length && precision == o.precision &&
+         scale == o.scale && fsp == o.fsp && fixed_length == o.fixed_length && members == o.members &&
+         element == o.element;
+}
+
+std::string TableId::to_string() const { return schema.empty() ? name : schema + "." + name; }
+
+int TableSchema::index_of(std::string_view column) const {
+  for (std::size_t i = 0; i < columns.size(); ++i)
+    if (columns[i].name == column) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<int> TableSchema::key_indexes() const {
+  std::vector<int> out;
+  out.reserve(primary_key.size());
+  for (const auto& k : primary_key) out.push_back(index_of(k));
+  return out;
+}
+
+}  // namespace cdc

@@ -1,0 +1,27 @@
+// Defaults for the optional parts of SourceConnector (sources without change capture).
+#include <cdc/error.h>
+#include <cdc/source.h>
+
+namespace cdc {
+
+namespace {
+[[noreturn]] void no_stream(const SourceConnector& s) {
+  throw Error(ErrorKind::Config, "the " + s.dialect() + " source does not support change streaming (use mode copy or incremental)",
+              false, "mode");
+}
+}  // namespace
+
+StreamStart SourceConnector::prepare_stream(const std::vector<StreamTable>&) { no_stream(*this); }
+
+std::unique_ptr<ChangeStream> SourceConnector::open_stream(const std::vector<StreamTable>&, const Position&) {
+  no_stream(*this);
+}
+
+int SourceConnector::compare_positions(const Position& a, const Position& b) const {
+  if (a == b) return 0;
+  throw Error(ErrorKind::State, "the " + dialect() + " source cannot order positions \"" + a.str() + "\" and \"" + b.str() + "\"");
+}
+
+std::vector<std::string> SourceConnector::teardown() { return {}; }
+
+}  // namespace cdc

@@ -1,0 +1,2 @@
+#include <cdc/registry.h>
+void cdc_register_sqlite(cdc::ConnectorRegistry&) {}

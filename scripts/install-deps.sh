@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Installs, idempotently, every Debian 12 package cdc's build, tests and benchmarks need.
+# Run as root (or through sudo). Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E "$0" "$@"
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+build_pkgs=(
+  build-essential cmake pkg-config git ca-certificates
+  libboost1.81-dev libboost-json1.81-dev
+  libpqxx-dev libpq-dev
+  libmariadb-dev
+  libfmt-dev catch2 libsqlite3-dev sqlite3 libyaml-cpp-dev
+  libcli11-dev libxxhash-dev
+)
+server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
+tool_pkgs=(time procps python3)
+
+missing() {
+  local p out=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || out+=("$p")
+  done
+  printf '%s\n' "${out[@]}"
+}
+
+mapfile -t need < <(missing "${build_pkgs[@]}" "${server_pkgs[@]}" "${tool_pkgs[@]}" equivs libmysqlcppconn-dev)
+if [ "${#need[@]}" -eq 0 ] || [ -z "${need[0]}" ]; then
+  echo "install-deps: all packages present"
+  exit 0
+fi
+
+apt-get update -qq
+
+# Server packages try to start their system service on install; tests start their own
+# throwaway servers, so keep the system ones from starting (policy-rc.d exit 101 = "denied").
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
+
+apt-get install -y -qq --no-install-recommends "${build_pkgs[@]}" "${server_pkgs[@]}" "${tool_pkgs[@]}" equivs
+
+# Trap: libmysqlcppconn-dev depends on libboost-dev (the 1.74 metapackage), which conflicts
+# with libboost1.81-dev. A local dummy package that provides libboost-dev and depends on
+# libboost1.81-dev satisfies it and keeps `apt-get check` clean.
+if ! dpkg-query -W -f='${Status}' libboost-dev-is-1.81 2>/dev/null | grep -q "install ok installed"; then
+  work=$(mktemp -d)
+  cat > "$work/libboost-dev-is-1.81.ctl" <<'CTL'
+Section: libdevel
+Priority: optional
+Standards-Version: 3.9.2
+Package: libboost-dev-is-1.81
+Version: 1.81.0
+Provides: libboost-dev
+Depends: libboost1.81-dev
+Description: local shim: satisfies libboost-dev with Boost 1.81
+ Lets libmysqlcppconn-dev install beside libboost1.81-dev.
+CTL
+  (cd "$work" && equivs-build libboost-dev-is-1.81.ctl >/dev/null)
+  apt-get install -y -qq "$work"/libboost-dev-is-1.81_*.deb
+  rm -rf "$work"
+fi
+apt-get install -y -qq --no-install-recommends libmysqlcppconn-dev
+apt-get check
+echo "install-deps: done"

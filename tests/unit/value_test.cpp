@@ -1,0 +1,29 @@
+#include <cdc/error.h>
+#include <cdc/value.h>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <limits>
+
+using cdc::Value;
+using cdc::ValueKind;
+
+TEST_CASE("values keep kind and payload exactly", "[unit]") {
+  CHECK(Value().is_null());
+  CHECK(Value::int64(std::numeric_limits<std::int64_t>::min()).as_int() == std::numeric_limits<std::int64_t>::min());
+  CHECK(Value::uint64(std::numeric_limits<std::uint64_t>::max()).as_uint() == std::numeric_limits<std::uint64_t>::max());
+  CHECK(Value::bytes(std::string("a\0b", 3)).text().size() == 3);
+  CHECK(Value::string("") != Value::null());
+  CHECK(Value::string("1") != Value::int64(1));
+  CHECK(Value::float64(std::nan("")) == Value::float64(std::nan("")));
+  CHECK(Value::decimal("-12.500").text() == "-12.500");
+  CHECK_THROWS_AS(Value::int64(1).text(), cdc::Error);
+  CHECK_THROWS_AS(Value::string("x").as_int(), cdc::Error);
+}
+
+TEST_CASE("values display safely", "[unit]") {
+  CHECK(Value::null().to_display() == "NULL");
+  CHECK(Value::bytes(std::string("\x00\xff", 2)).to_display() == "\\x00ff");
+  CHECK(Value::string(std::string(100, 'x')).to_display(10).size() < 20);
+}
