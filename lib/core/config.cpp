@@ -1,1 +1,418 @@
-// placeholder
+// Config loading: YAML/JSON -> ConfigNode tree -> typed walk with key paths -> Config.
+// Every message starts with the key path ("tables.orders.batch_size: expected an integer, got \"big\"").
+#include "core/config_tree.h"
+
+#include <cdc/config.h>
+#include <cdc/error.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace cdc {
+
+std::string_view to_string(TableMode mode) {
+  switch (mode) {
+    case TableMode::Copy: return "copy";
+    case TableMode::Replicate: return "replicate";
+    case TableMode::Incremental: return "incremental";
+  }
+  return "?";
+}
+
+std::int64_t RetryPolicy::base_delay_ms(int attempt) const {
+  if (attempt <= 1) return 0;
+  double d = static_cast<double>(initial_delay_ms) * std::pow(multiplier, attempt - 2);
+  if (!(d < static_cast<double>(max_delay_ms))) return max_delay_ms;
+  return static_cast<std::int64_t>(d);
+}
+
+TableSettings Config::settings_for(const std::string& table_key) const {
+  TableSettings s;
+  auto it = tables.find(table_key);
+  if (it != tables.end()) s = it->second;
+  if (!s.batch_size) s.batch_size = defaults.batch_size;
+  if (!s.parallel_chunks) s.parallel_chunks = defaults.parallel_chunks;
+  if (!s.mode) s.mode = defaults.mode;
+  if (!s.delete_settings) s.delete_settings = defaults.delete_settings;
+  return s;
+}
+
+TableMode Config::mode_for(const std::string& table_key) const { return *settings_for(table_key).mode; }
+
+namespace {
+
+using detail::ConfigNode;
+
+std::string describe(const ConfigNode& n) {
+  switch (n.type) {
+    case ConfigNode::Type::Null: return "null";
+    case ConfigNode::Type::Seq: return "a list";
+    case ConfigNode::Type::Map: return "a map";
+    case ConfigNode::Type::String: return n.plain ? n.text : fmt::format("\"{}\"", n.text);
+    default: return n.text;
+  }
+}
+
+std::string join_path(const std::string& base, const std::string& key) { return base.empty() ? key : base + "." + key; }
+
+// Levenshtein distance, for "did you mean" hints on unknown keys.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// Replaces ${VAR} and ${VAR:-default} with the environment's values.
+std::string expand_env(const std::string& s, const std::string& path) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == '$' && i + 1 < s.size() && s[i + 1] == '{') {
+      auto close = s.find('}', i + 2);
+      if (close == std::string::npos) throw config_error(path, "unterminated ${ in \"" + s.substr(i) + "\"");
+      std::string expr = s.substr(i + 2, close - i - 2);
+      std::string name = expr, fallback;
+      bool has_fallback = false;
+      if (auto p = expr.find(":-"); p != std::string::npos) {
+        name = expr.substr(0, p);
+        fallback = expr.substr(p + 2);
+        has_fallback = true;
+      }
+      if (name.empty()) throw config_error(path, "empty variable name in ${}");
+      const char* v = std::getenv(name.c_str());
+      if (v && *v) out += v;
+      else if (has_fallback) out += fallback;
+      else throw config_error(path, fmt::format("environment variable {} is not set", name));
+      i = close + 1;
+    } else {
+      out += s[i++];
+    }
+  }
+  return out;
+}
+
+class Walker {
+ public:
+  Walker(const ConfigNode& node, std::string path) : node_(node), path_(std::move(path)) {}
+
+  const std::string& path() const { return path_; }
+  const ConfigNode& node() const { return node_; }
+
+  [[noreturn]] void fail(const std::string& message) const { throw config_error(path_.empty() ? "config" : path_, message); }
+
+  void expect_map() const {
+    if (node_.type != ConfigNode::Type::Map) fail("expected a map, got " + describe(node_));
+  }
+
+  // Rejects keys not in `allowed`, suggesting the nearest one.
+  void check_keys(std::initializer_list<const char*> allowed) const {
+    expect_map();
+    std::set<std::string> seen;
+    for (const auto& [key, value] : node_.fields) {
+      if (!seen.insert(key).second) throw config_error(join_path(path_, key), "key given twice");
+      bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
+      if (ok) continue;
+      std::string best;
+      std::size_t best_d = 3;
+      for (const char* a : allowed) {
+        auto d = edit_distance(key, a);
+        if (d < best_d) best_d = d, best = a;
+      }
+      std::string list;
+      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
+      throw config_error(join_path(path_, key), best.empty() ? "unknown key (known keys: " + list + ")"
+                                                              : "unknown key (did you mean " + best + "?)");
+    }
+  }
+
+  const ConfigNode* find(const char* key) const {
+    for (const auto& [k, v] : node_.fields)
+      if (k == key) return &v;
+    return nullptr;
+  }
+  Walker child(const char* key) const { return Walker(*find(key), join_path(path_, key)); }
+  bool has(const char* key) const { return find(key) != nullptr; }
+
+  std::string as_string() const {
+    if (node_.type != ConfigNode::Type::String) fail("expected a string, got " + describe(node_));
+    return expand_env(node_.text, path_);
+  }
+
+  std::int64_t as_int(std::int64_t min, std::int64_t max) const {
+    bool typed_ok = node_.type == ConfigNode::Type::Int || (node_.type == ConfigNode::Type::String && node_.plain);
+    std::int64_t v = 0;
+    if (typed_ok) {
+      const std::string& t = node_.text;
+      errno = 0;
+      char* end = nullptr;
+      long long parsed = std::strtoll(t.c_str(), &end, 10);
+      typed_ok = !t.empty() && end && *end == '\0' && errno == 0;
+      v = parsed;
+    }
+    if (!typed_ok) fail("expected an integer, got " + describe(node_));
+    if (v < min || v > max) fail(fmt::format("{} is out of range ({}..{})", v, min, max));
+    return v;
+  }
+
+  double as_double(double min, double max) const {
+    bool typed_ok = node_.type == ConfigNode::Type::Int || node_.type == ConfigNode::Type::Double ||
+                    (node_.type == ConfigNode::Type::String && node_.plain);
+    double v = 0;
+    if (typed_ok) {
+      char* end = nullptr;
+      v = std::strtod(node_.text.c_str(), &end);
+      typed_ok = !node_.text.empty() && end && *end == '\0' && std::isfinite(v);
+    }
+    if (!typed_ok) fail("expected a number, got " + describe(node_));
+    if (v < min || v > max) fail(fmt::format("{} is out of range ({}..{})", v, min, max));
+    return v;
+  }
+
+  bool as_bool() const {
+    if (node_.type == ConfigNode::Type::Bool || (node_.type == ConfigNode::Type::String && node_.plain)) {
+      const std::string& t = node_.text;
+      if (t == "true" || t == "True" || t == "TRUE" || t == "yes" || t == "on") return true;
+      if (t == "false" || t == "False" || t == "FALSE" || t == "no" || t == "off") return false;
+    }
+    fail("expected true or false, got " + describe(node_));
+  }
+
+  // A list of strings; a single string is accepted as a one-element list.
+  std::vector<std::string> as_string_list() const {
+    std::vector<std::string> out;
+    if (node_.type == ConfigNode::Type::String) {
+      out.push_back(as_string());
+      return out;
+    }
+    if (node_.type != ConfigNode::Type::Seq) fail("expected a list of strings, got " + describe(node_));
+    for (std::size_t i = 0; i < node_.items.size(); ++i) {
+      Walker item(node_.items[i], fmt::format("{}[{}]", path_, i));
+      out.push_back(item.as_string());
+    }
+    return out;
+  }
+
+  template <typename Enum>
+  Enum as_enum(std::initializer_list<std::pair<const char*, Enum>> choices) const {
+    std::string v = as_string();
+    std::string names;
+    for (const auto& [name, value] : choices) {
+      if (v == name) return value;
+      names += (names.empty() ? "" : " | ") + std::string(name);
+    }
+    fail(fmt::format("expected {}, got \"{}\"", names, v));
+  }
+
+ private:
+  const ConfigNode& node_;
+  std::string path_;
+};
+
+TableMode read_mode(const Walker& w) {
+  return w.as_enum<TableMode>(
+      {{"copy", TableMode::Copy}, {"replicate", TableMode::Replicate}, {"incremental", TableMode::Incremental}});
+}
+
+DeleteSettings read_delete(const Walker& w) {
+  DeleteSettings d;
+  if (w.node().type == ConfigNode::Type::String) {  // shorthand: delete: soft
+    d.strategy = w.as_enum<DeleteStrategy>({{"hard", DeleteStrategy::Hard}, {"soft", DeleteStrategy::Soft}});
+    return d;
+  }
+  w.check_keys({"strategy", "column"});
+  if (w.has("strategy"))
+    d.strategy = w.child("strategy").as_enum<DeleteStrategy>({{"hard", DeleteStrategy::Hard}, {"soft", DeleteStrategy::Soft}});
+  if (w.has("column")) {
+    d.column = w.child("column").as_string();
+    if (d.column.empty()) w.child("column").fail("must not be empty");
+  }
+  return d;
+}
+
+constexpr std::int64_t kMaxBatch = 10'000'000;
+
+TableSettings read_table(const Walker& w) {
+  TableSettings t;
+  if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
+  w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "mode",
+                "delete", "watermark", "query"});
+  if (w.has("columns")) t.columns = w.child("columns").as_string_list();
+  if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
+  if (w.has("rename")) {
+    Walker r = w.child("rename");
+    r.expect_map();
+    for (const auto& [from, to] : r.node().fields) {
+      Walker tw(to, join_path(r.path(), from));
+      std::string target = tw.as_string();
+      if (target.empty()) tw.fail("target column name must not be empty");
+      t.rename[from] = target;
+    }
+  }
+  if (w.has("target")) {
+    t.target = w.child("target").as_string();
+    if (t.target.empty()) w.child("target").fail("must not be empty");
+  }
+  if (w.has("where")) t.where = w.child("where").as_string();
+  if (w.has("batch_size")) t.batch_size = w.child("batch_size").as_int(1, kMaxBatch);
+  if (w.has("parallel_chunks")) t.parallel_chunks = static_cast<int>(w.child("parallel_chunks").as_int(1, 256));
+  if (w.has("mode")) t.mode = read_mode(w.child("mode"));
+  if (w.has("delete")) t.delete_settings = read_delete(w.child("delete"));
+  if (w.has("watermark")) {
+    Walker wm = w.child("watermark");
+    WatermarkSettings s;
+    if (wm.node().type == ConfigNode::Type::String) {  // shorthand: watermark: updated_at
+      s.column = wm.as_string();
+    } else {
+      wm.check_keys({"column"});
+      if (!wm.has("column")) wm.fail("missing key \"column\"");
+      s.column = wm.child("column").as_string();
+    }
+    if (s.column.empty()) wm.fail("column must not be empty");
+    t.watermark = s;
+  }
+  if (w.has("query")) {
+    t.query = w.child("query").as_string();
+    if (t.query.empty()) w.child("query").fail("must not be empty");
+  }
+  return t;
+}
+
+Config read_config(const ConfigNode& root, const std::string& origin) {
+  Walker w(root, "");
+  if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
+  w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
+                "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables"});
+  Config c;
+  if (w.has("name")) c.name = w.child("name").as_string();
+  if (w.has("source")) c.source = w.child("source").as_string();
+  if (w.has("destination")) c.destination = w.child("destination").as_string();
+  if (w.has("checkpoint")) c.checkpoint = w.child("checkpoint").as_string();
+  if (w.has("include")) c.include = w.child("include").as_string_list();
+  if (w.has("exclude")) c.exclude = w.child("exclude").as_string_list();
+  if (w.has("parallel_tables")) c.parallel_tables = static_cast<int>(w.child("parallel_tables").as_int(1, 256));
+  if (w.has("workers")) c.workers = static_cast<int>(w.child("workers").as_int(0, 256));
+  if (w.has("stop_on_error")) c.stop_on_error = w.child("stop_on_error").as_bool();
+  if (w.has("poll_interval_ms")) c.poll_interval_ms = w.child("poll_interval_ms").as_int(1, 3'600'000);
+  if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
+  if (w.has("retry")) {
+    Walker r = w.child("retry");
+    r.check_keys({"max_attempts", "initial_delay_ms", "multiplier", "max_delay_ms", "jitter"});
+    if (r.has("max_attempts")) c.retry.max_attempts = static_cast<int>(r.child("max_attempts").as_int(1, 1000));
+    if (r.has("initial_delay_ms")) c.retry.initial_delay_ms = r.child("initial_delay_ms").as_int(0, 86'400'000);
+    if (r.has("multiplier")) c.retry.multiplier = r.child("multiplier").as_double(1.0, 100.0);
+    if (r.has("max_delay_ms")) c.retry.max_delay_ms = r.child("max_delay_ms").as_int(0, 86'400'000);
+    if (r.has("jitter")) c.retry.jitter = r.child("jitter").as_double(0.0, 1.0);
+  }
+  if (w.has("defaults")) {
+    Walker d = w.child("defaults");
+    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete"});
+    if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
+    if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
+    if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int(1, 256));
+    if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int(1, std::numeric_limits<std::int64_t>::max());
+    if (d.has("delete")) c.defaults.delete_settings = read_delete(d.child("delete"));
+  }
+  if (w.has("tables")) {
+    Walker t = w.child("tables");
+    if (t.node().type != ConfigNode::Type::Null) {
+      t.expect_map();
+      for (const auto& [name, node] : t.node().fields) {
+        if (name.empty()) t.fail("empty table name");
+        if (c.tables.count(name)) throw config_error(join_path(t.path(), name), "table given twice");
+        c.tables[name] = read_table(Walker(node, join_path(t.path(), name)));
+      }
+    }
+  }
+  validate_config(c);
+  return c;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw config_error(path, "cannot read config file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+void validate_config(const Config& c) {
+  if (c.source.empty()) throw config_error("source", "missing: the source connector URL, e.g. \"sqlite:///data/shop.db\"");
+  if (c.destination.empty())
+    throw config_error("destination", "missing: the destination connector URL, e.g. \"sqlite:///data/replica.db\"");
+  if (c.include.empty()) throw config_error("include", "must list at least one pattern (\"*\" for every table)");
+  if (c.parallel_tables < 1) throw config_error("parallel_tables", "must be at least 1");
+  if (c.retry.max_attempts < 1) throw config_error("retry.max_attempts", "must be at least 1");
+  if (c.retry.max_delay_ms < c.retry.initial_delay_ms)
+    throw config_error("retry.max_delay_ms", "must not be smaller than retry.initial_delay_ms");
+  if (c.defaults.batch_size < 1) throw config_error("defaults.batch_size", "must be at least 1");
+  if (c.defaults.mode == TableMode::Incremental)
+    throw config_error("defaults.mode", "incremental needs a watermark column per table: set mode: incremental on each table");
+  for (const auto& [name, t] : c.tables) {
+    const std::string base = "tables." + name;
+    std::set<std::string> listed(t.columns.begin(), t.columns.end());
+    if (listed.size() != t.columns.size()) throw config_error(base + ".columns", "a column is listed twice");
+    for (const auto& x : t.exclude_columns)
+      if (listed.count(x))
+        throw config_error(base + ".exclude_columns", fmt::format("\"{}\" is also listed in columns", x));
+    std::set<std::string> targets;
+    for (const auto& [from, to] : t.rename) {
+      if (std::find(t.exclude_columns.begin(), t.exclude_columns.end(), from) != t.exclude_columns.end())
+        throw config_error(base + ".rename." + from, "renames a column that exclude_columns drops");
+      if (!listed.empty() && !listed.count(from))
+        throw config_error(base + ".rename." + from, "renames a column that is not in columns");
+      if (!targets.insert(to).second) throw config_error(base + ".rename." + from, fmt::format("two columns renamed to \"{}\"", to));
+    }
+    TableMode mode = t.mode.value_or(c.defaults.mode);
+    if (mode == TableMode::Incremental && !t.watermark)
+      throw config_error(base + ".watermark", "mode incremental needs watermark: {column: <ever-increasing column>}");
+    if (mode != TableMode::Incremental && t.watermark)
+      throw config_error(base + ".watermark", fmt::format("only used with mode incremental (this table's mode is {})", to_string(mode)));
+    if (!t.query.empty() && mode != TableMode::Incremental)
+      throw config_error(base + ".query", fmt::format("a custom query needs mode incremental (this table's mode is {})", to_string(mode)));
+    if (!t.query.empty() && !t.where.empty())
+      throw config_error(base + ".where", "cannot be combined with query: put the filter in the query");
+    if (!t.query.empty() && t.query.find(":last_value") == std::string::npos)
+      throw config_error(base + ".query", "must reference :last_value (the last watermark seen)");
+    const DeleteSettings del = t.delete_settings.value_or(c.defaults.delete_settings);
+    if (mode == TableMode::Incremental && t.delete_settings && del.strategy == DeleteStrategy::Soft)
+      throw config_error(base + ".delete", "incremental mode does not see deletes: a delete strategy has no effect");
+    if (del.strategy == DeleteStrategy::Soft && (listed.count(del.column) || t.rename.count(del.column)))
+      throw config_error(base + ".delete.column", fmt::format("\"{}\" is a source column; soft delete needs a column of its own", del.column));
+  }
+}
+
+Config parse_config_yaml(const std::string& text, const std::string& origin) {
+  return read_config(detail::parse_yaml_tree(text, origin), origin);
+}
+
+Config parse_config_json(const std::string& text, const std::string& origin) {
+  return read_config(detail::parse_json_tree(text, origin), origin);
+}
+
+Config load_config_file(const std::string& path) {
+  std::string text = read_file(path);
+  if (ends_with(path, ".json")) return parse_config_json(text, path);
+  return parse_config_yaml(text, path);
+}
+
+}  // namespace cdc
