@@ -1,1 +1,49 @@
-int main() { return 0; }
+// cdc-cli: command-line front end of the cdc library (public API only).
+#include "cli.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+
+int main(int argc, char** argv) {
+  using namespace cdc_cli;
+  CLI::App app{"cdc-cli: copy, replicate and verify tables between databases", "cdc-cli"};
+  app.set_version_flag("--version", fmt::format("cdc-cli {}", cdc::version()));
+  app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "Log level: trace, debug, info, warn, error, off (default info)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  CommandFn selected;
+  add_copy_command(app, selected);
+  add_replicate_command(app, selected);
+  add_discover_command(app, selected);
+  add_verify_command(app, selected);
+  add_status_command(app, selected);
+  add_teardown_command(app, selected);
+  app.footer("Run `cdc-cli <command> --help` for a command's options.\n"
+             "Exit codes: 0 success, 1 failure (failed table, verify differences), 2 configuration error.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitConfig;
+  }
+
+  try {
+    cdc::set_log_level(cdc::parse_log_level(log_level));
+    if (!selected) return kExitConfig;
+    int code = selected();
+    std::fflush(stdout);
+    return code;
+  } catch (const cdc::Error& e) {
+    print_error(e.what());
+    return e.kind() == cdc::ErrorKind::Config ? kExitConfig : kExitFailure;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return kExitFailure;
+  }
+}

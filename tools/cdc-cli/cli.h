@@ -1,0 +1,62 @@
+// Shared declarations of cdc-cli: the subcommands, exit codes and small helpers.
+// Everything here is single-threaded except where a comment says otherwise.
+#pragma once
+
+#include <cdc/cdc.h>
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cdc_cli {
+
+// Exit codes shared by every subcommand.
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitFailure = 1,      // a table failed, verify found differences, a runtime error
+  kExitConfig = 2,       // bad configuration or command line
+  kExitInterrupted = 130 // stopped by SIGINT/SIGTERM before finishing (copy only)
+};
+
+// The subcommand chosen on the command line, ready to run. Returns the exit code.
+using CommandFn = std::function<int()>;
+
+// Each add_* registers one subcommand; when it is selected, its parse callback stores its runner
+// into `selected`.
+void add_copy_command(CLI::App& app, CommandFn& selected);
+void add_replicate_command(CLI::App& app, CommandFn& selected);
+void add_discover_command(CLI::App& app, CommandFn& selected);
+void add_verify_command(CLI::App& app, CommandFn& selected);
+void add_status_command(CLI::App& app, CommandFn& selected);
+void add_teardown_command(CLI::App& app, CommandFn& selected);
+
+enum class OutputFormat { Table, Json };
+// Adds `--format table|json` to a subcommand.
+void add_format_option(CLI::App& sub, OutputFormat& format);
+
+// "1234567" -> "1,234,567"; negative values print as "?".
+std::string group_digits(std::int64_t n);
+// Seconds as "0.4s", "12.3s", "4:05", "1:02:03"; negative = "?".
+std::string format_duration(double seconds);
+// Rows per second, grouped: "12,345".
+std::string format_rate(double rows_per_second);
+
+// Writes `text` followed by a newline to stdout (the only stream data goes to).
+void print_line(const std::string& text);
+// `error: <message>` on stderr.
+void print_error(const std::string& message);
+
+// Config built from the selectors common to several subcommands.
+struct TableSelection {
+  std::vector<std::string> include;  // --tables (comma-separated, repeatable); empty = keep
+  std::vector<std::string> exclude;  // --exclude
+};
+void add_selection_options(CLI::App& sub, TableSelection& selection);
+// Applies --tables/--exclude to a config's include/exclude (only those given replace the config's).
+void apply_selection(const TableSelection& selection, cdc::Config& config);
+
+}  // namespace cdc_cli

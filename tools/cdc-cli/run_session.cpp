@@ -1,0 +1,74 @@
+#include "run_session.h"
+
+#include "progress.h"
+#include "signals.h"
+
+#include <cdc/log.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <unistd.h>
+
+namespace cdc_cli {
+
+namespace {
+
+bool stderr_is_terminal() {
+  if (!::isatty(STDERR_FILENO)) return false;
+  const char* term = std::getenv("TERM");
+  return term == nullptr || std::strcmp(term, "dumb") != 0;
+}
+
+// Installs a log sink for the lifetime of the guard and puts the previous one back.
+class ScopedLogSink {
+ public:
+  explicit ScopedLogSink(std::shared_ptr<cdc::LogSink> sink) : previous_(cdc::log_sink()) {
+    cdc::set_log_sink(std::move(sink));
+  }
+  ~ScopedLogSink() { cdc::set_log_sink(previous_); }
+  ScopedLogSink(const ScopedLogSink&) = delete;
+  ScopedLogSink& operator=(const ScopedLogSink&) = delete;
+
+ private:
+  std::shared_ptr<cdc::LogSink> previous_;
+};
+
+}  // namespace
+
+SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options) {
+  auto mode = stderr_is_terminal() ? ProgressDisplay::Mode::Live : ProgressDisplay::Mode::Plain;
+  auto display = std::make_shared<ProgressDisplay>(mode, stderr);
+  ScopedLogSink sink_guard(std::make_shared<DisplayLogSink>(display));
+
+  options.on_progress = [display](const cdc::SessionStatus& s) { display->update(s); };
+  options.progress_interval =
+      mode == ProgressDisplay::Mode::Live ? std::chrono::milliseconds(200) : std::chrono::milliseconds(1000);
+
+  cdc::ReplicationSession session(std::move(config), std::move(options));
+  std::atomic<bool> interrupted{false};
+  SessionOutcome outcome;
+  {
+    // Declared after the session so it is destroyed (and its thread joined) first.
+    SignalWatcher watcher([&](int sig) {
+      interrupted = true;
+      display->print_line(fmt::format("cdc-cli: {} received, stopping at the next committed batch "
+                                      "(again to exit at once)",
+                                      sig == SIGINT ? "SIGINT" : "SIGTERM"));
+      session.stop();
+    });
+    outcome.status = session.run();
+  }
+  display->finish(outcome.status);
+  outcome.interrupted = interrupted;
+  outcome.any_failed = outcome.status.state == cdc::SessionState::Failed;
+  for (const auto& t : outcome.status.tables)
+    if (t.phase == cdc::TablePhase::Failed) outcome.any_failed = true;
+  print_summary(outcome.status, *display);
+  return outcome;
+}
+
+}  // namespace cdc_cli

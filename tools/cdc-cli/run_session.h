@@ -1,0 +1,20 @@
+// Runs a ReplicationSession in the foreground with the progress display, log routing and
+// SIGINT/SIGTERM handling shared by `copy` and `replicate`.
+#pragma once
+
+#include <cdc/config.h>
+#include <cdc/session.h>
+
+namespace cdc_cli {
+
+struct SessionOutcome {
+  cdc::SessionStatus status;
+  bool interrupted = false;  // stopped by SIGINT/SIGTERM
+  bool any_failed = false;   // a table (or the session) ended Failed
+};
+
+// Blocks until the session ends or a signal stops it; prints the summary on stdout.
+// Throws cdc::Error from the session (config errors, unreachable source, stop_on_error).
+SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options);
+
+}  // namespace cdc_cli

@@ -1,0 +1,68 @@
+#include "cli.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstdio>
+
+namespace cdc_cli {
+
+void add_format_option(CLI::App& sub, OutputFormat& format) {
+  static const std::map<std::string, OutputFormat> kFormats{{"table", OutputFormat::Table},
+                                                           {"json", OutputFormat::Json}};
+  sub.add_option("--format", format, "Output format: table (default) or json")
+      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
+}
+
+std::string group_digits(std::int64_t n) {
+  if (n < 0) return "?";
+  std::string digits = std::to_string(n);
+  std::string out;
+  out.reserve(digits.size() + digits.size() / 3);
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string format_duration(double seconds) {
+  if (seconds < 0 || !std::isfinite(seconds)) return "?";
+  if (seconds < 60) return fmt::format("{:.1f}s", seconds);
+  auto total = static_cast<std::int64_t>(std::llround(seconds));
+  auto h = total / 3600, m = (total / 60) % 60, s = total % 60;
+  if (h > 0) return fmt::format("{}:{:02}:{:02}", h, m, s);
+  return fmt::format("{}:{:02}", m, s);
+}
+
+std::string format_rate(double rows_per_second) {
+  if (rows_per_second <= 0 || !std::isfinite(rows_per_second)) return "-";
+  return group_digits(static_cast<std::int64_t>(std::llround(rows_per_second)));
+}
+
+void print_line(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+void print_error(const std::string& message) {
+  std::fflush(stdout);
+  std::string line = "error: " + message + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
+void add_selection_options(CLI::App& sub, TableSelection& selection) {
+  sub.add_option("--tables", selection.include,
+                 "Only tables matching these glob patterns (comma-separated or repeated; default: all)")
+      ->delimiter(',');
+  sub.add_option("--exclude", selection.exclude,
+                 "Skip tables matching these glob patterns (comma-separated or repeated)")
+      ->delimiter(',');
+}
+
+void apply_selection(const TableSelection& selection, cdc::Config& config) {
+  if (!selection.include.empty()) config.include = selection.include;
+  if (!selection.exclude.empty()) config.exclude = selection.exclude;
+}
+
+}  // namespace cdc_cli
