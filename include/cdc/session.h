@@ -69,6 +69,20 @@ struct SessionOptions {
                                // find nothing new (useful for batch jobs and tests)
 };
 
+// The name checkpoints are kept under: config.name, or one derived from the source and
+// destination URLs (without credentials), stable across runs.
+CDC_API std::string session_name(const Config& config);
+
+// The checkpoint store a session with this config uses: config.checkpoint when set, else the
+// destination's own store, else a SQLite file "cdc-checkpoints.db" in the working directory.
+// `destination` may be given when already open.
+CDC_API std::shared_ptr<CheckpointStore> open_checkpoint_store(const Config& config,
+                                                               DestinationConnector* destination = nullptr);
+
+// Per-table state as recorded in the checkpoint store (what `cdc-cli status` shows), without
+// touching the source. Tables never started do not appear.
+CDC_API SessionStatus checkpoint_status(const Config& config);
+
 class CDC_API ReplicationSession {
  public:
   // Connectors are opened from config.source / config.destination through the registry.

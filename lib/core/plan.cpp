@@ -1,1 +1,208 @@
-// placeholder
+// Table planning: discovered source tables + Config -> what is read, and what is created where.
+#include "core/logging.h"
+
+#include <cdc/error.h>
+#include <cdc/plan.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace cdc {
+
+bool glob_match(const std::string& pattern, const std::string& text) {
+  std::size_t p = 0, t = 0, star_p = std::string::npos, star_t = 0;
+  while (t < text.size()) {
+    if (p < pattern.size() && pattern[p] == '[') {
+      auto close = pattern.find(']', p + 1);
+      if (close != std::string::npos) {
+        bool negate = p + 1 < close && (pattern[p + 1] == '!' || pattern[p + 1] == '^');
+        bool hit = false;
+        for (std::size_t i = p + 1 + (negate ? 1 : 0); i < close; ++i) {
+          if (i + 2 < close && pattern[i + 1] == '-') {
+            hit = hit || (text[t] >= pattern[i] && text[t] <= pattern[i + 2]);
+            i += 2;
+          } else {
+            hit = hit || text[t] == pattern[i];
+          }
+        }
+        if (hit != negate) {
+          p = close + 1;
+          ++t;
+          continue;
+        }
+      }
+    } else if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
+      ++p;
+      ++t;
+      continue;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star_p = p++;
+      star_t = t;
+      continue;
+    }
+    if (star_p == std::string::npos) return false;
+    p = star_p + 1;
+    t = ++star_t;
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+namespace {
+
+bool any_match(const std::vector<std::string>& patterns, const TableId& id) {
+  const std::string full = id.to_string();
+  return std::any_of(patterns.begin(), patterns.end(),
+                     [&](const std::string& p) { return glob_match(p, full) || glob_match(p, id.name); });
+}
+
+// The Config::tables key that names this table ("schema.name" first, then "name").
+std::string config_key_for(const Config& config, const TableId& id) {
+  if (config.tables.count(id.to_string())) return id.to_string();
+  if (config.tables.count(id.name)) return id.name;
+  return {};
+}
+
+const Column& column_or_throw(const TableSchema& table, const std::string& name, const std::string& where) {
+  int i = table.index_of(name);
+  if (i < 0) {
+    std::string near;
+    for (const auto& c : table.columns)
+      if (c.name.size() == name.size() || c.name.find(name) != std::string::npos || name.find(c.name) != std::string::npos)
+        near += (near.empty() ? "" : ", ") + c.name;
+    throw config_error(where, fmt::format("no column \"{}\" in table {}{}", name, table.id.to_string(),
+                                          near.empty() ? "" : " (similar: " + near + ")"));
+  }
+  return table.columns[static_cast<std::size_t>(i)];
+}
+
+TablePlan plan_one(const Config& config, const TableSchema& source, const std::string& key, const TypeMapper& mapper,
+                   const std::string& source_dialect, const std::string& target_dialect) {
+  TablePlan plan;
+  plan.key = key.empty() ? source.id.to_string() : key;
+  plan.source = source;
+  plan.settings = config.settings_for(plan.key);
+  plan.mode = *plan.settings.mode;
+  const TableSettings& s = plan.settings;
+  const std::string base = "tables." + plan.key;
+
+  // Projection: listed columns (in the listed order) or all, minus excluded ones.
+  plan.read.id = source.id;
+  plan.read.estimated_rows = source.estimated_rows;
+  plan.read.estimated_bytes = source.estimated_bytes;
+  if (!s.columns.empty()) {
+    for (std::size_t i = 0; i < s.columns.size(); ++i)
+      plan.read.columns.push_back(column_or_throw(source, s.columns[i], fmt::format("{}.columns[{}]", base, i)));
+  } else {
+    plan.read.columns = source.columns;
+  }
+  for (std::size_t i = 0; i < s.exclude_columns.size(); ++i) {
+    column_or_throw(source, s.exclude_columns[i], fmt::format("{}.exclude_columns[{}]", base, i));
+    auto& cols = plan.read.columns;
+    cols.erase(std::remove_if(cols.begin(), cols.end(), [&](const Column& c) { return c.name == s.exclude_columns[i]; }),
+               cols.end());
+  }
+  if (plan.read.columns.empty()) throw config_error(base, "no columns left to copy");
+
+  bool key_complete = source.has_primary_key();
+  for (const auto& k : source.primary_key)
+    if (plan.read.index_of(k) < 0) key_complete = false;
+  if (key_complete) plan.read.primary_key = source.primary_key;
+  if (!key_complete && source.has_primary_key() && plan.mode == TableMode::Replicate)
+    throw config_error(s.columns.empty() ? base + ".exclude_columns" : base + ".columns",
+                       fmt::format("mode replicate needs the primary key ({}) among the copied columns",
+                                   fmt::join(source.primary_key, ", ")));
+  if (plan.mode == TableMode::Incremental && plan.read.index_of(s.watermark->column) < 0) {
+    column_or_throw(source, s.watermark->column, base + ".watermark.column");
+    throw config_error(base + ".watermark.column", fmt::format("\"{}\" must be among the copied columns", s.watermark->column));
+  }
+
+  for (const auto& [from, to] : s.rename)
+    if (plan.read.index_of(from) < 0) column_or_throw(plan.read, from, base + ".rename." + from);
+
+  // Target schema: mapped types, renamed columns, optional soft-delete flag.
+  std::string target_name = s.target.empty() ? source.id.name : s.target;
+  TableId target_id;
+  if (auto dot = target_name.find('.'); !s.target.empty() && dot != std::string::npos)
+    target_id = TableId(target_name.substr(0, dot), target_name.substr(dot + 1));
+  else
+    target_id = TableId(source_dialect == target_dialect ? source.id.schema : std::string(), target_name);
+  plan.target.schema.id = target_id;
+  plan.target.schema.estimated_rows = source.estimated_rows;
+  auto renamed = [&](const std::string& n) {
+    auto it = s.rename.find(n);
+    return it == s.rename.end() ? n : it->second;
+  };
+  std::set<std::string> names;
+  for (std::size_t i = 0; i < plan.read.columns.size(); ++i) {
+    Column c = mapper.map_column(plan.read.columns[i], source_dialect, target_dialect);
+    c.name = renamed(c.name);
+    if (!names.insert(c.name).second)
+      throw config_error(base + ".rename", fmt::format("two target columns would be named \"{}\"", c.name));
+    plan.target.schema.columns.push_back(std::move(c));
+    plan.target_from_read.push_back(static_cast<int>(i));
+  }
+  for (const auto& k : plan.read.primary_key) plan.target.schema.primary_key.push_back(renamed(k));
+  plan.target.deletes = *s.delete_settings;
+  if (plan.target.deletes.strategy == DeleteStrategy::Soft) {
+    if (names.count(plan.target.deletes.column))
+      throw config_error(base + ".delete.column",
+                         fmt::format("\"{}\" already is a column of the target table; pick another name", plan.target.deletes.column));
+    Column flag;
+    flag.name = plan.target.deletes.column;
+    flag.type.id = TypeId::Bool;
+    flag.nullable = false;
+    flag.default_expr = "0";
+    plan.target.schema.columns.push_back(flag);
+    plan.target_from_read.push_back(-1);
+  }
+  return plan;
+}
+
+}  // namespace
+
+bool table_selected(const Config& config, const TableId& table) {
+  return any_match(config.include, table) && !any_match(config.exclude, table);
+}
+
+std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source, const TypeMapper& mapper,
+                                   const std::string& target_dialect) {
+  auto discovered = source.discover([&](const TableId& id) {
+    return table_selected(config, id) || !config_key_for(config, id).empty();
+  });
+  std::set<std::string> used_keys;
+  std::vector<TablePlan> plans;
+  for (const auto& t : discovered) {
+    std::string key = config_key_for(config, t.id);
+    if (!key.empty()) used_keys.insert(key);
+    if (!table_selected(config, t.id)) {
+      detail::logf(LogLevel::Warn, "plan", t.id.to_string(), "tables.{} is configured but excluded by include/exclude; skipped", key);
+      continue;
+    }
+    plans.push_back(plan_one(config, t, key, mapper, source.dialect(), target_dialect));
+  }
+  for (const auto& [key, settings] : config.tables) {
+    if (used_keys.count(key)) continue;
+    std::string near;
+    for (const auto& t : discovered) {
+      if (glob_match("*" + key + "*", t.id.name) || glob_match("*" + t.id.name + "*", key)) near = t.id.to_string();
+    }
+    throw config_error("tables." + key, fmt::format("no table \"{}\" in the source{}", key,
+                                                    near.empty() ? "" : " (did you mean " + near + "?)"));
+  }
+  // Two source tables must not land in one target table.
+  std::set<TableId> targets;
+  for (const auto& p : plans)
+    if (!targets.insert(p.target.schema.id).second)
+      throw config_error("tables." + p.key + ".target",
+                         fmt::format("another table is already copied to {}", p.target.schema.id.to_string()));
+  std::stable_sort(plans.begin(), plans.end(), [](const TablePlan& a, const TablePlan& b) {
+    if (a.source.estimated_rows != b.source.estimated_rows) return a.source.estimated_rows > b.source.estimated_rows;
+    return a.source.id < b.source.id;
+  });
+  return plans;
+}
+
+}  // namespace cdc
