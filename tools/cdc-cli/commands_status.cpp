@@ -1,5 +1,5 @@
-// cdc-cli status -c CONFIG: per-table state read from the session's checkpoint store.
-#include "checkpoint_helpers.h"
+// cdc-cli status -c CONFIG: per-table state as recorded in the session's checkpoint store
+// (cdc::checkpoint_status); does not touch the source, works while `replicate` runs or after.
 #include "cli.h"
 #include "text_table.h"
 
@@ -15,46 +15,46 @@ struct StatusArgs {
   OutputFormat format = OutputFormat::Table;
 };
 
-boost::json::object to_json(const SessionCheckpoint& s) {
-  boost::json::object o;
-  o["session"] = s.session;
-  o["stream_position"] = s.stream_position;
+void print_json(const cdc::SessionStatus& s) {
   boost::json::array tables;
   for (const auto& t : s.tables) {
     boost::json::object j;
     j["source"] = t.source;
     j["target"] = t.target;
-    j["phase"] = t.phase;
-    j["rows"] = t.rows;
+    j["mode"] = std::string(cdc::to_string(t.mode));
+    j["phase"] = std::string(cdc::to_string(t.phase));
+    j["rows_done"] = t.rows_done;
+    j["rows_estimated"] = t.rows_estimated;
     j["chunks_done"] = t.chunks_done;
     j["chunks_total"] = t.chunks_total;
-    j["snapshot_position"] = t.snapshot_position;
-    j["watermark"] = t.watermark;
+    j["changes_applied"] = t.changes_applied;
+    j["position"] = t.position;
     j["error"] = t.error;
-    if (!t.raw.empty()) j["raw"] = t.raw;
     tables.push_back(std::move(j));
   }
-  o["tables"] = std::move(tables);
-  boost::json::object other;
-  for (const auto& [k, v] : s.other) other[k] = v;
-  o["other"] = std::move(other);
-  return o;
+  boost::json::object root;
+  root["session"] = s.name;
+  root["stream_position"] = s.stream_position;
+  root["tables"] = std::move(tables);
+  print_line(boost::json::serialize(root));
 }
 
-void print_table(const SessionCheckpoint& s, const std::string& where) {
-  print_line(fmt::format("session {} (checkpoints in {})", s.session, where));
+void print_table(const cdc::SessionStatus& s) {
+  print_line("session: " + s.name);
   print_line("stream position: " + (s.stream_position.empty() ? std::string("-") : s.stream_position));
-  TextTable table({"table", "target", "phase", "rows", "chunks", "position / watermark", "error"});
-  table.align_right(3);
-  table.align_right(4);
+  if (s.tables.empty()) {
+    print_line("no table checkpoints yet");
+    return;
+  }
+  TextTable table({"table", "target", "mode", "phase", "rows", "chunks", "changes", "position", "error"});
+  for (std::size_t c : {4u, 5u, 6u}) table.align_right(c);
   for (const auto& t : s.tables) {
-    std::string chunks = t.chunks_total >= 0 ? fmt::format("{}/{}", t.chunks_done, t.chunks_total)
-                                             : (t.chunks_done > 0 ? std::to_string(t.chunks_done) : "-");
-    std::string pos = !t.watermark.empty() ? "watermark " + t.watermark
-                      : !t.snapshot_position.empty() ? t.snapshot_position : "-";
-    std::string phase = t.phase.empty() ? (t.raw.empty() ? "snapshot" : "?") : t.phase;
-    table.add_row({t.source, t.target.empty() ? "-" : t.target, phase, t.rows >= 0 ? group_digits(t.rows) : "-",
-                   chunks, truncate_display(pos, 40), truncate_display(t.error.empty() ? t.raw : t.error, 60)});
+    std::string rows = group_digits(t.rows_done);
+    if (t.phase == cdc::TablePhase::Snapshot && t.rows_estimated >= 0) rows += " / ~" + group_digits(t.rows_estimated);
+    std::string chunks = t.chunks_total > 0 ? fmt::format("{}/{}", t.chunks_done, t.chunks_total) : "-";
+    table.add_row({t.source, t.target.empty() ? "-" : t.target, std::string(cdc::to_string(t.mode)),
+                   std::string(cdc::to_string(t.phase)), rows, chunks, group_digits(t.changes_applied),
+                   t.position.empty() ? "-" : truncate_display(t.position, 40), truncate_display(t.error, 60)});
   }
   std::string out = table.render();
   std::fwrite(out.data(), 1, out.size(), stdout);
@@ -62,36 +62,11 @@ void print_table(const SessionCheckpoint& s, const std::string& where) {
 
 int run_status(const StatusArgs& args) {
   cdc::Config config = cdc::load_config_file(args.config_path);
-  std::string where;
-  auto store = open_checkpoint_store(config, where);
-  std::vector<std::string> sessions;
-  if (!config.name.empty()) sessions.push_back(config.name);
-  else sessions = store->sessions();
-
-  std::vector<SessionCheckpoint> described;
-  for (const auto& name : sessions) {
-    auto entries = store->load(name);
-    if (!entries.empty()) described.push_back(describe_checkpoint(name, entries));
-  }
-
-  if (args.format == OutputFormat::Json) {
-    boost::json::array arr;
-    for (const auto& s : described) arr.push_back(to_json(s));
-    boost::json::object root;
-    root["checkpoint_store"] = where;
-    root["sessions"] = std::move(arr);
-    print_line(boost::json::serialize(root));
-    return kExitOk;
-  }
-  if (described.empty()) {
-    print_line(fmt::format("no checkpoints yet{} (store: {})",
-                           config.name.empty() ? "" : " for session " + config.name, where));
-    return kExitOk;
-  }
-  for (std::size_t i = 0; i < described.size(); ++i) {
-    if (i > 0) print_line("");
-    print_table(described[i], where);
-  }
+  cdc::SessionStatus status = cdc::checkpoint_status(config);
+  if (args.format == OutputFormat::Json) print_json(status);
+  else print_table(status);
+  for (const auto& t : status.tables)
+    if (t.phase == cdc::TablePhase::Failed) return kExitFailure;
   return kExitOk;
 }
 
@@ -103,6 +78,7 @@ void add_status_command(CLI::App& app, CommandFn& selected) {
   sub->add_option("-c,--config", args->config_path, "Config file (YAML or JSON)")->required()->check(CLI::ExistingFile);
   add_format_option(*sub, args->format);
   sub->footer("Reads the checkpoints only; works while `replicate` runs or after it stopped.\n"
+              "Exit code: 0, or 1 when a table is recorded as failed.\n"
               "Example: cdc-cli status -c cdc.yaml --format json");
   sub->callback([args, &selected] { selected = [args] { return run_status(*args); }; });
 }
