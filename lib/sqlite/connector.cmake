@@ -1,4 +1,10 @@
 target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/register.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_db.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_types.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_source.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_capture.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_destination.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_checkpoint_store.cpp
 )
 target_link_libraries(cdc PRIVATE SQLite::SQLite3)

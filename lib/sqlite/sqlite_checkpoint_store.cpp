@@ -1,0 +1,111 @@
+// CheckpointStore on a SQLite file: table _cdc_checkpoints(session, key, value, updated_at).
+// Used standalone (scheme "sqlite") and as the destination's own store, where writers commit
+// entries in their data transaction. One connection guarded by one mutex.
+#include "sqlite/sqlite_connectors.h"
+#include "sqlite/sqlite_db.h"
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+namespace cdc::sqlite {
+
+std::string checkpoint_table_ddl() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {}(session TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+      "updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')), PRIMARY KEY(session, key))",
+      quote_ident(kCheckpointTable));
+}
+
+namespace {
+
+class SqliteCheckpointStore final : public CheckpointStore {
+ public:
+  explicit SqliteCheckpointStore(std::string path) : path_(std::move(path)) {
+    std::lock_guard lock(mu_);
+    ensure_open();
+  }
+
+  std::map<std::string, std::string> load(const std::string& session) override {
+    std::lock_guard lock(mu_);
+    ensure_open();
+    std::map<std::string, std::string> out;
+    Stmt s(db_, fmt::format("SELECT key, value FROM {} WHERE session = ?1", quote_ident(kCheckpointTable)), where());
+    s.bind_text(1, session);
+    while (s.step()) out.emplace(s.column_text(0), s.column_text(1));
+    return out;
+  }
+
+  void put(const std::string& session, const std::vector<CheckpointEntry>& entries) override {
+    if (entries.empty()) return;
+    std::lock_guard lock(mu_);
+    ensure_open();
+    db_.exec("BEGIN IMMEDIATE", where());
+    try {
+      Stmt up(db_,
+              fmt::format("INSERT INTO {}(session, key, value, updated_at) VALUES(?1, ?2, ?3, "
+                          "strftime('%Y-%m-%d %H:%M:%f', 'now')) ON CONFLICT(session, key) DO UPDATE SET "
+                          "value = excluded.value, updated_at = excluded.updated_at",
+                          quote_ident(kCheckpointTable)),
+              where());
+      Stmt del(db_, fmt::format("DELETE FROM {} WHERE session = ?1 AND key = ?2", quote_ident(kCheckpointTable)),
+               where());
+      for (auto& e : entries) {
+        Stmt& s = e.value.empty() ? del : up;
+        s.bind_text(1, session);
+        s.bind_text(2, e.key);
+        if (!e.value.empty()) s.bind_text(3, e.value);
+        s.run();
+      }
+      db_.exec("COMMIT", where());
+    } catch (...) {
+      db_.rollback_quietly();
+      throw;
+    }
+  }
+
+  void clear(const std::string& session) override {
+    std::lock_guard lock(mu_);
+    ensure_open();
+    Stmt s(db_, fmt::format("DELETE FROM {} WHERE session = ?1", quote_ident(kCheckpointTable)), where());
+    s.bind_text(1, session);
+    s.run();
+  }
+
+  std::vector<std::string> sessions() override {
+    std::lock_guard lock(mu_);
+    ensure_open();
+    std::vector<std::string> out;
+    Stmt s(db_, fmt::format("SELECT DISTINCT session FROM {} ORDER BY session", quote_ident(kCheckpointTable)),
+           where());
+    while (s.step()) out.push_back(s.column_text(0));
+    return out;
+  }
+
+ private:
+  std::string where() const { return "checkpoint store " + path_; }
+
+  void ensure_open() {
+    if (db_.get()) return;
+    Db db(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, 60000, ErrorKind::State);
+    {
+      Stmt wal(db, "PRAGMA journal_mode=WAL", where());
+      wal.step();
+    }
+    db.exec("PRAGMA synchronous=NORMAL", where());
+    db.exec(checkpoint_table_ddl(), where());
+    db_ = std::move(db);
+  }
+
+  std::mutex mu_;
+  std::string path_;
+  Db db_;
+};
+
+}  // namespace
+
+std::shared_ptr<CheckpointStore> make_checkpoint_store(const std::string& path) {
+  return std::make_shared<SqliteCheckpointStore>(path);
+}
+
+}  // namespace cdc::sqlite

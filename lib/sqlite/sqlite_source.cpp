@@ -1,0 +1,378 @@
+// SQLite source: discovery, snapshot chunks (rowid ranges or key tuples), chunk and incremental
+// readers. Every call opens its own read-only connection, so the connector holds no shared state
+// but the file path and is safe to call from many threads.
+#include "sqlite/sqlite_capture.h"
+#include "sqlite/sqlite_connectors.h"
+#include "sqlite/sqlite_db.h"
+
+#include "core/logging.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <system_error>
+
+namespace cdc::sqlite {
+
+namespace {
+
+constexpr int kReadFlags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX;
+constexpr int kBusyTimeoutMs = 30000;
+
+std::string where_of(const TableId& t) { return "table " + t.to_string(); }
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+// The name under which a rowid table's rowid is reachable, or "" when every alias is shadowed by a
+// column (or the table has no rowid).
+std::string rowid_name(const TableInfo& info) {
+  if (info.without_rowid) return {};
+  for (const char* cand : {"rowid", "_rowid_", "oid"}) {
+    bool shadowed = std::any_of(info.columns.begin(), info.columns.end(),
+                                [&](const Column& c) { return iequals(c.name, cand); });
+    if (!shadowed) return cand;
+  }
+  return {};
+}
+
+std::string column_list(const std::vector<Column>& cols) {
+  std::string out;
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    if (i) out += ", ";
+    out += quote_ident(cols[i].name);
+  }
+  return out;
+}
+
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i) out += ", ";
+    out += quote_ident(names[i]);
+  }
+  return out;
+}
+
+std::string placeholders(std::size_t n) {
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
+// Streams the rows of one statement in batches. Owns its connection; optionally runs inside one
+// read transaction that is committed at the end (rolled back if abandoned).
+class SqliteRowReader final : public RowReader {
+ public:
+  SqliteRowReader(Db db, Stmt stmt, std::vector<int> result_columns, std::vector<TypeId> types,
+                  std::int64_t batch_size, bool in_transaction)
+      : db_(std::move(db)),
+        stmt_(std::move(stmt)),
+        map_(std::move(result_columns)),
+        types_(std::move(types)),
+        batch_size_(std::max<std::int64_t>(1, batch_size)),
+        txn_(in_transaction) {}
+
+  ~SqliteRowReader() override {
+    stmt_.finalize();
+    db_.rollback_quietly();
+  }
+
+  bool next(std::vector<Row>& batch) override {
+    std::size_t count = 0;
+    const std::size_t ncols = map_.size();
+    while (!done_ && std::int64_t(count) < batch_size_) {
+      if (!stmt_.step()) {
+        done_ = true;
+        stmt_.finalize();
+        if (txn_) db_.exec("COMMIT");
+        break;
+      }
+      if (count == batch.size()) batch.emplace_back();
+      Row& row = batch[count++];
+      row.resize(ncols);
+      for (std::size_t c = 0; c < ncols; ++c) row[c] = stmt_.column_value(map_[c], types_[c]);
+    }
+    batch.resize(count);
+    return count > 0;
+  }
+
+ private:
+  Db db_;
+  Stmt stmt_;
+  std::vector<int> map_;
+  std::vector<TypeId> types_;
+  std::int64_t batch_size_;
+  bool txn_;
+  bool done_ = false;
+};
+
+std::vector<int> identity_map(std::size_t n) {
+  std::vector<int> m(n);
+  for (std::size_t i = 0; i < n; ++i) m[i] = int(i);
+  return m;
+}
+
+std::vector<TypeId> types_of(const TableSchema& s) {
+  std::vector<TypeId> t;
+  t.reserve(s.columns.size());
+  for (auto& c : s.columns) t.push_back(c.type.id);
+  return t;
+}
+
+class SqliteSource final : public SourceConnector {
+ public:
+  explicit SqliteSource(std::string path) : path_(std::move(path)) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path_, ec))
+      throw Error(ErrorKind::Config, fmt::format("SQLite source database \"{}\" does not exist", path_), false,
+                  "source");
+  }
+
+  std::string dialect() const override { return "sqlite"; }
+
+  std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) override {
+    Db db = open_read();
+    std::vector<std::string> names;
+    {
+      Stmt s(db,
+             "SELECT s.name FROM sqlite_schema s JOIN pragma_table_list l ON l.schema = 'main' AND l.name = s.name "
+             "WHERE s.type = 'table' AND l.type = 'table' AND lower(substr(s.name, 1, 7)) <> 'sqlite_' "
+             "AND substr(s.name, 1, 5) <> '_cdc_' ORDER BY s.name");
+      while (s.step()) names.push_back(s.column_text(0));
+    }
+    std::vector<TableSchema> out;
+    for (auto& name : names) {
+      TableId id(name);
+      if (wanted && !wanted(id)) continue;
+      TableInfo info = read_table_info(db, name);
+      if (!info.exists) continue;
+      TableSchema t;
+      t.id = id;
+      t.columns = std::move(info.columns);
+      t.primary_key = std::move(info.primary_key);
+      Stmt c(db, "SELECT count(*) FROM " + quote_ident(name), where_of(id));
+      c.step();
+      t.estimated_rows = c.column_int64(0);
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows,
+                                           int min_chunks) override {
+    Db db = open_read();
+    TableInfo info = table_info(db, table.id);
+    const std::string t = quote_ident(table.id.name);
+    std::string rid = rowid_name(info);
+    chunk_rows = std::max<std::int64_t>(1, chunk_rows);
+    min_chunks = std::max(1, min_chunks);
+    db.exec("BEGIN");
+    std::vector<SnapshotChunk> chunks;
+    if (!rid.empty()) {
+      Stmt s(db, fmt::format("SELECT min({0}), max({0}), count(*) FROM {1}", rid, t), where_of(table.id));
+      s.step();
+      std::int64_t count = s.column_int64(2);
+      if (count > 0) {
+        std::int64_t lo = s.column_int64(0), hi = s.column_int64(1);
+        long double range = (long double)(std::uint64_t(hi) - std::uint64_t(lo)) + 1.0L;
+        std::int64_t n = std::max<std::int64_t>(min_chunks, (count + chunk_rows - 1) / chunk_rows);
+        n = std::min<std::int64_t>(n, count);
+        if ((long double)n > range) n = std::int64_t(range);
+        std::vector<std::string> bounds;
+        for (std::int64_t i = 1; i < n; ++i) {
+          auto off = std::uint64_t(range * (long double)i / (long double)n);
+          bounds.push_back(std::to_string(std::int64_t(std::uint64_t(lo) + off)));
+        }
+        chunks = make_chunks(bounds, count);
+      }
+    } else if (!info.primary_key.empty()) {
+      Stmt c(db, "SELECT count(*) FROM " + t, where_of(table.id));
+      c.step();
+      std::int64_t count = c.column_int64(0);
+      std::int64_t n = std::min<std::int64_t>(std::max<std::int64_t>(min_chunks, (count + chunk_rows - 1) / chunk_rows),
+                                              count);
+      std::vector<std::string> bounds;
+      if (n > 1) {
+        std::int64_t size = count / n;
+        std::string keys = name_list(info.primary_key);
+        Stmt s(db, fmt::format("SELECT {0} FROM {1} ORDER BY {0}", keys, t), where_of(table.id));
+        std::int64_t row = 0;
+        while (s.step() && std::int64_t(bounds.size()) < n - 1) {
+          if (row > 0 && row % size == 0) {
+            std::vector<Value> key;
+            for (int k = 0; k < s.column_count(); ++k) key.push_back(s.column_value(k));
+            bounds.push_back(encode_key(key));
+          }
+          ++row;
+        }
+      }
+      if (count > 0) chunks = make_chunks(bounds, count);
+    }
+    db.exec("COMMIT");
+    if (chunks.empty()) chunks.push_back(SnapshotChunk{0, 1, "", "", 0});
+    detail::logf(LogLevel::Debug, "sqlite.source", table.id.to_string(), "planned {} chunk(s)", chunks.size());
+    return chunks;
+  }
+
+  std::unique_ptr<RowReader> read_chunk(const ReadRequest& req) override {
+    const TableSchema& schema = req.schema;
+    Db db = open_read();
+    TableInfo info = table_info(db, schema.id);
+    std::string rid = rowid_name(info);
+    std::string sql = fmt::format("SELECT {} FROM {}", column_list(schema.columns), quote_ident(schema.id.name));
+    std::vector<std::string> conds;
+    std::vector<Value> params;
+    std::string order;
+    if (!rid.empty()) {
+      order = rid;
+      for (auto [text, op] : {std::pair{&req.chunk.lower, ">="}, std::pair{&req.chunk.upper, "<"}}) {
+        if (text->empty()) continue;
+        std::int64_t v;
+        if (!parse_int64(*text, v))
+          throw Error(ErrorKind::State, fmt::format("bad rowid chunk bound \"{}\" for table {}", *text, schema.id.to_string()),
+                      false, where_of(schema.id));
+        conds.push_back(fmt::format("{} {} ?", rid, op));
+        params.push_back(Value::int64(v));
+      }
+    } else if (!info.primary_key.empty()) {
+      std::string keys = name_list(info.primary_key);
+      order = keys;
+      for (auto [text, op] : {std::pair{&req.chunk.lower, ">="}, std::pair{&req.chunk.upper, "<"}}) {
+        if (text->empty()) continue;
+        std::vector<Value> key = decode_key(*text);
+        if (key.size() != info.primary_key.size())
+          throw Error(ErrorKind::State, fmt::format("chunk bound \"{}\" does not match the key of table {}", *text,
+                                                    schema.id.to_string()),
+                      false, where_of(schema.id));
+        conds.push_back(fmt::format("({}) {} ({})", keys, op, placeholders(key.size())));
+        for (auto& v : key) params.push_back(std::move(v));
+      }
+    }
+    if (!req.where.empty()) conds.push_back("(" + req.where + ")");
+    for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
+    if (!order.empty()) sql += " ORDER BY " + order;
+    db.exec("BEGIN");
+    Stmt stmt(db, sql, where_of(schema.id));
+    bind_all(stmt, params);
+    auto reader = std::make_unique<SqliteRowReader>(std::move(db), std::move(stmt), identity_map(schema.columns.size()),
+                                                    types_of(schema), req.batch_size, true);
+    return reader;
+  }
+
+  std::unique_ptr<RowReader> read_incremental(const IncrementalRequest& req) override {
+    const TableSchema& schema = req.schema;
+    Db db = open_read();
+    if (req.query.empty()) {
+      if (schema.index_of(req.watermark_column) < 0)
+        throw Error(ErrorKind::Config,
+                    fmt::format("watermark column \"{}\" is not among the columns read from table {}",
+                                req.watermark_column, schema.id.to_string()),
+                    false, where_of(schema.id));
+      std::string wm = quote_ident(req.watermark_column);
+      std::string sql = fmt::format("SELECT {} FROM {}", column_list(schema.columns), quote_ident(schema.id.name));
+      std::vector<std::string> conds;
+      if (req.last_value && !req.last_value->is_null()) conds.push_back(wm + " > ?");
+      if (!req.where.empty()) conds.push_back("(" + req.where + ")");
+      for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
+      sql += " ORDER BY " + wm;
+      db.exec("BEGIN");
+      Stmt stmt(db, sql, where_of(schema.id));
+      if (req.last_value && !req.last_value->is_null()) bind_owned(stmt, 1, *req.last_value);
+      return std::make_unique<SqliteRowReader>(std::move(db), std::move(stmt), identity_map(schema.columns.size()),
+                                               types_of(schema), req.batch_size, true);
+    }
+    // Custom query: the author's SQL, `:last_value` bound (NULL without a last value); result
+    // columns are matched to the requested columns by name.
+    db.exec("BEGIN");
+    Stmt stmt(db, req.query, where_of(schema.id) + " (custom query)");
+    for (const char* name : {":last_value", "@last_value", "$last_value"}) {
+      int idx = stmt.parameter_index(name);
+      if (idx <= 0) continue;
+      if (req.last_value)
+        bind_owned(stmt, idx, *req.last_value);
+      else
+        stmt.bind_null(idx);
+    }
+    std::vector<int> map;
+    for (auto& col : schema.columns) {
+      int found = -1;
+      for (int i = 0; i < stmt.column_count() && found < 0; ++i)
+        if (stmt.column_name(i) == col.name) found = i;
+      for (int i = 0; i < stmt.column_count() && found < 0; ++i)
+        if (iequals(stmt.column_name(i), col.name)) found = i;
+      if (found < 0)
+        throw Error(ErrorKind::Schema,
+                    fmt::format("the custom query of table {} does not return column \"{}\"", schema.id.to_string(),
+                                col.name),
+                    false, fmt::format("column {}.{}", schema.id.to_string(), col.name));
+      map.push_back(found);
+    }
+    return std::make_unique<SqliteRowReader>(std::move(db), std::move(stmt), std::move(map), types_of(schema),
+                                             req.batch_size, true);
+  }
+
+  std::int64_t count_rows(const TableId& table, const std::string& where) override {
+    Db db = open_read();
+    std::string sql = "SELECT count(*) FROM " + quote_ident(table.name);
+    if (!where.empty()) sql += " WHERE (" + where + ")";
+    Stmt s(db, sql, where_of(table));
+    s.step();
+    return s.column_int64(0);
+  }
+
+  bool supports_stream() const override { return true; }
+  StreamStart prepare_stream(const std::vector<StreamTable>& tables) override { return prepare_capture(path_, tables); }
+  std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
+    return open_capture_stream(path_, tables, from);
+  }
+  int compare_positions(const Position& a, const Position& b) const override {
+    return compare_capture_positions(a, b);
+  }
+  std::vector<std::string> teardown() override { return teardown_capture(path_); }
+
+ private:
+  Db open_read() const { return Db(path_, kReadFlags, kBusyTimeoutMs, ErrorKind::Source); }
+
+  static TableInfo table_info(Db& db, const TableId& id) {
+    TableInfo info = read_table_info(db, id.name);
+    if (!info.exists)
+      throw Error(ErrorKind::Schema, fmt::format("table {} does not exist in the SQLite source", id.to_string()), false,
+                  where_of(id));
+    return info;
+  }
+
+  static std::vector<SnapshotChunk> make_chunks(const std::vector<std::string>& bounds, std::int64_t count) {
+    std::vector<SnapshotChunk> chunks;
+    int n = int(bounds.size()) + 1;
+    for (int i = 0; i < n; ++i) {
+      SnapshotChunk c;
+      c.index = i;
+      c.count = n;
+      c.lower = i == 0 ? "" : bounds[std::size_t(i - 1)];
+      c.upper = i == n - 1 ? "" : bounds[std::size_t(i)];
+      c.estimated_rows = count / n;
+      chunks.push_back(std::move(c));
+    }
+    return chunks;
+  }
+
+  static void bind_owned(Stmt& s, int idx, const Value& v) { s.bind_copy(idx, v); }
+  static void bind_all(Stmt& s, const std::vector<Value>& params) {
+    for (std::size_t i = 0; i < params.size(); ++i) bind_owned(s, int(i) + 1, params[i]);
+  }
+
+  std::string path_;
+};
+
+}  // namespace
+
+std::shared_ptr<SourceConnector> make_source(const std::string& path) { return std::make_shared<SqliteSource>(path); }
+
+}  // namespace cdc::sqlite
