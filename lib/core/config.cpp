@@ -1,6 +1,7 @@
 // Config loading: YAML/JSON -> ConfigNode tree -> typed walk with key paths -> Config.
 // Every message starts with the key path ("tables.orders.batch_size: expected an integer, got \"big\"").
 #include "core/config_tree.h"
+#include "core/text_util.h"
 
 #include <cdc/config.h>
 #include <cdc/error.h>
@@ -63,19 +64,6 @@ std::string describe(const ConfigNode& n) {
 
 std::string join_path(const std::string& base, const std::string& key) { return base.empty() ? key : base + "." + key; }
 
-// Levenshtein distance, for "did you mean" hints on unknown keys.
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j)
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
-    std::swap(prev, cur);
-  }
-  return prev[b.size()];
-}
-
 // Replaces ${VAR} and ${VAR:-default} with the environment's values.
 std::string expand_env(const std::string& s, const std::string& path) {
   std::string out;
@@ -129,7 +117,7 @@ class Walker {
       std::string best;
       std::size_t best_d = 3;
       for (const char* a : allowed) {
-        auto d = edit_distance(key, a);
+        auto d = detail::edit_distance(key, a);
         if (d < best_d) best_d = d, best = a;
       }
       std::string list;

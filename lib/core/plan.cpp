@@ -1,5 +1,6 @@
 // Table planning: discovered source tables + Config -> what is read, and what is created where.
 #include "core/logging.h"
+#include "core/text_util.h"
 
 #include <cdc/error.h>
 #include <cdc/plan.h>
@@ -68,10 +69,9 @@ std::string config_key_for(const Config& config, const TableId& id) {
 const Column& column_or_throw(const TableSchema& table, const std::string& name, const std::string& where) {
   int i = table.index_of(name);
   if (i < 0) {
-    std::string near;
-    for (const auto& c : table.columns)
-      if (c.name.size() == name.size() || c.name.find(name) != std::string::npos || name.find(c.name) != std::string::npos)
-        near += (near.empty() ? "" : ", ") + c.name;
+    std::vector<std::string> names;
+    for (const auto& c : table.columns) names.push_back(c.name);
+    std::string near = detail::similar_names(name, names);
     throw config_error(where, fmt::format("no column \"{}\" in table {}{}", name, table.id.to_string(),
                                           near.empty() ? "" : " (similar: " + near + ")"));
   }
@@ -185,12 +185,11 @@ std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source
   }
   for (const auto& [key, settings] : config.tables) {
     if (used_keys.count(key)) continue;
-    std::string near;
-    for (const auto& t : discovered) {
-      if (glob_match("*" + key + "*", t.id.name) || glob_match("*" + t.id.name + "*", key)) near = t.id.to_string();
-    }
+    std::vector<std::string> names;
+    for (const auto& t : discovered) names.push_back(t.id.to_string());
+    std::string near = detail::similar_names(key, names);
     throw config_error("tables." + key, fmt::format("no table \"{}\" in the source{}", key,
-                                                    near.empty() ? "" : " (did you mean " + near + "?)"));
+                                                    near.empty() ? "" : " (similar: " + near + ")"));
   }
   // Two source tables must not land in one target table.
   std::set<TableId> targets;

@@ -81,3 +81,19 @@ std::vector<int> TableSchema::key_indexes() const {
 }
 
 }  // namespace cdc
+
+#include <cdc/change_event.h>
+
+namespace cdc {
+
+std::string_view to_string(ChangeOp op) {
+  switch (op) {
+    case ChangeOp::Insert: return "insert";
+    case ChangeOp::Update: return "update";
+    case ChangeOp::Delete: return "delete";
+    case ChangeOp::Truncate: return "truncate";
+  }
+  return "?";
+}
+
+}  // namespace cdc

@@ -1,0 +1,36 @@
+// Small text helpers shared by the core.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+namespace cdc::detail {
+
+// Levenshtein distance, for "did you mean" hints.
+inline std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+// The candidates within a small edit distance of `name`, nearest first, comma-separated.
+inline std::string similar_names(const std::string& name, const std::vector<std::string>& candidates) {
+  std::vector<std::pair<std::size_t, std::string>> near;
+  for (const auto& c : candidates) {
+    auto d = edit_distance(name, c);
+    if (d <= std::max<std::size_t>(2, name.size() / 4)) near.emplace_back(d, c);
+  }
+  std::sort(near.begin(), near.end());
+  std::string out;
+  for (const auto& [d, c] : near) out += (out.empty() ? "" : ", ") + c;
+  return out;
+}
+
+}  // namespace cdc::detail
