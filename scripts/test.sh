@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# README command (b): everything CI runs.
+#   1. dependencies; 2. build with tests in build/ and run ctest; 3. install into out/install and
+#   build examples/ against the installed package (find_package(cdc)), then run both examples.
+# JOBS (default 2) sets build parallelism.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+JOBS=${JOBS:-2}
+PREFIX=$root/out/install
+work=$(mktemp -d)
+
+# ---------------------------------------------------------------------------------------------
+# Throwaway database servers for integration tests.
+# Later: start PostgreSQL (initdb + pg_ctl as the postgres user) and MariaDB (mariadb-install-db +
+# mariadbd with its own --defaults-file) here under $work, export their URLs for the tests
+# (e.g. CDC_TEST_POSTGRES_URL, CDC_TEST_MARIADB_URL), and stop them in cleanup() below.
+start_servers() { :; }
+stop_servers() { :; }
+# ---------------------------------------------------------------------------------------------
+
+cleanup() {
+  stop_servers || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "dependencies"
+bash scripts/install-deps.sh
+
+step "configure and build (build/, with tests)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
+cmake --build build -j "$JOBS"
+
+start_servers
+
+step "ctest"
+(cd build && ctest --output-on-failure -j 2)
+
+step "install into out/install"
+cmake --install build --prefix "$PREFIX"
+
+step "examples against the installed package"
+rm -rf build-examples
+cmake -S examples -B build-examples -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX"
+cmake --build build-examples -j "$JOBS"
+
+bash scripts/gen-shop-db.sh "$work/shop.db" 300
+build-examples/minimal_host "$work/shop.db" "$work/minimal-copy.db"
+"$PREFIX/bin/cdc-cli" verify "sqlite://$work/shop.db" "sqlite://$work/minimal-copy.db"
+mkdir -p "$work/jsonl"
+build-examples/custom_destination "$work/shop.db" "$work/jsonl"
+for t in customers products orders order_items invoices audit_log; do
+  [ -s "$work/jsonl/$t.jsonl" ] || { echo "custom_destination wrote no $t.jsonl"; exit 1; }
+done
+
+step "all tests passed"
