@@ -208,7 +208,8 @@ void ProgressDisplay::track(const cdc::SessionStatus& status) {
   auto now = Clock::now();
   for (const auto& t : status.tables) {
     auto& timing = timings_[t.source];
-    if (t.phase != cdc::TablePhase::Pending && !timing.started) {
+    // Queued tables may already report Snapshot: the clock starts with the first rows.
+    if (t.phase != cdc::TablePhase::Pending && (t.rows_done > 0 || is_final_or_live(t.phase)) && !timing.started) {
       timing.started = true;
       timing.start = now;
     }
@@ -327,7 +328,8 @@ void ProgressDisplay::finish(const cdc::SessionStatus& status) {
 double ProgressDisplay::table_seconds(const std::string& source) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = timings_.find(source);
-  if (it == timings_.end() || !it->second.started || !it->second.ended) return -1;
+  // A table seen only once it had finished (too quick for the callbacks) has no known duration.
+  if (it == timings_.end() || !it->second.started || !it->second.ended || it->second.start == it->second.end) return -1;
   return std::chrono::duration<double>(it->second.end - it->second.start).count();
 }
 

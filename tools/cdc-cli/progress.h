@@ -30,7 +30,7 @@ class ProgressDisplay {
   void print_line(const std::string& line);
   // Last redraw with the final status; the block stays on screen and later output goes below it.
   void finish(const cdc::SessionStatus& status);
-  // Seconds a table spent from its first non-pending phase until done/streaming/failed, as
+  // Seconds a table spent from its first copied rows until done/streaming/failed, as
   // observed by the callbacks; -1 when unknown.
   double table_seconds(const std::string& source) const;
 

@@ -45,8 +45,8 @@ SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options) {
   ScopedLogSink sink_guard(std::make_shared<DisplayLogSink>(display));
 
   options.on_progress = [display](const cdc::SessionStatus& s) { display->update(s); };
-  options.progress_interval =
-      mode == ProgressDisplay::Mode::Live ? std::chrono::milliseconds(200) : std::chrono::milliseconds(1000);
+  // Frequent callbacks are cheap: the display throttles its own output (redraws, plain lines).
+  options.progress_interval = std::chrono::milliseconds(200);
 
   cdc::ReplicationSession session(std::move(config), std::move(options));
   std::atomic<bool> interrupted{false};

@@ -8,10 +8,10 @@
 namespace cdc_cli {
 
 void add_format_option(CLI::App& sub, OutputFormat& format) {
-  static const std::map<std::string, OutputFormat> kFormats{{"table", OutputFormat::Table},
-                                                           {"json", OutputFormat::Json}};
-  sub.add_option("--format", format, "Output format: table (default) or json")
-      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case));
+  sub.add_option_function<std::string>(
+         "--format", [&format](const std::string& v) { format = v == "json" ? OutputFormat::Json : OutputFormat::Table; },
+         "Output format: table (default) or json")
+      ->check(CLI::IsMember({"table", "json"}));
 }
 
 std::string group_digits(std::int64_t n) {
