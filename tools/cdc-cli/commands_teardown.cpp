@@ -11,7 +11,7 @@ int run_teardown(const std::string& config_path) {
   cdc::Config config = cdc::load_config_file(config_path);
   auto source = cdc::ConnectorRegistry::instance().open_source(config.source);
   auto removed = source->teardown();
-  for (const auto& line : removed) print_line("removed " + line);
+  for (const auto& line : removed) print_line(line);
   print_line(fmt::format("{} object{} removed from {}", removed.size(), removed.size() == 1 ? "" : "s",
                          cdc::redact_url(config.source)));
   return kExitOk;
