@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Scenario: copy one ~10-column SQLite table of ROWS rows (default 1,000,000) into a fresh file,
+# (a) with `cdc-cli copy` and (b) with `sqlite3 src.db .dump | sqlite3 dst.db`, in the same run.
+# Each is measured with /usr/bin/time -v: wall seconds and peak RSS. Prints a side-by-side table.
+#   CDC_CLI=path/to/cdc-cli ROWS=1000000 WORK=/tmp/x bash bench/sqlite_copy.sh   (WORK is kept; default: a temp dir, removed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
+if [ -z "${WORK:-}" ]; then
+  WORK=$(mktemp -d /tmp/cdc-bench.XXXXXX)
+  trap 'rm -rf "$WORK"' EXIT  # a WORK given by the caller is kept
+fi
+[ -x "$CDC_CLI" ] || { echo "sqlite_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
+[ -x /usr/bin/time ] || { echo "sqlite_copy: /usr/bin/time missing (apt-get install time)"; exit 2; }
+mkdir -p "$WORK"
+src=$WORK/src.db
+
+echo "sqlite_copy: generating $ROWS rows in $src"
+rm -f "$src"*
+sqlite3 "$src" >/dev/null <<SQL
+PRAGMA journal_mode = WAL;
+CREATE TABLE items (
+  id         INTEGER PRIMARY KEY,
+  account_id INTEGER NOT NULL,
+  sku        VARCHAR(24) NOT NULL,
+  name       TEXT NOT NULL,
+  qty        INTEGER,
+  price      NUMERIC(10,2) NOT NULL,
+  ratio      REAL,
+  created_at TIMESTAMP NOT NULL,
+  active     BOOLEAN NOT NULL,
+  note       TEXT
+);
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < $ROWS)
+INSERT INTO items
+SELECT i, i % 9973, printf('SKU-%08d', i), 'item ' || i || ' ' || substr('abcdefghijklmnopqrstuvwxyz', 1 + i % 20),
+       CASE WHEN i % 17 = 0 THEN NULL ELSE i % 1000 END, round((i * 7919 % 1000000) / 100.0, 2),
+       (i % 1000) / 7.0, datetime(1600000000 + i * 37, 'unixepoch'), i % 3 = 0,
+       CASE WHEN i % 4 = 0 THEN NULL ELSE 'note about item ' || i END
+FROM seq;
+SQL
+
+# measure NAME COMMAND...: runs the command under /usr/bin/time -v; sets secs and rss_mb.
+measure() {
+  local out=$WORK/time-$1.txt
+  shift
+  /usr/bin/time -v -o "$out" "$@"
+  local wall
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
+  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
+  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
+}
+
+rows_in() { sqlite3 "$1" "SELECT count(*) FROM items"; }
+
+rm -f "$WORK"/cdc.db* "$WORK"/dump.db*
+echo "sqlite_copy: (a) cdc-cli copy"
+measure cdc "$CDC_CLI" --log-level warn copy "sqlite://$src" "sqlite://$WORK/cdc.db" > "$WORK/cdc.out" 2>&1
+cdc_secs=$secs cdc_rss=$rss_mb
+echo "sqlite_copy: (b) sqlite3 .dump | sqlite3"
+measure dump sh -c "sqlite3 '$src' .dump | sqlite3 '$WORK/dump.db'"
+dump_secs=$secs dump_rss=$rss_mb
+
+for f in cdc dump; do
+  n=$(rows_in "$WORK/$f.db")
+  [ "$n" = "$ROWS" ] || { echo "sqlite_copy: $f.db has $n rows, expected $ROWS"; cat "$WORK/cdc.out"; exit 1; }
+done
+
+rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
+printf '\nsqlite_copy: %s rows, 10 columns\n' "$ROWS"
+printf '%-28s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"
+printf '%-28s %10s %12s %14s\n' "cdc-cli copy" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"
+printf '%-28s %10s %12s %14s\n' "sqlite3 .dump | sqlite3" "$dump_secs" "$(rate "$dump_secs")" "$dump_rss"
