@@ -56,6 +56,10 @@ class CDC_API RowReader {
   // Replaces `batch` with up to the request's batch_size rows; returns false (and an empty batch)
   // at the end.
   virtual bool next(std::vector<Row>& batch) = 0;
+  // The change-log position the rows read are consistent with (known once next() has been
+  // called), or empty when the source cannot tell. A table read as one such chunk takes over
+  // from its stream exactly there, which keeps tables without a key free of doubled rows.
+  virtual Position position() const { return {}; }
 };
 
 // A table the change stream must deliver, with its projection and filter.

@@ -5,6 +5,7 @@
 // snapshot chunks; `reporter_` calls the progress callback. All shared state is guarded by `mu`.
 // Checkpoint layout: see checkpoint_codec.h.
 #include "core/checkpoint_codec.h"
+#include "core/failpoint.h"
 #include "core/logging.h"
 #include "core/value_order.h"
 
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -469,7 +471,11 @@ struct ReplicationSession::Impl {
   // Plans chunks of a fresh table and empties its target, atomically with the plan.
   void start_table(TableRun& t, std::unique_ptr<DestinationWriter>& writer,
                    const std::map<std::string, std::string>& old_entries) {
-    auto chunks = source->plan_snapshot(t.plan.read, config.defaults.chunk_rows, *t.plan.settings.parallel_chunks);
+    // A replicated table without a key is read as one chunk at one position: replaying changes
+    // over rows already copied would double them, since nothing identifies a row.
+    bool whole = t.mode == TableMode::Replicate && t.plan.read.primary_key.empty();
+    auto chunks = whole ? source->plan_snapshot(t.plan.read, std::numeric_limits<std::int64_t>::max(), 1)
+                        : source->plan_snapshot(t.plan.read, config.defaults.chunk_rows, *t.plan.settings.parallel_chunks);
     if (chunks.empty()) chunks.push_back(SnapshotChunk{});
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       chunks[i].index = static_cast<int>(i);
@@ -605,7 +611,20 @@ struct ReplicationSession::Impl {
           t.rows_done += static_cast<std::int64_t>(batch.size());
           t.rate.add(Clock::now(), t.rows_done);
         }
-        commit(*writer, {{detail::chunk_key(t.id, index), std::to_string(written)}});
+        std::vector<CheckpointEntry> entries{{detail::chunk_key(t.id, index), std::to_string(written)}};
+        Position read_at = reader->position();
+        if (t.mode == TableMode::Replicate && t.chunks.size() == 1 && !read_at.empty()) {
+          // The whole table was read at one known position: its stream takes over exactly there.
+          std::lock_guard<std::mutex> lock(mu);
+          t.cp.snapshot_position = read_at.str();
+          t.held = Position();
+          t.holding = false;
+          entries.push_back(table_entry(t));
+          entries.push_back({detail::held_key(t.id), ""});
+        }
+        detail::failpoint("snapshot.before_commit");
+        commit(*writer, entries);
+        detail::failpoint("snapshot.chunk_committed");
         return true;
       } catch (const Error& e) {
         if (writer) writer->rollback();
@@ -808,7 +827,9 @@ struct ReplicationSession::Impl {
           for (auto& t : tables)
             if (t->erase_held) entries.push_back({detail::held_key(t->id), ""});
         }
+        detail::failpoint("stream.before_commit");
         commit(*writer, entries);
+        detail::failpoint("stream.batch_committed");
         break;
       } catch (const Error& e) {
         if (writer) writer->rollback();
