@@ -437,6 +437,14 @@ std::vector<std::string> teardown_capture(const std::string& path) {
   return done;
 }
 
+std::string capture_position(Db& db) {
+  {
+    Stmt s(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_cdc_log'");
+    if (!s.step()) return {};
+  }
+  return std::to_string(current_seq(db));
+}
+
 int compare_capture_positions(const Position& a, const Position& b) {
   std::int64_t x = position_value(a), y = position_value(b);
   return x < y ? -1 : (x > y ? 1 : 0);

@@ -71,13 +71,14 @@ std::string placeholders(std::size_t n) {
 class SqliteRowReader final : public RowReader {
  public:
   SqliteRowReader(Db db, Stmt stmt, std::vector<int> result_columns, std::vector<TypeId> types,
-                  std::int64_t batch_size, bool in_transaction)
+                  std::int64_t batch_size, bool in_transaction, std::string position = {})
       : db_(std::move(db)),
         stmt_(std::move(stmt)),
         map_(std::move(result_columns)),
         types_(std::move(types)),
         batch_size_(std::max<std::int64_t>(1, batch_size)),
-        txn_(in_transaction) {}
+        txn_(in_transaction),
+        position_(std::move(position)) {}
 
   ~SqliteRowReader() override {
     stmt_.finalize();
@@ -103,6 +104,9 @@ class SqliteRowReader final : public RowReader {
     return count > 0;
   }
 
+  // The capture sequence read in the same transaction as the rows ("" without capture).
+  Position position() const override { return Position(position_); }
+
  private:
   Db db_;
   Stmt stmt_;
@@ -110,6 +114,7 @@ class SqliteRowReader final : public RowReader {
   std::vector<TypeId> types_;
   std::int64_t batch_size_;
   bool txn_;
+  std::string position_;
   bool done_ = false;
 };
 
@@ -259,10 +264,13 @@ class SqliteSource final : public SourceConnector {
     for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
     if (!order.empty()) sql += " ORDER BY " + order;
     db.exec("BEGIN");
+    // Read first in the transaction: it fixes the snapshot the rows come from (WAL) or holds the
+    // shared lock that keeps writers out until COMMIT (rollback journal).
+    std::string position = capture_position(db);
     Stmt stmt(db, sql, where_of(schema.id));
     bind_all(stmt, params);
     auto reader = std::make_unique<SqliteRowReader>(std::move(db), std::move(stmt), identity_map(schema.columns.size()),
-                                                    types_of(schema), req.batch_size, true);
+                                                    types_of(schema), req.batch_size, true, std::move(position));
     return reader;
   }
 
