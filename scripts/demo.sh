@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+# BUILD_DIR (default build) and PREFIX (default out/install) are passed on to build.sh.
+export PREFIX=${PREFIX:-$root/out/install}
 bash scripts/install-deps.sh
 bash scripts/build.sh
-cli=$root/out/install/bin/cdc-cli
+cli=$PREFIX/bin/cdc-cli
 
 rm -rf demo
 mkdir -p demo
