@@ -100,7 +100,7 @@ Error Db::error(int rc, std::string_view what, std::string_view where) const {
   ErrorKind kind = kind_;
   if (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR || primary == SQLITE_FULL) kind = ErrorKind::Connection;
   std::string w = where.empty() ? "sqlite file " + path_ : std::string(where);
-  return Error(kind, fmt::format("{} ({}): {} [{}]", w, path_, msg, what), retryable, w);
+  return Error(kind, fmt::format("{} (SQLite {}) [{}]", msg, path_, what), retryable, w);
 }
 
 void Db::fail(int rc, std::string_view what, std::string_view where) const { throw error(rc, what, where); }
