@@ -219,6 +219,7 @@ struct ReplicationSession::Impl {
   std::exception_ptr failure;
   SessionStatus final_status;
   bool finished = false;
+  bool ran = false;
 
   Impl(Config c, SessionOptions o) : config(std::move(c)), options(std::move(o)) {}
 
@@ -341,6 +342,8 @@ struct ReplicationSession::Impl {
     if (!destination) destination = registry.open_destination(config.destination);
     if (!mapper) mapper = options.type_mapper ? options.type_mapper : default_type_mapper();
     name = session_name(config);
+    // A one-off copy of the same URLs keeps its own checkpoints, apart from a replication's.
+    if (options.snapshot_only && config.name.empty()) name += "-copy";
     if (options.checkpoint_store) {
       store = options.checkpoint_store;
     } else if (config.checkpoint.empty()) {
@@ -758,6 +761,18 @@ struct ReplicationSession::Impl {
     if (t.held.empty()) t.held = stream_position;
   }
 
+  // A streaming table that fails keeps its place (the last committed position) for the next run.
+  void fail_streaming_table(TableRun& t, const std::string& message) {
+    Position held;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      hold_table(t);
+      held = t.held;
+    }
+    if (!held.empty()) put_state({{detail::held_key(t.id), held.str()}});
+    fail_table(t, message);
+  }
+
   // Applies one polled batch: events grouped per table in order, one destination transaction,
   // the stream checkpoint at the last transaction boundary.
   void apply_batch(std::vector<ChangeEvent>& events, std::unique_ptr<DestinationWriter>& writer, ChangeStream& stream) {
@@ -794,7 +809,7 @@ struct ReplicationSession::Impl {
         try {
           convert_rows(*t, rows);
         } catch (const Error& e) {
-          fail_table(*t, e.what());
+          fail_streaming_table(*t, e.what());
           break;
         }
         std::size_t r = 0;
@@ -843,12 +858,7 @@ struct ReplicationSession::Impl {
         }
         if (!failing) throw;
         // Isolate the failing table: hold it where it was, apply the rest again.
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          hold_table(*failing);
-        }
-        put_state({{detail::held_key(failing->id), failing->held.str()}});
-        fail_table(*failing, e.what());
+        fail_streaming_table(*failing, e.what());
         if (stopping()) throw Error(ErrorKind::Cancelled, "stopped");
       }
     }
@@ -1150,7 +1160,8 @@ void ReplicationSession::start() {
   Impl& s = *impl_;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (s.runner.joinable()) throw Error(ErrorKind::State, "the session was already started");
+    if (s.ran) throw Error(ErrorKind::State, "a session runs once; create a new ReplicationSession to run again");
+    s.ran = true;
     s.started = Clock::now();
     s.finished = false;
   }
