@@ -1,0 +1,69 @@
+#include <cdc/error.h>
+#include <cdc/plan.h>
+#include <cdc/registry.h>
+
+#include <catch2/catch.hpp>
+
+TEST_CASE("connector URLs parse into their parts", "[unit][url]") {
+  auto abs = cdc::ConnectorUrl::parse("sqlite:///data/shop.db");
+  CHECK(abs.scheme == "sqlite");
+  CHECK(abs.path == "/data/shop.db");
+  CHECK(cdc::ConnectorUrl::parse("sqlite://relative.db").path == "relative.db");
+  CHECK(cdc::ConnectorUrl::parse("sqlite:///tmp/with%20space.db").path == "/tmp/with space.db");
+
+  auto pg = cdc::ConnectorUrl::parse("postgresql://app:p%40ss@db.local:6432/shop?sslmode=require&application_name=cdc");
+  CHECK(pg.scheme == "postgresql");
+  CHECK(pg.user == "app");
+  CHECK(pg.password == "p@ss");
+  CHECK(pg.host == "db.local");
+  CHECK(pg.port == 6432);
+  CHECK(pg.path == "shop");
+  CHECK(pg.params.at("sslmode") == "require");
+  CHECK(pg.redacted() == "postgresql://app:***@db.local:6432/shop?sslmode=require&application_name=cdc");
+
+  auto v6 = cdc::ConnectorUrl::parse("mysql://root@[::1]:3307/db");
+  CHECK(v6.host == "::1");
+  CHECK(v6.port == 3307);
+  CHECK(v6.password.empty());
+
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("shop.db"), "url: \"shop.db\" is not a connector URL (expected scheme://...)");
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("postgresql://u:secret@h:99999/db"),
+                    "url: \"postgresql://u:***@h:99999/db\": port 99999 out of range");
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("sqlite://"), "url: \"sqlite://\": missing file path");
+}
+
+TEST_CASE("unknown schemes list the known ones and never show secrets", "[unit][url]") {
+  try {
+    cdc::ConnectorRegistry::instance().open_source("oracle://scott:tiger@h/db");
+    FAIL("expected an error");
+  } catch (const cdc::Error& e) {
+    std::string what = e.what();
+    CHECK(e.kind() == cdc::ErrorKind::Config);
+    CHECK(what.find("tiger") == std::string::npos);
+    CHECK(what.find("sqlite://") != std::string::npos);
+  }
+}
+
+TEST_CASE("glob patterns select tables", "[unit][glob]") {
+  CHECK(cdc::glob_match("*", "orders"));
+  CHECK(cdc::glob_match("audit_*", "audit_log"));
+  CHECK_FALSE(cdc::glob_match("audit_*", "orders_audit"));
+  CHECK(cdc::glob_match("order?", "orders"));
+  CHECK_FALSE(cdc::glob_match("order?", "order"));
+  CHECK(cdc::glob_match("[ab]*", "bills"));
+  CHECK_FALSE(cdc::glob_match("[!ab]*", "bills"));
+  CHECK(cdc::glob_match("t[0-9]", "t7"));
+  CHECK(cdc::glob_match("*.orders", "public.orders"));
+  CHECK(cdc::glob_match("a*b*c", "axxbyyc"));
+  CHECK_FALSE(cdc::glob_match("a*b*c", "axxbyy"));
+
+  cdc::Config c;
+  c.include = {"*"};
+  c.exclude = {"audit_*", "tmp.*"};
+  CHECK(cdc::table_selected(c, cdc::TableId("public", "orders")));
+  CHECK_FALSE(cdc::table_selected(c, cdc::TableId("public", "audit_log")));
+  CHECK_FALSE(cdc::table_selected(c, cdc::TableId("tmp", "orders")));
+  c.include = {"public.o*"};
+  CHECK(cdc::table_selected(c, cdc::TableId("public", "orders")));
+  CHECK_FALSE(cdc::table_selected(c, cdc::TableId("sales", "orders")));
+}
