@@ -46,7 +46,7 @@ YAML
 cat demo/cdc.yaml
 
 step "discover (what would be created)"
-"$cli" discover "sqlite://$root/demo/shop.db" --to "sqlite://$root/demo/preview.db" --exclude 'audit_*' | head -40
+"$cli" discover "sqlite://$root/demo/shop.db" --to "sqlite://$root/demo/preview.db" --tables 'customers,products'
 rm -f demo/preview.db*
 
 step "starting cdc-cli replicate in the background (log: demo/replicate.log)"

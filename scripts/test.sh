@@ -2,12 +2,15 @@
 # README command (b): everything CI runs.
 #   1. dependencies; 2. build with tests in build/ and run ctest; 3. install into out/install and
 #   build examples/ against the installed package (find_package(cdc)), then run both examples.
-# JOBS (default 2) sets build parallelism.
+# JOBS (default 2) sets build parallelism; BUILD_DIR (default build), EXAMPLES_DIR (default
+# build-examples) and PREFIX (default out/install) where things go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 JOBS=${JOBS:-2}
-PREFIX=$root/out/install
+PREFIX=${PREFIX:-$root/out/install}
+BUILD_DIR=${BUILD_DIR:-build}
+EXAMPLES_DIR=${EXAMPLES_DIR:-build-examples}
 work=$(mktemp -d)
 
 # ---------------------------------------------------------------------------------------------
@@ -30,28 +33,28 @@ step() { printf '\n==> %s\n' "$*"; }
 step "dependencies"
 bash scripts/install-deps.sh
 
-step "configure and build (build/, with tests)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
-cmake --build build -j "$JOBS"
+step "configure and build ($BUILD_DIR, with tests)"
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
+cmake --build "$BUILD_DIR" -j "$JOBS"
 
 start_servers
 
 step "ctest"
-(cd build && ctest --output-on-failure -j 2)
+(cd "$BUILD_DIR" && ctest --output-on-failure -j 2)
 
 step "install into out/install"
-cmake --install build --prefix "$PREFIX"
+cmake --install "$BUILD_DIR" --prefix "$PREFIX"
 
 step "examples against the installed package"
-rm -rf build-examples
-cmake -S examples -B build-examples -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX"
-cmake --build build-examples -j "$JOBS"
+rm -rf "$EXAMPLES_DIR"
+cmake -S examples -B "$EXAMPLES_DIR" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$PREFIX"
+cmake --build "$EXAMPLES_DIR" -j "$JOBS"
 
 bash scripts/gen-shop-db.sh "$work/shop.db" 300
-build-examples/minimal_host "$work/shop.db" "$work/minimal-copy.db"
+"$EXAMPLES_DIR"/minimal_host "$work/shop.db" "$work/minimal-copy.db"
 "$PREFIX/bin/cdc-cli" verify "sqlite://$work/shop.db" "sqlite://$work/minimal-copy.db"
 mkdir -p "$work/jsonl"
-build-examples/custom_destination "$work/shop.db" "$work/jsonl"
+"$EXAMPLES_DIR"/custom_destination "$work/shop.db" "$work/jsonl"
 for t in customers products orders order_items invoices audit_log; do
   [ -s "$work/jsonl/$t.jsonl" ] || { echo "custom_destination wrote no $t.jsonl"; exit 1; }
 done
