@@ -1,5 +1,6 @@
 // cdc-cli: command-line front end of the cdc library (public API only).
 #include "cli.h"
+#include "progress.h"
 
 #include <fmt/format.h>
 
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
 
   try {
     cdc::set_log_level(cdc::parse_log_level(log_level));
+    cdc::set_log_sink(std::make_shared<StderrLogSink>());  // copy/replicate route it through their display
     if (!selected) return kExitConfig;
     int code = selected();
     std::fflush(stdout);

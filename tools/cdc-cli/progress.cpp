@@ -348,6 +348,12 @@ std::string format_log_record(const cdc::LogRecord& r) {
 
 void DisplayLogSink::write(const cdc::LogRecord& record) { display_->print_line(format_log_record(record)); }
 
+void StderrLogSink::write(const cdc::LogRecord& record) {
+  std::string line = format_log_record(record) + "\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+}
+
 void print_summary(const cdc::SessionStatus& status, const ProgressDisplay& display) {
   TextTable table({"table", "target", "phase", "rows", "changes", "time", "rows/s"});
   for (std::size_t c : {3u, 4u, 5u, 6u}) table.align_right(c);

@@ -69,6 +69,15 @@ class DisplayLogSink final : public cdc::LogSink {
   std::shared_ptr<ProgressDisplay> display_;
 };
 
+// The same short lines straight to stderr, for subcommands without a progress display.
+class StderrLogSink final : public cdc::LogSink {
+ public:
+  void write(const cdc::LogRecord& record) override;
+
+ private:
+  std::mutex mu_;
+};
+
 // "12:00:01 warn  sqlite.source [orders] message"
 std::string format_log_record(const cdc::LogRecord& record);
 
