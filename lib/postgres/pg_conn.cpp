@@ -1,0 +1,238 @@
+// libpq connection wrapper; see pg_conn.h.
+#include "postgres/pg_conn.h"
+
+#include "core/logging.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace cdc::pg {
+
+namespace {
+
+// Parameters the connector reads itself instead of passing them to libpq.
+bool is_cdc_param(const std::string& k) { return k == "slot" || k == "publication" || k == "slot_prefix"; }
+
+std::string trim_message(std::string m) {
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+}  // namespace
+
+ConnParams conn_params(const ConnectorUrl& url) {
+  ConnParams p;
+  auto add = [&](const std::string& k, const std::string& v) { p.kv.emplace_back(k, v); };
+  if (!url.host.empty()) add("host", url.host);
+  if (url.port > 0) add("port", std::to_string(url.port));
+  if (!url.user.empty()) add("user", url.user);
+  if (!url.password.empty()) add("password", url.password);
+  std::string db = url.path;
+  while (!db.empty() && db.front() == '/') db.erase(0, 1);
+  if (!db.empty()) add("dbname", db);
+  p.database = db.empty() ? (url.user.empty() ? "postgres" : url.user) : db;
+  for (const auto& [k, v] : url.params) {
+    if (is_cdc_param(k)) p.cdc[k] = v;
+    else add(k, v);
+  }
+  add("application_name", "cdc");
+  add("connect_timeout", "15");
+  p.display = url.redacted();
+  return p;
+}
+
+std::string quote_ident(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string quote_table(const std::string& schema, const std::string& name) {
+  return schema.empty() ? quote_ident(name) : quote_ident(schema) + "." + quote_ident(name);
+}
+
+std::int64_t Result::int64(int row, int col) const {
+  if (is_null(row, col)) return 0;
+  return std::strtoll(PQgetvalue(r_.get(), row, col), nullptr, 10);
+}
+
+Error make_error(ErrorKind kind, const std::string& what, const std::string& sqlstate, const std::string& message,
+                 const std::string& where) {
+  bool retry = sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0 || sqlstate.rfind("53", 0) == 0 ||
+               sqlstate == "40001" || sqlstate == "40P01" || sqlstate.empty();
+  ErrorKind k = kind;
+  if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0 || sqlstate.empty()) k = ErrorKind::Connection;
+  if (sqlstate == "42P01" || sqlstate == "42703") k = ErrorKind::Schema;
+  if (sqlstate.rfind("22", 0) == 0) k = ErrorKind::Conversion;
+  std::string text = what + ": " + trim_message(message);
+  if (!sqlstate.empty()) text += " (SQLSTATE " + sqlstate + ")";
+  return Error(k, text, retry, where);
+}
+
+Conn::Conn(const ConnParams& params, ErrorKind statement_errors, ConnKind kind)
+    : kind_(statement_errors), display_(params.display) {
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : params.kv) {
+    keys.push_back(k.c_str());
+    values.push_back(v.c_str());
+  }
+  // Text values must be exact and independent of server defaults.
+  static const char* kOptions = "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c TimeZone=UTC "
+                                "-c bytea_output=hex -c client_encoding=UTF8";
+  keys.push_back("options");
+  values.push_back(kOptions);
+  if (kind == ConnKind::Replication) {
+    keys.push_back("replication");
+    values.push_back("database");
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  c_ = PQconnectdbParams(keys.data(), values.data(), 0);
+  if (!c_ || PQstatus(c_) != CONNECTION_OK) {
+    std::string msg = c_ ? PQerrorMessage(c_) : "out of memory";
+    if (c_) PQfinish(c_);
+    c_ = nullptr;
+    // libpq messages name host and port, never the password.
+    throw Error(ErrorKind::Connection, fmt::format("cannot connect to PostgreSQL {}: {}", display_, trim_message(msg)),
+                true, display_);
+  }
+  // Server notices ("already exists, skipping") go to the log, not to stderr.
+  PQsetNoticeProcessor(
+      c_, [](void*, const char* message) { detail::logf(LogLevel::Debug, "postgres", "", "{}", trim_message(message)); },
+      nullptr);
+}
+
+Conn::~Conn() { close(); }
+
+Conn::Conn(Conn&& o) noexcept : c_(o.c_), copy_buf_(o.copy_buf_), kind_(o.kind_), display_(std::move(o.display_)) {
+  o.c_ = nullptr;
+  o.copy_buf_ = nullptr;
+}
+
+Conn& Conn::operator=(Conn&& o) noexcept {
+  if (this != &o) {
+    close();
+    c_ = o.c_;
+    copy_buf_ = o.copy_buf_;
+    kind_ = o.kind_;
+    display_ = std::move(o.display_);
+    o.c_ = nullptr;
+    o.copy_buf_ = nullptr;
+  }
+  return *this;
+}
+
+void Conn::close() noexcept {
+  if (copy_buf_) PQfreemem(copy_buf_);
+  copy_buf_ = nullptr;
+  if (c_) PQfinish(c_);
+  c_ = nullptr;
+}
+
+void Conn::fail(const std::string& what, const std::string& where, PGresult* res) const {
+  std::string state, msg;
+  if (res) {
+    const char* s = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (s) state = s;
+    msg = PQresultErrorMessage(res);
+  }
+  if (msg.empty() && c_) msg = PQerrorMessage(c_);
+  if (c_ && PQstatus(c_) != CONNECTION_OK && state.empty()) state = "08006";
+  if (state.empty() && !res) state = "08000";
+  throw make_error(kind_, what, state, msg, where.empty() ? display_ : where);
+}
+
+Result Conn::exec(const std::string& sql, const std::string& where) {
+  Result r(PQexec(c_, sql.c_str()));
+  auto st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail("PostgreSQL statement failed", where, r.get());
+  return r;
+}
+
+Result Conn::exec_params(const std::string& sql, const std::vector<std::optional<std::string>>& params,
+                         const std::string& where) {
+  std::vector<const char*> vals;
+  for (const auto& p : params) vals.push_back(p ? p->c_str() : nullptr);
+  Result r(PQexecParams(c_, sql.c_str(), static_cast<int>(vals.size()), nullptr, vals.data(), nullptr, nullptr, 0));
+  auto st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail("PostgreSQL statement failed", where, r.get());
+  return r;
+}
+
+std::string Conn::try_exec(const std::string& sql) {
+  Result r(PQexec(c_, sql.c_str()));
+  auto st = PQresultStatus(r.get());
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return {};
+  const char* s = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+  return s ? s : "XX000";
+}
+
+std::string Conn::literal(std::string_view value) const {
+  char* q = PQescapeLiteral(c_, value.data(), value.size());
+  if (!q) throw Error(ErrorKind::Internal, "PQescapeLiteral failed", false, display_);
+  std::string out(q);
+  PQfreemem(q);
+  return out;
+}
+
+void Conn::copy_out_start(const std::string& sql, const std::string& where) {
+  Result r(PQexec(c_, sql.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_COPY_OUT) fail("COPY TO STDOUT failed", where, r.get());
+}
+
+bool Conn::copy_out_row(const char*& data, int& len, const std::string& where) {
+  if (copy_buf_) {
+    PQfreemem(copy_buf_);
+    copy_buf_ = nullptr;
+  }
+  int n = PQgetCopyData(c_, &copy_buf_, 0);
+  if (n > 0) {
+    data = copy_buf_;
+    len = n;
+    return true;
+  }
+  if (n == -2) fail("COPY TO STDOUT failed", where);
+  // End of copy: collect the final result(s).
+  bool failed = false;
+  while (PGresult* res = PQgetResult(c_)) {
+    Result r(res);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !failed) {
+      failed = true;
+      fail("COPY TO STDOUT failed", where, res);
+    }
+  }
+  return false;
+}
+
+void Conn::copy_in_start(const std::string& sql, const std::string& where) {
+  Result r(PQexec(c_, sql.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_COPY_IN) fail("COPY FROM STDIN failed", where, r.get());
+}
+
+void Conn::copy_in_put(const char* data, std::size_t len, const std::string& where) {
+  if (len == 0) return;
+  if (PQputCopyData(c_, data, static_cast<int>(len)) != 1) fail("COPY FROM STDIN failed", where);
+}
+
+void Conn::copy_in_end(const std::string& where) {
+  if (PQputCopyEnd(c_, nullptr) != 1) fail("COPY FROM STDIN failed", where);
+  std::optional<Error> err;
+  while (PGresult* res = PQgetResult(c_)) {
+    Result r(res);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && !err) {
+      try {
+        fail("COPY FROM STDIN failed", where, res);
+      } catch (const Error& e) {
+        err = e;
+      }
+    }
+  }
+  if (err) throw *err;
+}
+
+}  // namespace cdc::pg

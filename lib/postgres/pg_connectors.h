@@ -1,0 +1,40 @@
+// Factories and shared internals of the PostgreSQL connector (registered for schemes
+// "postgresql" and "postgres" by register.cpp).
+#pragma once
+
+#include "postgres/pg_conn.h"
+
+#include <cdc/checkpoint_store.h>
+#include <cdc/destination.h>
+#include <cdc/source.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cdc::pg {
+
+std::shared_ptr<SourceConnector> make_source(const ConnectorUrl& url);
+std::shared_ptr<DestinationConnector> make_destination(const ConnectorUrl& url);
+std::shared_ptr<CheckpointStore> make_checkpoint_store(const ConnectorUrl& url);
+
+// Schema and table of cdc's checkpoints: cdc_metadata.checkpoints(session, key, value, updated_at).
+inline constexpr const char* kMetadataSchema = "cdc_metadata";
+inline constexpr const char* kCheckpointTable = "checkpoints";
+std::string checkpoint_ddl();
+
+// Splits one COPY text row (without its trailing newline) into fields, unescaping them;
+// `nulls[i]` is true for \N. Reuses the vectors' storage.
+void parse_copy_text_row(std::string_view line, std::vector<std::string>& fields, std::vector<bool>& nulls);
+
+// The change stream over a logical replication slot (pg_stream.cpp).
+struct StreamSettings {
+  ConnParams params;
+  std::string slot;
+  std::string publication;
+};
+std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
+                                             const Position& from);
+
+}  // namespace cdc::pg

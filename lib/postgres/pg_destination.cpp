@@ -1,0 +1,651 @@
+// PostgreSQL destination: DDL from the mapped schema, snapshot rows through COPY, change batches
+// applied set-wise (reduced to one final state per key, staged with COPY into a temporary table,
+// then DELETE ... USING and INSERT ... ON CONFLICT DO UPDATE), checkpoints in
+// cdc_metadata.checkpoints inside the same transaction, and a CheckpointStore over that table.
+// Writers run with session_replication_role=replica, so target triggers and FK checks do not
+// fire for rows the source already checked (and chunks may load in any order).
+// The connector holds one admin connection behind `mu_`; each writer has its own connection.
+#include "postgres/pg_connectors.h"
+#include "postgres/pg_types.h"
+
+#include "core/logging.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <set>
+#include <unordered_map>
+
+namespace cdc::pg {
+
+std::string checkpoint_ddl() {
+  return fmt::format(
+      "CREATE SCHEMA IF NOT EXISTS {0}; "
+      "CREATE TABLE IF NOT EXISTS {0}.{1} (session text NOT NULL, key text NOT NULL, value text NOT NULL, "
+      "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (session, key))",
+      kMetadataSchema, kCheckpointTable);
+}
+
+namespace {
+
+std::string where_of(const TableSchema& s) { return "table " + s.id.to_string(); }
+
+// Target tables are created in the source table's schema when it has one, else in `public`.
+std::string target_name(const TableSchema& s) { return quote_table(s.id.schema.empty() ? "public" : s.id.schema, s.id.name); }
+
+std::string column_type(const Column& c) { return c.source_type.empty() ? pg_type_for(c.type) : c.source_type; }
+
+std::string render(const DestinationTable& table) {
+  const TableSchema& s = table.schema;
+  std::string sql = "CREATE TABLE IF NOT EXISTS " + target_name(s) + " (";
+  for (std::size_t i = 0; i < s.columns.size(); ++i) {
+    const Column& c = s.columns[i];
+    sql += (i ? ", " : "") + quote_ident(c.name) + " " + column_type(c);
+    if (!c.nullable) sql += " NOT NULL";
+    if (c.default_expr && !c.source_type.empty()) sql += " DEFAULT " + *c.default_expr;
+  }
+  if (!s.primary_key.empty()) {
+    sql += ", PRIMARY KEY (";
+    for (std::size_t i = 0; i < s.primary_key.size(); ++i) sql += (i ? ", " : "") + quote_ident(s.primary_key[i]);
+    sql += ")";
+  }
+  return sql + ")";
+}
+
+void write_checkpoint(Conn& c, const std::string& session, const std::vector<CheckpointEntry>& entries) {
+  for (const auto& e : entries) {
+    if (e.value.empty())
+      c.exec_params(fmt::format("DELETE FROM {}.{} WHERE session = $1 AND key = $2", kMetadataSchema, kCheckpointTable),
+                    {session, e.key}, "checkpoint table");
+    else
+      c.exec_params(fmt::format("INSERT INTO {}.{} (session, key, value, updated_at) VALUES ($1, $2, $3, now()) "
+                                "ON CONFLICT (session, key) DO UPDATE SET value = excluded.value, updated_at = now()",
+                                kMetadataSchema, kCheckpointTable),
+                    {session, e.key, e.value}, "checkpoint table");
+  }
+}
+
+// Per-table layout and SQL pieces, cached by a writer.
+struct TableInfo {
+  std::string signature;
+  std::string name;        // quoted target
+  std::string where;
+  std::string columns;     // quoted column list
+  std::size_t ncols = 0;
+  std::vector<int> key;
+  int flag = -1;           // soft-delete column index
+  std::string stage;       // temp staging table (quoted), created lazily
+  bool needs_upsert = false;  // write_rows met existing keys: always upsert from now on
+};
+
+// The reduced state of one key within a batch.
+struct KeyState {
+  bool deleted = false;
+  Row row;                      // upsert image (full width)
+  std::vector<bool> unchanged;  // columns not to write (empty = all written)
+  Row delete_image;             // the image a delete removes (keyed: key columns used)
+  std::size_t order = 0;        // first touch, for a stable application order
+};
+
+class PgWriter final : public DestinationWriter {
+ public:
+  explicit PgWriter(const ConnParams& p) : c_(p, ErrorKind::Destination) {
+    if (!c_.try_exec("SET session_replication_role = replica").empty())
+      detail::logf(LogLevel::Debug, "postgres.destination", "", "session_replication_role=replica not permitted; triggers fire");
+    c_.exec("SET synchronous_commit = on");
+  }
+
+  ~PgWriter() override { rollback(); }
+
+  void begin() override {
+    if (in_txn_) throw Error(ErrorKind::Internal, "PostgreSQL writer: begin() inside a transaction", false, c_.display());
+    c_.exec("BEGIN");
+    in_txn_ = true;
+  }
+
+  void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
+    if (rows.empty()) return;
+    TableInfo& t = info(table);
+    if (t.key.empty()) {
+      copy_rows(t, t.name, rows, nullptr);
+      return;
+    }
+    // Fast path: COPY straight in. A key already present (a re-read chunk, an incremental
+    // poll) fails it, and the rows go through staging and an upsert instead.
+    if (!t.needs_upsert) {
+      c_.exec("SAVEPOINT cdc_rows", t.where);
+      try {
+        copy_rows(t, t.name, rows, nullptr);
+        c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
+        return;
+      } catch (const Error& e) {
+        if (e.message().find("SQLSTATE 23505") == std::string::npos || !c_.healthy()) throw;
+        c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.where);
+        t.needs_upsert = true;
+      }
+    }
+    ensure_stage(t);
+    c_.exec("TRUNCATE " + t.stage, t.where);
+    copy_rows(t, t.stage, rows, nullptr);
+    c_.exec(upsert_sql(table, t, {}), t.where);
+  }
+
+  void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
+    TableInfo& t = info(table);
+    if (t.key.empty()) {
+      for (const auto& e : changes) apply_keyless(table, t, e);
+      return;
+    }
+    std::map<std::string, KeyState> states;
+    std::size_t order = 0;
+    auto flush = [&] {
+      if (!states.empty()) apply_states(table, t, states);
+      states.clear();
+    };
+    for (const auto& e : changes) {
+      switch (e.op) {
+        case ChangeOp::Truncate:
+          flush();
+          truncate_rows(table, t);
+          break;
+        case ChangeOp::Delete: {
+          check_width(t, e.before);
+          KeyState& s = states[key_of(t, e.before)];
+          if (s.order == 0) s.order = ++order;
+          s.deleted = true;
+          s.row.clear();
+          s.unchanged.clear();
+          s.delete_image = e.before;
+          break;
+        }
+        case ChangeOp::Insert:
+        case ChangeOp::Update: {
+          check_width(t, e.after);
+          bool key_change = false;
+          if (e.op == ChangeOp::Update && !e.before.empty()) {
+            check_width(t, e.before);
+            for (int k : t.key)
+              if (!e.before[static_cast<std::size_t>(k)].is_null() &&
+                  e.before[static_cast<std::size_t>(k)] != e.after[static_cast<std::size_t>(k)])
+                key_change = true;
+          }
+          bool masked = std::find(e.unchanged.begin(), e.unchanged.end(), true) != e.unchanged.end();
+          if (key_change && masked) {
+            // The new row takes unsent values from the old one: move it in place.
+            flush();
+            move_row(table, t, e);
+            break;
+          }
+          if (key_change) {
+            KeyState& old = states[key_of(t, e.before)];
+            if (old.order == 0) old.order = ++order;
+            old.deleted = true;
+            old.row.clear();
+            old.unchanged.clear();
+            old.delete_image = e.before;
+          }
+          KeyState& s = states[key_of(t, e.after)];
+          if (s.order == 0) s.order = ++order;
+          if (masked && !s.deleted && !s.row.empty()) {
+            // Fill unsent columns from the earlier image of this batch where it had them.
+            Row merged = e.after;
+            std::vector<bool> mask = e.unchanged;
+            for (std::size_t i = 0; i < mask.size() && i < merged.size(); ++i)
+              if (mask[i] && (s.unchanged.empty() || !s.unchanged[i])) {
+                merged[i] = s.row[i];
+                mask[i] = false;
+              }
+            s.row = std::move(merged);
+            s.unchanged = std::find(mask.begin(), mask.end(), true) != mask.end() ? std::move(mask) : std::vector<bool>{};
+          } else if (masked && s.deleted) {
+            // Deleted earlier in this batch, so unsent values are unknown: write what was sent.
+            s.row = e.after;
+            s.unchanged = e.unchanged;
+          } else {
+            s.row = e.after;
+            s.unchanged = masked ? e.unchanged : std::vector<bool>{};
+          }
+          s.deleted = false;
+          break;
+        }
+      }
+    }
+    flush();
+  }
+
+  void truncate(const DestinationTable& table) override {
+    TableInfo& t = info(table);
+    c_.exec("TRUNCATE " + t.name, t.where);
+  }
+
+  void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
+    if (!in_txn_) begin();
+    if (!checkpoint.empty()) write_checkpoint(c_, session, checkpoint);
+    c_.exec("COMMIT");
+    in_txn_ = false;
+  }
+
+  void rollback() noexcept override {
+    if (!in_txn_) return;
+    in_txn_ = false;
+    if (!c_) return;
+    if (PQtransactionStatus(c_.get()) == PQTRANS_ACTIVE) {
+      c_.close();  // stuck in a COPY or statement: drop the connection
+      return;
+    }
+    Result r(PQexec(c_.get(), "ROLLBACK"));
+    // Staging tables created in the failed transaction are gone.
+    for (auto& [k, t] : tables_) t.stage.clear();
+  }
+
+ private:
+  TableInfo& info(const DestinationTable& table) {
+    if (!c_) throw Error(ErrorKind::Connection, "PostgreSQL writer connection was closed", true, "destination");
+    const TableSchema& s = table.schema;
+    std::string sig;
+    for (auto& col : s.columns) sig += col.name + '\x1f';
+    sig += '\x1e';
+    for (auto& k : s.primary_key) sig += k + '\x1f';
+    if (table.deletes.strategy == DeleteStrategy::Soft) sig += "\x1esoft:" + table.deletes.column;
+    std::string id = target_name(s);
+    TableInfo& t = tables_[id];
+    if (t.signature == sig) return t;
+    t = TableInfo{};
+    t.signature = sig;
+    t.name = id;
+    t.where = where_of(s);
+    t.ncols = s.columns.size();
+    t.key = s.key_indexes();
+    for (std::size_t i = 0; i < s.columns.size(); ++i) t.columns += (i ? ", " : "") + quote_ident(s.columns[i].name);
+    if (table.deletes.strategy == DeleteStrategy::Soft) {
+      t.flag = s.index_of(table.deletes.column);
+      if (t.flag < 0)
+        throw Error(ErrorKind::Schema,
+                    fmt::format("soft-delete column \"{}\" is missing from table {}", table.deletes.column, s.id.to_string()),
+                    false, t.where);
+    }
+    return t;
+  }
+
+  void ensure_stage(TableInfo& t) {
+    if (!t.stage.empty()) return;
+    std::string name = quote_ident("cdc_stage_" + std::to_string(++stage_counter_));
+    c_.exec(fmt::format("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT {} FROM {} WITH NO DATA", name, t.columns, t.name), t.where);
+    t.stage = name;
+  }
+
+  // Rows may omit a trailing soft-delete flag (written as false).
+  static void check_width(const TableInfo& t, const Row& row) {
+    if (row.size() == t.ncols) return;
+    if (t.flag >= 0 && static_cast<std::size_t>(t.flag) == t.ncols - 1 && row.size() == t.ncols - 1) return;
+    throw Error(ErrorKind::Internal, fmt::format("row has {} values, table has {} columns", row.size(), t.ncols), false, t.where);
+  }
+
+  static std::string key_of(const TableInfo& t, const Row& r) {
+    std::string k;
+    for (int i : t.key) {
+      append_copy_text(r[static_cast<std::size_t>(i)], k);
+      k += '\t';
+    }
+    return k;
+  }
+
+  // COPY rows (selected columns when `include` is given) into `target`.
+  void copy_rows(const TableInfo& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
+    std::string cols;
+    if (include) {
+      auto names = split_columns(t);
+      for (std::size_t i = 0; i < names.size(); ++i)
+        if ((*include)[i]) cols += (cols.empty() ? "" : ", ") + names[i];
+    } else {
+      cols = t.columns;
+    }
+    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.where);
+    std::string buf;
+    buf.reserve(1 << 16);
+    for (const Row& row : rows) {
+      check_width(t, row);
+      bool first = true;
+      for (std::size_t i = 0; i < t.ncols; ++i) {
+        if (include && !(*include)[i]) continue;
+        if (!first) buf += '\t';
+        first = false;
+        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) buf += 'f';
+        else append_copy_text(row[i], buf);
+      }
+      buf += '\n';
+      if (buf.size() >= (1 << 16)) {
+        c_.copy_in_put(buf.data(), buf.size(), t.where);
+        buf.clear();
+      }
+    }
+    c_.copy_in_put(buf.data(), buf.size(), t.where);
+    c_.copy_in_end(t.where);
+  }
+
+  static std::vector<std::string> split_columns(const TableInfo& t) {
+    std::vector<std::string> out;
+    std::string cur;
+    bool quoted = false;
+    for (std::size_t i = 0; i < t.columns.size(); ++i) {
+      char ch = t.columns[i];
+      if (ch == '"') {
+        quoted = !quoted;
+        cur += ch;
+      } else if (!quoted && ch == ',') {
+        out.push_back(cur);
+        cur.clear();
+        if (i + 1 < t.columns.size() && t.columns[i + 1] == ' ') ++i;
+      } else {
+        cur += ch;
+      }
+    }
+    if (!cur.empty()) out.push_back(cur);
+    return out;
+  }
+
+  std::string upsert_sql(const DestinationTable& table, const TableInfo& t, const std::vector<bool>& include) const {
+    const TableSchema& s = table.schema;
+    std::string cols, set;
+    for (std::size_t i = 0; i < t.ncols; ++i) {
+      if (!include.empty() && !include[i]) continue;
+      std::string c = quote_ident(s.columns[i].name);
+      cols += (cols.empty() ? "" : ", ") + c;
+      if (std::find(t.key.begin(), t.key.end(), static_cast<int>(i)) != t.key.end()) continue;
+      set += (set.empty() ? "" : ", ") + c + " = excluded." + c;
+    }
+    std::string keys;
+    for (std::size_t i = 0; i < s.primary_key.size(); ++i) keys += (i ? ", " : "") + quote_ident(s.primary_key[i]);
+    return fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM {2} ON CONFLICT ({3}) DO {4}", t.name, cols, t.stage, keys,
+                       set.empty() ? "NOTHING" : "UPDATE SET " + set);
+  }
+
+  std::string key_match(const DestinationTable& table, const TableInfo& t, const std::string& a, const std::string& b) const {
+    std::string cond;
+    for (std::size_t i = 0; i < t.key.size(); ++i) {
+      std::string c = quote_ident(table.schema.primary_key[i]);
+      cond += (i ? " AND " : "") + a + "." + c + " = " + b + "." + c;
+    }
+    return cond;
+  }
+
+  void apply_states(const DestinationTable& table, TableInfo& t, std::map<std::string, KeyState>& states) {
+    ensure_stage(t);
+    std::vector<const KeyState*> ordered;
+    for (auto& [k, s] : states) ordered.push_back(&s);
+    std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->order < b->order; });
+    // Deletes first: the remaining upserts touch other keys.
+    std::vector<Row> deletes;
+    for (auto* s : ordered)
+      if (s->deleted) deletes.push_back(s->delete_image);
+    if (!deletes.empty()) {
+      c_.exec("TRUNCATE " + t.stage, t.where);
+      // Only key columns matter; other columns may be NULL in a key-only old image.
+      std::vector<Row> keys;
+      keys.reserve(deletes.size());
+      for (auto& d : deletes) {
+        Row r(t.ncols);
+        for (int k : t.key) r[static_cast<std::size_t>(k)] = d[static_cast<std::size_t>(k)];
+        if (t.flag >= 0) r[static_cast<std::size_t>(t.flag)] = Value::boolean(true);
+        keys.push_back(std::move(r));
+      }
+      copy_rows(t, t.stage, keys, nullptr);
+      if (t.flag >= 0)
+        c_.exec(fmt::format("UPDATE {0} AS d SET {1} = true FROM {2} AS s WHERE {3}", t.name,
+                            quote_ident(table.schema.columns[static_cast<std::size_t>(t.flag)].name), t.stage,
+                            key_match(table, t, "d", "s")),
+                t.where);
+      else
+        c_.exec(fmt::format("DELETE FROM {0} AS d USING {1} AS s WHERE {2}", t.name, t.stage, key_match(table, t, "d", "s")),
+                t.where);
+    }
+    // Upserts grouped by which columns they write.
+    std::map<std::vector<bool>, std::vector<Row>> groups;
+    for (auto* s : ordered) {
+      if (s->deleted) continue;
+      std::vector<bool> include(t.ncols, true);
+      for (std::size_t i = 0; i < s->unchanged.size() && i < t.ncols; ++i)
+        if (s->unchanged[i] && std::find(t.key.begin(), t.key.end(), static_cast<int>(i)) == t.key.end() &&
+            static_cast<int>(i) != t.flag)
+          include[i] = false;
+      groups[include].push_back(s->row);
+    }
+    for (auto& [include, rows] : groups) {
+      c_.exec("TRUNCATE " + t.stage, t.where);
+      bool all = std::find(include.begin(), include.end(), false) == include.end();
+      copy_rows(t, t.stage, rows, all ? nullptr : &include);
+      c_.exec(upsert_sql(table, t, all ? std::vector<bool>{} : include), t.where);
+    }
+  }
+
+  // A key-changing update whose new image lacks unsent (TOAST) values: update the old row in place.
+  void move_row(const DestinationTable& table, TableInfo& t, const ChangeEvent& e) {
+    std::vector<std::optional<std::string>> params;
+    std::string set, cond;
+    int p = 0;
+    for (std::size_t i = 0; i < t.ncols; ++i) {
+      if (i < e.unchanged.size() && e.unchanged[i]) continue;
+      std::string v;
+      if (static_cast<int>(i) == t.flag) v = "f";
+      else if (e.after[i].is_null()) {
+        set += (set.empty() ? "" : ", ") + quote_ident(table.schema.columns[i].name) + " = NULL";
+        continue;
+      } else append_param(e.after[i], v);
+      set += (set.empty() ? "" : ", ") + quote_ident(table.schema.columns[i].name) + fmt::format(" = ${}", ++p);
+      params.push_back(v);
+    }
+    for (std::size_t k = 0; k < t.key.size(); ++k) {
+      std::string v;
+      append_param(e.before[static_cast<std::size_t>(t.key[k])], v);
+      cond += (k ? " AND " : "") + quote_ident(table.schema.primary_key[k]) + fmt::format(" = ${}", ++p);
+      params.push_back(v);
+    }
+    c_.exec_params(fmt::format("UPDATE {} SET {} WHERE {}", t.name, set, cond), params, t.where);
+  }
+
+  // Text parameter form of a value (as COPY text without the escaping).
+  static void append_param(const Value& v, std::string& out) {
+    if (v.kind() == ValueKind::Bytes) {
+      std::string t;
+      append_copy_text(v, t);
+      out += t.substr(1);
+      return;
+    }
+    if (v.has_text()) {
+      out += v.text();
+      return;
+    }
+    append_copy_text(v, out);
+  }
+
+  // Tables without a key: inserts append; deletes remove one row equal to the old image.
+  void apply_keyless(const DestinationTable& table, TableInfo& t, const ChangeEvent& e) {
+    switch (e.op) {
+      case ChangeOp::Truncate: truncate_rows(table, t); return;
+      case ChangeOp::Insert: copy_rows(t, t.name, {e.after}, nullptr); return;
+      case ChangeOp::Delete: remove_one(table, t, e.before); return;
+      case ChangeOp::Update:
+        if (e.before.empty())
+          throw Error(ErrorKind::Destination, "update of a table without a key arrived without its old row", false, t.where);
+        remove_one(table, t, e.before);
+        copy_rows(t, t.name, {e.after}, nullptr);
+        return;
+    }
+  }
+
+  void remove_one(const DestinationTable& table, TableInfo& t, const Row& image) {
+    check_width(t, image);
+    std::vector<std::optional<std::string>> params;
+    std::string cond;
+    int p = 0;
+    for (std::size_t i = 0; i < t.ncols; ++i) {
+      if (static_cast<int>(i) == t.flag) continue;
+      std::string c = quote_ident(table.schema.columns[i].name);
+      if (image[i].is_null()) {
+        cond += (cond.empty() ? "" : " AND ") + c + " IS NULL";
+        continue;
+      }
+      std::string v;
+      append_param(image[i], v);
+      params.push_back(v);
+      cond += (cond.empty() ? "" : " AND ") + c + fmt::format(" = ${}", ++p);
+    }
+    if (t.flag >= 0) {
+      std::string f = quote_ident(table.schema.columns[static_cast<std::size_t>(t.flag)].name);
+      c_.exec_params(fmt::format("UPDATE {0} SET {1} = true WHERE ctid = (SELECT ctid FROM {0} WHERE {2} AND NOT {1} LIMIT 1)",
+                                 t.name, f, cond),
+                     params, t.where);
+    } else {
+      c_.exec_params(fmt::format("DELETE FROM {0} WHERE ctid = (SELECT ctid FROM {0} WHERE {1} LIMIT 1)", t.name, cond), params,
+                     t.where);
+    }
+  }
+
+  void truncate_rows(const DestinationTable& table, TableInfo& t) {
+    if (t.flag >= 0)
+      c_.exec(fmt::format("UPDATE {} SET {} = true", t.name, quote_ident(table.schema.columns[static_cast<std::size_t>(t.flag)].name)),
+              t.where);
+    else
+      c_.exec("TRUNCATE " + t.name, t.where);
+  }
+
+  Conn c_;
+  bool in_txn_ = false;
+  int stage_counter_ = 0;
+  std::unordered_map<std::string, TableInfo> tables_;
+};
+
+class PgCheckpointStore final : public CheckpointStore {
+ public:
+  explicit PgCheckpointStore(ConnParams p) : params_(std::move(p)) {}
+
+  std::map<std::string, std::string> load(const std::string& session) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Conn& c = conn();
+    Result r = c.exec_params(fmt::format("SELECT key, value FROM {}.{} WHERE session = $1", kMetadataSchema, kCheckpointTable),
+                             {session}, "checkpoint table");
+    std::map<std::string, std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.emplace(r.text(i, 0), r.text(i, 1));
+    return out;
+  }
+
+  void put(const std::string& session, const std::vector<CheckpointEntry>& entries) override {
+    if (entries.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    Conn& c = conn();
+    try {
+      c.exec("BEGIN");
+      write_checkpoint(c, session, entries);
+      c.exec("COMMIT");
+    } catch (...) {
+      c_.close();
+      throw;
+    }
+  }
+
+  void clear(const std::string& session) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn().exec_params(fmt::format("DELETE FROM {}.{} WHERE session = $1", kMetadataSchema, kCheckpointTable), {session},
+                       "checkpoint table");
+  }
+
+  std::vector<std::string> sessions() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    Result r = conn().exec(fmt::format("SELECT DISTINCT session FROM {}.{} ORDER BY 1", kMetadataSchema, kCheckpointTable),
+                           "checkpoint table");
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+    return out;
+  }
+
+ private:
+  Conn& conn() {
+    if (!c_.healthy()) {
+      c_ = Conn(params_, ErrorKind::State);
+      if (!ready_) {
+        c_.exec(checkpoint_ddl(), "checkpoint table");
+        ready_ = true;
+      }
+    }
+    return c_;
+  }
+
+  std::mutex mu_;
+  ConnParams params_;
+  Conn c_;
+  bool ready_ = false;
+};
+
+class PgDestination final : public DestinationConnector {
+ public:
+  explicit PgDestination(const ConnectorUrl& url) : params_(conn_params(url)) {
+    Conn c(params_, ErrorKind::Destination);
+    // Concurrent first runs may race on CREATE SCHEMA; a retry settles it.
+    for (int attempt = 0;; ++attempt) {
+      std::string state = c.try_exec(checkpoint_ddl());
+      if (state.empty()) break;
+      if (attempt >= 2 || (state != "23505" && state != "42P06" && state != "42P07")) c.exec(checkpoint_ddl(), "checkpoint table");
+    }
+  }
+
+  std::string dialect() const override { return "postgresql"; }
+
+  std::string render_ddl(const DestinationTable& table) const override { return render(table); }
+
+  void prepare_table(const DestinationTable& table) override {
+    const TableSchema& s = table.schema;
+    std::lock_guard<std::mutex> lock(mu_);
+    Conn& c = admin();
+    std::string schema = s.id.schema.empty() ? "public" : s.id.schema;
+    c.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema), where_of(s));
+    Result have = c.exec_params(
+        "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+        {schema, s.id.name}, where_of(s));
+    if (have.rows() == 0) {
+      c.exec(render(table), where_of(s));
+      detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "created table");
+      return;
+    }
+    std::set<std::string> existing;
+    for (int i = 0; i < have.rows(); ++i) existing.insert(have.text(i, 0));
+    for (const auto& col : s.columns) {
+      if (existing.count(col.name)) continue;
+      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", target_name(s), quote_ident(col.name), column_type(col)), where_of(s));
+      detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "added column {}", col.name);
+    }
+  }
+
+  std::unique_ptr<DestinationWriter> open_writer() override { return std::make_unique<PgWriter>(params_); }
+
+  std::shared_ptr<CheckpointStore> checkpoint_store() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!store_) store_ = std::make_shared<PgCheckpointStore>(params_);
+    return store_;
+  }
+
+  std::size_t max_identifier_length() const override { return 63; }
+
+ private:
+  Conn& admin() {
+    if (!admin_.healthy()) admin_ = Conn(params_, ErrorKind::Destination);
+    return admin_;
+  }
+
+  ConnParams params_;
+  std::mutex mu_;
+  Conn admin_;
+  std::shared_ptr<CheckpointStore> store_;
+};
+
+}  // namespace
+
+std::shared_ptr<DestinationConnector> make_destination(const ConnectorUrl& url) { return std::make_shared<PgDestination>(url); }
+
+std::shared_ptr<CheckpointStore> make_checkpoint_store(const ConnectorUrl& url) {
+  return std::make_shared<PgCheckpointStore>(conn_params(url));
+}
+
+}  // namespace cdc::pg

@@ -1,0 +1,643 @@
+// PostgreSQL source: discovery from the catalogs, PK-range (or ctid-range) snapshot chunks read
+// with COPY ... TO STDOUT under the slot's exported snapshot, watermark reads, and the slot and
+// publication behind the change stream.
+//
+// Positions are commit LSNs as text "X/Y": position L means "every transaction whose commit
+// record starts at or before L has been delivered"; resuming after L starts replication at L+1,
+// which the server turns into "skip commits before L+1". A slot's exported snapshot holds exactly
+// the transactions committed before its consistent point C, so its position is C-1.
+//
+// Thread-safety: each call opens its own connection; the one shared piece, the replication
+// connection that keeps the exported snapshot alive, is guarded by `mu_`.
+#include "postgres/pg_connectors.h"
+#include "postgres/pg_types.h"
+
+#include "core/logging.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <mutex>
+
+namespace cdc::pg {
+
+namespace json = boost::json;
+
+void parse_copy_text_row(std::string_view line, std::vector<std::string>& fields, std::vector<bool>& nulls) {
+  std::size_t n = 0;
+  std::size_t i = 0;
+  auto field = [&]() -> std::string& {
+    if (fields.size() <= n) fields.emplace_back();
+    if (nulls.size() <= n) nulls.push_back(false);
+    fields[n].clear();
+    nulls[n] = false;
+    return fields[n];
+  };
+  std::string* cur = &field();
+  while (i < line.size()) {
+    char c = line[i];
+    if (c == '\t') {
+      ++n;
+      cur = &field();
+      ++i;
+      continue;
+    }
+    if (c != '\\') {
+      // Fast path: copy the run of plain bytes.
+      std::size_t j = i;
+      while (j < line.size() && line[j] != '\t' && line[j] != '\\') ++j;
+      cur->append(line.data() + i, j - i);
+      i = j;
+      continue;
+    }
+    if (i + 1 >= line.size()) {
+      ++i;
+      continue;
+    }
+    char e = line[i + 1];
+    i += 2;
+    switch (e) {
+      case 'N':
+        if (cur->empty()) nulls[n] = true;
+        break;
+      case 'n': *cur += '\n'; break;
+      case 't': *cur += '\t'; break;
+      case 'r': *cur += '\r'; break;
+      case 'b': *cur += '\b'; break;
+      case 'f': *cur += '\f'; break;
+      case 'v': *cur += '\v'; break;
+      case 'x': {
+        int v = 0, k = 0;
+        while (k < 2 && i < line.size() && std::isxdigit(static_cast<unsigned char>(line[i]))) {
+          char h = line[i++];
+          v = v * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+          ++k;
+        }
+        *cur += static_cast<char>(v);
+        break;
+      }
+      default:
+        if (e >= '0' && e <= '7') {
+          int v = e - '0', k = 1;
+          while (k < 3 && i < line.size() && line[i] >= '0' && line[i] <= '7') {
+            v = v * 8 + (line[i++] - '0');
+            ++k;
+          }
+          *cur += static_cast<char>(v);
+        } else {
+          *cur += e;
+        }
+    }
+  }
+  fields.resize(n + 1);
+  nulls.resize(n + 1);
+}
+
+namespace {
+
+std::string where_of(const TableId& t) { return "table " + t.to_string(); }
+
+std::string name_list(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size(); ++i) out += (i ? ", " : "") + quote_ident(names[i]);
+  return out;
+}
+
+std::string encode_bound(const std::vector<std::string>& key) {
+  json::array a;
+  for (const auto& k : key) a.emplace_back(k);
+  return json::serialize(a);
+}
+
+std::vector<std::string> decode_bound(const std::string& text, const TableId& t) {
+  std::vector<std::string> out;
+  try {
+    json::value parsed = json::parse(text);
+    for (const auto& v : parsed.as_array()) out.emplace_back(v.as_string().c_str(), v.as_string().size());
+  } catch (const std::exception&) {
+    throw Error(ErrorKind::State, fmt::format("bad chunk bound \"{}\" for table {}", text, t.to_string()), false, where_of(t));
+  }
+  return out;
+}
+
+// A slot name derived from the database name: cdc_<db>, lowercased, [a-z0-9_], at most 63 bytes.
+std::string default_slot(const std::string& db) {
+  std::string s = "cdc_";
+  for (char c : db) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    s += (std::isalnum(static_cast<unsigned char>(l)) || l == '_') ? l : '_';
+  }
+  return s.substr(0, 63);
+}
+
+// A value as SQL literal text for the watermark comparison.
+std::string value_literal(Conn& c, const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::Null: return "NULL";
+    case ValueKind::Bool: return v.as_bool() ? "true" : "false";
+    case ValueKind::Int: return c.literal(std::to_string(v.as_int()));
+    case ValueKind::UInt: return c.literal(std::to_string(v.as_uint()));
+    case ValueKind::Double: return c.literal(fmt::format("{}", v.as_double()));
+    case ValueKind::Bytes: {
+      std::string t;
+      append_copy_text(v, t);  // \\x..: COPY escaping doubled the backslash
+      return c.literal(t.substr(1));
+    }
+    default: return c.literal(v.text());
+  }
+}
+
+// Reads COPY text rows of one query into batches of Values; owns its connection and transaction.
+class CopyRowReader final : public RowReader {
+ public:
+  CopyRowReader(Conn conn, std::vector<Column> columns, std::int64_t batch_size, std::string where)
+      : conn_(std::move(conn)),
+        columns_(std::move(columns)),
+        batch_size_(std::max<std::int64_t>(1, batch_size)),
+        where_(std::move(where)) {}
+
+  ~CopyRowReader() override {
+    // Abandoned mid-copy: closing the connection ends the COPY and the transaction.
+    if (!done_) conn_.close();
+  }
+
+  bool next(std::vector<Row>& batch) override {
+    std::size_t count = 0;
+    const std::size_t ncols = columns_.size();
+    const char* data = nullptr;
+    int len = 0;
+    while (!done_ && static_cast<std::int64_t>(count) < batch_size_) {
+      if (!conn_.copy_out_row(data, len, where_)) {
+        done_ = true;
+        conn_.exec("COMMIT", where_);
+        break;
+      }
+      std::string_view line(data, static_cast<std::size_t>(len));
+      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
+      parse_copy_text_row(line, fields_, nulls_);
+      if (fields_.size() != ncols)
+        throw Error(ErrorKind::Source, fmt::format("COPY row has {} fields, expected {}", fields_.size(), ncols), false,
+                    where_);
+      if (count == batch.size()) batch.emplace_back();
+      Row& row = batch[count++];
+      row.resize(ncols);
+      for (std::size_t c = 0; c < ncols; ++c)
+        row[c] = nulls_[c] ? Value() : value_from_text(columns_[c], fields_[c]);
+    }
+    batch.resize(count);
+    return count > 0;
+  }
+
+ private:
+  Conn conn_;
+  std::vector<Column> columns_;
+  std::int64_t batch_size_;
+  std::string where_;
+  bool done_ = false;
+  std::vector<std::string> fields_;
+  std::vector<bool> nulls_;
+};
+
+class PgSource final : public SourceConnector {
+ public:
+  explicit PgSource(const ConnectorUrl& url) : params_(conn_params(url)) {
+    auto it = params_.cdc.find("slot");
+    slot_ = it != params_.cdc.end() && !it->second.empty() ? it->second : default_slot(params_.database);
+    it = params_.cdc.find("publication");
+    own_publication_ = it == params_.cdc.end() || it->second.empty();
+    publication_ = own_publication_ ? "cdc_pub" : it->second;
+  }
+
+  ~PgSource() override = default;
+
+  std::string dialect() const override { return "postgresql"; }
+
+  std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) override {
+    Conn c = open();
+    Result r = c.exec(
+        "SELECT c.oid, n.nspname, c.relname, "
+        "  CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0)::bigint "
+        "       FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf) "
+        "  ELSE c.reltuples::bigint END, "
+        "  CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t) "
+        "  ELSE pg_relation_size(c.oid) END "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cdc_metadata') "
+        "  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
+        "  AND c.relname NOT LIKE '\\_cdc\\_%' "
+        "ORDER BY n.nspname, c.relname",
+        "discovery");
+    std::vector<TableSchema> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      TableId id(r.text(i, 1), r.text(i, 2));
+      if (wanted && !wanted(id)) continue;
+      TableSchema t = describe(c, r.text(i, 0), id);
+      t.estimated_rows = r.int64(i, 3);
+      t.estimated_bytes = r.int64(i, 4);
+      if (t.estimated_rows <= 0) {
+        // Never analysed (reltuples -1) or empty: an exact count is cheap enough for small tables
+        // and right for the rest.
+        if (t.estimated_rows < 0 || t.estimated_bytes > 0)
+          t.estimated_rows = c.exec("SELECT count(*) FROM " + quote_table(id.schema, id.name), where_of(id)).int64(0, 0);
+      }
+      out.push_back(std::move(t));
+    }
+    return out;
+  }
+
+  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows, int min_chunks) override {
+    Conn c = open();
+    const std::string t = qualified(table.id);
+    const std::string w = where_of(table.id);
+    chunk_rows = std::max<std::int64_t>(1, chunk_rows);
+    min_chunks = std::max(1, min_chunks);
+    std::int64_t rows = c.exec(
+        fmt::format("SELECT CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = {}::regclass",
+                    c.literal(t)),
+        w).int64(0, 0);
+    if (rows < 0 || rows < chunk_rows * 4) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
+    std::int64_t n = std::max<std::int64_t>(min_chunks, (rows + chunk_rows - 1) / chunk_rows);
+    if (rows == 0 || chunk_rows == std::numeric_limits<std::int64_t>::max()) n = std::min<std::int64_t>(n, 1);
+    std::vector<std::string> bounds;  // lower bounds of chunks 2..n
+    std::vector<std::string> pk = table.primary_key;
+    if (pk.empty()) pk = primary_key(c, table.id);
+    if (n > 1 && !pk.empty()) {
+      bool int_key = false;
+      if (pk.size() == 1) {
+        int ki = table.index_of(pk[0]);
+        if (ki >= 0) {
+          auto id = table.columns[static_cast<std::size_t>(ki)].type.id;
+          int_key = id == TypeId::Int16 || id == TypeId::Int32 || id == TypeId::Int64;
+        }
+      }
+      if (int_key) {
+        Result mm = c.exec(fmt::format("SELECT min({0})::text, max({0})::text FROM {1}", quote_ident(pk[0]), t), w);
+        if (!mm.is_null(0, 0)) {
+          long double lo = std::stold(mm.text(0, 0)), hi = std::stold(mm.text(0, 1));
+          long double range = hi - lo + 1;
+          if (static_cast<long double>(n) > range) n = static_cast<std::int64_t>(range);
+          for (std::int64_t i = 1; i < n; ++i) {
+            auto b = static_cast<long long>(std::floor(lo + range * static_cast<long double>(i) / static_cast<long double>(n)));
+            bounds.push_back(encode_bound({std::to_string(b)}));
+          }
+        }
+      } else {
+        std::int64_t size = std::max<std::int64_t>(1, rows / n);
+        std::string keys = name_list(pk);
+        std::string texts;
+        for (std::size_t i = 0; i < pk.size(); ++i) texts += (i ? ", " : "") + quote_ident(pk[i]) + "::text";
+        Result b = c.exec(fmt::format("SELECT {0} FROM (SELECT {1}, row_number() OVER (ORDER BY {1}) AS cdc_rn FROM {2}) s "
+                                      "WHERE cdc_rn > 1 AND (cdc_rn - 1) % {3} = 0 ORDER BY cdc_rn LIMIT {4}",
+                                      texts, keys, t, size, n - 1),
+                          w);
+        for (int i = 0; i < b.rows(); ++i) {
+          std::vector<std::string> key;
+          for (int k = 0; k < b.cols(); ++k) key.push_back(b.text(i, k));
+          bounds.push_back(encode_bound(key));
+        }
+      }
+    } else if (n > 1) {
+      // No key: ranges of heap pages (TID range scans, PostgreSQL 14+).
+      std::int64_t pages =
+          c.exec(fmt::format("SELECT pg_relation_size({0}::regclass) / current_setting('block_size')::bigint", c.literal(t)), w)
+              .int64(0, 0);
+      if (pages > 1) {
+        n = std::min<std::int64_t>(n, pages);
+        for (std::int64_t i = 1; i < n; ++i) bounds.push_back("ctid:" + std::to_string(pages * i / n));
+      }
+    }
+    std::vector<SnapshotChunk> chunks;
+    int count = static_cast<int>(bounds.size()) + 1;
+    for (int i = 0; i < count; ++i) {
+      SnapshotChunk ch;
+      ch.index = i;
+      ch.count = count;
+      ch.lower = i == 0 ? "" : bounds[static_cast<std::size_t>(i - 1)];
+      ch.upper = i == count - 1 ? "" : bounds[static_cast<std::size_t>(i)];
+      ch.estimated_rows = rows / count;
+      chunks.push_back(std::move(ch));
+    }
+    detail::logf(LogLevel::Debug, "postgres.source", table.id.to_string(), "planned {} chunk(s) over ~{} rows", chunks.size(), rows);
+    return chunks;
+  }
+
+  std::unique_ptr<RowReader> read_chunk(const ReadRequest& req) override {
+    const TableSchema& schema = req.schema;
+    const std::string w = where_of(schema.id);
+    Conn c = open();
+    std::vector<std::string> conds;
+    for (auto [text, op] : {std::pair{&req.chunk.lower, ">="}, std::pair{&req.chunk.upper, "<"}}) {
+      if (text->empty()) continue;
+      if (text->rfind("ctid:", 0) == 0) {
+        conds.push_back(fmt::format("ctid {} {}::tid", op, c.literal("(" + text->substr(5) + ",0)")));
+        continue;
+      }
+      std::vector<std::string> key = decode_bound(*text, schema.id);
+      std::vector<std::string> pk = schema.primary_key;
+      if (pk.size() != key.size())
+        throw Error(ErrorKind::State, fmt::format("chunk bound {} does not match the key of table {}", *text, schema.id.to_string()),
+                    false, w);
+      std::string lits;
+      for (std::size_t i = 0; i < key.size(); ++i) lits += (i ? ", " : "") + c.literal(key[i]);
+      conds.push_back(fmt::format("ROW({}) {} ROW({})", name_list(pk), op, lits));
+    }
+    if (!req.where.empty()) conds.push_back("(" + req.where + ")");
+    std::string sql = fmt::format("COPY (SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
+    for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
+    sql += ") TO STDOUT";
+    begin_snapshot(c, req.snapshot_id, w);
+    c.copy_out_start(sql, w);
+    return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w);
+  }
+
+  std::unique_ptr<RowReader> read_incremental(const IncrementalRequest& req) override {
+    const TableSchema& schema = req.schema;
+    const std::string w = where_of(schema.id);
+    Conn c = open();
+    std::string lit = req.last_value && !req.last_value->is_null() ? value_literal(c, *req.last_value) : "NULL";
+    std::string sql;
+    if (req.query.empty()) {
+      if (schema.index_of(req.watermark_column) < 0)
+        throw Error(ErrorKind::Config,
+                    fmt::format("watermark column \"{}\" is not among the columns read from table {}", req.watermark_column,
+                                schema.id.to_string()),
+                    false, w);
+      std::string wm = quote_ident(req.watermark_column);
+      sql = fmt::format("SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
+      std::vector<std::string> conds;
+      if (lit != "NULL") conds.push_back(wm + " > " + lit);
+      if (!req.where.empty()) conds.push_back("(" + req.where + ")");
+      for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
+      sql += " ORDER BY " + wm;
+    } else {
+      std::string q = req.query;
+      for (std::size_t p = q.find(":last_value"); p != std::string::npos; p = q.find(":last_value", p + lit.size()))
+        q.replace(p, 11, lit);
+      sql = fmt::format("SELECT {} FROM ({}) AS cdc_q", select_list(schema.columns), q);
+    }
+    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
+    c.copy_out_start("COPY (" + sql + ") TO STDOUT", w);
+    return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w);
+  }
+
+  std::int64_t count_rows(const TableId& table, const std::string& where) override {
+    Conn c = open();
+    std::string sql = "SELECT count(*) FROM " + qualified(table);
+    if (!where.empty()) sql += " WHERE (" + where + ")";
+    return c.exec(sql, where_of(table)).int64(0, 0);
+  }
+
+  bool supports_stream() const override { return true; }
+
+  StreamStart prepare_stream(const std::vector<StreamTable>& tables) override {
+    Conn c = open();
+    std::string level = c.exec("SHOW wal_level").text(0, 0);
+    if (level != "logical")
+      throw Error(ErrorKind::Config,
+                  fmt::format("PostgreSQL {} has wal_level={}; change capture needs wal_level=logical "
+                              "(ALTER SYSTEM SET wal_level = logical, then restart the server)",
+                              params_.display, level),
+                  false, "source");
+    Result perm = c.exec("SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user");
+    if (perm.rows() == 1 && perm.text(0, 0) != "t")
+      throw Error(ErrorKind::Config,
+                  "the PostgreSQL user needs the REPLICATION attribute for change capture (ALTER ROLE <user> REPLICATION)",
+                  false, "source");
+    check_replica_identity(c, tables);
+    ensure_publication(c, tables);
+
+    bool have_slot = c.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot_}).rows() > 0;
+    if (!have_slot) {
+      Result free_slots = c.exec(
+          "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)");
+      if (free_slots.int64(0, 0) < 1)
+        throw Error(ErrorKind::Config,
+                    "no free replication slot on the PostgreSQL source: raise max_replication_slots or drop unused slots",
+                    false, "source");
+    }
+    // The slot's exported snapshot lives as long as this connection: keep it for the readers.
+    Conn repl(params_, ErrorKind::Source, ConnKind::Replication);
+    std::string cmd = have_slot
+                          ? fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
+                                        quote_ident(slot_ + "_snap_" + std::to_string(++temp_counter_) + "_" +
+                                                    std::to_string(PQbackendPID(repl.get()))))
+                          : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT", quote_ident(slot_));
+    Result r = repl.exec(cmd, "replication slot " + slot_);
+    std::uint64_t consistent = parse_lsn(r.text(0, 1));
+    StreamStart start;
+    start.position = Position(format_lsn(consistent - 1));
+    start.snapshot_id = r.text(0, 2);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      snapshot_conn_ = std::move(repl);
+    }
+    detail::logf(LogLevel::Info, "postgres.source", "", "{} slot {} at {} (snapshot {})", have_slot ? "using" : "created", slot_,
+                 r.text(0, 1), start.snapshot_id);
+    return start;
+  }
+
+  std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
+    {
+      // The snapshot is no longer needed once the stream runs (readers that still need it fall
+      // back to a fresh snapshot; replay is idempotent).
+      std::lock_guard<std::mutex> lock(mu_);
+      snapshot_conn_.close();
+    }
+    StreamSettings s{params_, slot_, publication_};
+    return open_pg_stream(s, tables, from);
+  }
+
+  int compare_positions(const Position& a, const Position& b) const override {
+    std::uint64_t x = parse_lsn(a.str()), y = parse_lsn(b.str());
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  std::vector<std::string> teardown() override {
+    std::vector<std::string> out;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      snapshot_conn_.close();
+    }
+    Conn c = open();
+    if (c.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot_}).rows() > 0) {
+      c.exec_params("SELECT pg_drop_replication_slot($1)", {slot_}, "replication slot " + slot_);
+      out.push_back("dropped replication slot " + slot_);
+    }
+    if (own_publication_ && c.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {publication_}).rows() > 0) {
+      c.exec("DROP PUBLICATION " + quote_ident(publication_), "publication " + publication_);
+      out.push_back("dropped publication " + publication_);
+    }
+    return out;
+  }
+
+  std::vector<std::pair<std::string, std::string>> stream_diagnostics() override {
+    std::vector<std::pair<std::string, std::string>> out;
+    Conn c = open();
+    Result r = c.exec_params(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint, confirmed_flush_lsn::text, active "
+        "FROM pg_replication_slots WHERE slot_name = $1",
+        {slot_});
+    if (r.rows() == 0) return out;
+    std::int64_t retained = r.int64(0, 0);
+    out.emplace_back("slot", slot_);
+    out.emplace_back("retained_wal_bytes", std::to_string(retained));
+    out.emplace_back("confirmed_flush_lsn", r.text(0, 1));
+    out.emplace_back("slot_active", r.text(0, 2) == "t" ? "yes" : "no");
+    constexpr std::int64_t kWarnBytes = 1LL << 30;
+    if (retained > kWarnBytes)
+      out.emplace_back("warning", fmt::format("slot {} retains {} MB of WAL; run replicate or teardown", slot_, retained >> 20));
+    return out;
+  }
+
+ private:
+  Conn open() const { return Conn(params_, ErrorKind::Source); }
+
+  static std::string qualified(const TableId& id) { return quote_table(id.schema, id.name); }
+
+  // money prints with a currency sign; everything else as the type's own text output.
+  static std::string select_list(const std::vector<Column>& cols) {
+    std::string out;
+    for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? ", " : "") + quote_ident(cols[i].name);
+    return out;
+  }
+
+  // Starts the reader's transaction on the exported snapshot, or a fresh one when it is gone.
+  void begin_snapshot(Conn& c, const std::string& snapshot_id, const std::string& w) {
+    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
+    if (snapshot_id.empty()) return;
+    std::string state = c.try_exec("SET TRANSACTION SNAPSHOT " + c.literal(snapshot_id));
+    if (state.empty()) return;
+    detail::logf(LogLevel::Info, "postgres.source", "", "snapshot {} is gone (SQLSTATE {}); reading a fresh snapshot", snapshot_id,
+                 state);
+    c.exec("ROLLBACK", w);
+    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
+  }
+
+  static std::vector<std::string> primary_key(Conn& c, const TableId& id) {
+    Result r = c.exec_params(
+        "SELECT a.attname FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, ord) "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum "
+        "WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.ord",
+        {quote_table(id.schema, id.name)}, where_of(id));
+    std::vector<std::string> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
+    return out;
+  }
+
+  TableSchema describe(Conn& c, const std::string& oid, const TableId& id) {
+    Result r = c.exec_params(
+        "SELECT a.attname, a.attnotnull, pg_get_expr(d.adbin, d.adrelid), bt.typname, "
+        "  format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END), "
+        "  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, bt.typtype, bt.typcategory, "
+        "  et.typname, et.typtype, "
+        "  (SELECT string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid) "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A' "
+        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+        "ORDER BY a.attnum",
+        {oid}, where_of(id));
+    TableSchema t;
+    t.id = id;
+    for (int i = 0; i < r.rows(); ++i) {
+      Column col;
+      col.name = r.text(i, 0);
+      col.nullable = r.text(i, 1) != "t";
+      if (!r.is_null(i, 2)) col.default_expr = r.text(i, 2);
+      PgTypeInfo ti;
+      ti.name = r.text(i, 3);
+      ti.formatted = r.text(i, 4);
+      ti.typmod = static_cast<int>(r.int64(i, 5));
+      ti.typtype = r.text(i, 6).empty() ? 'b' : r.text(i, 6)[0];
+      ti.category = r.text(i, 7).empty() ? 'U' : r.text(i, 7)[0];
+      if (!r.is_null(i, 8)) ti.element = r.text(i, 8);
+      if (!r.is_null(i, 9) && !r.text(i, 9).empty()) ti.element_typtype = r.text(i, 9)[0];
+      if (!r.is_null(i, 10)) {
+        std::string labels = r.text(i, 10);
+        std::size_t p = 0;
+        for (;;) {
+          auto q = labels.find('\x1f', p);
+          ti.enum_labels.push_back(labels.substr(p, q == std::string::npos ? std::string::npos : q - p));
+          if (q == std::string::npos) break;
+          p = q + 1;
+        }
+      }
+      col.type = logical_type(ti, col.source_type);
+      // Sequences and user functions a default refers to do not exist at the destination.
+      if (col.default_expr && col.default_expr->find('(') != std::string::npos) col.default_expr.reset();
+      t.columns.push_back(std::move(col));
+    }
+    t.primary_key = primary_key(c, id);
+    return t;
+  }
+
+  // Updates and deletes of a table without replica identity fail on the source once it is
+  // published; refuse before that happens.
+  static void check_replica_identity(Conn& c, const std::vector<StreamTable>& tables) {
+    for (const auto& st : tables) {
+      const TableId& id = st.schema.id;
+      Result r = c.exec_params(
+          "SELECT c.relreplident, EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND "
+          "  (i.indisprimary OR i.indisreplident)) FROM pg_class c WHERE c.oid = $1::regclass",
+          {quote_table(id.schema, id.name)}, where_of(id));
+      if (r.rows() == 0) continue;
+      std::string ident = r.text(0, 0);
+      bool has_index = r.text(0, 1) == "t";
+      bool ok = ident == "f" || ((ident == "d" || ident == "i") && has_index);
+      if (!ok)
+        throw Error(ErrorKind::Schema,
+                    fmt::format("table {} has no primary key or replica identity, so its updates and deletes cannot be "
+                                "replicated; run ALTER TABLE {} REPLICA IDENTITY FULL (or add a primary key)",
+                                id.to_string(), quote_table(id.schema, id.name)),
+                    false, where_of(id));
+      if (!st.where.empty() && ident != "f")
+        throw Error(ErrorKind::Config,
+                    fmt::format("table {} has a `where` filter: streaming it through a publication row filter needs "
+                                "ALTER TABLE {} REPLICA IDENTITY FULL",
+                                id.to_string(), quote_table(id.schema, id.name)),
+                    false, where_of(id));
+    }
+  }
+
+  void ensure_publication(Conn& c, const std::vector<StreamTable>& tables) {
+    bool exists = c.exec_params("SELECT 1 FROM pg_publication WHERE pubname = $1", {publication_}).rows() > 0;
+    if (!own_publication_) {
+      if (!exists)
+        throw Error(ErrorKind::Config, fmt::format("publication \"{}\" does not exist on the PostgreSQL source", publication_),
+                    false, "source");
+      return;
+    }
+    std::string list;
+    for (const auto& st : tables) {
+      list += (list.empty() ? "" : ", ") + quote_table(st.schema.id.schema, st.schema.id.name);
+      if (!st.where.empty()) list += " WHERE (" + st.where + ")";
+    }
+    if (list.empty()) return;
+    if (!exists)
+      c.exec(fmt::format("CREATE PUBLICATION {} FOR TABLE {} WITH (publish_via_partition_root = true)", quote_ident(publication_),
+                         list),
+             "publication " + publication_);
+    else
+      c.exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", quote_ident(publication_), list), "publication " + publication_);
+  }
+
+  ConnParams params_;
+  std::string slot_;
+  std::string publication_;
+  bool own_publication_ = true;
+  std::mutex mu_;
+  Conn snapshot_conn_;  // replication connection holding the exported snapshot
+  int temp_counter_ = 0;
+};
+
+}  // namespace
+
+std::shared_ptr<SourceConnector> make_source(const ConnectorUrl& url) { return std::make_shared<PgSource>(url); }
+
+}  // namespace cdc::pg

@@ -1,0 +1,354 @@
+// The PostgreSQL change stream: a libpq replication connection running
+// START_REPLICATION SLOT ... LOGICAL with pgoutput (proto_version 1), CopyBoth framing
+// (https://www.postgresql.org/docs/15/protocol-replication.html: XLogData 'w', keepalive 'k',
+// standby status update 'r'), and the mapping of decoded messages to ChangeEvents.
+//
+// Every event of a transaction carries its commit LSN (Begin's final_lsn) as position; the last
+// one is flagged end_of_transaction, so one event is held back until the next message shows
+// whether it was the last. The flushed LSN reported to the server only moves in acknowledge()
+// (the destination committed), or while idle when everything delivered is acknowledged.
+#include "postgres/pg_connectors.h"
+#include "postgres/pg_types.h"
+#include "postgres/pgoutput_decoder.h"
+
+#include "core/logging.h"
+
+#include <fmt/format.h>
+
+#include <sys/select.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+
+namespace cdc::pg {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t be64(const char* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<std::uint8_t>(p[i]);
+  return v;
+}
+
+void put64(std::string& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (i * 8)) & 0xff);
+}
+
+std::int64_t now_pg_us() {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return us - kPgEpochOffsetUs;
+}
+
+struct RelMap {
+  bool wanted = false;
+  const StreamTable* table = nullptr;
+  std::vector<int> from;  // for each output column, its index in the relation's columns (-1 = absent)
+};
+
+class PgStream final : public ChangeStream {
+ public:
+  PgStream(const StreamSettings& s, const std::vector<StreamTable>& tables, const Position& from)
+      : settings_(s), tables_(tables), conn_(s.params, ErrorKind::Source, ConnKind::Replication) {
+    std::uint64_t start = 0;
+    if (!from.empty()) {
+      std::uint64_t p = parse_lsn(from.str());
+      start = p + 1;
+      delivered_ = p;
+      acked_ = p;
+    }
+    std::string cmd = fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
+                                  quote_ident(s.slot), format_lsn(start), conn_.literal(quote_ident(s.publication)));
+    Result r(PQexec(conn_.get(), cmd.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
+      const char* st = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+      std::string state = st ? st : "";
+      auto err = make_error(ErrorKind::Source, "START_REPLICATION failed on slot " + s.slot, state,
+                            PQresultErrorMessage(r.get()), "replication slot " + s.slot);
+      // A slot in use by another process (55006) is transient; a missing slot is not.
+      if (state == "55006") throw Error(ErrorKind::Connection, err.message(), true, err.where());
+      throw err;
+    }
+    detail::logf(LogLevel::Debug, "postgres.stream", "", "START_REPLICATION at {}", format_lsn(start));
+  }
+
+  void poll(std::vector<ChangeEvent>& out, std::size_t max_events, std::chrono::milliseconds timeout) override {
+    auto deadline = Clock::now() + timeout;
+    std::size_t start_size = out.size();
+    bool asked_keepalive = false;
+    for (;;) {
+      char* buf = nullptr;
+      int n = PQgetCopyData(conn_.get(), &buf, 1);
+      if (n > 0) {
+        std::unique_ptr<char, void (*)(void*)> guard(buf, PQfreemem);
+        handle(std::string_view(buf, static_cast<std::size_t>(n)), out);
+        if (out.size() - start_size >= max_events) break;
+        continue;
+      }
+      if (n == -1) finish_copy();
+      if (n == -2) conn_.fail("replication stream failed", "replication slot " + settings_.slot);
+      // No complete message buffered.
+      if (out.size() > start_size) break;  // deliver what we have
+      maybe_send_status(false);
+      auto now = Clock::now();
+      if (now >= deadline) {
+        if (!asked_keepalive && !in_txn_) {
+          // Ask the server where it is, so position() moves on while idle.
+          send_status(true);
+          asked_keepalive = true;
+          deadline = now + std::chrono::milliseconds(50);
+          wait_readable(deadline);
+          continue;
+        }
+        break;
+      }
+      wait_readable(deadline);
+    }
+  }
+
+  Position position() const override { return Position(format_lsn(delivered_)); }
+
+  void acknowledge(const Position& position) override {
+    std::uint64_t p = parse_lsn(position.str());
+    if (p > acked_) acked_ = p;
+    send_status(false);
+  }
+
+ private:
+  void wait_readable(Clock::time_point deadline) {
+    auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
+    if (left <= 0) left = 0;
+    int fd = PQsocket(conn_.get());
+    fd_set set;
+    FD_ZERO(&set);
+    FD_SET(fd, &set);
+    timeval tv{static_cast<time_t>(left / 1000000), static_cast<suseconds_t>(left % 1000000)};
+    int rc = ::select(fd + 1, &set, nullptr, nullptr, &tv);
+    if (rc < 0 && errno != EINTR) conn_.fail("replication stream: select failed", "replication slot " + settings_.slot);
+    if (rc > 0 && PQconsumeInput(conn_.get()) == 0) conn_.fail("replication stream lost", "replication slot " + settings_.slot);
+  }
+
+  [[noreturn]] void finish_copy() {
+    PGresult* res = PQgetResult(conn_.get());
+    Result r(res);
+    if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
+      conn_.fail("replication stream ended", "replication slot " + settings_.slot, res);
+    throw Error(ErrorKind::Connection, "the server ended the replication stream", true, "replication slot " + settings_.slot);
+  }
+
+  // What the server may forget: the acknowledged position, or, while idle with everything
+  // delivered acknowledged, the delivered position.
+  std::uint64_t flush_lsn() const {
+    std::uint64_t f = acked_;
+    if (!in_txn_ && !pending_ && acked_ >= last_event_lsn_ && delivered_ > f) f = delivered_;
+    return f == 0 ? 0 : f + 1;
+  }
+
+  void send_status(bool reply) {
+    std::string msg;
+    msg += 'r';
+    std::uint64_t f = flush_lsn();
+    put64(msg, f);
+    put64(msg, f);
+    put64(msg, f);
+    put64(msg, static_cast<std::uint64_t>(now_pg_us()));
+    msg += static_cast<char>(reply ? 1 : 0);
+    if (PQputCopyData(conn_.get(), msg.data(), static_cast<int>(msg.size())) != 1 || PQflush(conn_.get()) != 0)
+      conn_.fail("replication stream: cannot send status", "replication slot " + settings_.slot);
+    last_status_ = Clock::now();
+  }
+
+  void maybe_send_status(bool force) {
+    if (force || Clock::now() - last_status_ > std::chrono::seconds(10)) send_status(false);
+  }
+
+  void handle(std::string_view msg, std::vector<ChangeEvent>& out) {
+    if (msg.empty()) return;
+    if (msg[0] == 'k') {
+      if (msg.size() < 18) throw Error(ErrorKind::Protocol, "replication keepalive truncated");
+      std::uint64_t wal_end = be64(msg.data() + 1);
+      bool reply = msg[17] != 0;
+      // Everything before the server's sent position has been sent: when no transaction is open,
+      // every commit before it is delivered.
+      if (!in_txn_ && wal_end > 0 && wal_end - 1 > delivered_) delivered_ = wal_end - 1;
+      if (reply) send_status(false);
+      return;
+    }
+    if (msg[0] != 'w') return;
+    if (msg.size() < 25) throw Error(ErrorKind::Protocol, "replication XLogData truncated");
+    auto decoded = decoder_.decode(msg.substr(25));
+    std::visit([&](auto& m) { on(m, out); }, decoded);
+  }
+
+  // ---- messages ---------------------------------------------------------------------------
+
+  void on(BeginMsg& m, std::vector<ChangeEvent>&) {
+    in_txn_ = true;
+    txn_lsn_ = m.final_lsn;
+    txn_xid_ = std::to_string(m.xid);
+    txn_time_us_ = m.commit_time + kPgEpochOffsetUs;
+  }
+
+  void on(CommitMsg& m, std::vector<ChangeEvent>& out) {
+    if (pending_) {
+      pending_->end_of_transaction = true;
+      out.push_back(std::move(*pending_));
+      pending_.reset();
+      last_event_lsn_ = txn_lsn_;
+    }
+    in_txn_ = false;
+    if (m.commit_lsn > delivered_) delivered_ = m.commit_lsn;
+  }
+
+  void on(OriginMsg&, std::vector<ChangeEvent>&) {}
+  void on(TypeMsg&, std::vector<ChangeEvent>&) {}
+  void on(LogicalMsg&, std::vector<ChangeEvent>&) {}
+  void on(StreamStartMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Start"); }
+  void on(StreamStopMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Stop"); }
+  void on(StreamCommitMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Commit"); }
+  void on(StreamAbortMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Abort"); }
+
+  [[noreturn]] void unsupported(const char* what) {
+    throw Error(ErrorKind::Protocol, fmt::format("pgoutput: unexpected {} message with protocol version 1", what));
+  }
+
+  void on(RelationMsg& m, std::vector<ChangeEvent>&) {
+    RelMap map;
+    TableId id(m.nspname, m.relname);
+    for (const auto& t : tables_) {
+      if (t.schema.id != id) continue;
+      map.wanted = true;
+      map.table = &t;
+      for (const auto& col : t.schema.columns) {
+        int found = -1;
+        for (std::size_t i = 0; i < m.columns.size(); ++i)
+          if (m.columns[i].name == col.name) found = static_cast<int>(i);
+        map.from.push_back(found);
+      }
+      // Added columns show up here; the running stream keeps the columns it was opened with.
+      if (m.columns.size() > map.from.size())
+        detail::logf(LogLevel::Debug, "postgres.stream", id.to_string(), "relation has {} columns, {} replicated",
+                     m.columns.size(), map.from.size());
+      break;
+    }
+    rels_[m.relid] = std::move(map);
+  }
+
+  const RelMap* rel(std::uint32_t relid) const {
+    auto it = rels_.find(relid);
+    if (it == rels_.end())
+      throw Error(ErrorKind::Protocol, fmt::format("pgoutput: change for relation {} before its Relation message", relid));
+    return it->second.wanted ? &it->second : nullptr;
+  }
+
+  // Output row from a tuple; `unchanged` marks 'u' columns (when non-null).
+  Row project(const RelMap& r, const TupleData& t, std::vector<bool>* unchanged) const {
+    const auto& cols = r.table->schema.columns;
+    Row row(cols.size());
+    if (unchanged) unchanged->assign(cols.size(), false);
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      int src = r.from[i];
+      if (src < 0 || static_cast<std::size_t>(src) >= t.size()) continue;
+      const TupleValue& v = t[static_cast<std::size_t>(src)];
+      switch (v.kind) {
+        case TupleKind::Null: break;
+        case TupleKind::Unchanged:
+          if (unchanged) (*unchanged)[i] = true;
+          break;
+        case TupleKind::Text:
+        case TupleKind::Binary: row[i] = value_from_text(cols[i], v.data); break;
+      }
+    }
+    return row;
+  }
+
+  ChangeEvent event(ChangeOp op, const RelMap& r) const {
+    ChangeEvent e;
+    e.op = op;
+    e.table = r.table->schema.id;
+    e.position = Position(format_lsn(txn_lsn_));
+    e.transaction_id = txn_xid_;
+    e.commit_time_us = txn_time_us_;
+    e.end_of_transaction = false;
+    return e;
+  }
+
+  void emit(ChangeEvent e, std::vector<ChangeEvent>& out) {
+    if (pending_) out.push_back(std::move(*pending_));
+    pending_ = std::move(e);
+  }
+
+  void on(InsertMsg& m, std::vector<ChangeEvent>& out) {
+    const RelMap* r = rel(m.relid);
+    if (!r) return;
+    ChangeEvent e = event(ChangeOp::Insert, *r);
+    e.after = project(*r, m.tuple, nullptr);
+    emit(std::move(e), out);
+  }
+
+  void on(UpdateMsg& m, std::vector<ChangeEvent>& out) {
+    const RelMap* r = rel(m.relid);
+    if (!r) return;
+    ChangeEvent e = event(ChangeOp::Update, *r);
+    std::vector<bool> unchanged;
+    e.after = project(*r, m.tuple, &unchanged);
+    if (m.old_kind) {
+      std::vector<bool> old_unchanged;
+      e.before = project(*r, m.old_tuple, &old_unchanged);
+      if (m.old_kind == 'O') {
+        // REPLICA IDENTITY FULL: the old row has the values the new one did not resend.
+        for (std::size_t i = 0; i < unchanged.size(); ++i)
+          if (unchanged[i] && !old_unchanged[i]) {
+            e.after[i] = e.before[i];
+            unchanged[i] = false;
+          }
+      }
+    }
+    bool any = false;
+    for (bool u : unchanged) any = any || u;
+    if (any) e.unchanged = std::move(unchanged);
+    emit(std::move(e), out);
+  }
+
+  void on(DeleteMsg& m, std::vector<ChangeEvent>& out) {
+    const RelMap* r = rel(m.relid);
+    if (!r) return;
+    ChangeEvent e = event(ChangeOp::Delete, *r);
+    e.before = project(*r, m.old_tuple, nullptr);
+    emit(std::move(e), out);
+  }
+
+  void on(TruncateMsg& m, std::vector<ChangeEvent>& out) {
+    for (auto relid : m.relids) {
+      const RelMap* r = rel(relid);
+      if (!r) continue;
+      emit(event(ChangeOp::Truncate, *r), out);
+    }
+  }
+
+  StreamSettings settings_;
+  std::vector<StreamTable> tables_;
+  Conn conn_;
+  PgOutputDecoder decoder_;
+  std::map<std::uint32_t, RelMap> rels_;
+  std::optional<ChangeEvent> pending_;
+  bool in_txn_ = false;
+  std::uint64_t txn_lsn_ = 0;
+  std::string txn_xid_;
+  std::int64_t txn_time_us_ = 0;
+  std::uint64_t delivered_ = 0;       // every commit at or before it is delivered
+  std::uint64_t acked_ = 0;           // the destination committed through it
+  std::uint64_t last_event_lsn_ = 0;  // commit LSN of the last transaction that delivered events
+  Clock::time_point last_status_ = Clock::now();
+};
+
+}  // namespace
+
+std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
+                                             const Position& from) {
+  return std::make_unique<PgStream>(settings, tables, from);
+}
+
+}  // namespace cdc::pg

@@ -1,0 +1,267 @@
+// PostgreSQL type mapping and value text codecs; see pg_types.h.
+#include "postgres/pg_types.h"
+
+#include <cdc/error.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+namespace cdc::pg {
+
+namespace {
+
+TypeId scalar_id(const std::string& n, char typtype) {
+  if (typtype == 'e') return TypeId::Enum;
+  if (n == "bool") return TypeId::Bool;
+  if (n == "int2") return TypeId::Int16;
+  if (n == "int4") return TypeId::Int32;
+  if (n == "int8") return TypeId::Int64;
+  if (n == "oid" || n == "xid" || n == "cid") return TypeId::Int64;
+  if (n == "float4") return TypeId::Float32;
+  if (n == "float8") return TypeId::Float64;
+  if (n == "numeric" || n == "money") return TypeId::Decimal;
+  if (n == "text" || n == "varchar" || n == "bpchar" || n == "name" || n == "char" || n == "citext") return TypeId::String;
+  if (n == "bytea") return TypeId::Bytes;
+  if (n == "date") return TypeId::Date;
+  if (n == "time" || n == "timetz") return TypeId::Time;
+  if (n == "timestamp") return TypeId::Timestamp;
+  if (n == "timestamptz") return TypeId::TimestampTz;
+  if (n == "interval") return TypeId::Interval;
+  if (n == "uuid") return TypeId::Uuid;
+  if (n == "json" || n == "jsonb") return TypeId::Json;
+  if (n == "bit" || n == "varbit") return TypeId::Bit;
+  if (n == "inet" || n == "cidr" || n == "macaddr" || n == "macaddr8" || n == "xml" || n == "tsvector" ||
+      n == "point" || n == "line" || n == "box" || n == "int4range" || n == "int8range" || n == "numrange")
+    return TypeId::String;
+  return TypeId::Unknown;
+}
+
+// Time zone offsets print as "+00", "+05:30" or "-03:00:00": make them +HH:MM (seconds kept).
+std::string normalise_tz(std::string_view text) {
+  std::string s(text);
+  if (s.size() >= 3 && (s.compare(s.size() - 3, 3, " BC") == 0)) return s;
+  std::size_t sign = s.find_last_of("+-");
+  if (sign == std::string::npos || sign < 8) return s;  // "infinity", or no offset
+  std::string off = s.substr(sign + 1);
+  if (off.size() == 2) s += ":00";
+  return s;
+}
+
+}  // namespace
+
+LogicalType logical_type(const PgTypeInfo& t, std::string& source_type) {
+  LogicalType lt;
+  source_type = t.formatted;
+  if (t.category == 'A' || (!t.name.empty() && t.name[0] == '_' && !t.element.empty())) {
+    lt.id = TypeId::Array;
+    lt.element = scalar_id(t.element, t.element_typtype);
+    if (lt.element == TypeId::Enum) source_type = "text[]";
+    return lt;
+  }
+  lt.id = scalar_id(t.name, t.typtype);
+  const std::string& n = t.name;
+  int mod = t.typmod;
+  switch (lt.id) {
+    case TypeId::Decimal:
+      if (n == "money") {
+        lt.precision = 19;
+        lt.scale = 2;
+      } else if (mod >= 4) {
+        lt.precision = ((mod - 4) >> 16) & 0xffff;
+        lt.scale = (mod - 4) & 0xffff;
+        if (lt.scale > 1000) lt.scale -= 2048;  // PG15 allows negative scales (11-bit signed)
+      }
+      break;
+    case TypeId::String:
+      if ((n == "varchar" || n == "bpchar") && mod >= 4) lt.length = mod - 4;
+      if (n == "bpchar") {
+        lt.fixed_length = true;
+        if (lt.length < 0) lt.length = 1;
+      }
+      if (n == "char") lt.length = 1;
+      break;
+    case TypeId::Time:
+    case TypeId::Timestamp:
+    case TypeId::TimestampTz:
+      if (mod >= 0) lt.fsp = mod;
+      break;
+    case TypeId::Bit:
+      if (mod >= 0) lt.length = mod;
+      lt.fixed_length = n == "bit";
+      break;
+    case TypeId::Enum:
+      lt.members = t.enum_labels;
+      source_type = "text";
+      break;
+    default: break;
+  }
+  return lt;
+}
+
+bool decode_bytea_hex(std::string_view text, std::string& out) {
+  out.clear();
+  if (text.size() < 2 || text[0] != '\\' || text[1] != 'x' || (text.size() % 2) != 0) return false;
+  out.reserve((text.size() - 2) / 2);
+  auto nib = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (std::size_t i = 2; i + 1 < text.size(); i += 2) {
+    int h = nib(text[i]), l = nib(text[i + 1]);
+    if (h < 0 || l < 0) return false;
+    out.push_back(static_cast<char>((h << 4) | l));
+  }
+  return true;
+}
+
+Value value_from_text(const Column& column, std::string_view text) {
+  switch (column.type.id) {
+    case TypeId::Bool: return Value::boolean(text == "t" || text == "true");
+    case TypeId::Int8:
+    case TypeId::Int16:
+    case TypeId::Int24:
+    case TypeId::Int32:
+    case TypeId::Int64: {
+      std::string s(text);
+      char* end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(s.c_str(), &end, 10);
+      if (errno || !end || *end) break;
+      return Value::int64(v);
+    }
+    case TypeId::Float32:
+    case TypeId::Float64: {
+      std::string s(text);
+      if (s == "NaN") return Value::float64(std::numeric_limits<double>::quiet_NaN());
+      if (s == "Infinity") return Value::float64(std::numeric_limits<double>::infinity());
+      if (s == "-Infinity") return Value::float64(-std::numeric_limits<double>::infinity());
+      char* end = nullptr;
+      double d = std::strtod(s.c_str(), &end);
+      if (!end || *end) break;
+      if (column.type.id == TypeId::Float32) d = static_cast<double>(std::strtof(s.c_str(), nullptr));
+      return Value::float64(d);
+    }
+    case TypeId::Decimal: {
+      if (column.source_type == "money") {
+        // "-$1,234.56": keep sign, digits and the decimal point.
+        std::string s;
+        for (char c : text)
+          if ((c >= '0' && c <= '9') || c == '.' || c == '-') s += c;
+        return Value::decimal(s);
+      }
+      return Value::decimal(std::string(text));
+    }
+    case TypeId::Bytes: {
+      std::string raw;
+      if (!decode_bytea_hex(text, raw))
+        throw Error(ErrorKind::Conversion, "malformed bytea text", false, "column " + column.name);
+      return Value::bytes(std::move(raw));
+    }
+    case TypeId::Date: return Value::date(std::string(text));
+    case TypeId::Time:
+      return Value::time(column.source_type.find("with time zone") != std::string::npos ? normalise_tz(text) : std::string(text));
+    case TypeId::Timestamp: return Value::timestamp(std::string(text));
+    case TypeId::TimestampTz: return Value::timestamp_tz(normalise_tz(text));
+    case TypeId::Json: return Value::json(std::string(text));
+    case TypeId::Uuid: return Value::uuid(std::string(text));
+    default: break;
+  }
+  return Value::string(std::string(text));
+}
+
+void append_copy_text(const Value& v, std::string& out) {
+  switch (v.kind()) {
+    case ValueKind::Null: out += "\\N"; return;
+    case ValueKind::Bool: out += v.as_bool() ? 't' : 'f'; return;
+    case ValueKind::Int: out += std::to_string(v.as_int()); return;
+    case ValueKind::UInt: out += std::to_string(v.as_uint()); return;
+    case ValueKind::Double: {
+      double d = v.as_double();
+      if (std::isnan(d)) out += "NaN";
+      else if (std::isinf(d)) out += d > 0 ? "Infinity" : "-Infinity";
+      else out += fmt::format("{}", d);
+      return;
+    }
+    case ValueKind::Bytes: {
+      static const char* hex = "0123456789abcdef";
+      out += "\\\\x";
+      for (unsigned char c : v.text()) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+      }
+      return;
+    }
+    default: break;
+  }
+  for (char c : v.text()) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\0': break;  // PostgreSQL text cannot hold NUL
+      default: out += c;
+    }
+  }
+}
+
+std::string pg_type_for(const LogicalType& t) {
+  switch (t.id) {
+    case TypeId::Bool: return "boolean";
+    case TypeId::Int8:
+    case TypeId::Int16: return t.is_unsigned && t.id == TypeId::Int16 ? "integer" : "smallint";
+    case TypeId::Int24: return "integer";
+    case TypeId::Int32: return t.is_unsigned ? "bigint" : "integer";
+    case TypeId::Int64: return t.is_unsigned ? "numeric(20,0)" : "bigint";
+    case TypeId::Float32: return "real";
+    case TypeId::Float64: return "double precision";
+    case TypeId::Decimal:
+      if (t.precision > 0) return t.scale >= 0 ? fmt::format("numeric({},{})", t.precision, t.scale)
+                                               : fmt::format("numeric({})", t.precision);
+      return "numeric";
+    case TypeId::String:
+      if (t.length > 0) return fmt::format("{}({})", t.fixed_length ? "character" : "character varying", t.length);
+      return "text";
+    case TypeId::Bytes: return "bytea";
+    case TypeId::Date: return "date";
+    case TypeId::Time: return t.fsp >= 0 ? fmt::format("time({})", std::min(t.fsp, 6)) : "time";
+    case TypeId::Timestamp: return t.fsp >= 0 ? fmt::format("timestamp({})", std::min(t.fsp, 6)) : "timestamp";
+    case TypeId::TimestampTz: return t.fsp >= 0 ? fmt::format("timestamptz({})", std::min(t.fsp, 6)) : "timestamptz";
+    case TypeId::Interval: return "interval";
+    case TypeId::Json: return "jsonb";
+    case TypeId::Uuid: return "uuid";
+    case TypeId::Bit: return t.length > 0 ? fmt::format("bit varying({})", t.length) : "bit varying";
+    case TypeId::Enum:
+    case TypeId::Set:
+    case TypeId::Array:
+    case TypeId::Unknown: return "text";
+  }
+  return "text";
+}
+
+std::uint64_t parse_lsn(const std::string& text) {
+  auto slash = text.find('/');
+  char* end = nullptr;
+  if (slash == std::string::npos || slash == 0 || slash + 1 >= text.size())
+    throw Error(ErrorKind::State, fmt::format("\"{}\" is not a PostgreSQL LSN (X/Y)", text));
+  std::string hi = text.substr(0, slash), lo = text.substr(slash + 1);
+  unsigned long long h = std::strtoull(hi.c_str(), &end, 16);
+  if (*end) throw Error(ErrorKind::State, fmt::format("\"{}\" is not a PostgreSQL LSN (X/Y)", text));
+  unsigned long long l = std::strtoull(lo.c_str(), &end, 16);
+  if (*end || h > 0xffffffffull || l > 0xffffffffull)
+    throw Error(ErrorKind::State, fmt::format("\"{}\" is not a PostgreSQL LSN (X/Y)", text));
+  return (static_cast<std::uint64_t>(h) << 32) | l;
+}
+
+std::string format_lsn(std::uint64_t lsn) {
+  return fmt::format("{:X}/{:X}", static_cast<std::uint32_t>(lsn >> 32), static_cast<std::uint32_t>(lsn));
+}
+
+}  // namespace cdc::pg

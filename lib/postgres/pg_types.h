@@ -1,0 +1,48 @@
+// PostgreSQL types <-> cdc: the one place that knows how a PostgreSQL type maps to LogicalType,
+// how its text output becomes a cdc::Value, and how a Value is written in COPY text format.
+// Text output is exact because every connection forces DateStyle=ISO, IntervalStyle=postgres,
+// extra_float_digits=3, TimeZone=UTC and bytea_output=hex. Pure functions; thread-safe.
+#pragma once
+
+#include <cdc/schema.h>
+#include <cdc/value.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cdc::pg {
+
+// What discovery knows about a column's type (after resolving domains to their base type).
+struct PgTypeInfo {
+  std::string name;        // base type's pg_type.typname ("int4", "_text", "my_enum")
+  std::string formatted;   // format_type(base oid, typmod): "numeric(10,2)", "text[]"
+  int typmod = -1;
+  char typtype = 'b';      // b base, e enum, d domain (resolved), c composite, r range
+  char category = 'U';     // pg_type.typcategory ('A' arrays)
+  std::string element;     // element typname for arrays
+  char element_typtype = 'b';
+  std::vector<std::string> enum_labels;
+};
+
+// LogicalType and the source type text a same-dialect destination creates verbatim
+// (enums and domains become their base text type, since the type may not exist there).
+LogicalType logical_type(const PgTypeInfo& t, std::string& source_type);
+
+// Text output of a value of `column` -> Value (exact). `text` is not NULL.
+Value value_from_text(const Column& column, std::string_view text);
+
+// Appends a value in COPY text format (escaped; NULL = \N).
+void append_copy_text(const Value& v, std::string& out);
+
+// "\x0a0b" -> raw bytes. Returns false on malformed input.
+bool decode_bytea_hex(std::string_view text, std::string& out);
+
+// A PostgreSQL type for a LogicalType (cross-dialect destinations).
+std::string pg_type_for(const LogicalType& t);
+
+// LSN text "X/Y" <-> 64-bit value. Parse throws cdc::Error(State) on malformed text.
+std::uint64_t parse_lsn(const std::string& text);
+std::string format_lsn(std::uint64_t lsn);
+
+}  // namespace cdc::pg

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL 15 server for tests and benchmarks.
+#   scripts/pg-server.sh start DIR   initdb + start in DIR (created), loopback, a free port,
+#                                    wal_level=logical; writes DIR/url (postgresql://...) and
+#                                    prints the URL
+#   scripts/pg-server.sh stop DIR    stops the server and removes DIR
+# initdb refuses to run as root: when root, the server runs as the `postgres` user and DIR is
+# handed to it. Data, socket and log live in DIR only.
+set -euo pipefail
+
+cmd=${1:-}
+dir=${2:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR" >&2; exit 2; }
+
+bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
+[ -x "$bindir/initdb" ] || { echo "pg-server: no PostgreSQL server binaries (install postgresql-15)" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+case "$cmd" in
+  start)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir" && chmod 700 "$dir"
+    port=$(free_port)
+    as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; exit 1; }
+    cat >>"$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+wal_level = logical
+max_replication_slots = 40
+max_wal_senders = 40
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 128MB
+logical_decoding_work_mem = 64kB
+log_min_messages = warning
+CONF
+    echo "host replication all 127.0.0.1/32 trust" >>"$dir/data/pg_hba.conf"
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+      { cat "$dir/server.log" >&2; exit 1; }
+    url="postgresql://postgres@127.0.0.1:$port/postgres"
+    echo "$url" >"$dir/url"
+    chmod 644 "$dir/url"
+    echo "$url"
+    ;;
+  stop)
+    if [ -d "$dir/data" ]; then
+      as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
+    fi
+    rm -rf "$dir"
+    ;;
+  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+esac
