@@ -187,7 +187,7 @@ class SqliteSource final : public SourceConnector {
       if (count > 0) {
         std::int64_t lo = s.column_int64(0), hi = s.column_int64(1);
         long double range = (long double)(std::uint64_t(hi) - std::uint64_t(lo)) + 1.0L;
-        std::int64_t n = std::max<std::int64_t>(min_chunks, (count + chunk_rows - 1) / chunk_rows);
+        std::int64_t n = std::max<std::int64_t>(min_chunks, count / chunk_rows + (count % chunk_rows != 0));
         n = std::min<std::int64_t>(n, count);
         if ((long double)n > range) n = std::int64_t(range);
         std::vector<std::string> bounds;
@@ -201,7 +201,7 @@ class SqliteSource final : public SourceConnector {
       Stmt c(db, "SELECT count(*) FROM " + t, where_of(table.id));
       c.step();
       std::int64_t count = c.column_int64(0);
-      std::int64_t n = std::min<std::int64_t>(std::max<std::int64_t>(min_chunks, (count + chunk_rows - 1) / chunk_rows),
+      std::int64_t n = std::min<std::int64_t>(std::max<std::int64_t>(min_chunks, count / chunk_rows + (count % chunk_rows != 0)),
                                               count);
       std::vector<std::string> bounds;
       if (n > 1) {
