@@ -42,7 +42,7 @@ start_servers
 step "ctest"
 (cd "$BUILD_DIR" && ctest --output-on-failure -j 2)
 
-step "install into out/install"
+step "install into $PREFIX"
 cmake --install "$BUILD_DIR" --prefix "$PREFIX"
 
 step "examples against the installed package"
