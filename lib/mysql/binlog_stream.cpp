@@ -1,0 +1,477 @@
+// The binlog change stream. libmariadb's replication API (mariadb_rpl_open/mariadb_rpl_fetch)
+// only carries the bytes; binlog_decoder.cpp decodes events and rows (libmariadb's own row
+// extraction fails on CHAR/BINARY/ENUM/SET and integer-only tables and mis-decodes negative TIME).
+// Rows are mapped to the requested schemas by column name (binlog_row_metadata=FULL), so an
+// event logged before an ALTER TABLE decodes with the table map it was logged with.
+// Events of one transaction are delivered in order; the last carries end_of_transaction and the
+// position just after its XID/COMMIT, so a checkpoint never lands inside a transaction.
+#include "mysql/binlog_stream.h"
+
+#include "mysql/binlog_decoder.h"
+#include "mysql/mysql_types.h"
+
+#include "core/logging.h"
+
+#include <mariadb_rpl.h>
+#include <mysqld_error.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <random>
+#include <unistd.h>
+
+namespace cdc::mysql {
+
+BinlogPos parse_position(const std::string& text) {
+  auto colon = text.rfind(':');
+  BinlogPos p;
+  bool ok = colon != std::string::npos && colon > 0 && colon + 1 < text.size();
+  if (ok) {
+    for (std::size_t i = colon + 1; i < text.size(); ++i)
+      if (!std::isdigit(static_cast<unsigned char>(text[i]))) ok = false;
+  }
+  if (!ok || text.size() - colon > 20)
+    throw Error(ErrorKind::State, fmt::format("\"{}\" is not a MariaDB binlog position (file:offset)", text));
+  p.file = text.substr(0, colon);
+  p.offset = std::stoull(text.substr(colon + 1));
+  return p;
+}
+
+namespace {
+// "binlog.000012" -> 12; files of one server share the base name, the suffix orders them.
+std::uint64_t file_index(const std::string& file) {
+  auto dot = file.rfind('.');
+  std::string suffix = dot == std::string::npos ? std::string() : file.substr(dot + 1);
+  if (suffix.empty() || suffix.size() > 18 ||
+      !std::all_of(suffix.begin(), suffix.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    throw Error(ErrorKind::State, fmt::format("binlog file name \"{}\" has no numeric suffix", file));
+  return std::stoull(suffix);
+}
+}  // namespace
+
+int compare_binlog_positions(const Position& a, const Position& b) {
+  BinlogPos x = parse_position(a.str()), y = parse_position(b.str());
+  std::uint64_t fx = file_index(x.file), fy = file_index(y.file);
+  if (fx != fy) return fx < fy ? -1 : 1;
+  if (x.offset != y.offset) return x.offset < y.offset ? -1 : 1;
+  return 0;
+}
+
+void check_binlog_settings(Conn& conn) {
+  auto rows = conn.rows(
+      "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, "
+      "IFNULL(@@global.binlog_row_metadata, 'NONE')");
+  if (rows.empty()) throw Error(ErrorKind::Source, "cannot read the binlog settings");
+  auto& r = rows[0];
+  auto val = [&](std::size_t i) { return r[i].value_or(""); };
+  auto upper = [](std::string s) {
+    for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+  };
+  const std::string where = "source";
+  if (val(0) != "1" && upper(val(0)) != "ON")
+    throw Error(ErrorKind::Config, "the server has no binary log: start it with log_bin (and binlog_format=ROW)", false, where);
+  if (upper(val(1)) != "ROW")
+    throw Error(ErrorKind::Config,
+                fmt::format("binlog_format is {}: set binlog_format=ROW (SET GLOBAL binlog_format='ROW' and in the server config)",
+                            val(1)),
+                false, where);
+  if (upper(val(2)) != "FULL")
+    throw Error(ErrorKind::Config,
+                fmt::format("binlog_row_image is {}: set binlog_row_image=FULL so updates carry whole rows", val(2)), false,
+                where);
+  if (upper(val(3)) != "FULL")
+    throw Error(ErrorKind::Config,
+                fmt::format("binlog_row_metadata is {}: set binlog_row_metadata=FULL so row events carry column names", val(3)),
+                false, where);
+  try {
+    conn.rows("SHOW MASTER STATUS");
+  } catch (const Error& e) {
+    throw Error(ErrorKind::Config,
+                fmt::format("cannot read the binlog position ({}): grant the user REPLICATION SLAVE and BINLOG MONITOR "
+                            "(REPLICATION CLIENT on MySQL)",
+                            e.message()),
+                false, where);
+  }
+}
+
+namespace {
+
+using binlog::EventType;
+
+struct WantedTable {
+  TableId id;
+  TableSchema schema;
+};
+
+class BinlogStream final : public ChangeStream {
+ public:
+  BinlogStream(const ConnParams& params, const std::vector<StreamTable>& tables, const Position& from)
+      : params_(params), pos_(parse_position(from.str())) {
+    for (const auto& t : tables) wanted_[key(t.schema.id.schema.empty() ? params_.database : t.schema.id.schema, t.schema.id.name)] = t.schema;
+    connect();
+  }
+
+  ~BinlogStream() override { disconnect(); }
+
+  void poll(std::vector<ChangeEvent>& out, std::size_t max_events, std::chrono::milliseconds timeout) override {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!rpl_) connect();
+    std::size_t start = out.size();
+    while (out.size() - start < max_events) {
+      MARIADB_RPL_EVENT* ev = mariadb_rpl_fetch(rpl_, event_);
+      if (!ev) {
+        unsigned code = mysql_errno(conn_.get());
+        std::string msg = mysql_error(conn_.get());
+        disconnect();
+        if (code == 0) break;  // end of stream (non-blocking mode); not expected
+        Error e = make_error(ErrorKind::Source, code, "", msg.c_str(), fmt::format("reading the binlog at {}", pos_.to_string()),
+                             params_.redacted);
+        if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) throw purged_error(msg);
+        throw Error(e.kind() == ErrorKind::Source ? ErrorKind::Connection : e.kind(), e.message(), true, e.where());
+      }
+      event_ = ev;
+      const std::uint8_t* data = ev->raw_data;
+      std::size_t size = ev->raw_data_size;
+      // The packet's OK byte may still lead the event.
+      if (size >= 20 && !(size >= 13 && read_le32(data + 9) == size) && read_le32(data + 10) == size - 1) {
+        ++data;
+        --size;
+      }
+      bool heartbeat = handle(data, size, out);
+      if (std::chrono::steady_clock::now() >= deadline && (heartbeat || out.size() > start)) break;
+      if (heartbeat && out.size() > start) break;
+    }
+  }
+
+  Position position() const override { return Position(committed_.file.empty() ? pos_.to_string() : committed_.to_string()); }
+
+  void acknowledge(const Position& position) override { acked_ = position; }
+
+ private:
+  static std::uint32_t read_le32(const std::uint8_t* p) {
+    return std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24;
+  }
+
+  static std::string key(const std::string& schema, const std::string& table) { return schema + '\x1f' + table; }
+
+  Error purged_error(const std::string& msg) const {
+    return Error(ErrorKind::Source,
+                 fmt::format("the binlog position {} is no longer available on the server ({}); the binlog was purged "
+                             "before cdc read it. Start over with a fresh snapshot: remove this session's checkpoints "
+                             "(or give the session a new name) and run again",
+                             pos_.to_string(), msg),
+                 false, params_.redacted);
+  }
+
+  void connect() {
+    disconnect();
+    ConnParams p = params_;
+    p.read_timeout = 60;  // heartbeats arrive every 500 ms; a silent minute means a dead link
+    conn_ = Conn(p, ErrorKind::Source);
+    check_binlog_settings(conn_);
+    auto cs = conn_.scalar("SELECT @@global.binlog_checksum");
+    bool checksums = cs && (*cs == "CRC32" || *cs == "crc32");
+    conn_.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4, "
+               "@master_heartbeat_period = 500000000");
+    decoder_ = binlog::Decoder(checksums);
+    rpl_ = mariadb_rpl_init(conn_.get());
+    if (!rpl_) throw Error(ErrorKind::Internal, "mariadb_rpl_init failed");
+    // A replica id no real server uses, different per process.
+    std::random_device rd;
+    std::uint32_t server_id = 0x40000000u | (std::uint32_t(rd()) & 0x3fffffffu);
+    mariadb_rpl_optionsv(rpl_, MARIADB_RPL_FILENAME, pos_.file.c_str(), pos_.file.size());
+    mariadb_rpl_optionsv(rpl_, MARIADB_RPL_START, static_cast<unsigned long>(pos_.offset));
+    mariadb_rpl_optionsv(rpl_, MARIADB_RPL_SERVER_ID, server_id);
+    if (mariadb_rpl_open(rpl_) != 0) {
+      unsigned code = mysql_errno(conn_.get());
+      std::string msg = mysql_error(conn_.get());
+      disconnect();
+      if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) throw purged_error(msg);
+      throw make_error(ErrorKind::Source, code, "", msg.c_str(), fmt::format("opening the binlog at {}", pos_.to_string()),
+                       params_.redacted);
+    }
+    tx_ = Tx{};
+    detail::logf(LogLevel::Debug, "mysql.stream", "", "reading the binlog from {}", pos_.to_string());
+  }
+
+  void disconnect() {
+    if (event_) {
+      mariadb_free_rpl_event(event_);
+      event_ = nullptr;
+    }
+    if (rpl_) {
+      mariadb_rpl_close(rpl_);
+      rpl_ = nullptr;
+    }
+    conn_ = Conn();
+  }
+
+  // Per-transaction state: the last event is held back until the next one (or the commit)
+  // tells whether it ends the transaction.
+  struct Tx {
+    bool open = false;
+    std::string id;
+    bool has_pending = false;
+    ChangeEvent pending;
+  };
+
+  void emit_pending(std::vector<ChangeEvent>& out, bool end, const BinlogPos* at) {
+    if (!tx_.has_pending) return;
+    tx_.pending.end_of_transaction = end;
+    if (at) tx_.pending.position = Position(at->to_string());
+    out.push_back(std::move(tx_.pending));
+    tx_.pending = ChangeEvent{};
+    tx_.has_pending = false;
+  }
+
+  void push(std::vector<ChangeEvent>& out, ChangeEvent&& ev) {
+    emit_pending(out, false, nullptr);
+    tx_.pending = std::move(ev);
+    tx_.has_pending = true;
+  }
+
+  void commit_tx(std::vector<ChangeEvent>& out) {
+    emit_pending(out, true, &pos_);
+    tx_ = Tx{};
+    committed_ = pos_;
+  }
+
+  // Returns true for a heartbeat (the server is idle).
+  bool handle(const std::uint8_t* data, std::size_t size, std::vector<ChangeEvent>& out) {
+    binlog::Event e = decoder_.decode(data, size);
+    const auto& h = e.header;
+    if (h.type == EventType::Rotate) {
+      pos_.file = e.next_file;
+      pos_.offset = e.next_position;
+      if (!tx_.open) committed_ = pos_;
+      return false;
+    }
+    if (h.type == EventType::Heartbeat) {
+      if (!e.heartbeat_file.empty()) pos_.file = e.heartbeat_file;
+      if (h.log_pos) pos_.offset = h.log_pos;
+      if (!tx_.open) committed_ = pos_;
+      return true;
+    }
+    if (h.log_pos != 0 && !h.artificial()) pos_.offset = h.log_pos;
+    switch (h.type) {
+      case EventType::Gtid:
+        tx_ = Tx{};
+        tx_.open = !e.gtid_standalone;
+        tx_.id = e.gtid();
+        if (e.gtid_standalone) tx_.open = true;  // its single QUERY closes it
+        break;
+      case EventType::Query: {
+        std::string sql = trim_upper_head(e.sql);
+        if (sql == "BEGIN" || sql.rfind("XA START", 0) == 0) {
+          tx_.open = true;
+        } else if (sql == "COMMIT" || sql.rfind("XA COMMIT", 0) == 0) {
+          commit_tx(out);
+        } else if (sql == "ROLLBACK") {
+          tx_ = Tx{};
+        } else {
+          // DDL commits implicitly. TRUNCATE of a wanted table becomes a Truncate event; other
+          // DDL needs nothing here, since rows decode by the table map logged with them.
+          emit_pending(out, false, nullptr);
+          if (auto t = truncated_table(e.sql, e.schema)) {
+            ChangeEvent ev;
+            ev.op = ChangeOp::Truncate;
+            ev.table = *t;
+            ev.position = Position(pos_.to_string());
+            ev.transaction_id = tx_.id;
+            ev.commit_time_us = std::int64_t(h.timestamp) * 1000000;
+            push(out, std::move(ev));
+          }
+          commit_tx(out);
+        }
+        break;
+      }
+      case EventType::Xid: commit_tx(out); break;
+      case EventType::WriteRowsV1:
+      case EventType::UpdateRowsV1:
+      case EventType::DeleteRowsV1:
+      case EventType::WriteRows:
+      case EventType::UpdateRows:
+      case EventType::DeleteRows: rows_event(e, out); break;
+      default: break;
+    }
+    if (!tx_.open && !tx_.has_pending) committed_ = pos_;
+    return false;
+  }
+
+  static std::string trim_upper_head(const std::string& sql) {
+    std::size_t b = 0;
+    while (b < sql.size() && std::isspace(static_cast<unsigned char>(sql[b]))) ++b;
+    std::string s = sql.substr(b, 32);
+    for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+    while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == ';')) s.pop_back();
+    return s;
+  }
+
+  // "TRUNCATE [TABLE] [`db`.]`t`" -> the wanted table it names.
+  std::optional<TableId> truncated_table(const std::string& sql, const std::string& default_db) const {
+    std::string head = trim_upper_head(sql);
+    if (head.rfind("TRUNCATE", 0) != 0) return std::nullopt;
+    std::size_t i = sql.find_first_not_of(" \t\r\n");
+    i += 8;
+    auto skip_ws = [&] {
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+    };
+    auto ident = [&]() {
+      std::string s;
+      if (i < sql.size() && sql[i] == '`') {
+        ++i;
+        while (i < sql.size()) {
+          if (sql[i] == '`' && i + 1 < sql.size() && sql[i + 1] == '`') {
+            s += '`';
+            i += 2;
+          } else if (sql[i] == '`') {
+            ++i;
+            break;
+          } else {
+            s += sql[i++];
+          }
+        }
+      } else {
+        while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) s += sql[i++];
+      }
+      return s;
+    };
+    skip_ws();
+    std::string first = ident();
+    if (first == "TABLE" || first == "table" || first == "Table") {
+      skip_ws();
+      first = ident();
+    }
+    std::string db = default_db, name = first;
+    if (i < sql.size() && sql[i] == '.') {
+      ++i;
+      db = first;
+      name = ident();
+    }
+    auto it = wanted_.find(key(db, name));
+    if (it == wanted_.end()) return std::nullopt;
+    return it->second.id;
+  }
+
+  // Converts a decoded row (table-map order) to the requested schema's order and value kinds.
+  Row map_row(const binlog::TableMap& tm, const TableSchema& schema, const std::vector<int>& idx, Row&& src) const {
+    Row out(schema.columns.size());
+    for (std::size_t i = 0; i < schema.columns.size(); ++i) {
+      int j = idx[i];
+      if (j < 0) continue;
+      Value v = std::move(src[std::size_t(j)]);
+      const LogicalType& t = schema.columns[i].type;
+      if (!v.is_null()) {
+        switch (t.id) {
+          case TypeId::Bytes:
+          case TypeId::Unknown:
+            if (v.kind() == ValueKind::String) v = Value::bytes(v.text());
+            if (t.fixed_length && t.length > 0 && v.text().size() < std::size_t(t.length)) {
+              std::string s = v.text();
+              s.resize(std::size_t(t.length), '\0');  // BINARY(n): the binlog drops trailing zero bytes
+              v = Value::bytes(std::move(s));
+            }
+            break;
+          case TypeId::Json:
+            if (v.kind() == ValueKind::String) v = Value::json(v.text());
+            break;
+          case TypeId::Uuid:
+            if (v.kind() == ValueKind::String) v = Value::uuid(v.text());
+            break;
+          case TypeId::Int8:
+          case TypeId::Int16:
+          case TypeId::Int24:
+          case TypeId::Int32:
+          case TypeId::Int64:
+            if (t.is_unsigned && v.kind() == ValueKind::Int) {
+              // Signedness metadata missing: reinterpret at the column's width.
+              int bits = t.id == TypeId::Int8 ? 8 : t.id == TypeId::Int16 ? 16 : t.id == TypeId::Int24 ? 24 : t.id == TypeId::Int32 ? 32 : 64;
+              std::uint64_t u = std::uint64_t(v.as_int());
+              if (bits < 64) u &= (1ULL << bits) - 1;
+              v = Value::uint64(u);
+            }
+            break;
+          default: break;
+        }
+      }
+      out[i] = std::move(v);
+    }
+    (void)tm;
+    return out;
+  }
+
+  void rows_event(binlog::Event& e, std::vector<ChangeEvent>& out) {
+    const auto& tm = e.rows.table;
+    if (!tm) return;
+    auto it = wanted_.find(key(tm->schema, tm->table));
+    if (it == wanted_.end()) return;
+    const TableSchema& schema = it->second;
+    if (!tm->has_names)
+      throw Error(ErrorKind::Config,
+                  fmt::format("row events of {}.{} carry no column names: set binlog_row_metadata=FULL", tm->schema, tm->table),
+                  false, "source");
+    // Column positions by name, cached per table map.
+    auto& idx = index_cache_[tm.get()];
+    if (idx.empty() && !schema.columns.empty()) {
+      idx.assign(schema.columns.size(), -1);
+      for (std::size_t i = 0; i < schema.columns.size(); ++i)
+        for (std::size_t j = 0; j < tm->columns.size(); ++j)
+          if (strcasecmp(tm->columns[j].name.c_str(), schema.columns[i].name.c_str()) == 0) idx[i] = int(j);
+      if (index_cache_.size() > 4096) {
+        auto keep = idx;
+        index_cache_.clear();
+        index_cache_[tm.get()] = keep;
+      }
+    }
+    const std::vector<int>& map = index_cache_[tm.get()];
+    auto& rows = e.rows.rows;
+    const auto kind = e.rows.kind;
+    const std::int64_t when = std::int64_t(e.header.timestamp) * 1000000;
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      ChangeEvent ev;
+      ev.table = schema.id;
+      ev.position = Position(pos_.to_string());
+      ev.transaction_id = tx_.id;
+      ev.commit_time_us = when;
+      if (kind == binlog::RowsEvent::Kind::Write) {
+        ev.op = ChangeOp::Insert;
+        ev.after = map_row(*tm, schema, map, std::move(rows[r]));
+      } else if (kind == binlog::RowsEvent::Kind::Delete) {
+        ev.op = ChangeOp::Delete;
+        ev.before = map_row(*tm, schema, map, std::move(rows[r]));
+      } else {
+        ev.op = ChangeOp::Update;
+        ev.before = map_row(*tm, schema, map, std::move(rows[r]));
+        ev.after = map_row(*tm, schema, map, std::move(rows[r + 1]));
+        ++r;
+      }
+      push(out, std::move(ev));
+    }
+  }
+
+  ConnParams params_;
+  BinlogPos pos_;        // end of the last event read
+  BinlogPos committed_;  // end of the last whole transaction read
+  Position acked_;
+  std::map<std::string, TableSchema> wanted_;
+  Conn conn_;
+  MARIADB_RPL* rpl_ = nullptr;
+  MARIADB_RPL_EVENT* event_ = nullptr;
+  binlog::Decoder decoder_;
+  Tx tx_;
+  std::map<const binlog::TableMap*, std::vector<int>> index_cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<ChangeStream> open_binlog_stream(const ConnParams& params, const std::vector<StreamTable>& tables,
+                                                 const Position& from) {
+  return std::make_unique<BinlogStream>(params, tables, from);
+}
+
+}  // namespace cdc::mysql

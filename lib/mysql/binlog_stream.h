@@ -1,0 +1,33 @@
+// The MariaDB binlog change stream (libmariadb's replication API as transport, our decoder for
+// events and rows) and binlog positions. A position is "file:offset" text where offset is the end
+// of the last event delivered; positions order by the file's numeric suffix, then offset.
+#pragma once
+
+#include "mysql/mysql_conn.h"
+
+#include <cdc/source.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cdc::mysql {
+
+struct BinlogPos {
+  std::string file;
+  std::uint64_t offset = 0;
+  std::string to_string() const { return file + ":" + std::to_string(offset); }
+};
+
+// Throws cdc::Error(State) for text that is not "file:offset".
+BinlogPos parse_position(const std::string& text);
+int compare_binlog_positions(const Position& a, const Position& b);
+
+// Checks log_bin, binlog_format, binlog_row_image, binlog_row_metadata and the privilege to read
+// the binlog; throws cdc::Error(Config) saying which setting to change.
+void check_binlog_settings(Conn& conn);
+
+std::unique_ptr<ChangeStream> open_binlog_stream(const ConnParams& params, const std::vector<StreamTable>& tables,
+                                                 const Position& from);
+
+}  // namespace cdc::mysql

@@ -1,0 +1,281 @@
+#include "mysql/mysql_conn.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <mutex>
+
+namespace cdc::mysql {
+
+std::string quote_ident(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 2);
+  out += '`';
+  for (char c : name) {
+    if (c == '`') out += '`';
+    out += c;
+  }
+  out += '`';
+  return out;
+}
+
+namespace {
+
+unsigned parse_uint(const std::string& text, const std::string& key) {
+  if (text.empty() || text.size() > 9)
+    throw config_error("url", fmt::format("parameter {}=\"{}\" is not a number", key, text));
+  for (char c : text)
+    if (!std::isdigit(static_cast<unsigned char>(c)))
+      throw config_error("url", fmt::format("parameter {}=\"{}\" is not a number", key, text));
+  return static_cast<unsigned>(std::stoul(text));
+}
+
+bool retryable_code(unsigned code) {
+  switch (code) {
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_UNKNOWN_HOST:
+    case ER_CON_COUNT_ERROR:
+    case ER_LOCK_WAIT_TIMEOUT:
+    case ER_LOCK_DEADLOCK:
+    case ER_SERVER_SHUTDOWN:
+    case ER_CONNECTION_KILLED:
+    case ER_QUERY_INTERRUPTED:
+    case ER_TOO_MANY_USER_CONNECTIONS:
+    case ER_NET_READ_ERROR:
+    case ER_NET_READ_INTERRUPTED:
+    case ER_NET_ERROR_ON_WRITE:
+    case ER_NET_WRITE_INTERRUPTED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void library_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { mysql_library_init(0, nullptr, nullptr); });
+}
+
+}  // namespace
+
+ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
+  ConnParams p;
+  p.redacted = url.redacted();
+  if (!url.host.empty()) p.host = url.host;
+  if (url.port) p.port = url.port;
+  if (!url.user.empty()) p.user = url.user;
+  p.password = url.password;
+  p.database = url.path;
+  while (!p.database.empty() && p.database.back() == '/') p.database.pop_back();
+  if (p.database.empty() || p.database.find('/') != std::string::npos)
+    throw config_error(role, fmt::format("\"{}\": expected a database name, as in mysql://user:password@host:port/dbname",
+                                         p.redacted));
+  for (const auto& [k, v] : url.params) {
+    if (k == "socket")
+      p.socket = v;
+    else if (k == "connect_timeout")
+      p.connect_timeout = parse_uint(v, k);
+    else if (k == "read_timeout")
+      p.read_timeout = parse_uint(v, k);
+    else if (k == "password")
+      p.password = v;
+    else
+      throw config_error(role, fmt::format("\"{}\": unknown parameter \"{}\" (known: socket, connect_timeout, read_timeout)",
+                                           p.redacted, k));
+  }
+  return p;
+}
+
+Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char* message, std::string_view what,
+                 std::string_view where) {
+  bool retry = retryable_code(code);
+  ErrorKind k = (code >= 2000 && code < 3000) || code == ER_CON_COUNT_ERROR || code == ER_SERVER_SHUTDOWN ||
+                        code == ER_CONNECTION_KILLED
+                    ? ErrorKind::Connection
+                    : kind;
+  if (code == ER_ACCESS_DENIED_ERROR || code == ER_DBACCESS_DENIED_ERROR || code == ER_BAD_DB_ERROR) {
+    k = ErrorKind::Connection;
+    retry = false;
+  }
+  std::string msg = fmt::format("{}: MariaDB error {}", what, code);
+  if (sqlstate && *sqlstate && std::string_view(sqlstate) != "00000") msg += fmt::format(" ({})", sqlstate);
+  msg += fmt::format(": {}", message ? message : "?");
+  return Error(k, std::move(msg), retry, std::string(where));
+}
+
+Conn::Conn(const ConnParams& params, ErrorKind kind) : params_(params), kind_(kind) {
+  library_init();
+  m_ = mysql_init(nullptr);
+  if (!m_) throw Error(ErrorKind::Internal, "mysql_init failed (out of memory)");
+  unsigned timeout = params.connect_timeout;
+  mysql_options(m_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+  if (params.read_timeout) mysql_options(m_, MYSQL_OPT_READ_TIMEOUT, &params.read_timeout);
+  mysql_options(m_, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+  mysql_options(m_, MYSQL_INIT_COMMAND,
+                "SET time_zone = '+00:00', "
+                "sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', "
+                "net_write_timeout = 3600, net_read_timeout = 3600");
+  bool reconnect = false;
+  mysql_options(m_, MYSQL_OPT_RECONNECT, &reconnect);
+  if (!mysql_real_connect(m_, params.socket.empty() ? params.host.c_str() : nullptr, params.user.c_str(),
+                          params.password.c_str(), params.database.c_str(),
+                          static_cast<unsigned>(params.socket.empty() ? params.port : 0),
+                          params.socket.empty() ? nullptr : params.socket.c_str(), CLIENT_FOUND_ROWS)) {
+    unsigned code = mysql_errno(m_);
+    std::string msg = mysql_error(m_);
+    std::string state = mysql_sqlstate(m_);
+    mysql_close(m_);
+    m_ = nullptr;
+    Error e = make_error(ErrorKind::Connection, code, state.c_str(), msg.c_str(),
+                         fmt::format("cannot connect to {}", params.redacted), "");
+    bool retry = e.retryable() || (code >= 2000 && code < 3000);
+    throw Error(ErrorKind::Connection, e.message(), retry, params.redacted);
+  }
+}
+
+Conn::~Conn() {
+  if (m_) mysql_close(m_);
+}
+
+Conn::Conn(Conn&& o) noexcept : m_(o.m_), params_(std::move(o.params_)), kind_(o.kind_) { o.m_ = nullptr; }
+
+Conn& Conn::operator=(Conn&& o) noexcept {
+  if (this != &o) {
+    if (m_) mysql_close(m_);
+    m_ = o.m_;
+    o.m_ = nullptr;
+    params_ = std::move(o.params_);
+    kind_ = o.kind_;
+  }
+  return *this;
+}
+
+Error Conn::error(std::string_view what, std::string_view where) const {
+  return make_error(kind_, mysql_errno(m_), mysql_sqlstate(m_), mysql_error(m_), what, where);
+}
+
+void Conn::fail(std::string_view what, std::string_view where) const { throw error(what, where); }
+
+namespace {
+std::string head(std::string_view sql) {
+  // Statement text in messages: the first words only (values never reach SQL text anyway, but
+  // a long multi-row INSERT is noise).
+  std::string s(sql.substr(0, 80));
+  if (sql.size() > 80) s += "...";
+  return s;
+}
+}  // namespace
+
+void Conn::exec(std::string_view sql, std::string_view where) {
+  if (mysql_real_query(m_, sql.data(), sql.size()) != 0) fail(head(sql), where);
+  // Drain every result the statement produced.
+  do {
+    if (MYSQL_RES* r = mysql_store_result(m_)) mysql_free_result(r);
+    else if (mysql_field_count(m_) != 0) fail(head(sql), where);
+  } while (mysql_next_result(m_) == 0);
+}
+
+Result Conn::query(std::string_view sql, std::string_view where) {
+  if (mysql_real_query(m_, sql.data(), sql.size()) != 0) fail(head(sql), where);
+  MYSQL_RES* res = mysql_use_result(m_);
+  if (!res) {
+    if (mysql_field_count(m_) != 0) fail(head(sql), where);
+    return Result();
+  }
+  return Result(m_, res, this, std::string(where));
+}
+
+std::optional<std::string> Conn::scalar(std::string_view sql, std::string_view where) {
+  Result r = query(sql, where);
+  std::optional<std::string> out;
+  if (r.next() && r.field_count() > 0) out = r.opt(0);
+  while (r.next()) {
+  }
+  return out;
+}
+
+std::vector<std::vector<std::optional<std::string>>> Conn::rows(std::string_view sql, std::string_view where) {
+  Result r = query(sql, where);
+  std::vector<std::vector<std::optional<std::string>>> out;
+  while (r.next()) {
+    auto& row = out.emplace_back();
+    for (unsigned i = 0; i < r.field_count(); ++i) row.push_back(r.opt(i));
+  }
+  return out;
+}
+
+void Conn::append_quoted(std::string& out, std::string_view data) const {
+  std::size_t start = out.size();
+  out.resize(start + data.size() * 2 + 3);
+  out[start] = '\'';
+  unsigned long n = mysql_real_escape_string(m_, &out[start + 1], data.data(), data.size());
+  out[start + 1 + n] = '\'';
+  out.resize(start + n + 2);
+}
+
+void Conn::rollback_quietly() noexcept {
+  if (m_) mysql_real_query(m_, "ROLLBACK", 8);
+}
+
+Result::Result(MYSQL* m, MYSQL_RES* res, const Conn* conn, std::string where)
+    : m_(m), res_(res), conn_(conn), where_(std::move(where)) {
+  nfields_ = mysql_num_fields(res_);
+  fields_ = mysql_fetch_fields(res_);
+}
+
+Result::~Result() { reset(); }
+
+void Result::reset() noexcept {
+  if (res_) {
+    // Unbuffered: the rest must be read off the wire before the connection is usable again.
+    while (mysql_fetch_row(res_)) {
+    }
+    mysql_free_result(res_);
+  }
+  res_ = nullptr;
+}
+
+Result::Result(Result&& o) noexcept
+    : m_(o.m_), res_(o.res_), conn_(o.conn_), where_(std::move(o.where_)), row_(o.row_), lengths_(o.lengths_),
+      fields_(o.fields_), nfields_(o.nfields_) {
+  o.res_ = nullptr;
+}
+
+Result& Result::operator=(Result&& o) noexcept {
+  if (this != &o) {
+    reset();
+    m_ = o.m_;
+    res_ = o.res_;
+    conn_ = o.conn_;
+    where_ = std::move(o.where_);
+    row_ = o.row_;
+    lengths_ = o.lengths_;
+    fields_ = o.fields_;
+    nfields_ = o.nfields_;
+    o.res_ = nullptr;
+  }
+  return *this;
+}
+
+bool Result::next() {
+  if (!res_) return false;
+  row_ = mysql_fetch_row(res_);
+  if (!row_) {
+    unsigned code = mysql_errno(m_);
+    mysql_free_result(res_);
+    res_ = nullptr;
+    if (code) throw conn_->error("reading a result set", where_);
+    return false;
+  }
+  lengths_ = mysql_fetch_lengths(res_);
+  return true;
+}
+
+}  // namespace cdc::mysql

@@ -1,0 +1,131 @@
+// Thin RAII wrapper over libmariadb's C API (MYSQL*), used by every MariaDB/MySQL connector
+// piece: connect from a ConnectorUrl, run statements, stream result sets unbuffered
+// (mysql_use_result, so a big chunk is never held whole), escape values for SQL text.
+// Move-only; destructors never throw; one thread uses a Conn at a time.
+// Errors become cdc::Error with the kind the owner chose (Source or Destination); lost
+// connections, lock wait timeouts and deadlocks are retryable. Messages carry the server error
+// code and SQLSTATE, never the password.
+#pragma once
+
+#include <cdc/error.h>
+#include <cdc/registry.h>
+
+#include <mysql.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cdc::mysql {
+
+// `name` in backticks, embedded backticks doubled.
+std::string quote_ident(std::string_view name);
+
+// Connection settings taken from a mysql:// or mariadb:// URL.
+// Params: socket=<path>, connect_timeout=<s> (default 10), read_timeout=<s> (default 0 = none).
+struct ConnParams {
+  std::string host = "127.0.0.1";
+  int port = 3306;
+  std::string user = "root";
+  std::string password;
+  std::string database;
+  std::string socket;
+  unsigned connect_timeout = 10;
+  unsigned read_timeout = 0;
+  std::string redacted;  // URL without the password, for messages
+
+  // Throws cdc::Error(Config) when the URL lacks a database name or has bad params.
+  static ConnParams from_url(const ConnectorUrl& url, const char* role);
+};
+
+class Result;
+
+class Conn {
+ public:
+  Conn() = default;
+  // Connects (utf8mb4, session time zone +00:00). Failure: Error(Connection, retryable).
+  Conn(const ConnParams& params, ErrorKind kind);
+  ~Conn();
+  Conn(Conn&& o) noexcept;
+  Conn& operator=(Conn&& o) noexcept;
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  MYSQL* get() const noexcept { return m_; }
+  explicit operator bool() const noexcept { return m_ != nullptr; }
+  const ConnParams& params() const noexcept { return params_; }
+
+  // Runs a statement, discarding any result. `where` names the object for errors.
+  void exec(std::string_view sql, std::string_view where = {});
+  // Runs a query and returns its result streamed row by row (unbuffered): the connection can
+  // run nothing else until the Result is exhausted or destroyed.
+  Result query(std::string_view sql, std::string_view where = {});
+  // First column of the first row as text (nullopt for no row or NULL).
+  std::optional<std::string> scalar(std::string_view sql, std::string_view where = {});
+  // Rows of a small result, all columns as text ("" for NULL, see null flags omitted).
+  std::vector<std::vector<std::optional<std::string>>> rows(std::string_view sql, std::string_view where = {});
+
+  // Appends `data` as a quoted SQL string literal escaped by the driver ('...').
+  void append_quoted(std::string& out, std::string_view data) const;
+  std::string quoted(std::string_view data) const {
+    std::string s;
+    append_quoted(s, data);
+    return s;
+  }
+  // ROLLBACK, ignoring errors; never throws.
+  void rollback_quietly() noexcept;
+
+  Error error(std::string_view what, std::string_view where) const;
+  [[noreturn]] void fail(std::string_view what, std::string_view where) const;
+  unsigned error_number() const noexcept { return m_ ? mysql_errno(m_) : 0; }
+
+ private:
+  MYSQL* m_ = nullptr;
+  ConnParams params_;
+  ErrorKind kind_ = ErrorKind::Source;
+};
+
+// Builds a cdc::Error from a server/client error number and message.
+Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char* message, std::string_view what,
+                 std::string_view where);
+
+// A streamed result set. Move-only; frees (and drains) the result on destruction.
+class Result {
+ public:
+  Result() = default;
+  Result(MYSQL* m, MYSQL_RES* res, const Conn* conn, std::string where);
+  ~Result();
+  Result(Result&& o) noexcept;
+  Result& operator=(Result&& o) noexcept;
+  Result(const Result&) = delete;
+  Result& operator=(const Result&) = delete;
+
+  // Moves to the next row; false at the end (errors throw).
+  bool next();
+  unsigned field_count() const noexcept { return nfields_; }
+  const MYSQL_FIELD* fields() const noexcept { return fields_; }
+  bool is_null(unsigned i) const noexcept { return row_[i] == nullptr; }
+  std::string_view view(unsigned i) const noexcept {
+    return row_[i] ? std::string_view(row_[i], lengths_[i]) : std::string_view();
+  }
+  std::string text(unsigned i) const { return std::string(view(i)); }
+  std::optional<std::string> opt(unsigned i) const {
+    if (!row_[i]) return std::nullopt;
+    return text(i);
+  }
+
+ private:
+  void reset() noexcept;
+  MYSQL* m_ = nullptr;
+  MYSQL_RES* res_ = nullptr;
+  const Conn* conn_ = nullptr;
+  std::string where_;
+  MYSQL_ROW row_ = nullptr;
+  unsigned long* lengths_ = nullptr;
+  MYSQL_FIELD* fields_ = nullptr;
+  unsigned nfields_ = 0;
+};
+
+}  // namespace cdc::mysql
