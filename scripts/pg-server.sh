@@ -4,6 +4,7 @@
 #                                    wal_level=logical; writes DIR/url (postgresql://...) and
 #                                    prints the URL
 #   scripts/pg-server.sh stop DIR    stops the server and removes DIR
+# DIR must be reachable by the `postgres` user when run as root (use /tmp, not /root/...).
 # initdb refuses to run as root: when root, the server runs as the `postgres` user and DIR is
 # handed to it. Data, socket and log live in DIR only.
 set -euo pipefail
@@ -31,6 +32,7 @@ PY
 
 case "$cmd" in
   start)
+    if [ -d "$dir/data" ]; then "$0" stop "$dir"; fi  # a stale server from an interrupted run
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres: "$dir" && chmod 700 "$dir"
     port=$(free_port)

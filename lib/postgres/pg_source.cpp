@@ -21,81 +21,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <map>
 #include <mutex>
 
 namespace cdc::pg {
 
 namespace json = boost::json;
-
-void parse_copy_text_row(std::string_view line, std::vector<std::string>& fields, std::vector<bool>& nulls) {
-  std::size_t n = 0;
-  std::size_t i = 0;
-  auto field = [&]() -> std::string& {
-    if (fields.size() <= n) fields.emplace_back();
-    if (nulls.size() <= n) nulls.push_back(false);
-    fields[n].clear();
-    nulls[n] = false;
-    return fields[n];
-  };
-  std::string* cur = &field();
-  while (i < line.size()) {
-    char c = line[i];
-    if (c == '\t') {
-      ++n;
-      cur = &field();
-      ++i;
-      continue;
-    }
-    if (c != '\\') {
-      // Fast path: copy the run of plain bytes.
-      std::size_t j = i;
-      while (j < line.size() && line[j] != '\t' && line[j] != '\\') ++j;
-      cur->append(line.data() + i, j - i);
-      i = j;
-      continue;
-    }
-    if (i + 1 >= line.size()) {
-      ++i;
-      continue;
-    }
-    char e = line[i + 1];
-    i += 2;
-    switch (e) {
-      case 'N':
-        if (cur->empty()) nulls[n] = true;
-        break;
-      case 'n': *cur += '\n'; break;
-      case 't': *cur += '\t'; break;
-      case 'r': *cur += '\r'; break;
-      case 'b': *cur += '\b'; break;
-      case 'f': *cur += '\f'; break;
-      case 'v': *cur += '\v'; break;
-      case 'x': {
-        int v = 0, k = 0;
-        while (k < 2 && i < line.size() && std::isxdigit(static_cast<unsigned char>(line[i]))) {
-          char h = line[i++];
-          v = v * 16 + (std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
-          ++k;
-        }
-        *cur += static_cast<char>(v);
-        break;
-      }
-      default:
-        if (e >= '0' && e <= '7') {
-          int v = e - '0', k = 1;
-          while (k < 3 && i < line.size() && line[i] >= '0' && line[i] <= '7') {
-            v = v * 8 + (line[i++] - '0');
-            ++k;
-          }
-          *cur += static_cast<char>(v);
-        } else {
-          *cur += e;
-        }
-    }
-  }
-  fields.resize(n + 1);
-  nulls.resize(n + 1);
-}
 
 namespace {
 
@@ -154,11 +85,12 @@ std::string value_literal(Conn& c, const Value& v) {
 // Reads COPY text rows of one query into batches of Values; owns its connection and transaction.
 class CopyRowReader final : public RowReader {
  public:
-  CopyRowReader(Conn conn, std::vector<Column> columns, std::int64_t batch_size, std::string where)
+  CopyRowReader(Conn conn, std::vector<Column> columns, std::int64_t batch_size, std::string where, Position position = {})
       : conn_(std::move(conn)),
         columns_(std::move(columns)),
         batch_size_(std::max<std::int64_t>(1, batch_size)),
-        where_(std::move(where)) {}
+        where_(std::move(where)),
+        position_(std::move(position)) {}
 
   ~CopyRowReader() override {
     // Abandoned mid-copy: closing the connection ends the COPY and the transaction.
@@ -192,11 +124,15 @@ class CopyRowReader final : public RowReader {
     return count > 0;
   }
 
+  // The exported snapshot's position when the rows were read under it; empty for a fresh snapshot.
+  Position position() const override { return position_; }
+
  private:
   Conn conn_;
   std::vector<Column> columns_;
   std::int64_t batch_size_;
   std::string where_;
+  Position position_;
   bool done_ = false;
   std::vector<std::string> fields_;
   std::vector<bool> nulls_;
@@ -350,9 +286,9 @@ class PgSource final : public SourceConnector {
     std::string sql = fmt::format("COPY (SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
     for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
     sql += ") TO STDOUT";
-    begin_snapshot(c, req.snapshot_id, w);
+    Position at = begin_snapshot(c, req.snapshot_id, w);
     c.copy_out_start(sql, w);
-    return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w);
+    return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w, at);
   }
 
   std::unique_ptr<RowReader> read_incremental(const IncrementalRequest& req) override {
@@ -435,6 +371,7 @@ class PgSource final : public SourceConnector {
     {
       std::lock_guard<std::mutex> lock(mu_);
       snapshot_conn_ = std::move(repl);
+      snapshot_positions_[start.snapshot_id] = start.position;
     }
     detail::logf(LogLevel::Info, "postgres.source", "", "{} slot {} at {} (snapshot {})", have_slot ? "using" : "created", slot_,
                  r.text(0, 1), start.snapshot_id);
@@ -507,15 +444,21 @@ class PgSource final : public SourceConnector {
   }
 
   // Starts the reader's transaction on the exported snapshot, or a fresh one when it is gone.
-  void begin_snapshot(Conn& c, const std::string& snapshot_id, const std::string& w) {
+  // Returns the position the snapshot is consistent with, when known.
+  Position begin_snapshot(Conn& c, const std::string& snapshot_id, const std::string& w) {
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
-    if (snapshot_id.empty()) return;
+    if (snapshot_id.empty()) return {};
     std::string state = c.try_exec("SET TRANSACTION SNAPSHOT " + c.literal(snapshot_id));
-    if (state.empty()) return;
+    if (state.empty()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = snapshot_positions_.find(snapshot_id);
+      return it == snapshot_positions_.end() ? Position() : it->second;
+    }
     detail::logf(LogLevel::Info, "postgres.source", "", "snapshot {} is gone (SQLSTATE {}); reading a fresh snapshot", snapshot_id,
                  state);
     c.exec("ROLLBACK", w);
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
+    return {};
   }
 
   static std::vector<std::string> primary_key(Conn& c, const TableId& id) {
@@ -633,6 +576,7 @@ class PgSource final : public SourceConnector {
   bool own_publication_ = true;
   std::mutex mu_;
   Conn snapshot_conn_;  // replication connection holding the exported snapshot
+  std::map<std::string, Position> snapshot_positions_;  // exported snapshot -> its position
   int temp_counter_ = 0;
 };
 

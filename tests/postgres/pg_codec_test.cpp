@@ -1,0 +1,117 @@
+// PostgreSQL value codecs without a server: COPY text rows, type mapping, text -> Value, LSNs.
+#include "postgres/pg_connectors.h"
+#include "postgres/pg_types.h"
+
+#include <cdc/error.h>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+using namespace cdc;
+using namespace cdc::pg;
+
+TEST_CASE("COPY text rows: tabs, NULL and escapes", "[pg-unit]") {
+  std::vector<std::string> f;
+  std::vector<bool> n;
+  parse_copy_text_row("1\t\\N\ta\\tb\\nc\\\\d\t\\x41\\101\t", f, n);
+  REQUIRE(f.size() == 5);
+  CHECK(f[0] == "1");
+  CHECK(n[1]);
+  CHECK(f[2] == "a\tb\nc\\d");
+  CHECK(f[3] == "AA");
+  CHECK(f[4].empty());
+  CHECK_FALSE(n[4]);
+  parse_copy_text_row("x", f, n);
+  CHECK(f.size() == 1);
+  CHECK(f[0] == "x");
+}
+
+TEST_CASE("COPY text writing round-trips through the parser", "[pg-unit]") {
+  std::string line;
+  std::vector<Value> vals = {Value::string("a\tb\nc\\"), Value(), Value::bytes(std::string("\x00\xff", 2)), Value::boolean(true),
+                             Value::float64(std::nan(""))};
+  for (std::size_t i = 0; i < vals.size(); ++i) {
+    if (i) line += '\t';
+    append_copy_text(vals[i], line);
+  }
+  std::vector<std::string> f;
+  std::vector<bool> n;
+  parse_copy_text_row(line, f, n);
+  REQUIRE(f.size() == 5);
+  CHECK(f[0] == "a\tb\nc\\");
+  CHECK(n[1]);
+  CHECK(f[2] == "\\x00ff");
+  CHECK(f[3] == "t");
+  CHECK(f[4] == "NaN");
+}
+
+namespace {
+PgTypeInfo info(std::string name, std::string formatted, int typmod, char typtype = 'b', char category = 'U',
+                std::string element = "") {
+  PgTypeInfo t;
+  t.name = std::move(name);
+  t.formatted = std::move(formatted);
+  t.typmod = typmod;
+  t.typtype = typtype;
+  t.category = category;
+  t.element = std::move(element);
+  return t;
+}
+}  // namespace
+
+TEST_CASE("PostgreSQL types map to logical types", "[pg-unit]") {
+  std::string st;
+  PgTypeInfo num = info("numeric", "numeric(10,2)", (10 << 16 | 2) + 4);
+  auto t = logical_type(num, st);
+  CHECK(t.id == TypeId::Decimal);
+  CHECK(t.precision == 10);
+  CHECK(t.scale == 2);
+  CHECK(st == "numeric(10,2)");
+  PgTypeInfo vc = info("varchar", "character varying(20)", 24);
+  CHECK(logical_type(vc, st).length == 20);
+  PgTypeInfo arr = info("_int4", "integer[]", -1, 'b', 'A', "int4");
+  t = logical_type(arr, st);
+  CHECK(t.id == TypeId::Array);
+  CHECK(t.element == TypeId::Int32);
+  PgTypeInfo en = info("mood", "mood", -1, 'e', 'E');
+  en.enum_labels = {"sad", "happy"};
+  t = logical_type(en, st);
+  CHECK(t.id == TypeId::Enum);
+  CHECK(t.members.size() == 2);
+  CHECK(st == "text");
+  PgTypeInfo ts = info("timestamptz", "timestamp(3) with time zone", 3);
+  CHECK(logical_type(ts, st).fsp == 3);
+}
+
+TEST_CASE("PostgreSQL text output becomes exact values", "[pg-unit]") {
+  auto col = [](TypeId id, std::string source = "") {
+    Column c;
+    c.name = "c";
+    c.type.id = id;
+    c.source_type = std::move(source);
+    return c;
+  };
+  CHECK(value_from_text(col(TypeId::Int64), "-9223372036854775808") == Value::int64(INT64_MIN));
+  CHECK(value_from_text(col(TypeId::Bool), "t") == Value::boolean(true));
+  CHECK(std::isnan(value_from_text(col(TypeId::Float64), "NaN").as_double()));
+  CHECK(value_from_text(col(TypeId::Float64), "-Infinity").as_double() == -INFINITY);
+  CHECK(value_from_text(col(TypeId::Float64), "0.1") == Value::float64(0.1));
+  CHECK(value_from_text(col(TypeId::Decimal), "123.4500") == Value::decimal("123.4500"));
+  CHECK(value_from_text(col(TypeId::Decimal, "money"), "-$1,234.56") == Value::decimal("-1234.56"));
+  CHECK(value_from_text(col(TypeId::Bytes), "\\x00ff") == Value::bytes(std::string("\x00\xff", 2)));
+  CHECK(value_from_text(col(TypeId::TimestampTz), "2024-02-29 13:01:02.5+00") == Value::timestamp_tz("2024-02-29 13:01:02.5+00:00"));
+  CHECK(value_from_text(col(TypeId::TimestampTz), "infinity") == Value::timestamp_tz("infinity"));
+  CHECK(value_from_text(col(TypeId::Timestamp), "2024-02-29 13:01:02.123456") == Value::timestamp("2024-02-29 13:01:02.123456"));
+  CHECK(value_from_text(col(TypeId::Uuid), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11").kind() == ValueKind::Uuid);
+  CHECK(value_from_text(col(TypeId::Json), "{\"a\": 1}").kind() == ValueKind::Json);
+  CHECK(value_from_text(col(TypeId::Interval), "1 day").kind() == ValueKind::String);
+}
+
+TEST_CASE("LSN text round-trips", "[pg-unit]") {
+  CHECK(parse_lsn("16/B374D848") == 0x16B374D848ull);
+  CHECK(format_lsn(0x16B374D848ull) == "16/B374D848");
+  CHECK(format_lsn(0) == "0/0");
+  CHECK_THROWS_AS(parse_lsn("nonsense"), cdc::Error);
+  CHECK_THROWS_AS(parse_lsn("1/"), cdc::Error);
+}
