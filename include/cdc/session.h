@@ -62,8 +62,7 @@ struct SessionOptions {
   ProgressCallback on_progress;  // called every progress_interval and on phase changes
   std::chrono::milliseconds progress_interval{500};
   std::shared_ptr<const TypeMapper> type_mapper;       // default: default_type_mapper()
-  std::shared_ptr<CheckpointStore> checkpoint_store;   // default: config.checkpoint URL, else the
-                                                       // destination's, else "<destination>.cdc-checkpoint.db"
+  std::shared_ptr<CheckpointStore> checkpoint_store;   // default: open_checkpoint_store(config)
   bool snapshot_only = false;  // treat every table as mode copy (cdc-cli copy)
   bool exit_when_idle = false; // finish once snapshots are done and the stream/incremental polls
                                // find nothing new (useful for batch jobs and tests)

@@ -388,6 +388,7 @@ struct ReplicationSession::Impl {
   void restore_table(TableRun& t, const std::map<std::string, std::string>& entries, bool fresh_copy) {
     auto cp_it = entries.find(detail::table_key(t.id));
     if (cp_it != entries.end()) t.cp = detail::decode_table(cp_it->second, t.id);
+    t.changes = t.cp.changes;
     bool fresh = cp_it == entries.end() || fresh_copy;
     if (t.mode == TableMode::Replicate && t.cp.snapshot_position.empty()) fresh = true;  // never streamed: snapshot first
     if (t.mode == TableMode::Copy && t.cp.phase == TablePhase::Done && t.cp.mode != "copy") fresh = true;
@@ -1176,13 +1177,11 @@ void ReplicationSession::start() {
       s.state = SessionState::Failed;
       if (s.error.empty()) s.error = e.what();
       s.failure = std::current_exception();
-      log(LogLevel::Error, "session", "", e.what());
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(s.mu);
       s.state = SessionState::Failed;
       if (s.error.empty()) s.error = e.what();
       s.failure = std::make_exception_ptr(Error(ErrorKind::Internal, e.what()));
-      log(LogLevel::Error, "session", "", e.what());
     }
     auto final_status = s.status();
     {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <limits>
 #include <utility>
@@ -286,6 +287,14 @@ TableInfo read_table_info(Db& db, const std::string& table) {
   }
   std::sort(pk.begin(), pk.end());
   for (auto& p : pk) info.primary_key.push_back(std::move(p.second));
+  // A rowid table's lone INTEGER PRIMARY KEY is the rowid itself: it can never be NULL.
+  if (!info.without_rowid && info.primary_key.size() == 1) {
+    for (auto& c : info.columns) {
+      std::string t = c.source_type;
+      for (auto& ch : t) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (c.name == info.primary_key[0] && t == "INTEGER") c.nullable = false;
+    }
+  }
   return info;
 }
 
