@@ -1066,8 +1066,8 @@ struct ReplicationSession::Impl {
     hold_unfinished_tables();
     if (!stopping()) live_loop();
     for (auto& t : tables) {
-      if (t->mode == TableMode::Copy || stopping()) continue;
-      // Record where each live table stands at a clean stop.
+      if (t->mode == TableMode::Copy) continue;
+      // Record where each live table stands (phase, change counts) at a clean stop.
       try {
         save_table(*t);
       } catch (const std::exception& e) {
