@@ -1,6 +1,8 @@
 // Helpers for the SQLite connector tests: temp directories, raw SQL, exact table dumps.
 #pragma once
 
+#include "support/sqlite_fixture.h"
+
 #include <cdc/registry.h>
 
 #include <sqlite3.h>
@@ -17,18 +19,8 @@
 
 namespace sqlite_test {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "cdc-sqlite-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-    path = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return path + "/" + name; }
+// The shared temporary directory, plus a SQLite URL for a file in it.
+struct TempDir : cdc_test::TempDir {
   std::string url(const std::string& name) const { return "sqlite://" + file(name); }
 };
 
