@@ -17,7 +17,7 @@ build_pkgs=(
   libcli11-dev libxxhash-dev
 )
 server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
-tool_pkgs=(time procps python3)
+tool_pkgs=(time procps python3 pgcopydb)  # pgcopydb: bench/pg_copy.sh baseline
 
 missing() {
   local p out=()

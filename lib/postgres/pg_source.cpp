@@ -197,8 +197,8 @@ class PgSource final : public SourceConnector {
                     c.literal(t)),
         w).int64(0, 0);
     if (rows < 0 || rows < chunk_rows * 4) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
-    std::int64_t n = std::max<std::int64_t>(min_chunks, (rows + chunk_rows - 1) / chunk_rows);
-    if (rows == 0 || chunk_rows == std::numeric_limits<std::int64_t>::max()) n = std::min<std::int64_t>(n, 1);
+    std::int64_t n = std::max<std::int64_t>(min_chunks, rows / chunk_rows + (rows % chunk_rows != 0 ? 1 : 0));
+    if (rows == 0) n = 1;
     std::vector<std::string> bounds;  // lower bounds of chunks 2..n
     std::vector<std::string> pk = table.primary_key;
     if (pk.empty()) pk = primary_key(c, table.id);

@@ -113,6 +113,7 @@ class PgStream final : public ChangeStream {
   void acknowledge(const Position& position) override {
     std::uint64_t p = parse_lsn(position.str());
     if (p > acked_) acked_ = p;
+    acked_explicitly_ = true;
     send_status(false);
   }
 
@@ -142,7 +143,9 @@ class PgStream final : public ChangeStream {
   // delivered acknowledged, the delivered position.
   std::uint64_t flush_lsn() const {
     std::uint64_t f = acked_;
-    if (!in_txn_ && !pending_ && acked_ >= last_event_lsn_ && delivered_ > f) f = delivered_;
+    // Only after the session acknowledged something: a stream opened at a held table's position
+    // must not release what that table still needs before the session said so.
+    if (acked_explicitly_ && !in_txn_ && !pending_ && acked_ >= last_event_lsn_ && delivered_ > f) f = delivered_;
     return f == 0 ? 0 : f + 1;
   }
 
@@ -340,6 +343,7 @@ class PgStream final : public ChangeStream {
   std::int64_t txn_time_us_ = 0;
   std::uint64_t delivered_ = 0;       // every commit at or before it is delivered
   std::uint64_t acked_ = 0;           // the destination committed through it
+  bool acked_explicitly_ = false;     // acknowledge() was called on this stream
   std::uint64_t last_event_lsn_ = 0;  // commit LSN of the last transaction that delivered events
   Clock::time_point last_status_ = Clock::now();
 };

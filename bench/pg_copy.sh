@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Scenario: copy one 10-column PostgreSQL table of ROWS rows (default 1,000,000) into a fresh
+# database on the same throwaway server, in the same run, with
+#   (a) cdc-cli copy (PARALLEL chunks, default 2),
+#   (b) psql -c "COPY t TO STDOUT (FORMAT binary)" | psql -c "COPY t FROM STDIN (FORMAT binary)",
+#   (c) pgcopydb copy table-data (when installed; its own parallelism, --table-jobs 2).
+# Each is measured with /usr/bin/time -v: wall seconds and peak RSS. Prints a side-by-side table.
+#   CDC_CLI=path/to/cdc-cli ROWS=1000000 bash bench/pg_copy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+PARALLEL=${PARALLEL:-2}
+CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
+[ -x "$CDC_CLI" ] || { echo "pg_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
+[ -x /usr/bin/time ] || { echo "pg_copy: /usr/bin/time missing (apt-get install time)"; exit 2; }
+WORK=$(mktemp -d /tmp/cdc-bench-pg.XXXXXX)
+chmod 755 "$WORK"
+server=$WORK/server
+cleanup() { bash scripts/pg-server.sh stop "$server" >/dev/null 2>&1 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+url=$(bash scripts/pg-server.sh start "$server")
+base=${url%/*}
+for db in src cdc pipe pgcopydb; do psql -q "$url" -c "CREATE DATABASE $db"; done
+ddl="CREATE TABLE items (id bigint PRIMARY KEY, account_id int NOT NULL, sku varchar(24) NOT NULL, name text NOT NULL,
+  qty int, price numeric(10,2) NOT NULL, ratio float8, created_at timestamptz NOT NULL, active boolean NOT NULL, note text)"
+echo "pg_copy: generating $ROWS rows"
+psql -q -v ON_ERROR_STOP=1 "$base/src" <<SQL
+$ddl;
+INSERT INTO items
+SELECT i, i % 9973, 'SKU-' || lpad(i::text, 8, '0'), 'item ' || i || ' ' || substr('abcdefghijklmnopqrstuvwxyz', 1 + (i % 20)::int),
+       CASE WHEN i % 17 = 0 THEN NULL ELSE i % 1000 END, round((i * 7919 % 1000000) / 100.0, 2),
+       (i % 1000) / 7.0, to_timestamp(1600000000 + i * 37), i % 3 = 0,
+       CASE WHEN i % 4 = 0 THEN NULL ELSE 'note about item ' || i END
+FROM generate_series(1::bigint, $ROWS) i;
+VACUUM ANALYZE items;
+SQL
+for db in pipe pgcopydb; do psql -q "$base/$db" -c "$ddl"; done
+
+measure() {
+  local out=$WORK/time-$1.txt
+  shift
+  /usr/bin/time -v -o "$out" "$@"
+  local wall
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
+  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
+  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
+}
+rows_in() { psql -tA "$base/$1" -c "SELECT count(*) FROM items"; }
+rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
+
+# Warm the cache so that whichever runs first does not pay for reading the table from disk.
+psql -q "$base/src" -c "COPY items TO '/dev/null'"
+echo "pg_copy: (a) cdc-cli copy"
+measure cdc "$CDC_CLI" --log-level warn copy "$base/src" "$base/cdc" --parallel-chunks "$PARALLEL" \
+  --chunk-rows $(( (ROWS + PARALLEL - 1) / PARALLEL )) --batch-size 10000 > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
+cdc_secs=$secs cdc_rss=$rss_mb
+echo "pg_copy: (b) psql binary COPY pipe"
+measure pipe sh -c "psql -q '$base/src' -c 'COPY items TO STDOUT (FORMAT binary)' | psql -q '$base/pipe' -c 'COPY items FROM STDIN (FORMAT binary)'"
+pipe_secs=$secs pipe_rss=$rss_mb
+have_pgcopydb=0
+if command -v pgcopydb >/dev/null; then
+  echo "pg_copy: (c) pgcopydb copy table-data"
+  have_pgcopydb=1
+  measure pgcopydb pgcopydb copy table-data --source "$base/src" --target "$base/pgcopydb" --table-jobs 2 \
+    --dir "$WORK/pgcopydb-work" --not-consistent > "$WORK/pgcopydb.out" 2>&1 || { tail -20 "$WORK/pgcopydb.out"; have_pgcopydb=0; }
+  pgc_secs=$secs pgc_rss=$rss_mb
+fi
+
+for db in cdc pipe; do
+  n=$(rows_in "$db")
+  [ "$n" = "$ROWS" ] || { echo "pg_copy: $db has $n rows, expected $ROWS"; cat "$WORK/cdc.out"; exit 1; }
+done
+"$CDC_CLI" --log-level warn verify "$base/src" "$base/cdc" >/dev/null || { echo "pg_copy: verify found differences"; exit 1; }
+
+printf '\npg_copy: %s rows, 10 columns, PostgreSQL 15 -> same server\n' "$ROWS"
+printf '%-40s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"
+printf '%-40s %10s %12s %14s\n' "cdc-cli copy (--parallel-chunks $PARALLEL)" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"
+printf '%-40s %10s %12s %14s\n' "psql binary COPY | psql" "$pipe_secs" "$(rate "$pipe_secs")" "$pipe_rss"
+if [ "$have_pgcopydb" = 1 ]; then
+  printf '%-40s %10s %12s %14s\n' "pgcopydb copy table-data" "$pgc_secs" "$(rate "$pgc_secs")" "$pgc_rss"
+fi
