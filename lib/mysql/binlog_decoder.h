@@ -164,6 +164,7 @@ class Decoder {
   std::uint8_t post_header_len_[256] = {};
   bool have_fde_ = false;
   std::map<std::uint64_t, std::shared_ptr<const TableMap>> tables_;
+  std::map<std::uint64_t, std::string> raw_maps_;  // body bytes each map was parsed from
 };
 
 // Decodes one column value at `p` (at most `n` bytes) into `out`; returns the bytes used.

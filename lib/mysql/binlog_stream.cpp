@@ -13,6 +13,7 @@
 #include "core/logging.h"
 
 #include <mariadb_rpl.h>
+#include <errmsg.h>
 #include <mysqld_error.h>
 
 #include <fmt/format.h>
@@ -127,6 +128,8 @@ class BinlogStream final : public ChangeStream {
       if (!ev) {
         unsigned code = mysql_errno(conn_.get());
         std::string msg = mysql_error(conn_.get());
+        // libmariadb frees the event it was handed when it rejects a packet (RPL_SAFEGUARD).
+        if (code == CR_BINLOG_ERROR || code == CR_BINLOG_INVALID_FILE) event_ = nullptr;
         disconnect();
         if (code == 0) break;  // end of stream (non-blocking mode); not expected
         Error e = make_error(ErrorKind::Source, code, "", msg.c_str(), fmt::format("reading the binlog at {}", pos_.to_string()),
@@ -363,7 +366,7 @@ class BinlogStream final : public ChangeStream {
     Row out(schema.columns.size());
     for (std::size_t i = 0; i < schema.columns.size(); ++i) {
       int j = idx[i];
-      if (j < 0) continue;
+      if (j < 0 || std::size_t(j) >= src.size()) continue;
       Value v = std::move(src[std::size_t(j)]);
       const LogicalType& t = schema.columns[i].type;
       if (!v.is_null()) {
@@ -415,20 +418,18 @@ class BinlogStream final : public ChangeStream {
       throw Error(ErrorKind::Config,
                   fmt::format("row events of {}.{} carry no column names: set binlog_row_metadata=FULL", tm->schema, tm->table),
                   false, "source");
-    // Column positions by name, cached per table map.
-    auto& idx = index_cache_[tm.get()];
-    if (idx.empty() && !schema.columns.empty()) {
-      idx.assign(schema.columns.size(), -1);
+    // Column positions by name, cached per table map (the entry keeps the map alive, so its
+    // address cannot be reused by another table's map while cached).
+    if (index_cache_.size() > 1024) index_cache_.clear();
+    auto& entry = index_cache_[tm.get()];
+    if (!entry.first) {
+      entry.first = tm;
+      entry.second.assign(schema.columns.size(), -1);
       for (std::size_t i = 0; i < schema.columns.size(); ++i)
         for (std::size_t j = 0; j < tm->columns.size(); ++j)
-          if (strcasecmp(tm->columns[j].name.c_str(), schema.columns[i].name.c_str()) == 0) idx[i] = int(j);
-      if (index_cache_.size() > 4096) {
-        auto keep = idx;
-        index_cache_.clear();
-        index_cache_[tm.get()] = keep;
-      }
+          if (strcasecmp(tm->columns[j].name.c_str(), schema.columns[i].name.c_str()) == 0) entry.second[i] = int(j);
     }
-    const std::vector<int>& map = index_cache_[tm.get()];
+    const std::vector<int> map = entry.second;
     auto& rows = e.rows.rows;
     const auto kind = e.rows.kind;
     const std::int64_t when = std::int64_t(e.header.timestamp) * 1000000;
@@ -464,7 +465,7 @@ class BinlogStream final : public ChangeStream {
   MARIADB_RPL_EVENT* event_ = nullptr;
   binlog::Decoder decoder_;
   Tx tx_;
-  std::map<const binlog::TableMap*, std::vector<int>> index_cache_;
+  std::map<const binlog::TableMap*, std::pair<std::shared_ptr<const binlog::TableMap>, std::vector<int>>> index_cache_;
 };
 
 }  // namespace

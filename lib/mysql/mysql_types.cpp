@@ -107,7 +107,7 @@ LogicalType logical_type_of(const ColumnInfo& c) {
 }
 
 std::string native_type_of(const ColumnInfo& c) {
-  if (c.is_json) return "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin";
+  if (c.is_json) return "json";  // MariaDB: LONGTEXT utf8mb4_bin with CHECK (json_valid(col))
   const std::string& d = c.data_type;
   bool texty = d == "char" || d == "varchar" || d == "tinytext" || d == "text" || d == "mediumtext" ||
                d == "longtext" || d == "enum" || d == "set";
