@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Scenario: copy one mixed-type MariaDB table of ROWS rows (default 1,000,000) into a fresh
+# database of the same throwaway server, in the same run, with
+#   (a) cdc-cli copy (THREADS chunk readers/writers, default 2)
+#   (b) mariadb-dump | mariadb
+#   (c) mydumper -t THREADS | myloader -t THREADS
+# Each is measured with /usr/bin/time -v (wall seconds, peak RSS of the tool; the server is
+# shared). Every copy is checked with CHECKSUM TABLE against the source.
+#   CDC_CLI=path/to/cdc-cli ROWS=1000000 THREADS=2 bash bench/mariadb_copy.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=${ROWS:-1000000}
+THREADS=${THREADS:-2}
+CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
+WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-mariadb.XXXXXX)}
+[ -x "$CDC_CLI" ] || { echo "mariadb_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
+for t in /usr/bin/time mariadb-dump mydumper myloader; do
+  command -v "$t" >/dev/null || { echo "mariadb_copy: $t missing (bash scripts/install-deps.sh)"; exit 2; }
+done
+server=$WORK/server
+trap 'bash scripts/mariadb-server.sh stop "$server" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+bash scripts/mariadb-server.sh start "$server" >/dev/null
+port=$(cat "$server/port")
+sock=$(cat "$server/socket")
+sql() { mariadb --no-defaults --socket="$sock" -uroot "$@"; }
+url() { echo "mysql://root@127.0.0.1:$port/$1"; }
+
+echo "mariadb_copy: generating $ROWS rows"
+sql -e "CREATE DATABASE src; CREATE DATABASE d_cdc; CREATE DATABASE d_dump; CREATE DATABASE d_mydumper;"
+sql src <<SQL
+CREATE TABLE items (
+  id         BIGINT UNSIGNED NOT NULL PRIMARY KEY,
+  account_id INT NOT NULL,
+  sku        VARCHAR(24) NOT NULL,
+  name       VARCHAR(100) NOT NULL,
+  qty        SMALLINT,
+  price      DECIMAL(10,2) NOT NULL,
+  ratio      DOUBLE,
+  created_at DATETIME(6) NOT NULL,
+  active     TINYINT(1) NOT NULL,
+  status     ENUM('new','paid','shipped','returned') NOT NULL,
+  note       TEXT,
+  payload    VARBINARY(32)
+) ENGINE=InnoDB;
+SET SESSION cte_max_recursion_depth = 100000000;
+INSERT INTO items
+SELECT seq, seq % 9973, CONCAT('SKU-', LPAD(seq, 8, '0')), CONCAT('item ', seq, ' ', SUBSTR('abcdefghijklmnopqrstuvwxyz', 1 + seq % 20)),
+       IF(seq % 17 = 0, NULL, seq % 1000), ROUND((seq * 7919 % 1000000) / 100.0, 2), (seq % 1000) / 7.0,
+       FROM_UNIXTIME(1600000000 + seq * 37) + INTERVAL (seq % 1000000) MICROSECOND, seq % 3 = 0,
+       ELT(1 + seq % 4, 'new', 'paid', 'shipped', 'returned'),
+       IF(seq % 4 = 0, NULL, CONCAT('note about item ', seq)), UNHEX(SHA1(seq))
+FROM seq_1_to_$ROWS;
+SQL
+
+measure() {  # measure NAME COMMAND...: sets secs and rss_mb
+  local out=$WORK/time-$1.txt
+  shift
+  /usr/bin/time -v -o "$out" "$@"
+  local wall
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
+  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
+  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
+}
+
+chunk_rows=$(( ROWS / (THREADS * 4) + 1 ))
+echo "mariadb_copy: (a) cdc-cli copy, $THREADS chunks at once"
+measure cdc "$CDC_CLI" --log-level warn copy "$(url src)" "$(url d_cdc)" --parallel-chunks "$THREADS" --chunk-rows "$chunk_rows" \
+  > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
+cdc_secs=$secs cdc_rss=$rss_mb
+echo "mariadb_copy: (b) mariadb-dump | mariadb"
+measure dump sh -c "mariadb-dump --no-defaults --socket='$sock' -uroot --single-transaction src | mariadb --no-defaults --socket='$sock' -uroot d_dump"
+dump_secs=$secs dump_rss=$rss_mb
+echo "mariadb_copy: (c) mydumper | myloader, $THREADS threads"
+measure mydumper sh -c "mydumper --socket='$sock' -u root -B src -t $THREADS -o '$WORK/dumpdir' >/dev/null 2>&1 && \
+  myloader --socket='$sock' -u root -B d_mydumper -s src -t $THREADS -d '$WORK/dumpdir' -o >/dev/null 2>&1"
+my_secs=$secs my_rss=$rss_mb
+
+want=$(sql -N -e "CHECKSUM TABLE src.items" | awk '{print $2}')
+for db in d_cdc d_dump d_mydumper; do
+  got=$(sql -N -e "CHECKSUM TABLE $db.items" | awk '{print $2}')
+  [ "$got" = "$want" ] || { echo "mariadb_copy: $db.items checksum $got != source $want"; exit 1; }
+done
+
+rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
+printf '\nmariadb_copy: %s rows, 12 columns, %s threads, MariaDB %s (same server for source and target)\n' \
+  "$ROWS" "$THREADS" "$(sql -N -e 'SELECT VERSION()')"
+printf '%-34s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"
+printf '%-34s %10s %12s %14s\n' "cdc-cli copy" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"
+printf '%-34s %10s %12s %14s\n' "mariadb-dump | mariadb" "$dump_secs" "$(rate "$dump_secs")" "$dump_rss"
+printf '%-34s %10s %12s %14s\n' "mydumper | myloader" "$my_secs" "$(rate "$my_secs")" "$my_rss"
