@@ -42,7 +42,6 @@ CREATE TABLE items (
   note       TEXT,
   payload    VARBINARY(32)
 ) ENGINE=InnoDB;
-SET SESSION cte_max_recursion_depth = 100000000;
 INSERT INTO items
 SELECT seq, seq % 9973, CONCAT('SKU-', LPAD(seq, 8, '0')), CONCAT('item ', seq, ' ', SUBSTR('abcdefghijklmnopqrstuvwxyz', 1 + seq % 20)),
        IF(seq % 17 = 0, NULL, seq % 1000), ROUND((seq * 7919 % 1000000) / 100.0, 2), (seq % 1000) / 7.0,
