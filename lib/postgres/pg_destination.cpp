@@ -127,7 +127,7 @@ class PgWriter final : public DestinationWriter {
       }
     }
     ensure_stage(t);
-    c_.exec("TRUNCATE " + t.stage, t.where);
+    c_.exec("DELETE FROM " + t.stage, t.where);
     copy_rows(t, t.stage, rows, nullptr);
     c_.exec(upsert_sql(table, t, {}), t.where);
   }
@@ -272,7 +272,10 @@ class PgWriter final : public DestinationWriter {
   void ensure_stage(TableInfo& t) {
     if (!t.stage.empty()) return;
     std::string name = quote_ident("cdc_stage_" + std::to_string(++stage_counter_));
-    c_.exec(fmt::format("CREATE TEMP TABLE IF NOT EXISTS {} AS SELECT {} FROM {} WITH NO DATA", name, t.columns, t.name), t.where);
+    // Emptied by DELETE between uses in a transaction and cheaply at commit.
+    c_.exec(fmt::format("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA", name, t.columns,
+                        t.name),
+            t.where);
     t.stage = name;
   }
 
@@ -381,7 +384,7 @@ class PgWriter final : public DestinationWriter {
     for (auto* s : ordered)
       if (s->deleted) deletes.push_back(s->delete_image);
     if (!deletes.empty()) {
-      c_.exec("TRUNCATE " + t.stage, t.where);
+      c_.exec("DELETE FROM " + t.stage, t.where);
       // Only key columns matter; other columns may be NULL in a key-only old image.
       std::vector<Row> keys;
       keys.reserve(deletes.size());
@@ -413,7 +416,7 @@ class PgWriter final : public DestinationWriter {
       groups[include].push_back(s->row);
     }
     for (auto& [include, rows] : groups) {
-      c_.exec("TRUNCATE " + t.stage, t.where);
+      c_.exec("DELETE FROM " + t.stage, t.where);
       bool all = std::find(include.begin(), include.end(), false) == include.end();
       copy_rows(t, t.stage, rows, all ? nullptr : &include);
       c_.exec(upsert_sql(table, t, all ? std::vector<bool>{} : include), t.where);

@@ -17,6 +17,7 @@
 
 #include <sys/select.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -59,6 +60,9 @@ class PgStream final : public ChangeStream {
       delivered_ = p;
       acked_ = p;
     }
+    // The server's WAL position now: until the stream has passed it, it is catching up.
+    Result ident = conn_.exec("IDENTIFY_SYSTEM", "replication slot " + s.slot);
+    if (ident.rows() == 1 && !ident.is_null(0, 2)) catchup_ = parse_lsn(ident.text(0, 2));
     std::string cmd = fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
                                   quote_ident(s.slot), format_lsn(start), conn_.literal(quote_ident(s.publication)));
     Result r(PQexec(conn_.get(), cmd.c_str()));
@@ -75,9 +79,14 @@ class PgStream final : public ChangeStream {
   }
 
   void poll(std::vector<ChangeEvent>& out, std::size_t max_events, std::chrono::milliseconds timeout) override {
-    auto deadline = Clock::now() + timeout;
+    auto now = Clock::now();
+    auto deadline = now + timeout;
+    // While the server is still decoding the WAL that existed when the stream opened, silence
+    // does not mean idle: wait longer (bounded, so stop() stays responsive) and ask where it is.
+    if (!caught_up()) deadline = std::max(deadline, now + std::chrono::seconds(5));
     std::size_t start_size = out.size();
-    bool asked_keepalive = false;
+    auto next_ask = now + std::min<Clock::duration>(timeout, std::chrono::milliseconds(250));
+    bool asked_final = false;
     for (;;) {
       char* buf = nullptr;
       int n = PQgetCopyData(conn_.get(), &buf, 1);
@@ -89,26 +98,36 @@ class PgStream final : public ChangeStream {
       }
       if (n == -1) finish_copy();
       if (n == -2) conn_.fail("replication stream failed", "replication slot " + settings_.slot);
-      // No complete message buffered.
-      if (out.size() > start_size) break;  // deliver what we have
+      // No complete message buffered. With events in hand, linger briefly for more: bigger
+      // batches mean fewer destination transactions.
+      if (out.size() > start_size) {
+        if (!wait_readable(Clock::now() + std::chrono::milliseconds(5))) break;
+        continue;
+      }
       maybe_send_status(false);
-      auto now = Clock::now();
+      now = Clock::now();
+      if (!in_txn_ && now >= next_ask && !caught_up()) {
+        send_status(true);  // the keepalive reply carries how far the server has decoded
+        next_ask = now + std::chrono::milliseconds(250);
+      }
       if (now >= deadline) {
-        if (!asked_keepalive && !in_txn_) {
+        if (!asked_final && !in_txn_) {
           // Ask the server where it is, so position() moves on while idle.
           send_status(true);
-          asked_keepalive = true;
+          asked_final = true;
           deadline = now + std::chrono::milliseconds(50);
           wait_readable(deadline);
           continue;
         }
         break;
       }
-      wait_readable(deadline);
+      wait_readable(std::min(deadline, caught_up() ? deadline : next_ask));
     }
   }
 
   Position position() const override { return Position(format_lsn(delivered_)); }
+
+  bool caught_up() const { return delivered_ + 1 >= catchup_; }
 
   void acknowledge(const Position& position) override {
     std::uint64_t p = parse_lsn(position.str());
@@ -118,7 +137,8 @@ class PgStream final : public ChangeStream {
   }
 
  private:
-  void wait_readable(Clock::time_point deadline) {
+  // Waits for the socket until `deadline`; true when data arrived.
+  bool wait_readable(Clock::time_point deadline) {
     auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
     if (left <= 0) left = 0;
     int fd = PQsocket(conn_.get());
@@ -129,6 +149,7 @@ class PgStream final : public ChangeStream {
     int rc = ::select(fd + 1, &set, nullptr, nullptr, &tv);
     if (rc < 0 && errno != EINTR) conn_.fail("replication stream: select failed", "replication slot " + settings_.slot);
     if (rc > 0 && PQconsumeInput(conn_.get()) == 0) conn_.fail("replication stream lost", "replication slot " + settings_.slot);
+    return rc > 0;
   }
 
   [[noreturn]] void finish_copy() {
@@ -344,6 +365,7 @@ class PgStream final : public ChangeStream {
   std::uint64_t delivered_ = 0;       // every commit at or before it is delivered
   std::uint64_t acked_ = 0;           // the destination committed through it
   bool acked_explicitly_ = false;     // acknowledge() was called on this stream
+  std::uint64_t catchup_ = 0;         // server WAL position when the stream opened
   std::uint64_t last_event_lsn_ = 0;  // commit LSN of the last transaction that delivered events
   Clock::time_point last_status_ = Clock::now();
 };

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Scenario: streaming apply PostgreSQL -> PostgreSQL under pgbench (scale SCALE, default 10).
+#   1. backlog: with cdc stopped, pgbench writes for BENCH_SECONDS (default 15); then
+#      `cdc-cli replicate --until-idle` applies the backlog: row changes/s = backlog / wall time.
+#   2. live: `cdc-cli replicate` runs while pgbench writes for BENCH_SECONDS; lag = how many
+#      pgbench_history rows the target is behind, sampled every second, and the catch-up time
+#      after pgbench stops.
+# Every pgbench (TPC-B like) transaction changes 4 rows (3 updates, 1 insert).
+#   CDC_CLI=path/to/cdc-cli SCALE=10 BENCH_SECONDS=15 CLIENTS=2 bash bench/pg_stream.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SCALE=${SCALE:-10}
+SECS=${BENCH_SECONDS:-15}
+CLIENTS=${CLIENTS:-2}
+CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
+[ -x "$CDC_CLI" ] || { echo "pg_stream: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
+command -v pgbench >/dev/null || { echo "pg_stream: pgbench missing (postgresql-client-15)"; exit 2; }
+WORK=$(mktemp -d /tmp/cdc-bench-pgs.XXXXXX)
+chmod 755 "$WORK"
+server=$WORK/server
+cdc_pid=
+cleanup() {
+  [ -n "$cdc_pid" ] && kill $(pgrep -P "$cdc_pid") 2>/dev/null || true
+  bash scripts/pg-server.sh stop "$server" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+url=$(bash scripts/pg-server.sh start "$server")
+base=${url%/*}
+for db in src dst; do psql -q "$url" -c "CREATE DATABASE $db"; done
+echo "pg_stream: pgbench -i -s $SCALE"
+pgbench -i -s "$SCALE" -q "$base/src" >/dev/null 2>&1
+psql -q "$base/src" -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL"
+cat >"$WORK/cdc.yaml" <<YAML
+name: bench
+source: "$base/src"
+destination: "$base/dst"
+poll_interval_ms: 100
+stream_batch_rows: 20000
+defaults: {chunk_rows: 500000, parallel_chunks: 2}
+YAML
+
+hist() { psql -tA "$base/$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
+now() { date +%s.%N; }
+
+echo "pg_stream: initial snapshot"
+"$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/snap.out" 2>&1 || { cat "$WORK/snap.out"; exit 1; }
+
+echo "pg_stream: (1) backlog: pgbench -c $CLIENTS -T $SECS with cdc stopped"
+pgbench -n -c "$CLIENTS" -T "$SECS" "$base/src" >"$WORK/pgbench1.out" 2>&1
+tx1=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench1.out")
+changes1=$((tx1 * 4))
+t0=$(now)
+/usr/bin/time -v -o "$WORK/time1.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/apply1.out" 2>&1 ||
+  { cat "$WORK/apply1.out"; exit 1; }
+t1=$(now)
+apply_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+apply_rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$WORK/time1.txt")
+[ "$(hist src)" = "$(hist dst)" ] || { echo "pg_stream: backlog not fully applied"; exit 1; }
+
+echo "pg_stream: (2) live: cdc-cli replicate while pgbench -c $CLIENTS -T $SECS writes"
+/usr/bin/time -v -o "$WORK/time2.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" >"$WORK/live.out" 2>&1 &
+cdc_pid=$!
+sleep 2
+pgbench -n -c "$CLIENTS" -T "$SECS" "$base/src" >"$WORK/pgbench2.out" 2>&1 &
+bench_pid=$!
+max_lag=0
+sum_lag=0
+samples=0
+while kill -0 "$bench_pid" 2>/dev/null; do
+  s=$(hist src) d=$(hist dst)
+  lag=$((s - d)); [ "$lag" -lt 0 ] && lag=0
+  [ "$lag" -gt "$max_lag" ] && max_lag=$lag
+  sum_lag=$((sum_lag + lag)) samples=$((samples + 1))
+  sleep 1
+done
+wait "$bench_pid"
+tx2=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench2.out")
+t2=$(now)
+for _ in $(seq 1 600); do
+  [ "$(hist src)" = "$(hist dst)" ] && break
+  sleep 0.1
+done
+t3=$(now)
+catchup=$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')
+# /usr/bin/time ignores SIGINT: signal cdc-cli, its child.
+kill -INT $(pgrep -P "$cdc_pid") 2>/dev/null || true
+wait "$cdc_pid" || true
+cdc_pid=
+live_rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$WORK/time2.txt")
+"$CDC_CLI" --log-level warn verify -c "$WORK/cdc.yaml" >/dev/null || { echo "pg_stream: verify found differences"; exit 1; }
+
+avg_lag=$(awk -v s="$sum_lag" -v n="$samples" 'BEGIN { if (n) printf "%.0f", s / n; else print 0 }')
+printf '\npg_stream: pgbench scale %s, %s clients, %s s per phase, PostgreSQL 15 -> same server\n' "$SCALE" "$CLIENTS" "$SECS"
+printf '%-48s %s\n' "backlog applied (row changes)" "$changes1"
+printf '%-48s %s s\n' "backlog apply time (incl. start/stop)" "$apply_secs"
+printf '%-48s %s\n' "backlog apply rate (row changes/s)" "$(awk -v c="$changes1" -v s="$apply_secs" 'BEGIN { printf "%.0f", c / s }')"
+printf '%-48s %s MB\n' "backlog apply peak RSS" "$apply_rss"
+printf '%-48s %s\n' "live: pgbench row changes/s" "$(awk -v t="$tx2" -v s="$SECS" 'BEGIN { printf "%.0f", t * 4 / s }')"
+printf '%-48s %s / %s\n' "live: lag in history rows (avg / max)" "$avg_lag" "$max_lag"
+printf '%-48s %s s\n' "live: catch-up after pgbench stopped" "$catchup"
+printf '%-48s %s MB\n' "live: peak RSS" "$live_rss"
