@@ -13,7 +13,7 @@ namespace cdc::pg {
 namespace {
 
 // Parameters the connector reads itself instead of passing them to libpq.
-bool is_cdc_param(const std::string& k) { return k == "slot" || k == "publication" || k == "slot_prefix"; }
+bool is_cdc_param(const std::string& k) { return k == "slot" || k == "publication" || k == "streaming"; }
 
 std::string trim_message(std::string m) {
   while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();

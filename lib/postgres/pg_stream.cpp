@@ -10,6 +10,7 @@
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 #include "postgres/pgoutput_decoder.h"
+#include "postgres/streamed_txn.h"
 
 #include "core/logging.h"
 
@@ -63,8 +64,13 @@ class PgStream final : public ChangeStream {
     // The server's WAL position now: until the stream has passed it, it is catching up.
     Result ident = conn_.exec("IDENTIFY_SYSTEM", "replication slot " + s.slot);
     if (ident.rows() == 1 && !ident.is_null(0, 2)) catchup_ = parse_lsn(ident.text(0, 2));
-    std::string cmd = fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
-                                  quote_ident(s.slot), format_lsn(start), conn_.literal(quote_ident(s.publication)));
+    // Protocol v2 streams large in-progress transactions (PostgreSQL 14+) instead of letting the
+    // server spill them; "streaming=off" in the URL keeps protocol v1.
+    auto opt = s.params.cdc.find("streaming");
+    streaming_ = PQserverVersion(conn_.get()) >= 140000 && (opt == s.params.cdc.end() || opt->second != "off");
+    std::string cmd = fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '{}', publication_names {}{})",
+                                  quote_ident(s.slot), format_lsn(start), streaming_ ? 2 : 1,
+                                  conn_.literal(quote_ident(s.publication)), streaming_ ? ", streaming 'on'" : "");
     Result r(PQexec(conn_.get(), cmd.c_str()));
     if (PQresultStatus(r.get()) != PGRES_COPY_BOTH) {
       const char* st = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
@@ -85,6 +91,10 @@ class PgStream final : public ChangeStream {
     // does not mean idle: wait longer (bounded, so stop() stays responsive) and ask where it is.
     if (!caught_up()) deadline = std::max(deadline, now + std::chrono::seconds(5));
     std::size_t start_size = out.size();
+    if (replay_) {
+      drain_replay(out, max_events);
+      if (replay_ || out.size() - start_size >= max_events) return;
+    }
     auto next_ask = now + std::min<Clock::duration>(timeout, std::chrono::milliseconds(250));
     bool asked_final = false;
     for (;;) {
@@ -93,7 +103,8 @@ class PgStream final : public ChangeStream {
       if (n > 0) {
         std::unique_ptr<char, void (*)(void*)> guard(buf, PQfreemem);
         handle(std::string_view(buf, static_cast<std::size_t>(n)), out);
-        if (out.size() - start_size >= max_events) break;
+        if (replay_) drain_replay(out, max_events - std::min(max_events, out.size() - start_size));
+        if (replay_ || out.size() - start_size >= max_events) break;
         continue;
       }
       if (n == -1) finish_copy();
@@ -166,7 +177,7 @@ class PgStream final : public ChangeStream {
     std::uint64_t f = acked_;
     // Only after the session acknowledged something: a stream opened at a held table's position
     // must not release what that table still needs before the session said so.
-    if (acked_explicitly_ && !in_txn_ && !pending_ && acked_ >= last_event_lsn_ && delivered_ > f) f = delivered_;
+    if (acked_explicitly_ && !in_txn_ && !replay_ && !pending_ && acked_ >= last_event_lsn_ && delivered_ > f) f = delivered_;
     return f == 0 ? 0 : f + 1;
   }
 
@@ -196,7 +207,7 @@ class PgStream final : public ChangeStream {
       bool reply = msg[17] != 0;
       // Everything before the server's sent position has been sent: when no transaction is open,
       // every commit before it is delivered.
-      if (!in_txn_ && wal_end > 0 && wal_end - 1 > delivered_) delivered_ = wal_end - 1;
+      if (!in_txn_ && !replay_ && wal_end > 0 && wal_end - 1 > delivered_) delivered_ = wal_end - 1;
       if (reply) send_status(false);
       return;
     }
@@ -229,13 +240,57 @@ class PgStream final : public ChangeStream {
   void on(OriginMsg&, std::vector<ChangeEvent>&) {}
   void on(TypeMsg&, std::vector<ChangeEvent>&) {}
   void on(LogicalMsg&, std::vector<ChangeEvent>&) {}
-  void on(StreamStartMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Start"); }
-  void on(StreamStopMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Stop"); }
-  void on(StreamCommitMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Commit"); }
-  void on(StreamAbortMsg&, std::vector<ChangeEvent>&) { unsupported("Stream Abort"); }
+  // ---- protocol v2: streamed in-progress transactions ------------------------------------
 
-  [[noreturn]] void unsupported(const char* what) {
-    throw Error(ErrorKind::Protocol, fmt::format("pgoutput: unexpected {} message with protocol version 1", what));
+  void on(StreamStartMsg& m, std::vector<ChangeEvent>&) {
+    stream_xid_ = m.xid;
+    if (!streamed_.count(m.xid)) streamed_.emplace(m.xid, StreamedTxn());
+  }
+
+  void on(StreamStopMsg&, std::vector<ChangeEvent>&) { stream_xid_ = 0; }
+
+  void on(StreamAbortMsg& m, std::vector<ChangeEvent>&) {
+    auto it = streamed_.find(m.xid);
+    if (it == streamed_.end()) return;
+    if (m.subxid == m.xid) streamed_.erase(it);
+    else it->second.abort_subtransaction(m.subxid);
+  }
+
+  void on(StreamCommitMsg& m, std::vector<ChangeEvent>&) {
+    auto it = streamed_.find(m.xid);
+    if (it == streamed_.end() || it->second.size() == 0) {
+      if (it != streamed_.end()) streamed_.erase(it);
+      if (m.commit_lsn > delivered_) delivered_ = m.commit_lsn;
+      return;
+    }
+    // Delivered from the spill file by drain_replay(), across polls if it is large.
+    replay_ = std::make_unique<StreamedTxn>(std::move(it->second));
+    streamed_.erase(it);
+    replay_->rewind();
+    replay_left_ = replay_->size();
+    replay_lsn_ = m.commit_lsn;
+    replay_xid_ = std::to_string(m.xid);
+    replay_time_us_ = m.commit_time + kPgEpochOffsetUs;
+  }
+
+  void drain_replay(std::vector<ChangeEvent>& out, std::size_t room) {
+    ChangeEvent e;
+    while (replay_ && room > 0) {
+      if (!replay_->next(e)) break;
+      --room;
+      --replay_left_;
+      e.position = Position(format_lsn(replay_lsn_));
+      e.transaction_id = replay_xid_;
+      e.commit_time_us = replay_time_us_;
+      e.end_of_transaction = replay_left_ == 0;
+      out.push_back(std::move(e));
+      if (replay_left_ == 0) {
+        replay_.reset();
+        last_event_lsn_ = replay_lsn_;
+        if (replay_lsn_ > delivered_) delivered_ = replay_lsn_;
+      }
+    }
+    if (replay_ && replay_left_ == 0) replay_.reset();
   }
 
   void on(RelationMsg& m, std::vector<ChangeEvent>&) {
@@ -299,7 +354,11 @@ class PgStream final : public ChangeStream {
     return e;
   }
 
-  void emit(ChangeEvent e, std::vector<ChangeEvent>& out) {
+  void emit(ChangeEvent e, std::vector<ChangeEvent>& out, std::uint32_t xid = 0) {
+    if (decoder_.in_stream_block()) {
+      streamed_.at(stream_xid_).append(xid ? xid : stream_xid_, e);
+      return;
+    }
     if (pending_) out.push_back(std::move(*pending_));
     pending_ = std::move(e);
   }
@@ -309,7 +368,7 @@ class PgStream final : public ChangeStream {
     if (!r) return;
     ChangeEvent e = event(ChangeOp::Insert, *r);
     e.after = project(*r, m.tuple, nullptr);
-    emit(std::move(e), out);
+    emit(std::move(e), out, m.xid);
   }
 
   void on(UpdateMsg& m, std::vector<ChangeEvent>& out) {
@@ -333,7 +392,7 @@ class PgStream final : public ChangeStream {
     bool any = false;
     for (bool u : unchanged) any = any || u;
     if (any) e.unchanged = std::move(unchanged);
-    emit(std::move(e), out);
+    emit(std::move(e), out, m.xid);
   }
 
   void on(DeleteMsg& m, std::vector<ChangeEvent>& out) {
@@ -341,14 +400,14 @@ class PgStream final : public ChangeStream {
     if (!r) return;
     ChangeEvent e = event(ChangeOp::Delete, *r);
     e.before = project(*r, m.old_tuple, nullptr);
-    emit(std::move(e), out);
+    emit(std::move(e), out, m.xid);
   }
 
   void on(TruncateMsg& m, std::vector<ChangeEvent>& out) {
     for (auto relid : m.relids) {
       const RelMap* r = rel(relid);
       if (!r) continue;
-      emit(event(ChangeOp::Truncate, *r), out);
+      emit(event(ChangeOp::Truncate, *r), out, m.xid);
     }
   }
 
@@ -366,6 +425,14 @@ class PgStream final : public ChangeStream {
   std::uint64_t acked_ = 0;           // the destination committed through it
   bool acked_explicitly_ = false;     // acknowledge() was called on this stream
   std::uint64_t catchup_ = 0;         // server WAL position when the stream opened
+  bool streaming_ = false;            // protocol v2 with streamed in-progress transactions
+  std::uint32_t stream_xid_ = 0;      // transaction of the open Stream Start block
+  std::map<std::uint32_t, StreamedTxn> streamed_;  // in-progress streamed transactions
+  std::unique_ptr<StreamedTxn> replay_;            // a committed streamed transaction being delivered
+  std::size_t replay_left_ = 0;
+  std::uint64_t replay_lsn_ = 0;
+  std::string replay_xid_;
+  std::int64_t replay_time_us_ = 0;
   std::uint64_t last_event_lsn_ = 0;  // commit LSN of the last transaction that delivered events
   Clock::time_point last_status_ = Clock::now();
 };

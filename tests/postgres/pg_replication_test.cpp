@@ -153,6 +153,13 @@ TEST_CASE("postgres: key-changing updates, TRUNCATE of two tables, and a large t
   CHECK(d.count("b") == 3000);
   CHECK(d.scalar("SELECT count(*) FROM b WHERE v = 'kept'") == "10");
   CHECK(dump(s, "b") == dump(d, "b"));
+  // Protocol v2 streamed it while in progress (with the savepoint's abort), on PostgreSQL 14+.
+  CHECK(eventually(
+      [&] {
+        return s.scalar("SELECT coalesce(sum(stream_txns), 0) > 0 FROM pg_stat_replication_slots WHERE slot_name = 'cdc_" +
+                        src.name() + "'") == "t";
+      },
+      10));
 }
 
 TEST_CASE("postgres: a table without a key or replica identity is refused with the fix named", "[postgres]") {
@@ -267,4 +274,83 @@ TEST_CASE("postgres: replicate while pgbench writes converges", "[postgres]") {
   auto report = verify_with(cfg);
   INFO(describe(report));
   CHECK(report.all_equal());
+}
+
+TEST_CASE("postgres: the stream reconnects after its walsender is terminated", "[postgres]") {
+  QuietLog quiet;
+  TempDb src("recon"), dst("recond");
+  Conn s(src.url());
+  s.exec("CREATE TABLE t (id int PRIMARY KEY, v int)");
+  s.exec("INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g");
+  auto cfg = replicate_config(src.url(), dst.url(), "recon");
+  cfg.retry.initial_delay_ms = 100;
+  Live live(cfg);
+  REQUIRE(eventually([&] { return live.streaming(); }, 60));
+  Conn d(dst.url());
+  s.exec("UPDATE t SET v = 1");
+  REQUIRE(eventually([&] { return same(s, d, {"t"}); }));
+  std::string slot = "cdc_" + src.name();
+  REQUIRE(eventually([&] { return s.scalar("SELECT active FROM pg_replication_slots WHERE slot_name = '" + slot + "'") == "t"; }));
+  s.exec("SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = '" + slot + "'");
+  s.exec("UPDATE t SET v = 2 WHERE id <= 50");
+  s.exec("DELETE FROM t WHERE id > 90");
+  CHECK(eventually([&] { return same(s, d, {"t"}); }));
+  CHECK(live.session.status().state == cdc::SessionState::Streaming);
+}
+
+TEST_CASE("postgres: a chunk whose exported snapshot is gone reads a fresh snapshot", "[postgres]") {
+  QuietLog quiet;
+  TempDb db("snapgone");
+  Conn c(db.url());
+  c.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  c.exec("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 250) g");
+  auto source = cdc::ConnectorRegistry::instance().open_source(db.url());
+  auto tables = source->discover(nullptr);
+  REQUIRE(tables.size() == 1);
+  cdc::ReadRequest req;
+  req.schema = tables[0];
+  req.batch_size = 100;
+  req.snapshot_id = "00000003-0000001B-1";  // never exported
+  auto reader = source->read_chunk(req);
+  std::vector<cdc::Row> batch;
+  std::size_t rows = 0, batches = 0;
+  while (reader->next(batch)) {
+    rows += batch.size();
+    ++batches;
+    CHECK(batch.size() <= 100);
+  }
+  CHECK(rows == 250);
+  CHECK(batches == 3);
+  CHECK(reader->position().empty());  // no exact position for a fresh snapshot
+  // A live exported snapshot gives its position.
+  cdc::StreamTable st{tables[0], ""};
+  auto start = source->prepare_stream({st});
+  CHECK_FALSE(start.snapshot_id.empty());
+  req.snapshot_id = start.snapshot_id;
+  auto exact = source->read_chunk(req);
+  while (exact->next(batch)) {
+  }
+  CHECK(exact->position() == start.position);
+  source->teardown();
+}
+
+TEST_CASE("postgres: startup checks say what to change", "[postgres]") {
+  QuietLog quiet;
+  TempDb db("perm");
+  Conn c(db.url());
+  c.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  c.exec("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdc_norep') THEN CREATE ROLE cdc_norep LOGIN; END IF; END $$");
+  c.exec("GRANT SELECT ON t TO cdc_norep");
+  std::string url = db.url();
+  url.replace(url.find("//") + 2, url.find('@') - url.find("//") - 2, "cdc_norep");
+  auto source = cdc::ConnectorRegistry::instance().open_source(url);
+  auto tables = source->discover(nullptr);
+  REQUIRE(tables.size() == 1);
+  try {
+    source->prepare_stream({cdc::StreamTable{tables[0], ""}});
+    FAIL("prepared a stream without the REPLICATION attribute");
+  } catch (const cdc::Error& e) {
+    CHECK(e.kind() == cdc::ErrorKind::Config);
+    CHECK(std::string(e.what()).find("REPLICATION") != std::string::npos);
+  }
 }
