@@ -8,7 +8,9 @@
 #include <cdc/destination.h>
 #include <cdc/source.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,6 +35,9 @@ struct StreamSettings {
   ConnParams params;
   std::string slot;
   std::string publication;
+  // Every column each streamed table had when the stream opened (projected or not): a Relation
+  // message with others means columns were added since.
+  std::map<TableId, std::set<std::string>> known_columns;
 };
 std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
                                              const Position& from);

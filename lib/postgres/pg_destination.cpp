@@ -616,7 +616,10 @@ class PgDestination final : public DestinationConnector {
     for (int i = 0; i < have.rows(); ++i) existing.insert(have.text(i, 0));
     for (const auto& col : s.columns) {
       if (existing.count(col.name)) continue;
-      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", target_name(s), quote_ident(col.name), column_type(col)), where_of(s));
+      // Same dialect: the source's default too, so existing rows read as they do at the source.
+      std::string def = col.default_expr && !col.source_type.empty() ? " DEFAULT " + *col.default_expr : "";
+      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", target_name(s), quote_ident(col.name), column_type(col), def),
+             where_of(s));
       detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "added column {}", col.name);
     }
   }

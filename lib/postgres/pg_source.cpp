@@ -385,7 +385,15 @@ class PgSource final : public SourceConnector {
       std::lock_guard<std::mutex> lock(mu_);
       snapshot_conn_.close();
     }
-    StreamSettings s{params_, slot_, publication_};
+    StreamSettings s{params_, slot_, publication_, {}};
+    Conn c = open();
+    for (const auto& t : tables) {
+      Result r = c.exec_params(
+          "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped",
+          {quote_table(t.schema.id.schema, t.schema.id.name)}, where_of(t.schema.id));
+      auto& known = s.known_columns[t.schema.id];
+      for (int i = 0; i < r.rows(); ++i) known.insert(r.text(i, 0));
+    }
     return open_pg_stream(s, tables, from);
   }
 

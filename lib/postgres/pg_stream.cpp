@@ -306,10 +306,20 @@ class PgStream final : public ChangeStream {
           if (m.columns[i].name == col.name) found = static_cast<int>(i);
         map.from.push_back(found);
       }
-      // Added columns show up here; the running stream keeps the columns it was opened with.
-      if (m.columns.size() > map.from.size())
-        detail::logf(LogLevel::Debug, "postgres.stream", id.to_string(), "relation has {} columns, {} replicated",
-                     m.columns.size(), map.from.size());
+      // A column added since the stream opened: the session's plan lacks it, so its values
+      // would be lost. Stop here, before applying any of its events; a restart plans it in and
+      // replays from the last checkpoint.
+      if (auto known = settings_.known_columns.find(id); known != settings_.known_columns.end()) {
+        std::string added;
+        for (const auto& c : m.columns)
+          if (!known->second.count(c.name)) added += (added.empty() ? "" : ", ") + c.name;
+        if (!added.empty())
+          throw Error(ErrorKind::Schema,
+                      fmt::format("table {} gained column(s) {} on the source; restart replication to add them at the "
+                                  "destination (changes since the last checkpoint are replayed)",
+                                  id.to_string(), added),
+                      false, "table " + id.to_string());
+      }
       break;
     }
     rels_[m.relid] = std::move(map);
@@ -323,13 +333,18 @@ class PgStream final : public ChangeStream {
   }
 
   // Output row from a tuple; `unchanged` marks 'u' columns (when non-null).
+  // Columns the relation does not have (yet: events from before an ADD COLUMN) count as unchanged,
+  // so the destination keeps its value (or default) instead of writing NULL.
   Row project(const RelMap& r, const TupleData& t, std::vector<bool>* unchanged) const {
     const auto& cols = r.table->schema.columns;
     Row row(cols.size());
     if (unchanged) unchanged->assign(cols.size(), false);
     for (std::size_t i = 0; i < cols.size(); ++i) {
       int src = r.from[i];
-      if (src < 0 || static_cast<std::size_t>(src) >= t.size()) continue;
+      if (src < 0 || static_cast<std::size_t>(src) >= t.size()) {
+        if (unchanged) (*unchanged)[i] = true;
+        continue;
+      }
       const TupleValue& v = t[static_cast<std::size_t>(src)];
       switch (v.kind) {
         case TupleKind::Null: break;
@@ -367,7 +382,9 @@ class PgStream final : public ChangeStream {
     const RelMap* r = rel(m.relid);
     if (!r) return;
     ChangeEvent e = event(ChangeOp::Insert, *r);
-    e.after = project(*r, m.tuple, nullptr);
+    std::vector<bool> unchanged;
+    e.after = project(*r, m.tuple, &unchanged);
+    if (std::find(unchanged.begin(), unchanged.end(), true) != unchanged.end()) e.unchanged = std::move(unchanged);
     emit(std::move(e), out, m.xid);
   }
 
