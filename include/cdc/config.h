@@ -54,6 +54,15 @@ struct TableSettings {
   std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
 };
 
+// A type override: every column whose source type is `type` (as the source spells it, e.g.
+// "tinyint(1)", case-insensitive), or the one column `column` ("table.column"), gets type `to`
+// at the destination (see parse_type_name) instead of the built-in rule.
+struct TypeCast {
+  std::string type;
+  std::string column;
+  std::string to;
+};
+
 struct Defaults {
   std::int64_t batch_size = 10000;  // rows per batch: larger = faster, more memory
   TableMode mode = TableMode::Replicate;
@@ -77,6 +86,9 @@ struct Config {
   std::int64_t poll_interval_ms = 500;     // stream/incremental poll when idle
   std::int64_t stream_batch_rows = 10000;  // changes applied per destination transaction at most
   std::map<std::string, TableSettings> tables;  // keyed by source table name as written in config
+  std::vector<TypeCast> cast;  // type overrides, first match wins (column overrides before type ones)
+  bool keep_defaults = false;  // across dialects, keep source column defaults (as SQL text; only
+                               // where the target accepts the expression)
 
   // Effective settings for one table (defaults merged in).
   CDC_API TableSettings settings_for(const std::string& table_key) const;

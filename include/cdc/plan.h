@@ -24,6 +24,9 @@ struct TablePlan {
   TableSettings settings;        // effective settings (defaults merged)
   TableMode mode = TableMode::Replicate;
   std::vector<int> target_from_read;  // for each target column, its index in `read` (-1 = generated)
+  // For each column of `read`: how its values convert (nullptr = unchanged), and the rule used.
+  std::vector<std::shared_ptr<const ValueConverter>> converters;
+  std::vector<std::string> rules;
 };
 
 // True when `text` matches the glob `pattern` (`*`, `?`, `[abc]`), case-sensitive.

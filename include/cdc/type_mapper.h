@@ -1,6 +1,8 @@
-// TypeMapper: how a source column becomes a destination column, and how values convert.
-// One mapper serves the snapshot and the stream, so a value converts the same way whichever
-// path it took. Implementations are immutable after construction and thread-safe.
+// TypeMapper: how a source column becomes a destination column, and how its values convert.
+// One mapping per column serves the snapshot and the stream, so a value converts the same way
+// whichever path it took. Within one dialect columns keep their native type and values pass
+// unchanged; across dialects the rules listed by type_rules() (docs/type-mapping.md) apply,
+// then user overrides (Config::cast). Mappers are immutable and thread-safe.
 #pragma once
 
 #include <cdc/export.h>
@@ -8,23 +10,53 @@
 #include <cdc/value.h>
 
 #include <memory>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace cdc {
+
+struct Config;
+
+// Converts the values of one column. Throws cdc::Error(Conversion) for a value the target
+// cannot represent; the message says why (and, where there is one, which override keeps it).
+class CDC_API ValueConverter {
+ public:
+  virtual ~ValueConverter() = default;
+  virtual Value convert(const Value& value) const = 0;
+};
+
+struct ColumnMapping {
+  Column target;                                     // name kept; renames happen elsewhere
+  std::shared_ptr<const ValueConverter> converter;   // nullptr = values pass unchanged
+  std::string rule;                                  // which rule applied, for `discover` and logs
+};
 
 class CDC_API TypeMapper {
  public:
   virtual ~TypeMapper() = default;
-  // The destination column for `source` (its name is kept; renames happen before).
-  virtual Column map_column(const Column& source, std::string_view source_dialect,
-                            std::string_view target_dialect) const = 0;
-  // Converts one value; throws cdc::Error(Conversion) when the target cannot represent it.
-  virtual Value convert(const Value& value, const Column& source, const Column& target) const = 0;
-  // True when convert() returns its input unchanged for this pair (lets callers skip it).
-  virtual bool is_identity(const Column& source, const Column& target) const = 0;
+  virtual ColumnMapping map_column(const TableId& table, const Column& source, std::string_view source_dialect,
+                                   std::string_view target_dialect) const = 0;
 };
 
-// The built-in rules (identity within one dialect; cross-dialect rules grow with connectors).
+// The built-in rules without overrides.
 CDC_API std::shared_ptr<const TypeMapper> default_type_mapper();
+// The built-in rules plus the config's overrides (cast, keep_defaults).
+CDC_API std::shared_ptr<const TypeMapper> make_type_mapper(const Config& config);
+
+// A target type named in an override: "smallint", "integer", "bigint", "boolean", "text",
+// "varchar(n)", "numeric(p,s)", "double", "real", "bytea"/"blob", "date", "time", "timestamp(p)",
+// "timestamptz(p)", "interval", "json"/"jsonb", "uuid". Throws cdc::Error(Config) otherwise.
+CDC_API LogicalType parse_type_name(std::string_view name);
+
+// One documented rule: what a source type becomes and how its values convert.
+struct TypeRuleRow {
+  std::string from;    // source dialect ("mysql", "postgresql", "sqlite", "any")
+  std::string to;      // target dialect (or "any other")
+  std::string source;  // source type
+  std::string target;  // target type
+  std::string values;  // value rule
+};
+CDC_API std::vector<TypeRuleRow> type_rules();
 
 }  // namespace cdc

@@ -5,6 +5,7 @@
 
 #include <cdc/config.h>
 #include <cdc/error.h>
+#include <cdc/type_mapper.h>
 
 #include <fmt/format.h>
 
@@ -283,7 +284,8 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   Walker w(root, "");
   if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
   w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
-                "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables"});
+                "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
+                "keep_defaults"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_string();
@@ -296,6 +298,21 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("stop_on_error")) c.stop_on_error = w.child("stop_on_error").as_bool();
   if (w.has("poll_interval_ms")) c.poll_interval_ms = w.child("poll_interval_ms").as_int(1, 3'600'000);
   if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
+  if (w.has("keep_defaults")) c.keep_defaults = w.child("keep_defaults").as_bool();
+  if (w.has("cast")) {
+    Walker list = w.child("cast");
+    if (list.node().type != ConfigNode::Type::Seq) list.fail("expected a list of {type|column, to}, got " + describe(list.node()));
+    for (std::size_t i = 0; i < list.node().items.size(); ++i) {
+      Walker item(list.node().items[i], fmt::format("cast[{}]", i));
+      item.check_keys({"type", "column", "to"});
+      TypeCast tc;
+      if (item.has("type")) tc.type = item.child("type").as_string();
+      if (item.has("column")) tc.column = item.child("column").as_string();
+      if (!item.has("to")) item.fail("missing key \"to\" (the target type)");
+      tc.to = item.child("to").as_string();
+      c.cast.push_back(std::move(tc));
+    }
+  }
   if (w.has("retry")) {
     Walker r = w.child("retry");
     r.check_keys({"max_attempts", "initial_delay_ms", "multiplier", "max_delay_ms", "jitter"});
@@ -355,6 +372,19 @@ void validate_config(const Config& c) {
   if (c.defaults.batch_size < 1) throw config_error("defaults.batch_size", "must be at least 1");
   if (c.defaults.mode == TableMode::Incremental)
     throw config_error("defaults.mode", "incremental needs a watermark column per table: set mode: incremental on each table");
+  for (std::size_t i = 0; i < c.cast.size(); ++i) {
+    const auto& tc = c.cast[i];
+    const std::string base = fmt::format("cast[{}]", i);
+    if (tc.type.empty() == tc.column.empty())
+      throw config_error(base, "give either type (a source type such as \"tinyint(1)\") or column (\"table.column\")");
+    if (!tc.column.empty() && tc.column.find('.') == std::string::npos)
+      throw config_error(base + ".column", fmt::format("\"{}\" must name table.column", tc.column));
+    try {
+      parse_type_name(tc.to);
+    } catch (const Error& e) {
+      throw config_error(base + ".to", e.message());
+    }
+  }
   for (const auto& [name, t] : c.tables) {
     const std::string base = "tables." + name;
     std::set<std::string> listed(t.columns.begin(), t.columns.end());

@@ -137,8 +137,11 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
   };
   std::set<std::string> names;
   for (std::size_t i = 0; i < plan.read.columns.size(); ++i) {
-    Column c = mapper.map_column(plan.read.columns[i], source_dialect, target_dialect);
+    ColumnMapping m = mapper.map_column(source.id, plan.read.columns[i], source_dialect, target_dialect);
+    Column c = std::move(m.target);
     c.name = renamed(c.name);
+    plan.converters.push_back(std::move(m.converter));
+    plan.rules.push_back(std::move(m.rule));
     if (!names.insert(c.name).second)
       throw config_error(base + ".rename", fmt::format("two target columns would be named \"{}\"", c.name));
     plan.target.schema.columns.push_back(std::move(c));

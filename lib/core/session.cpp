@@ -60,6 +60,20 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using detail::logf;
 
+// "id=42" / "a=1, b='x'": the row's key (or first columns) for messages.
+std::string key_text(const TableSchema& schema, const Row& row) {
+  std::vector<int> idx = schema.key_indexes();
+  if (idx.empty())
+    for (int i = 0; i < static_cast<int>(std::min<std::size_t>(schema.columns.size(), 3)); ++i) idx.push_back(i);
+  std::string out;
+  for (int i : idx) {
+    if (i < 0 || static_cast<std::size_t>(i) >= row.size()) continue;
+    out += (out.empty() ? "" : ", ") + schema.columns[static_cast<std::size_t>(i)].name + "=" +
+           row[static_cast<std::size_t>(i)].to_display(40);
+  }
+  return out;
+}
+
 std::uint64_t fnv1a(const std::string& s) {
   std::uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
@@ -316,12 +330,13 @@ struct ReplicationSession::Impl {
     for (auto& row : rows) {
       if (row.empty()) continue;
       if (!t.identity) {
-        for (std::size_t i = 0; i < plan.read.columns.size() && i < row.size(); ++i) {
+        for (std::size_t i = 0; i < plan.converters.size() && i < row.size(); ++i) {
+          if (!plan.converters[i]) continue;
           try {
-            row[i] = mapper->convert(row[i], plan.read.columns[i], plan.target.schema.columns[i]);
+            row[i] = plan.converters[i]->convert(row[i]);
           } catch (const Error& e) {
             throw Error(ErrorKind::Conversion, e.message(), false,
-                        fmt::format("table {} column {}", t.id, plan.read.columns[i].name));
+                        fmt::format("table {} column {} ({})", t.id, plan.read.columns[i].name, key_text(plan.read, row)));
           }
         }
       }
@@ -340,7 +355,7 @@ struct ReplicationSession::Impl {
     auto& registry = ConnectorRegistry::instance();
     if (!source) source = registry.open_source(config.source);
     if (!destination) destination = registry.open_destination(config.destination);
-    if (!mapper) mapper = options.type_mapper ? options.type_mapper : default_type_mapper();
+    if (!mapper) mapper = options.type_mapper ? options.type_mapper : make_type_mapper(config);
     name = session_name(config);
     // A one-off copy of the same URLs keeps its own checkpoints, apart from a replication's.
     if (options.snapshot_only && config.name.empty()) name += "-copy";
@@ -375,9 +390,7 @@ struct ReplicationSession::Impl {
       if (t->mode == TableMode::Replicate && !source->supports_stream())
         throw config_error("tables." + p.key + ".mode",
                            fmt::format("the {} source cannot stream changes; use mode copy or incremental", source->dialect()));
-      t->identity = true;
-      for (std::size_t i = 0; i < p.read.columns.size(); ++i)
-        if (!mapper->is_identity(p.read.columns[i], p.target.schema.columns[i])) t->identity = false;
+      t->identity = std::all_of(p.converters.begin(), p.converters.end(), [](const auto& c) { return c == nullptr; });
       t->plan = std::move(p);
       restore_table(*t, entries, all_copy_done);
       by_source[t->plan.source.id] = t.get();

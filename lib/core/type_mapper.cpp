@@ -1,36 +1,647 @@
 // The built-in type rules. Within one dialect a column keeps its native type and values pass
-// through unchanged. Across dialects the LogicalType travels and the destination renders it;
-// values convert by the rules below (grown by the PostgreSQL and MariaDB connectors' issues).
+// unchanged. Across dialects the first matching rule of kRules picks the target LogicalType and a
+// value converter; every cross-dialect column then goes through `coerce`, which checks that each
+// value fits the target type (SQLite, for one, stores any value in any column) and never rounds
+// or truncates silently: what does not fit is a Conversion error naming the column and the value.
+// kRules is also the documented table (type_rules(), docs/type-mapping.md, kept equal by a test).
+#include "core/text_util.h"
+
+#include <cdc/config.h>
 #include <cdc/error.h>
 #include <cdc/type_mapper.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <map>
+
 namespace cdc {
 
 namespace {
 
-class DefaultTypeMapper final : public TypeMapper {
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+
+[[noreturn]] void cannot(const std::string& what) { throw Error(ErrorKind::Conversion, what); }
+
+bool is_integer(TypeId id) {
+  return id == TypeId::Int8 || id == TypeId::Int16 || id == TypeId::Int24 || id == TypeId::Int32 || id == TypeId::Int64;
+}
+
+// ---- value helpers ---------------------------------------------------------------------------
+
+// Splits canonical decimal text into sign, integer digits and fraction digits (no leading/
+// trailing zeros). False for text that is not a plain decimal.
+bool split_decimal(const std::string& text, bool& negative, std::string& int_digits, std::string& frac_digits) {
+  std::size_t i = 0;
+  negative = false;
+  if (i < text.size() && (text[i] == '-' || text[i] == '+')) negative = text[i++] == '-';
+  std::size_t dot = text.find('.', i);
+  std::string ip = text.substr(i, dot == std::string::npos ? std::string::npos : dot - i);
+  std::string fp = dot == std::string::npos ? "" : text.substr(dot + 1);
+  if (ip.empty() && fp.empty()) return false;
+  for (char c : ip + fp)
+    if (c < '0' || c > '9') return false;
+  ip.erase(0, std::min(ip.find_first_not_of('0'), ip.size()));
+  while (!fp.empty() && fp.back() == '0') fp.pop_back();
+  int_digits = ip;
+  frac_digits = fp;
+  return true;
+}
+
+// Decimal text that fits numeric(precision, scale): checked, never rounded.
+std::string fit_decimal(const std::string& text, int precision, int scale) {
+  bool neg;
+  std::string ip, fp;
+  if (!split_decimal(text, neg, ip, fp)) cannot(fmt::format("\"{}\" is not a decimal number", text));
+  if (precision > 0) {
+    int s = std::max(0, scale);
+    if (static_cast<int>(fp.size()) > s)
+      cannot(fmt::format("{} has more than {} fractional digits (numeric({},{})); it would be rounded", text, s, precision, s));
+    if (static_cast<int>(ip.size()) > precision - s)
+      cannot(fmt::format("{} does not fit numeric({},{})", text, precision, s));
+  }
+  return text;
+}
+
+std::int64_t to_int(const Value& v, const LogicalType& t) {
+  std::int64_t min = std::numeric_limits<std::int64_t>::min(), max = std::numeric_limits<std::int64_t>::max();
+  switch (t.id) {
+    case TypeId::Int8: min = -128, max = 127; break;
+    case TypeId::Int16: min = -32768, max = 32767; break;
+    case TypeId::Int24: min = -8388608, max = 8388607; break;
+    case TypeId::Int32: min = std::numeric_limits<std::int32_t>::min(), max = std::numeric_limits<std::int32_t>::max(); break;
+    default: break;
+  }
+  if (t.is_unsigned) min = 0;
+  std::int64_t out = 0;
+  switch (v.kind()) {
+    case ValueKind::Bool: out = v.as_bool() ? 1 : 0; break;
+    case ValueKind::Int: out = v.as_int(); break;
+    case ValueKind::UInt:
+      if (v.as_uint() > static_cast<std::uint64_t>(max)) cannot(fmt::format("{} is out of range for {}", v.as_uint(), t.to_string()));
+      out = static_cast<std::int64_t>(v.as_uint());
+      break;
+    case ValueKind::Decimal: {
+      bool neg;
+      std::string ip, fp;
+      if (!split_decimal(v.text(), neg, ip, fp) || !fp.empty() || ip.size() > 19)
+        cannot(fmt::format("{} is not an integer in range for {}", v.text(), t.to_string()));
+      errno = 0;
+      out = std::strtoll(v.text().c_str(), nullptr, 10);
+      if (errno) cannot(fmt::format("{} is out of range for {}", v.text(), t.to_string()));
+      break;
+    }
+    default: cannot(fmt::format("{} value {} is not an integer", to_string(v.kind()), v.to_display()));
+  }
+  if (out < min || out > max) cannot(fmt::format("{} is out of range for {}", out, t.to_string()));
+  return out;
+}
+
+ValueKind kind_for(TypeId id) {
+  switch (id) {
+    case TypeId::Date: return ValueKind::Date;
+    case TypeId::Time: return ValueKind::Time;
+    case TypeId::Timestamp: return ValueKind::Timestamp;
+    case TypeId::TimestampTz: return ValueKind::TimestampTz;
+    case TypeId::Json: return ValueKind::Json;
+    case TypeId::Uuid: return ValueKind::Uuid;
+    case TypeId::Decimal: return ValueKind::Decimal;
+    case TypeId::Bytes: return ValueKind::Bytes;
+    default: return ValueKind::String;
+  }
+}
+
+bool valid_utf8(const std::string& s) {
+  constexpr std::size_t bad = std::numeric_limits<std::size_t>::max();
+  for (std::size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : bad;
+    if (n == bad || i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string number_text(const Value& v) {
+  switch (v.kind()) {
+    case ValueKind::Int: return std::to_string(v.as_int());
+    case ValueKind::UInt: return std::to_string(v.as_uint());
+    case ValueKind::Bool: return v.as_bool() ? "1" : "0";
+    case ValueKind::Double: {
+      double d = v.as_double();
+      if (!std::isfinite(d)) cannot(fmt::format("{} has no decimal form", d));
+      return fmt::format("{}", d);
+    }
+    default: return v.text();
+  }
+}
+
+// Checks that a value fits the target type, converting between representations of the same
+// number or text; never rounds, truncates or guesses.
+Value coerce(const Value& v, const LogicalType& t) {
+  if (v.is_null()) return v;
+  switch (t.id) {
+    case TypeId::Bool:
+      if (v.kind() == ValueKind::Bool) return v;
+      if (v.kind() == ValueKind::Int || v.kind() == ValueKind::UInt) {
+        std::uint64_t u = v.kind() == ValueKind::Int ? static_cast<std::uint64_t>(v.as_int()) : v.as_uint();
+        if (u == 0 || u == 1) return Value::boolean(u == 1);
+        cannot(fmt::format("{} is not a boolean (0 or 1)", v.to_display()));
+      }
+      cannot(fmt::format("{} value {} is not a boolean", to_string(v.kind()), v.to_display()));
+    case TypeId::Int8:
+    case TypeId::Int16:
+    case TypeId::Int24:
+    case TypeId::Int32:
+    case TypeId::Int64:
+      if (t.is_unsigned && t.id == TypeId::Int64 && v.kind() == ValueKind::UInt) return v;
+      if (t.is_unsigned && t.id == TypeId::Int64 && v.kind() == ValueKind::Int && v.as_int() >= 0)
+        return Value::uint64(static_cast<std::uint64_t>(v.as_int()));
+      return Value::int64(to_int(v, t));
+    case TypeId::Float32:
+    case TypeId::Float64:
+      switch (v.kind()) {
+        case ValueKind::Double: return v;
+        case ValueKind::Int: return Value::float64(static_cast<double>(v.as_int()));
+        case ValueKind::UInt: return Value::float64(static_cast<double>(v.as_uint()));
+        case ValueKind::Decimal: return Value::float64(std::strtod(v.text().c_str(), nullptr));
+        default: cannot(fmt::format("{} value {} is not a number", to_string(v.kind()), v.to_display()));
+      }
+    case TypeId::Decimal:
+      if (v.kind() == ValueKind::Decimal || v.kind() == ValueKind::Int || v.kind() == ValueKind::UInt ||
+          v.kind() == ValueKind::Double || v.kind() == ValueKind::Bool)
+        return Value::decimal(fit_decimal(number_text(v), t.precision, t.scale));
+      cannot(fmt::format("{} value {} is not a number", to_string(v.kind()), v.to_display()));
+    case TypeId::Bytes:
+      if (v.kind() == ValueKind::Bytes) return v;
+      if (v.has_text()) return Value::bytes(v.text());
+      cannot(fmt::format("{} value {} is not binary", to_string(v.kind()), v.to_display()));
+    case TypeId::String:
+    case TypeId::Enum:
+    case TypeId::Set:
+    case TypeId::Interval:
+    case TypeId::Unknown:
+      if (v.kind() == ValueKind::String) return v;
+      if (v.kind() == ValueKind::Bytes) {
+        if (!valid_utf8(v.text())) cannot(fmt::format("binary value {} is not valid UTF-8 text", v.to_display()));
+        return Value::string(v.text());
+      }
+      if (v.has_text()) return Value::string(v.text());
+      return Value::string(number_text(v));
+    case TypeId::Bit:  // an integer (MariaDB) or a string of binary digits (PostgreSQL)
+      if (v.kind() == ValueKind::UInt || v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes) return v;
+      if (v.kind() == ValueKind::Int && v.as_int() >= 0) return Value::uint64(static_cast<std::uint64_t>(v.as_int()));
+      if (v.kind() == ValueKind::Bool) return Value::uint64(v.as_bool() ? 1 : 0);
+      cannot(fmt::format("{} value {} is not a bit value", to_string(v.kind()), v.to_display()));
+    default:  // temporal, JSON, UUID: the same text under the target's kind
+      if (v.kind() == kind_for(t.id)) return v;
+      if (v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes || v.has_text()) {
+        if (v.kind() == ValueKind::Bytes && !valid_utf8(v.text())) cannot("binary value is not valid UTF-8 text");
+        return Value::of_text(kind_for(t.id), v.text());
+      }
+      cannot(fmt::format("{} value {} is not a {}", to_string(v.kind()), v.to_display(), to_string(t.id)));
+  }
+}
+
+// ---- temporal helpers ------------------------------------------------------------------------
+
+bool zero_date(const std::string& s) { return starts_with(s, "0000-00-00"); }
+
+// '2024-00-10' or '2024-02-00': MySQL accepts them (no NO_ZERO_IN_DATE), nothing else does.
+bool zero_in_date(const std::string& s) {
+  return s.size() >= 10 && (s.compare(5, 2, "00") == 0 || s.compare(8, 2, "00") == 0);
+}
+
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp + (mp < 10 ? 3 : -9);
+  y += m <= 2;
+}
+
+// "2024-03-01 01:30:00.5+05:30" -> "2024-02-29 20:00:00.5" (UTC, offset dropped).
+std::string timestamptz_to_utc(const std::string& s) {
+  if (s == "infinity" || s == "-infinity") cannot(fmt::format("{} has no DATETIME equivalent", s));
+  if (s.size() < 19 || s.find(" BC") != std::string::npos) cannot(fmt::format("\"{}\" is out of DATETIME's range", s));
+  std::size_t sign = s.find_first_of("+-", 19);
+  std::string local = s.substr(0, sign);
+  int off_h = 0, off_m = 0, off_s = 0;
+  if (sign != std::string::npos) {
+    std::string off = s.substr(sign + 1);
+    if (std::sscanf(off.c_str(), "%d:%d:%d", &off_h, &off_m, &off_s) < 1) cannot(fmt::format("bad time zone in \"{}\"", s));
+  }
+  long offset = (off_h * 3600L + off_m * 60L + off_s) * (sign != std::string::npos && s[sign] == '-' ? -1 : 1);
+  long long y = 0;
+  unsigned mo = 0, d = 0, h = 0, mi = 0, se = 0;
+  if (std::sscanf(local.c_str(), "%lld-%u-%u %u:%u:%u", &y, &mo, &d, &h, &mi, &se) != 6)
+    cannot(fmt::format("\"{}\" is not a timestamp", s));
+  std::string frac = local.size() > 19 ? local.substr(19) : "";
+  std::int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
+  std::int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  std::int64_t rest = secs - days * 86400;
+  std::int64_t yy;
+  unsigned mm, dd;
+  civil_from_days(days, yy, mm, dd);
+  if (yy < 1 || yy > 9999) cannot(fmt::format("\"{}\" is out of DATETIME's range", s));
+  return fmt::format("{:04}-{:02}-{:02} {:02}:{:02}:{:02}{}", yy, mm, dd, rest / 3600, rest / 60 % 60, rest % 60, frac);
+}
+
+// ---- converters --------------------------------------------------------------------------------
+
+class FnConverter final : public ValueConverter {
  public:
-  Column map_column(const Column& source, std::string_view source_dialect,
-                    std::string_view target_dialect) const override {
-    Column out = source;
-    if (source_dialect != target_dialect) out.source_type.clear();
-    // Defaults are SQL text in the source's dialect: only kept where the dialect is the same.
-    if (source_dialect != target_dialect) out.default_expr.reset();
-    return out;
+  explicit FnConverter(std::function<Value(const Value&)> f) : f_(std::move(f)) {}
+  Value convert(const Value& v) const override { return v.is_null() ? v : f_(v); }
+
+ private:
+  std::function<Value(const Value&)> f_;
+};
+
+using Convert = std::function<Value(const Value&)>;
+
+// ---- rules ---------------------------------------------------------------------------------
+
+struct Rule {
+  const char* from;    // source dialect, "any"
+  const char* to;      // target dialect, "any", or "not mysql" etc. via match
+  const char* source;  // documented source type
+  const char* target;  // documented target type
+  const char* values;  // documented value rule
+  std::function<bool(const Column&, std::string_view to)> match;
+  std::function<LogicalType(const Column&)> type;  // target type (before coerce)
+  std::function<Convert(const Column&, const LogicalType&)> convert;  // may return {} = none
+};
+
+std::string source_type_of(const Column& c) { return lower(c.source_type); }
+
+bool is_tinyint1(const Column& c) {
+  return c.type.id == TypeId::Int8 && !c.type.is_unsigned && starts_with(source_type_of(c), "tinyint(1)");
+}
+
+LogicalType widened(const LogicalType& t) {
+  LogicalType out = t;
+  out.is_unsigned = false;
+  switch (t.id) {
+    case TypeId::Int8: out.id = TypeId::Int16; break;
+    case TypeId::Int16:
+    case TypeId::Int24: out.id = TypeId::Int32; break;
+    case TypeId::Int32: out.id = TypeId::Int64; break;
+    default: break;
+  }
+  return out;
+}
+
+LogicalType decimal(int p, int s) {
+  LogicalType t;
+  t.id = TypeId::Decimal;
+  t.precision = p;
+  t.scale = s;
+  return t;
+}
+
+LogicalType of(TypeId id) {
+  LogicalType t;
+  t.id = id;
+  return t;
+}
+
+Convert reject_nul_text(std::string why) {
+  return [why](const Value& v) {
+    if (v.has_text() && v.text().find('\0') != std::string::npos) cannot(why);
+    return v;
+  };
+}
+
+const std::vector<Rule>& rules() {
+  static const std::vector<Rule> r = {
+      // ---- MariaDB/MySQL as source ----
+      {"mysql", "any", "TINYINT(1)", "boolean",
+       "0/1 -> false/true; any other value is a conversion error (cast tinyint(1) to smallint keeps it)",
+       [](const Column& c, std::string_view) { return is_tinyint1(c); }, [](const Column&) { return of(TypeId::Bool); },
+       nullptr},
+      {"mysql", "sqlite", "BIGINT UNSIGNED", "text", "exact digits (SQLite integers are signed 64-bit)",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
+       [](const Column&) { return of(TypeId::String); }, nullptr},
+      {"mysql", "any", "BIGINT UNSIGNED", "numeric(20,0)", "exact digits",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
+       [](const Column&) { return decimal(20, 0); }, nullptr},
+      {"mysql", "any", "TINYINT/SMALLINT/MEDIUMINT/INT UNSIGNED", "next wider signed integer (smallint/integer/integer/bigint)",
+       "unchanged", [](const Column& c, std::string_view) { return is_integer(c.type.id) && c.type.is_unsigned; },
+       [](const Column& c) { return widened(c.type); }, nullptr},
+      {"mysql", "any", "BIT(1)", "boolean", "0/1 -> false/true",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit && c.type.length == 1; },
+       [](const Column&) { return of(TypeId::Bool); }, nullptr},
+      {"mysql", "postgresql", "BIT(n)", "bit varying(n)", "the integer as n binary digits",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
+       [](const Column& c, const LogicalType&) -> Convert {
+         int n = c.type.length > 0 ? c.type.length : 64;
+         return [n](const Value& v) {
+           std::uint64_t u = v.kind() == ValueKind::UInt ? v.as_uint() : static_cast<std::uint64_t>(v.as_int());
+           std::string bits;
+           for (int i = n - 1; i >= 0; --i) bits += (i < 64 && ((u >> i) & 1)) ? '1' : '0';
+           return Value::string(bits);
+         };
+       }},
+      {"mysql", "sqlite", "BIT(n)", "integer", "the integer value",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit; }, [](const Column&) { return of(TypeId::Int64); },
+       nullptr},
+      {"mysql", "postgresql", "TIME(p)", "interval", "same text (-838:59:59 .. 838:59:59 fit an interval, not a time)",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Time; }, [](const Column&) { return of(TypeId::Interval); },
+       nullptr},
+      {"mysql", "any", "TIMESTAMP(p)", "timestamptz(p)", "read in UTC; +00:00 appended; zero -> NULL",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Timestamp && starts_with(source_type_of(c), "timestamp"); },
+       [](const Column& c) {
+         LogicalType t = c.type;
+         t.id = TypeId::TimestampTz;
+         return t;
+       },
+       [](const Column&, const LogicalType&) -> Convert {
+         return [](const Value& v) {
+           const std::string& s = v.text();
+           if (zero_date(s)) return Value::null();
+           if (zero_in_date(s)) cannot(fmt::format("'{}' is not a valid date", s));
+           return Value::timestamp_tz(s + "+00:00");
+         };
+       }},
+      {"mysql", "any", "DATE, DATETIME(p)", "date, timestamp(p)",
+       "zero dates ('0000-00-00...') -> NULL (cast the column to text to keep them); '2024-00-10' is a conversion error",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Date || c.type.id == TypeId::Timestamp; },
+       [](const Column& c) { return c.type; },
+       [](const Column&, const LogicalType&) -> Convert {
+         return [](const Value& v) {
+           const std::string& s = v.text();
+           if (zero_date(s)) return Value::null();
+           if (zero_in_date(s)) cannot(fmt::format("'{}' is not a valid date", s));
+           return v;
+         };
+       }},
+      {"mysql", "any", "ENUM(...)", "text (members kept in the schema)", "the label", [](const Column& c, std::string_view) {
+         return c.type.id == TypeId::Enum;
+       },
+       [](const Column& c) {
+         LogicalType t = of(TypeId::String);
+         t.members = c.type.members;
+         return t;
+       },
+       nullptr},
+      {"mysql", "any", "SET(...)", "text", "comma-separated labels as MariaDB prints them",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
+       nullptr},
+      {"mysql", "postgresql", "JSON", "jsonb", "the document; a \\u0000 escape (jsonb cannot hold it) is a conversion error",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Json; }, [](const Column&) { return of(TypeId::Json); },
+       [](const Column&, const LogicalType&) -> Convert {
+         return [](const Value& v) {
+           if (v.text().find("\\u0000") != std::string::npos) cannot("JSON with \\u0000, which jsonb cannot hold");
+           return Value::json(v.text());
+         };
+       }},
+      {"any", "postgresql", "CHAR(n)/VARCHAR(n)/TEXT", "character(n)/character varying(n)/text (lengths in characters)",
+       "text with a NUL byte is a conversion error (PostgreSQL text cannot hold NUL; cast the column to bytea to keep it)",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::String; }, [](const Column& c) { return c.type; },
+       [](const Column&, const LogicalType&) -> Convert {
+         return reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
+       }},
+      // ---- PostgreSQL as source ----
+      {"postgresql", "mysql", "timestamptz(p)", "DATETIME(p) in UTC (DATETIME(6) when p is unset)",
+       "converted to UTC, offset dropped; ±infinity and years outside 1..9999 are conversion errors",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::TimestampTz; },
+       [](const Column& c) {
+         LogicalType t = c.type;
+         t.id = TypeId::Timestamp;
+         if (t.fsp < 0) t.fsp = 6;
+         return t;
+       },
+       [](const Column&, const LogicalType&) -> Convert {
+         return [](const Value& v) { return Value::timestamp(timestamptz_to_utc(v.text())); };
+       }},
+      {"postgresql", "mysql", "timestamp(p), date", "DATETIME(p), DATE", "±infinity is a conversion error",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Timestamp || c.type.id == TypeId::Date; },
+       [](const Column& c) {
+         LogicalType t = c.type;
+         if (t.id == TypeId::Timestamp && t.fsp < 0) t.fsp = 6;
+         return t;
+       },
+       [](const Column&, const LogicalType&) -> Convert {
+         return [](const Value& v) {
+           if (v.text() == "infinity" || v.text() == "-infinity" || v.text().find(" BC") != std::string::npos)
+             cannot(fmt::format("'{}' has no MariaDB equivalent", v.text()));
+           return v;
+         };
+       }},
+      {"postgresql", "mysql", "numeric (no typmod)", "DECIMAL(65,30)",
+       "range-checked: more than 35 integer or 30 fractional digits, or NaN, is a conversion error",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Decimal && c.type.precision <= 0; },
+       [](const Column&) { return decimal(65, 30); }, nullptr},
+      {"postgresql", "mysql", "interval, time with time zone", "text", "as PostgreSQL prints it",
+       [](const Column& c, std::string_view) {
+         return c.type.id == TypeId::Interval || (c.type.id == TypeId::Time && lower(c.source_type).find("with time zone") != std::string::npos);
+       },
+       [](const Column&) { return of(TypeId::String); }, nullptr},
+      {"postgresql", "mysql", "bit(n), bit varying(n)", "BIT(n) (n <= 64)", "binary digits -> the integer they spell",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
+       [](const Column& c, const LogicalType&) -> Convert {
+         if (c.type.length > 64 || c.type.length < 0)
+           throw Error(ErrorKind::Schema, fmt::format("bit({}) does not fit MariaDB's BIT(64); cast the column to text", c.type.length), false,
+                       "column " + c.name);
+         return [](const Value& v) {
+           std::uint64_t u = 0;
+           for (char ch : v.text()) {
+             if (ch != '0' && ch != '1') cannot(fmt::format("'{}' is not a bit string", v.text()));
+             u = (u << 1) | static_cast<std::uint64_t>(ch == '1');
+           }
+           return Value::uint64(u);
+         };
+       }},
+      // ---- into SQLite ----
+      {"any", "sqlite", "decimal(p,s) with p > 15", "text", "exact digits (SQLite's NUMERIC affinity would round them to a double)",
+       [](const Column& c, std::string_view) { return c.type.id == TypeId::Decimal && (c.type.precision <= 0 || c.type.precision > 15); },
+       [](const Column&) { return of(TypeId::String); }, nullptr},
+  };
+  return r;
+}
+
+bool dialect_matches(const char* rule, std::string_view actual) { return std::strcmp(rule, "any") == 0 || actual == rule; }
+
+// ---- the mapper ------------------------------------------------------------------------------
+
+class BuiltinTypeMapper final : public TypeMapper {
+ public:
+  BuiltinTypeMapper(std::vector<TypeCast> casts, bool keep_defaults) : keep_defaults_(keep_defaults) {
+    for (auto& c : casts) {
+      LogicalType to = parse_type_name(c.to);
+      if (!c.column.empty()) by_column_.emplace(c.column, std::make_pair(to, c.to));
+      else by_type_.emplace_back(lower(c.type), std::make_pair(to, c.to));
+    }
   }
 
-  Value convert(const Value& value, const Column&, const Column&) const override { return value; }
+  ColumnMapping map_column(const TableId& table, const Column& source, std::string_view from,
+                           std::string_view to) const override {
+    ColumnMapping m;
+    m.target = source;
+    const auto* cast = find_cast(table, source);
+    if (from == to && !cast) {
+      m.rule = "same dialect: native type kept";
+      return m;
+    }
+    m.target.source_type.clear();
+    if (!keep_defaults_ || from != to) m.target.default_expr.reset();
+    Convert specific;
+    if (cast) {
+      m.target.type = cast->first;
+      m.rule = "override: " + cast->second;
+    } else {
+      for (const auto& r : rules()) {
+        if (!dialect_matches(r.from, from) || !dialect_matches(r.to, to) || !r.match(source, to)) continue;
+        m.target.type = r.type(source);
+        if (r.convert) specific = r.convert(source, m.target.type);
+        m.rule = std::string(r.source) + " -> " + r.target;
+        break;
+      }
+      if (m.rule.empty()) m.rule = "same logical type";
+    }
+    const LogicalType target_type = m.target.type;
+    // Values are always checked against the target type across dialects (coerce), after any
+    // rule-specific conversion.
+    m.converter = std::make_shared<FnConverter>([specific, target_type](const Value& v) {
+      Value out = specific ? specific(v) : v;
+      return coerce(out, target_type);
+    });
+    if (to == "postgresql" && target_type.id == TypeId::String && (cast || !specific)) {
+      auto nul = reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
+      auto inner = m.converter;
+      m.converter = std::make_shared<FnConverter>([inner, nul](const Value& v) { return nul(inner->convert(v)); });
+    }
+    return m;
+  }
 
-  bool is_identity(const Column&, const Column&) const override { return true; }
+ private:
+  const std::pair<LogicalType, std::string>* find_cast(const TableId& table, const Column& c) const {
+    for (const std::string& key : {table.to_string() + "." + c.name, table.name + "." + c.name}) {
+      auto it = by_column_.find(key);
+      if (it != by_column_.end()) return &it->second;
+    }
+    const std::string st = lower(c.source_type);
+    for (const auto& [type, to] : by_type_)
+      if (st == type || (starts_with(st, type) && (st.size() == type.size() || st[type.size()] == ' '))) return &to;
+    return nullptr;
+  }
+
+  bool keep_defaults_;
+  std::map<std::string, std::pair<LogicalType, std::string>> by_column_;
+  std::vector<std::pair<std::string, std::pair<LogicalType, std::string>>> by_type_;
 };
 
 }  // namespace
 
+LogicalType parse_type_name(std::string_view text) {
+  std::string name = lower(text);
+  name.erase(std::remove(name.begin(), name.end(), ' '), name.end());
+  std::vector<int> args;
+  std::string base = name;
+  if (auto open = name.find('('); open != std::string::npos) {
+    base = name.substr(0, open);
+    auto close = name.find(')', open);
+    if (close == std::string::npos) throw config_error("cast", fmt::format("unbalanced parentheses in type \"{}\"", text));
+    std::string inner = name.substr(open + 1, close - open - 1);
+    std::size_t start = 0;
+    while (start <= inner.size()) {
+      auto comma = inner.find(',', start);
+      std::string part = inner.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      char* end = nullptr;
+      long v = std::strtol(part.c_str(), &end, 10);
+      if (part.empty() || *end) throw config_error("cast", fmt::format("\"{}\" in type \"{}\" is not a number", part, text));
+      args.push_back(static_cast<int>(v));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  LogicalType t;
+  auto arg = [&](std::size_t i) { return i < args.size() ? args[i] : -1; };
+  static const std::map<std::string, TypeId> simple = {
+      {"boolean", TypeId::Bool},       {"bool", TypeId::Bool},        {"smallint", TypeId::Int16},
+      {"int2", TypeId::Int16},         {"integer", TypeId::Int32},    {"int", TypeId::Int32},
+      {"int4", TypeId::Int32},         {"bigint", TypeId::Int64},     {"int8", TypeId::Int64},
+      {"real", TypeId::Float32},       {"float4", TypeId::Float32},   {"double", TypeId::Float64},
+      {"doubleprecision", TypeId::Float64}, {"float8", TypeId::Float64}, {"text", TypeId::String},
+      {"varchar", TypeId::String},     {"char", TypeId::String},      {"bytea", TypeId::Bytes},
+      {"blob", TypeId::Bytes},         {"bytes", TypeId::Bytes},      {"date", TypeId::Date},
+      {"time", TypeId::Time},          {"timestamp", TypeId::Timestamp}, {"datetime", TypeId::Timestamp},
+      {"timestamptz", TypeId::TimestampTz}, {"interval", TypeId::Interval}, {"json", TypeId::Json},
+      {"jsonb", TypeId::Json},         {"uuid", TypeId::Uuid},        {"numeric", TypeId::Decimal},
+      {"decimal", TypeId::Decimal},
+  };
+  auto it = simple.find(base);
+  if (it == simple.end()) {
+    std::vector<std::string> names;
+    for (const auto& [k, v] : simple) names.push_back(k);
+    std::string near = detail::similar_names(base, names);
+    throw config_error("cast", fmt::format("unknown type \"{}\"{}", text, near.empty() ? "" : " (similar: " + near + ")"));
+  }
+  t.id = it->second;
+  switch (t.id) {
+    case TypeId::Decimal:
+      t.precision = arg(0);
+      t.scale = args.size() > 1 ? arg(1) : (args.empty() ? -1 : 0);
+      break;
+    case TypeId::String:
+      t.length = arg(0);
+      t.fixed_length = base == "char";
+      break;
+    case TypeId::Time:
+    case TypeId::Timestamp:
+    case TypeId::TimestampTz: t.fsp = arg(0); break;
+    default: break;
+  }
+  return t;
+}
+
 std::shared_ptr<const TypeMapper> default_type_mapper() {
-  static const auto mapper = std::make_shared<const DefaultTypeMapper>();
+  static const auto mapper = std::make_shared<const BuiltinTypeMapper>(std::vector<TypeCast>{}, false);
   return mapper;
+}
+
+std::shared_ptr<const TypeMapper> make_type_mapper(const Config& config) {
+  if (config.cast.empty() && !config.keep_defaults) return default_type_mapper();
+  return std::make_shared<const BuiltinTypeMapper>(config.cast, config.keep_defaults);
+}
+
+std::vector<TypeRuleRow> type_rules() {
+  std::vector<TypeRuleRow> out;
+  for (const auto& r : rules()) out.push_back({r.from, r.to, r.source, r.target, r.values});
+  out.push_back({"any", "any other", "any other type", "the same logical type, rendered by the destination",
+                 "checked against the target type: numbers by range and digits, text as UTF-8; never rounded or truncated"});
+  out.push_back({"same", "same", "every type", "the native type, verbatim", "unchanged"});
+  return out;
 }
 
 }  // namespace cdc

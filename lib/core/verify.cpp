@@ -40,6 +40,19 @@ std::string canonical_decimal(const std::string& text) {
   return s;
 }
 
+// Temporal text without trailing fractional zeros: "10:00:00.120000" and "10:00:00.12" are one
+// value printed by two databases.
+std::string canonical_temporal(const std::string& s) {
+  auto dot = s.find('.');
+  if (dot == std::string::npos) return s;
+  std::size_t end = dot + 1;
+  while (end < s.size() && s[end] >= '0' && s[end] <= '9') ++end;
+  std::size_t last = end;
+  while (last > dot + 1 && s[last - 1] == '0') --last;
+  if (last == dot + 1) last = dot;
+  return s.substr(0, last) + s.substr(end);
+}
+
 void encode(const Value& v, std::string& out) {
   switch (v.kind()) {
     case ValueKind::Null: out += '\x00'; return;
@@ -49,6 +62,9 @@ void encode(const Value& v, std::string& out) {
     case ValueKind::Decimal: out += 'n'; out += canonical_decimal(v.text()); break;
     case ValueKind::Double: out += 'f'; out += fmt::format("{}", v.as_double()); break;
     case ValueKind::Bytes: out += 'b'; out += v.text(); break;
+    case ValueKind::Time:
+    case ValueKind::Timestamp:
+    case ValueKind::TimestampTz: out += 's'; out += canonical_temporal(v.text()); break;
     default: out += 's'; out += v.text(); break;
   }
   out += '\x1f';
@@ -68,7 +84,12 @@ struct Layout {
   std::vector<int> compared;   // indexes of compared columns in `schema`, in pairing order
   int soft_delete = -1;        // index of the soft-delete flag (rows with it true are skipped)
   std::string where;           // the copy's filter (source side)
+  // Source side with a config: each compared column's value converter (as the copy applies it),
+  // so that a source row is compared with what it became at the target.
+  std::vector<std::shared_ptr<const ValueConverter>> converters;
 };
+
+
 
 bool truthy(const Value& v) {
   switch (v.kind()) {
@@ -105,7 +126,19 @@ void scan(SourceConnector& conn, const Layout& l, F&& f) {
       kbuf.clear();
       rbuf.clear();
       for (int k : l.key) encode(row[static_cast<std::size_t>(k)], kbuf);
-      for (int c : l.compared) encode(row[static_cast<std::size_t>(c)], rbuf);
+      for (std::size_t i = 0; i < l.compared.size(); ++i) {
+        const Value& v = row[static_cast<std::size_t>(l.compared[i])];
+        if (i < l.converters.size() && l.converters[i]) {
+          try {
+            encode(l.converters[i]->convert(v), rbuf);
+          } catch (const Error&) {
+            rbuf += "\x01unconvertible";  // cannot be at the target as it is
+            encode(v, rbuf);
+          }
+        } else {
+          encode(v, rbuf);
+        }
+      }
       f(row, XXH3_64bits(kbuf.data(), kbuf.size()), XXH3_64bits(rbuf.data(), rbuf.size()));
     }
   }
@@ -201,7 +234,13 @@ TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target,
     if (plan && plan->target.deletes.strategy == DeleteStrategy::Soft) soft = plan->target.deletes.column;
     Layout ls = make_layout(src, src_cols, src_key, "");
     Layout lt = make_layout(dst, dst_cols, dst_key, soft);
-    if (plan) ls.where = plan->settings.where;
+    if (plan) {
+      ls.where = plan->settings.where;
+      for (const auto& p : pairs) {
+        int i = plan->read.index_of(p.source_name);
+        ls.converters.push_back(i >= 0 ? plan->converters[static_cast<std::size_t>(i)] : nullptr);
+      }
+    }
     // A filtered copy is compared against the filtered source.
     Side a = summarize(source, ls);
     Side b = summarize(target, lt);
@@ -252,7 +291,7 @@ VerifyReport verify(SourceConnector& source, SourceConnector& target, const Veri
     Config cfg = *options.config;
     if (!options.include.empty() && !(options.include.size() == 1 && options.include[0] == "*")) cfg.include = options.include;
     cfg.exclude.insert(cfg.exclude.end(), options.exclude.begin(), options.exclude.end());
-    plans = plan_tables(cfg, source, *default_type_mapper(), target.dialect());
+    plans = plan_tables(cfg, source, *make_type_mapper(cfg), target.dialect());
   } else {
     Config cfg;
     cfg.include = options.include;

@@ -38,7 +38,7 @@ DestinationTable same_dialect(const TableSchema& s) {
   DestinationTable t;
   t.schema = s;
   auto mapper = cdc::default_type_mapper();
-  for (auto& c : t.schema.columns) c = mapper->map_column(c, "sqlite", "sqlite");
+  for (auto& c : t.schema.columns) c = mapper->map_column(s.id, c, "sqlite", "sqlite").target;
   return t;
 }
 

@@ -86,7 +86,7 @@ int run_discover(const DiscoverArgs& args) {
   std::vector<std::string> targets;
   if (!args.destination.empty()) {
     auto destination = registry.open_destination(args.destination);
-    auto plans = cdc::plan_tables(config, *source, *cdc::default_type_mapper(), destination->dialect());
+    auto plans = cdc::plan_tables(config, *source, *cdc::make_type_mapper(config), destination->dialect());
     for (const auto& plan : plans) {
       tables.push_back(plan.source);
       targets.push_back(plan.target.schema.id.to_string());
