@@ -38,6 +38,9 @@ struct StreamSettings {
   // Every column each streamed table had when the stream opened (projected or not): a Relation
   // message with others means columns were added since.
   std::map<TableId, std::set<std::string>> known_columns;
+  // Partitions of streamed partitioned tables -> their root (for publications that publish
+  // changes under the partition's own name).
+  std::map<TableId, TableId> partition_root;
 };
 std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
                                              const Position& from);

@@ -65,19 +65,25 @@ std::string default_slot(const std::string& db) {
   return s.substr(0, 63);
 }
 
-// A value as SQL literal text for the watermark comparison.
+// A value as a typed SQL literal for the watermark comparison (through libpq's escaping).
 std::string value_literal(Conn& c, const Value& v) {
   switch (v.kind()) {
     case ValueKind::Null: return "NULL";
     case ValueKind::Bool: return v.as_bool() ? "true" : "false";
-    case ValueKind::Int: return c.literal(std::to_string(v.as_int()));
-    case ValueKind::UInt: return c.literal(std::to_string(v.as_uint()));
-    case ValueKind::Double: return c.literal(fmt::format("{}", v.as_double()));
+    case ValueKind::Int: return std::to_string(v.as_int());
+    case ValueKind::UInt: return std::to_string(v.as_uint());
+    case ValueKind::Double: return c.literal(fmt::format("{}", v.as_double())) + "::float8";
     case ValueKind::Bytes: {
       std::string t;
       append_copy_text(v, t);  // \\x..: COPY escaping doubled the backslash
-      return c.literal(t.substr(1));
+      return c.literal(t.substr(1)) + "::bytea";
     }
+    case ValueKind::Decimal: return c.literal(v.text()) + "::numeric";
+    case ValueKind::Date: return c.literal(v.text()) + "::date";
+    case ValueKind::Time: return c.literal(v.text()) + "::time";
+    case ValueKind::Timestamp: return c.literal(v.text()) + "::timestamp";
+    case ValueKind::TimestampTz: return c.literal(v.text()) + "::timestamptz";
+    case ValueKind::Uuid: return c.literal(v.text()) + "::uuid";
     default: return c.literal(v.text());
   }
 }
@@ -363,7 +369,7 @@ class PgSource final : public SourceConnector {
                                         quote_ident(slot_ + "_snap_" + std::to_string(++temp_counter_) + "_" +
                                                     std::to_string(PQbackendPID(repl.get()))))
                           : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT", quote_ident(slot_));
-    Result r = repl.exec(cmd, "replication slot " + slot_);
+    Result r = repl.exec(cmd, "replication slot " + slot_);  // waits for running transactions to end
     std::uint64_t consistent = parse_lsn(r.text(0, 1));
     StreamStart start;
     start.position = Position(format_lsn(consistent - 1));
@@ -385,7 +391,7 @@ class PgSource final : public SourceConnector {
       std::lock_guard<std::mutex> lock(mu_);
       snapshot_conn_.close();
     }
-    StreamSettings s{params_, slot_, publication_, {}};
+    StreamSettings s{params_, slot_, publication_, {}, {}};
     Conn c = open();
     for (const auto& t : tables) {
       Result r = c.exec_params(
@@ -393,6 +399,11 @@ class PgSource final : public SourceConnector {
           {quote_table(t.schema.id.schema, t.schema.id.name)}, where_of(t.schema.id));
       auto& known = s.known_columns[t.schema.id];
       for (int i = 0; i < r.rows(); ++i) known.insert(r.text(i, 0));
+      Result parts = c.exec_params(
+          "SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) p JOIN pg_class c ON c.oid = p.relid "
+          "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.level > 0",
+          {quote_table(t.schema.id.schema, t.schema.id.name)}, where_of(t.schema.id));
+      for (int i = 0; i < parts.rows(); ++i) s.partition_root[TableId(parts.text(i, 0), parts.text(i, 1))] = t.schema.id;
     }
     return open_pg_stream(s, tables, from);
   }

@@ -296,6 +296,7 @@ class PgStream final : public ChangeStream {
   void on(RelationMsg& m, std::vector<ChangeEvent>&) {
     RelMap map;
     TableId id(m.nspname, m.relname);
+    if (auto root = settings_.partition_root.find(id); root != settings_.partition_root.end()) id = root->second;
     for (const auto& t : tables_) {
       if (t.schema.id != id) continue;
       map.wanted = true;

@@ -325,6 +325,25 @@ TEST_CASE("postgres: incremental mode reads rows past the watermark", "[postgres
   CHECK(d.count("ev") == 101);
   CHECK(d.scalar("SELECT v FROM ev WHERE id = 5") == "changed");
   CHECK(dump(s, "ev") == dump(d, "ev"));
+
+  // A custom query with :last_value.
+  cfg.name = "inc-query";
+  cfg.tables["ev"].query = "SELECT id, upper(v) AS v, updated_at FROM ev WHERE updated_at > coalesce(:last_value, '-infinity'::timestamp)";
+  TempDb dst2("incq");
+  cfg.destination = dst2.url();
+  {
+    cdc::ReplicationSession session(cfg, opt);
+    session.run();
+  }
+  Conn d2(dst2.url());
+  CHECK(d2.count("ev") == 101);
+  CHECK(d2.scalar("SELECT v FROM ev WHERE id = 101") == "NEW");
+  s.exec("INSERT INTO ev VALUES (102, 'later', '2025-02-01')");
+  {
+    cdc::ReplicationSession session(cfg, opt);
+    session.run();
+  }
+  CHECK(d2.scalar("SELECT v FROM ev WHERE id = 102") == "LATER");
 }
 
 TEST_CASE("postgres: connection errors are typed, retryable and never show the password", "[postgres]") {
