@@ -1,5 +1,10 @@
 // Registers the PostgreSQL connector pieces for URLs "postgresql://user:pass@host:port/db?..."
-// (and the "postgres://" spelling).
+// (and the "postgres://" spelling). Query parameters go to libpq (sslmode, sslrootcert,
+// connect_timeout, ...), except cdc's own:
+//   slot=NAME          logical replication slot (default cdc_<database>)
+//   publication=NAME   use this existing publication as is (default: cdc creates and maintains
+//                      "cdc_pub" for the replicated tables, and teardown drops it)
+//   streaming=off      pgoutput protocol v1 instead of v2 with in-progress streaming (PG 14+)
 #include <cdc/registry.h>
 
 #include "postgres/pg_connectors.h"
