@@ -197,6 +197,7 @@ Value coerce(const Value& v, const LogicalType& t) {
     case TypeId::Interval:
     case TypeId::Unknown:
       if (v.kind() == ValueKind::String) return v;
+      if (t.id == TypeId::Interval && v.kind() == ValueKind::Time) return v;  // interval input accepts it
       if (v.kind() == ValueKind::Bytes) {
         if (!valid_utf8(v.text())) cannot(fmt::format("binary value {} is not valid UTF-8 text", v.to_display()));
         return Value::string(v.text());

@@ -145,7 +145,9 @@ Value value_from_text(const Column& column, std::string_view text) {
       char* end = nullptr;
       double d = std::strtod(s.c_str(), &end);
       if (!end || *end) break;
-      if (column.type.id == TypeId::Float32) d = static_cast<double>(std::strtof(s.c_str(), nullptr));
+      // real: PostgreSQL prints the shortest text that reads back as the same float; the double
+      // nearest that text is the canonical value (as the MariaDB connector reads FLOAT), so a
+      // float copied between the two compares equal.
       return Value::float64(d);
     }
     case TypeId::Decimal: {
