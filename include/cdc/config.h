@@ -86,6 +86,9 @@ struct Config {
   std::int64_t poll_interval_ms = 500;     // stream/incremental poll when idle
   std::int64_t stream_batch_rows = 10000;  // changes applied per destination transaction at most
   std::map<std::string, TableSettings> tables;  // keyed by source table name as written in config
+  // A value that cannot be converted for the destination: `quarantine` keeps the row (with the
+  // reason) in the destination's quarantine table and goes on; `fail` fails its table.
+  enum class OnConversionError { Quarantine, Fail } on_conversion_error = OnConversionError::Quarantine;
   std::vector<TypeCast> cast;  // type overrides, first match wins (column overrides before type ones)
   bool keep_defaults = false;  // across dialects, keep source column defaults (as SQL text; only
                                // where the target accepts the expression)

@@ -28,6 +28,18 @@ struct DestinationTable {
   DeleteSettings deletes;
 };
 
+// A row that could not be converted for its destination, kept with the reason instead of
+// stopping the table (Config::on_conversion_error: quarantine).
+struct QuarantinedRow {
+  std::string table;      // source table
+  std::string key;        // the row's key, "id=42" (or its first columns without a key)
+  std::string column;     // the column whose value failed
+  std::string value;      // the source value as text (bytes in hex)
+  std::string error;      // why it could not be converted
+  std::string position;   // source position of the change, or "snapshot"
+  std::int64_t at_us = 0; // when, microseconds since the epoch
+};
+
 class CDC_API DestinationWriter {
  public:
   virtual ~DestinationWriter() = default;
@@ -44,6 +56,10 @@ class CDC_API DestinationWriter {
   // Commits the transaction; `checkpoint` entries of `session` are written in the same
   // transaction (empty = none). After commit returns, data and checkpoint are durable together.
   virtual void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) = 0;
+  // Records rows that could not be converted, in the current transaction, in cdc's quarantine
+  // table (`_cdc_quarantine`, or `quarantine` in the `cdc_metadata` schema). The default throws
+  // cdc::Error(Destination): destinations without one fail the table instead.
+  virtual void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows);
   virtual void rollback() noexcept = 0;
 };
 

@@ -42,6 +42,7 @@ struct TableStatus {
   double rows_per_second = 0;        // recent rate (snapshot rows or changes)
   double eta_seconds = -1;           // snapshot ETA; -1 = unknown
   int attempts = 0;                  // failed attempts so far (retries)
+  std::int64_t quarantined = 0;      // rows kept in the quarantine table instead of copied
   std::string position;              // last committed stream position or watermark
   std::string error;                 // last error (Failed) or last retried error
 };

@@ -70,6 +70,7 @@ std::string encode_table(const TableCheckpoint& t) {
   if (!t.snapshot_position.empty()) o["snapshot_position"] = t.snapshot_position;
   if (t.watermark) o["watermark"] = encode_value(*t.watermark);
   if (t.changes) o["changes"] = t.changes;
+  if (t.quarantined) o["quarantined"] = t.quarantined;
   if (!t.error.empty()) o["error"] = t.error;
   return json::serialize(o);
 }
@@ -84,6 +85,7 @@ TableCheckpoint decode_table(const std::string& text, const std::string& table) 
     t.snapshot_position = str(o, "snapshot_position");
     if (auto it = o.find("watermark"); it != o.end()) t.watermark = decode_value(it->value());
     if (auto it = o.find("changes"); it != o.end()) t.changes = it->value().to_number<std::int64_t>();
+    if (auto it = o.find("quarantined"); it != o.end()) t.quarantined = it->value().to_number<std::int64_t>();
     t.error = str(o, "error");
     return t;
   } catch (const Error&) {

@@ -24,7 +24,8 @@ struct TableCheckpoint {
   std::string mode;
   std::string snapshot_position;   // where this table's stream takes over from its snapshot
   std::optional<Value> watermark;  // incremental mode
-  std::int64_t changes = 0;        // incremental rows applied (informational)
+  std::int64_t changes = 0;        // changes applied (informational)
+  std::int64_t quarantined = 0;    // rows sent to quarantine (informational)
   std::string error;
 };
 

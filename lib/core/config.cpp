@@ -285,7 +285,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
   w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
                 "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
-                "keep_defaults"});
+                "keep_defaults", "on_conversion_error"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_string();
@@ -299,6 +299,10 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("poll_interval_ms")) c.poll_interval_ms = w.child("poll_interval_ms").as_int(1, 3'600'000);
   if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
   if (w.has("keep_defaults")) c.keep_defaults = w.child("keep_defaults").as_bool();
+  if (w.has("on_conversion_error"))
+    c.on_conversion_error = w.child("on_conversion_error")
+                                .as_enum<Config::OnConversionError>({{"quarantine", Config::OnConversionError::Quarantine},
+                                                                     {"fail", Config::OnConversionError::Fail}});
   if (w.has("cast")) {
     Walker list = w.child("cast");
     if (list.node().type != ConfigNode::Type::Seq) list.fail("expected a list of {type|column, to}, got " + describe(list.node()));

@@ -123,6 +123,8 @@ struct TableRun {
   bool holding = false;
   bool erase_held = false;  // the next stream commit removes "held:<id>"
   bool identity = true;     // values need no conversion
+  bool reorder = false;     // target columns differ from the read columns in number or order
+  std::int64_t quarantined = 0;
   RateMeter rate;
 };
 
@@ -172,6 +174,7 @@ SessionStatus checkpoint_status(const Config& config) {
       t.phase = cp.phase;
       t.error = cp.error;
       t.changes_applied = cp.changes;
+      t.quarantined = cp.quarantined;
       if (cp.mode == "copy") t.mode = TableMode::Copy;
       else if (cp.mode == "incremental") t.mode = TableMode::Incremental;
       if (cp.watermark) t.position = cp.watermark->to_display();
@@ -280,6 +283,7 @@ struct ReplicationSession::Impl {
     cp.mode = std::string(to_string(t.mode));
     cp.error = t.error;
     cp.changes = t.changes;
+    cp.quarantined = t.quarantined;
     return {detail::table_key(t.id), detail::encode_table(cp)};
   }
 
@@ -320,33 +324,83 @@ struct ReplicationSession::Impl {
     cv.notify_all();
   }
 
-  // Converts rows in read order into target order and types.
-  void convert_rows(TableRun& t, std::vector<Row>& rows) const {
+  struct ConversionFailure {
+    std::string column, value, error, key;
+  };
+
+  // Converts one row in read order into target order and types. On a value that cannot be
+  // converted: fills `failure` and returns false when given one, throws otherwise.
+  bool convert_row(TableRun& t, Row& row, ConversionFailure* failure) const {
     const auto& plan = t.plan;
-    bool reorder = plan.target_from_read.size() != plan.read.columns.size();
-    if (!reorder)
-      for (std::size_t i = 0; i < plan.target_from_read.size(); ++i)
-        if (plan.target_from_read[i] != static_cast<int>(i)) reorder = true;
-    for (auto& row : rows) {
-      if (row.empty()) continue;
-      if (!t.identity) {
-        for (std::size_t i = 0; i < plan.converters.size() && i < row.size(); ++i) {
-          if (!plan.converters[i]) continue;
-          try {
-            row[i] = plan.converters[i]->convert(row[i]);
-          } catch (const Error& e) {
+    if (row.empty()) return true;
+    if (!t.identity) {
+      for (std::size_t i = 0; i < plan.converters.size() && i < row.size(); ++i) {
+        if (!plan.converters[i]) continue;
+        try {
+          row[i] = plan.converters[i]->convert(row[i]);
+        } catch (const Error& e) {
+          if (!failure)
             throw Error(ErrorKind::Conversion, e.message(), false,
                         fmt::format("table {} column {} ({})", t.id, plan.read.columns[i].name, key_text(plan.read, row)));
-          }
+          *failure = {plan.read.columns[i].name, row[i].to_display(4096), e.message(), key_text(plan.read, row)};
+          return false;
         }
       }
-      if (reorder) {
-        Row out;
-        out.reserve(plan.target_from_read.size());
-        for (int src : plan.target_from_read) out.push_back(src >= 0 ? std::move(row[static_cast<std::size_t>(src)]) : Value::boolean(false));
-        row = std::move(out);
-      }
     }
+    if (t.reorder) {
+      Row out;
+      out.reserve(plan.target_from_read.size());
+      for (int src : plan.target_from_read) out.push_back(src >= 0 ? std::move(row[static_cast<std::size_t>(src)]) : Value::boolean(false));
+      row = std::move(out);
+    }
+    return true;
+  }
+
+  bool quarantining() const { return config.on_conversion_error == Config::OnConversionError::Quarantine; }
+
+  // Converts a batch; rows that cannot be converted leave the batch for `quarantined` (or throw
+  // when the config says fail).
+  void convert_rows(TableRun& t, std::vector<Row>& rows, std::vector<QuarantinedRow>* quarantined = nullptr,
+                    const std::string& position = "snapshot") const {
+    if (t.identity && !t.reorder) return;
+    ConversionFailure f;
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!convert_row(t, rows[i], quarantined ? &f : nullptr)) {
+        quarantined->push_back(quarantine_record(t, f, position));
+        continue;
+      }
+      if (kept != i) rows[kept] = std::move(rows[i]);
+      ++kept;
+    }
+    rows.resize(kept);
+  }
+
+  static QuarantinedRow quarantine_record(const TableRun& t, const ConversionFailure& f, const std::string& position) {
+    QuarantinedRow q;
+    q.table = t.id;
+    q.key = f.key;
+    q.column = f.column;
+    q.value = f.value;
+    q.error = f.error;
+    q.position = position;
+    q.at_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return q;
+  }
+
+  // Writes quarantined rows in the writer's transaction. A destination without a quarantine
+  // table fails the table with the conversion error itself.
+  void write_quarantine(DestinationWriter& writer, const std::vector<QuarantinedRow>& rows) {
+    if (rows.empty()) return;
+    try {
+      writer.quarantine(name, rows);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Destination || e.retryable()) throw;
+      const auto& q = rows.front();
+      throw Error(ErrorKind::Conversion, q.error, false, fmt::format("table {} column {} ({})", q.table, q.column, q.key));
+    }
+    for (const auto& q : rows)
+      logf(LogLevel::Warn, "session", q.table, "quarantined row {}: column {}: {}", q.key, q.column, q.error);
   }
 
   // ---- setup ---------------------------------------------------------------------------
@@ -391,6 +445,9 @@ struct ReplicationSession::Impl {
         throw config_error("tables." + p.key + ".mode",
                            fmt::format("the {} source cannot stream changes; use mode copy or incremental", source->dialect()));
       t->identity = std::all_of(p.converters.begin(), p.converters.end(), [](const auto& c) { return c == nullptr; });
+      t->reorder = p.target_from_read.size() != p.read.columns.size();
+      for (std::size_t i = 0; i < p.target_from_read.size() && !t->reorder; ++i)
+        t->reorder = p.target_from_read[i] != static_cast<int>(i);
       t->plan = std::move(p);
       restore_table(*t, entries, all_copy_done);
       by_source[t->plan.source.id] = t.get();
@@ -402,6 +459,7 @@ struct ReplicationSession::Impl {
     auto cp_it = entries.find(detail::table_key(t.id));
     if (cp_it != entries.end()) t.cp = detail::decode_table(cp_it->second, t.id);
     t.changes = t.cp.changes;
+    t.quarantined = t.cp.quarantined;
     bool fresh = cp_it == entries.end() || fresh_copy;
     if (t.mode == TableMode::Replicate && t.cp.snapshot_position.empty()) fresh = true;  // never streamed: snapshot first
     if (t.mode == TableMode::Copy && t.cp.phase == TablePhase::Done && t.cp.mode != "copy") fresh = true;
@@ -614,6 +672,8 @@ struct ReplicationSession::Impl {
         auto reader = source->read_chunk(req);
         writer->begin();
         std::vector<Row> batch;
+        std::vector<QuarantinedRow> quarantined;
+        std::int64_t quarantined_total = 0;
         while (reader->next(batch)) {
           if (stopping() || t.stop_requested) {
             writer->rollback();
@@ -621,8 +681,11 @@ struct ReplicationSession::Impl {
             t.rows_done -= written;
             return false;
           }
-          convert_rows(t, batch);
+          quarantined.clear();
+          convert_rows(t, batch, quarantining() ? &quarantined : nullptr);
           writer->write_rows(t.plan.target, batch);
+          write_quarantine(*writer, quarantined);
+          quarantined_total += static_cast<std::int64_t>(quarantined.size());
           written += static_cast<std::int64_t>(batch.size());
           std::lock_guard<std::mutex> lock(mu);
           t.rows_done += static_cast<std::int64_t>(batch.size());
@@ -642,6 +705,10 @@ struct ReplicationSession::Impl {
         detail::failpoint("snapshot.before_commit");
         commit(*writer, entries);
         detail::failpoint("snapshot.chunk_committed");
+        if (quarantined_total) {
+          std::lock_guard<std::mutex> lock(mu);
+          t.quarantined += quarantined_total;
+        }
         return true;
       } catch (const Error& e) {
         if (writer) writer->rollback();
@@ -815,17 +882,28 @@ struct ReplicationSession::Impl {
         groups[g->second].second.push_back(std::move(ev));
       }
     }
+    std::map<TableRun*, std::vector<QuarantinedRow>> quarantined;
     for (auto& [t, evs] : groups) {
-      for (auto& ev : evs) {
+      std::size_t kept = 0;
+      for (std::size_t i = 0; i < evs.size(); ++i) {
+        ChangeEvent& ev = evs[i];
         std::vector<Row> rows;
         if (!ev.before.empty()) rows.push_back(std::move(ev.before));
         if (!ev.after.empty()) rows.push_back(std::move(ev.after));
+        bool converted = true;
         try {
-          convert_rows(*t, rows);
+          ConversionFailure f;
+          for (auto& row : rows) {
+            if (convert_row(*t, row, quarantining() ? &f : nullptr)) continue;
+            quarantined[t].push_back(quarantine_record(*t, f, ev.position.str()));
+            converted = false;
+            break;
+          }
         } catch (const Error& e) {
           fail_streaming_table(*t, e.what());
           break;
         }
+        if (!converted) continue;  // the change is in quarantine, not applied
         std::size_t r = 0;
         if (ev.op == ChangeOp::Delete || (ev.op == ChangeOp::Update && rows.size() == 2)) ev.before = std::move(rows[r++]);
         if (r < rows.size()) ev.after = std::move(rows[r]);
@@ -835,7 +913,10 @@ struct ReplicationSession::Impl {
             mask.push_back(src >= 0 && static_cast<std::size_t>(src) < ev.unchanged.size() && ev.unchanged[static_cast<std::size_t>(src)]);
           ev.unchanged = std::move(mask);
         }
+        if (kept != i) evs[kept] = std::move(ev);
+        ++kept;
       }
+      if (t->phase == TablePhase::Streaming) evs.resize(kept);
     }
 
     for (int attempt = 1;; ++attempt) {
@@ -848,6 +929,7 @@ struct ReplicationSession::Impl {
           if (t->phase != TablePhase::Streaming) continue;
           failing = t;
           writer->apply(t->plan.target, evs);
+          if (auto q = quarantined.find(t); q != quarantined.end()) write_quarantine(*writer, q->second);
           failing = nullptr;
         }
         {
@@ -881,6 +963,7 @@ struct ReplicationSession::Impl {
     std::lock_guard<std::mutex> lock(mu);
     for (auto& [t, evs] : groups) {
       if (t->phase != TablePhase::Streaming) continue;
+      if (auto q = quarantined.find(t); q != quarantined.end()) t->quarantined += static_cast<std::int64_t>(q->second.size());
       t->changes += static_cast<std::int64_t>(evs.size());
       t->rate.add(now, t->changes);
     }
@@ -906,6 +989,7 @@ struct ReplicationSession::Impl {
     std::int64_t rows = 0;
     with_retry(t, "incremental poll", [&] {
       rows = 0;
+      std::int64_t quarantined_here = 0;
       try {
         if (!writer) writer = destination->open_writer();
         IncrementalRequest req;
@@ -930,8 +1014,11 @@ struct ReplicationSession::Impl {
             if (!v.is_null() && (!high || detail::compare_values(v, *high) > 0)) high = v;
           }
           rows += static_cast<std::int64_t>(batch.size());
-          convert_rows(t, batch);
+          std::vector<QuarantinedRow> quarantined;
+          convert_rows(t, batch, quarantining() ? &quarantined : nullptr, "incremental");
           writer->write_rows(t.plan.target, batch);
+          write_quarantine(*writer, quarantined);
+          quarantined_here += static_cast<std::int64_t>(quarantined.size());
         }
         if (rows == 0) {
           writer->rollback();
@@ -953,6 +1040,7 @@ struct ReplicationSession::Impl {
         t.cp.watermark = high;
         t.changes += rows;
         t.rows_done += rows;
+        t.quarantined += quarantined_here;
         t.rate.add(Clock::now(), t.changes);
       } catch (...) {
         if (writer) writer->rollback();
@@ -1134,6 +1222,7 @@ struct ReplicationSession::Impl {
       else
         ts.eta_seconds = 0;
       ts.attempts = t->attempts;
+      ts.quarantined = t->quarantined;
       if (t->mode == TableMode::Incremental)
         ts.position = t->cp.watermark ? t->cp.watermark->to_display() : "";
       else if (!t->held.empty())

@@ -1,5 +1,6 @@
 // Defaults for the optional parts of SourceConnector (sources without change capture).
 #include <cdc/error.h>
+#include <cdc/destination.h>
 #include <cdc/source.h>
 
 namespace cdc {
@@ -23,5 +24,10 @@ int SourceConnector::compare_positions(const Position& a, const Position& b) con
 }
 
 std::vector<std::string> SourceConnector::teardown() { return {}; }
+
+void DestinationWriter::quarantine(const std::string&, const std::vector<QuarantinedRow>& rows) {
+  throw Error(ErrorKind::Destination, "this destination has no quarantine table", false,
+              rows.empty() ? std::string() : "table " + rows.front().table);
+}
 
 }  // namespace cdc

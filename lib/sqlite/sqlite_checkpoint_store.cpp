@@ -10,6 +10,14 @@
 
 namespace cdc::sqlite {
 
+// Rows that could not be converted (Config::on_conversion_error: quarantine), with the reason.
+std::string quarantine_table_ddl() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {}(id INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, source_table TEXT NOT NULL, "
+      "row_key TEXT, column_name TEXT, raw_value TEXT, error TEXT NOT NULL, position TEXT, at TEXT NOT NULL)",
+      quote_ident(kQuarantineTable));
+}
+
 std::string checkpoint_table_ddl() {
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {}(session TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "

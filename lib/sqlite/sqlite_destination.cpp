@@ -144,6 +144,31 @@ class SqliteWriter final : public DestinationWriter {
     db_.exec("COMMIT");
   }
 
+  void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
+    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    if (!quarantine_insert_) {
+      db_.exec(quarantine_table_ddl(), "quarantine table");
+      quarantine_insert_ = Stmt(db_,
+                                fmt::format("INSERT INTO {}(session, source_table, row_key, column_name, raw_value, error, "
+                                            "position, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                                            "strftime('%Y-%m-%d %H:%M:%f', ?8 / 1000000.0, 'unixepoch'))",
+                                            quote_ident(kQuarantineTable)),
+                                "quarantine table");
+    }
+    Stmt& s = quarantine_insert_;
+    for (const auto& q : rows) {
+      s.bind_text(1, session);
+      s.bind_text(2, q.table);
+      s.bind_text(3, q.key);
+      s.bind_text(4, q.column);
+      s.bind_text(5, q.value);
+      s.bind_text(6, q.error);
+      s.bind_text(7, q.position);
+      s.bind_int64(8, q.at_us);
+      step_reset(s);
+    }
+  }
+
   void rollback() noexcept override {
     for (auto& [name, w] : tables_) {
       w.replace.reset();
@@ -346,7 +371,7 @@ class SqliteWriter final : public DestinationWriter {
 
   Db db_;
   std::unordered_map<std::string, TableWriter> tables_;
-  Stmt cp_upsert_, cp_delete_;
+  Stmt cp_upsert_, cp_delete_, quarantine_insert_;
 };
 
 class SqliteDestination final : public DestinationConnector {

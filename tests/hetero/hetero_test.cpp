@@ -210,6 +210,7 @@ TEST_CASE("values PostgreSQL cannot hold stop their table with the row key, the 
   cdc::Config config;
   config.source = mariadb_url(src.name);
   config.destination = pg.url();
+  config.on_conversion_error = cdc::Config::OnConversionError::Fail;
   cdc::SessionOptions copy;
   copy.snapshot_only = true;
   auto status = cdc::ReplicationSession(config, copy).run();

@@ -28,6 +28,7 @@ void print_json(const cdc::SessionStatus& s) {
     j["chunks_done"] = t.chunks_done;
     j["chunks_total"] = t.chunks_total;
     j["changes_applied"] = t.changes_applied;
+    j["quarantined"] = t.quarantined;
     j["position"] = t.position;
     j["error"] = t.error;
     tables.push_back(std::move(j));
@@ -46,15 +47,15 @@ void print_table(const cdc::SessionStatus& s) {
     print_line("no table checkpoints yet");
     return;
   }
-  TextTable table({"table", "target", "mode", "phase", "rows", "chunks", "changes", "position", "error"});
-  for (std::size_t c : {4u, 5u, 6u}) table.align_right(c);
+  TextTable table({"table", "target", "mode", "phase", "rows", "chunks", "changes", "quarantined", "position", "error"});
+  for (std::size_t c : {4u, 5u, 6u, 7u}) table.align_right(c);
   for (const auto& t : s.tables) {
     std::string rows = group_digits(t.rows_done);
     if (t.phase == cdc::TablePhase::Snapshot && t.rows_estimated >= 0) rows += " / ~" + group_digits(t.rows_estimated);
     std::string chunks = t.chunks_total > 0 ? fmt::format("{}/{}", t.chunks_done, t.chunks_total) : "-";
     table.add_row({t.source, t.target.empty() ? "-" : t.target, std::string(cdc::to_string(t.mode)),
                    std::string(cdc::to_string(t.phase)), rows, chunks, group_digits(t.changes_applied),
-                   t.position.empty() ? "-" : truncate_display(t.position, 40), truncate_display(t.error, 60)});
+                   group_digits(t.quarantined), t.position.empty() ? "-" : truncate_display(t.position, 40), truncate_display(t.error, 60)});
   }
   std::string out = table.render();
   std::fwrite(out.data(), 1, out.size(), stdout);
