@@ -37,8 +37,14 @@ CDC_API bool table_selected(const Config& config, const TableId& table);
 
 // Discovers and plans every selected table, largest first. Errors name the config key path
 // (tables.orders.columns[2]: no column "x" in table orders). `target_dialect` and
-// `max_identifier_length` describe the destination.
+// `max_identifier_length` describe the destination; longer target names are shortened with
+// fit_identifier.
 CDC_API std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source,
-                                           const TypeMapper& mapper, const std::string& target_dialect);
+                                           const TypeMapper& mapper, const std::string& target_dialect,
+                                           std::size_t max_identifier_length = 0);
+
+// `name` if it fits `max_length` bytes (0 = no limit), else a prefix of it plus "_" and 8 hex
+// digits of a hash of the whole name: stable across runs, and distinct names stay distinct.
+CDC_API std::string fit_identifier(const std::string& name, std::size_t max_length);
 
 }  // namespace cdc

@@ -79,7 +79,7 @@ const Column& column_or_throw(const TableSchema& table, const std::string& name,
 }
 
 TablePlan plan_one(const Config& config, const TableSchema& source, const std::string& key, const TypeMapper& mapper,
-                   const std::string& source_dialect, const std::string& target_dialect) {
+                   const std::string& source_dialect, const std::string& target_dialect, std::size_t max_len) {
   TablePlan plan;
   plan.key = key.empty() ? source.id.to_string() : key;
   plan.source = source;
@@ -129,11 +129,12 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
     target_id = TableId(target_name.substr(0, dot), target_name.substr(dot + 1));
   else
     target_id = TableId(source_dialect == target_dialect ? source.id.schema : std::string(), target_name);
+  target_id.name = fit_identifier(target_id.name, max_len);
   plan.target.schema.id = target_id;
   plan.target.schema.estimated_rows = source.estimated_rows;
   auto renamed = [&](const std::string& n) {
     auto it = s.rename.find(n);
-    return it == s.rename.end() ? n : it->second;
+    return fit_identifier(it == s.rename.end() ? n : it->second, max_len);
   };
   std::set<std::string> names;
   for (std::size_t i = 0; i < plan.read.columns.size(); ++i) {
@@ -170,8 +171,19 @@ bool table_selected(const Config& config, const TableId& table) {
   return any_match(config.include, table) && !any_match(config.exclude, table);
 }
 
+std::string fit_identifier(const std::string& name, std::size_t max_length) {
+  if (max_length == 0 || name.size() <= max_length) return name;
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  const std::string suffix = fmt::format("_{:08x}", static_cast<std::uint32_t>(h ^ (h >> 32)));
+  std::size_t keep = max_length > suffix.size() ? max_length - suffix.size() : 0;
+  // Do not cut a UTF-8 character in two.
+  while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xC0) == 0x80) --keep;
+  return name.substr(0, keep) + suffix;
+}
+
 std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source, const TypeMapper& mapper,
-                                   const std::string& target_dialect) {
+                                   const std::string& target_dialect, std::size_t max_identifier_length) {
   auto discovered = source.discover([&](const TableId& id) {
     return table_selected(config, id) || !config_key_for(config, id).empty();
   });
@@ -184,7 +196,7 @@ std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source
       detail::logf(LogLevel::Warn, "plan", t.id.to_string(), "tables.{} is configured but excluded by include/exclude; skipped", key);
       continue;
     }
-    plans.push_back(plan_one(config, t, key, mapper, source.dialect(), target_dialect));
+    plans.push_back(plan_one(config, t, key, mapper, source.dialect(), target_dialect, max_identifier_length));
   }
   for (const auto& [key, settings] : config.tables) {
     if (used_keys.count(key)) continue;

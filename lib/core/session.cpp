@@ -424,7 +424,7 @@ struct ReplicationSession::Impl {
     }
     logf(LogLevel::Info, "session", "", "session {}: {} -> {}", name, redact_url(config.source), redact_url(config.destination));
 
-    auto plans = plan_tables(config, *source, *mapper, destination->dialect());
+    auto plans = plan_tables(config, *source, *mapper, destination->dialect(), destination->max_identifier_length());
     auto entries = store->load(name);
     if (auto it = entries.find("stream"); it != entries.end()) stream_position = Position(it->second);
 

@@ -67,3 +67,23 @@ TEST_CASE("glob patterns select tables", "[unit][glob]") {
   CHECK(cdc::table_selected(c, cdc::TableId("public", "orders")));
   CHECK_FALSE(cdc::table_selected(c, cdc::TableId("sales", "orders")));
 }
+
+TEST_CASE("long identifiers are shortened stably and stay distinct", "[unit][identifiers]") {
+  CHECK(cdc::fit_identifier("orders", 63) == "orders");
+  CHECK(cdc::fit_identifier(std::string(100, 'x'), 0) == std::string(100, 'x'));
+  const std::string a = std::string(70, 'a') + "_first", b = std::string(70, 'a') + "_second";
+  auto fa = cdc::fit_identifier(a, 63), fb = cdc::fit_identifier(b, 63);
+  CHECK(fa.size() == 63);
+  CHECK(fb.size() == 63);
+  CHECK(fa != fb);
+  CHECK(fa == cdc::fit_identifier(a, 63));  // stable
+  CHECK(fa.substr(0, 54) == std::string(54, 'a'));
+  CHECK(fa[54] == '_');
+  // Never cuts a UTF-8 character in two.
+  std::string u;
+  for (int i = 0; i < 40; ++i) u += "é";  // 80 bytes
+  auto fu = cdc::fit_identifier(u, 63);
+  CHECK(fu.size() <= 63);
+  CHECK((fu.size() - 9) % 2 == 0);  // whole two-byte characters before the "_hash" suffix
+  CHECK(cdc::fit_identifier(u, 64).size() == 63);  // 55 bytes would split a character
+}

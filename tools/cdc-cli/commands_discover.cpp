@@ -86,7 +86,8 @@ int run_discover(const DiscoverArgs& args) {
   std::vector<std::string> targets;
   if (!args.destination.empty()) {
     auto destination = registry.open_destination(args.destination);
-    auto plans = cdc::plan_tables(config, *source, *cdc::make_type_mapper(config), destination->dialect());
+    auto plans = cdc::plan_tables(config, *source, *cdc::make_type_mapper(config), destination->dialect(),
+                                     destination->max_identifier_length());
     for (const auto& plan : plans) {
       tables.push_back(plan.source);
       targets.push_back(plan.target.schema.id.to_string());
