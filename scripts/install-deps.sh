@@ -17,7 +17,7 @@ build_pkgs=(
   libcli11-dev libxxhash-dev
 )
 server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
-tool_pkgs=(time procps python3 pgcopydb sysbench mydumper)  # pgcopydb: bench/pg_copy.sh baseline; sysbench, mydumper: bench/mariadb_*.sh
+tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
 
 missing() {
   local p out=()
