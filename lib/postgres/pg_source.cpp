@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 
@@ -202,7 +203,10 @@ class PgSource final : public SourceConnector {
         fmt::format("SELECT CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = {}::regclass",
                     c.literal(t)),
         w).int64(0, 0);
-    if (rows < 0 || rows < chunk_rows * 4) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
+    // Statistics steer the split of big tables; small or never analysed ones are counted.
+    bool whole = chunk_rows == std::numeric_limits<std::int64_t>::max() && min_chunks <= 1;
+    if (!whole && (rows < 0 || rows / 4 < chunk_rows)) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
+    if (rows < 0) rows = 0;
     std::int64_t n = std::max<std::int64_t>(min_chunks, rows / chunk_rows + (rows % chunk_rows != 0 ? 1 : 0));
     if (rows == 0) n = 1;
     std::vector<std::string> bounds;  // lower bounds of chunks 2..n
