@@ -428,6 +428,24 @@ class BinlogStream final : public ChangeStream {
       for (std::size_t i = 0; i < schema.columns.size(); ++i)
         for (std::size_t j = 0; j < tm->columns.size(); ++j)
           if (strcasecmp(tm->columns[j].name.c_str(), schema.columns[i].name.c_str()) == 0) entry.second[i] = int(j);
+      // The table changed since the session planned it: say so once per table definition.
+      std::string missing, extra;
+      for (std::size_t i = 0; i < schema.columns.size(); ++i)
+        if (entry.second[i] < 0) missing += (missing.empty() ? "" : ", ") + schema.columns[i].name;
+      for (const auto& col : tm->columns) {
+        bool known = std::any_of(schema.columns.begin(), schema.columns.end(),
+                                 [&](const Column& c) { return strcasecmp(c.name.c_str(), col.name.c_str()) == 0; });
+        if (!known) extra += (extra.empty() ? "" : ", ") + col.name;
+      }
+      std::string note = missing + "\x1f" + extra;
+      if ((!missing.empty() || !extra.empty()) && warned_[tm->table] != note) {
+        warned_[tm->table] = note;
+        detail::logf(LogLevel::Warn, "mysql.stream", schema.id.to_string(),
+                     "binlog rows at {} {}{}{}", pos_.to_string(),
+                     missing.empty() ? "" : "lack column(s) " + missing + " (delivered as NULL)",
+                     !missing.empty() && !extra.empty() ? "; " : "",
+                     extra.empty() ? "" : "carry column(s) " + extra + " the session does not replicate (restart it to pick them up)");
+      }
     }
     const std::vector<int> map = entry.second;
     auto& rows = e.rows.rows;
@@ -465,6 +483,7 @@ class BinlogStream final : public ChangeStream {
   MARIADB_RPL_EVENT* event_ = nullptr;
   binlog::Decoder decoder_;
   Tx tx_;
+  std::map<std::string, std::string> warned_;  // table -> last schema difference logged
   std::map<const binlog::TableMap*, std::pair<std::shared_ptr<const binlog::TableMap>, std::vector<int>>> index_cache_;
 };
 
