@@ -27,16 +27,24 @@
 
 namespace cdc::mysql {
 
-BinlogPos parse_position(const std::string& text) {
-  auto colon = text.rfind(':');
+BinlogPos parse_position(const std::string& full) {
   BinlogPos p;
+  auto hash = full.find('#');
+  std::string text = full.substr(0, hash);
+  if (hash != std::string::npos) {
+    p.gtid = full.substr(hash + 1);
+    for (char c : p.gtid)
+      if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-' && c != ',')
+        throw Error(ErrorKind::State, fmt::format("\"{}\" is not a MariaDB binlog position (bad GTID state)", full));
+  }
+  auto colon = text.rfind(':');
   bool ok = colon != std::string::npos && colon > 0 && colon + 1 < text.size();
   if (ok) {
     for (std::size_t i = colon + 1; i < text.size(); ++i)
       if (!std::isdigit(static_cast<unsigned char>(text[i]))) ok = false;
   }
   if (!ok || text.size() - colon > 20)
-    throw Error(ErrorKind::State, fmt::format("\"{}\" is not a MariaDB binlog position (file:offset)", text));
+    throw Error(ErrorKind::State, fmt::format("\"{}\" is not a MariaDB binlog position (file:offset)", full));
   p.file = text.substr(0, colon);
   p.offset = std::stoull(text.substr(colon + 1));
   return p;
@@ -114,6 +122,14 @@ class BinlogStream final : public ChangeStream {
   BinlogStream(const ConnParams& params, const std::vector<StreamTable>& tables, const Position& from)
       : params_(params), pos_(parse_position(from.str())) {
     for (const auto& t : tables) wanted_[key(t.schema.id.schema.empty() ? params_.database : t.schema.id.schema, t.schema.id.name)] = t.schema;
+    std::size_t start = 0;
+    while (start < pos_.gtid.size()) {  // "d-s-n,d-s-n": the last GTID applied per domain
+      auto comma = pos_.gtid.find(',', start);
+      std::string g = pos_.gtid.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!g.empty()) gtid_state_[std::uint32_t(std::stoul(g.substr(0, g.find('-'))))] = g;
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
     connect();
   }
 
@@ -132,6 +148,7 @@ class BinlogStream final : public ChangeStream {
         if (code == CR_BINLOG_ERROR || code == CR_BINLOG_INVALID_FILE) event_ = nullptr;
         disconnect();
         if (code == 0) break;  // end of stream (non-blocking mode); not expected
+        if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG && resume_by_gtid(msg)) continue;
         Error e = make_error(ErrorKind::Source, code, "", msg.c_str(), fmt::format("reading the binlog at {}", pos_.to_string()),
                              params_.redacted);
         if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) throw purged_error(msg);
@@ -187,19 +204,46 @@ class BinlogStream final : public ChangeStream {
     // A replica id no real server uses, different per process.
     std::random_device rd;
     std::uint32_t server_id = 0x40000000u | (std::uint32_t(rd()) & 0x3fffffffu);
-    mariadb_rpl_optionsv(rpl_, MARIADB_RPL_FILENAME, pos_.file.c_str(), pos_.file.size());
-    mariadb_rpl_optionsv(rpl_, MARIADB_RPL_START, static_cast<unsigned long>(pos_.offset));
+    if (gtid_mode_) {
+      // MariaDB GTID mode: the server finds the file itself and starts after the last GTID of
+      // each domain in the state; file name and offset are ignored.
+      conn_.exec("SET @slave_connect_state = " + conn_.quoted(gtid_text()) +
+                 ", @slave_gtid_strict_mode = 0, @slave_gtid_ignore_duplicates = 0");
+      mariadb_rpl_optionsv(rpl_, MARIADB_RPL_FILENAME, "", std::size_t(0));
+      mariadb_rpl_optionsv(rpl_, MARIADB_RPL_START, static_cast<unsigned long>(4));
+    } else {
+      mariadb_rpl_optionsv(rpl_, MARIADB_RPL_FILENAME, pos_.file.c_str(), pos_.file.size());
+      mariadb_rpl_optionsv(rpl_, MARIADB_RPL_START, static_cast<unsigned long>(pos_.offset));
+    }
     mariadb_rpl_optionsv(rpl_, MARIADB_RPL_SERVER_ID, server_id);
     if (mariadb_rpl_open(rpl_) != 0) {
       unsigned code = mysql_errno(conn_.get());
       std::string msg = mysql_error(conn_.get());
       disconnect();
+      if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG && resume_by_gtid(msg)) return;
       if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG) throw purged_error(msg);
       throw make_error(ErrorKind::Source, code, "", msg.c_str(), fmt::format("opening the binlog at {}", pos_.to_string()),
                        params_.redacted);
     }
     tx_ = Tx{};
     detail::logf(LogLevel::Debug, "mysql.stream", "", "reading the binlog from {}", pos_.to_string());
+  }
+
+  std::string gtid_text() const {
+    std::string out;
+    for (const auto& [domain, g] : gtid_state_) out += (out.empty() ? "" : ",") + g;
+    return out;
+  }
+
+  // The file position is gone (purged, or another server after a failover): resume from the
+  // GTID state when the position carries one. Returns false when it does not.
+  bool resume_by_gtid(const std::string& msg) {
+    if (gtid_mode_ || gtid_state_.empty()) return false;
+    detail::logf(LogLevel::Warn, "mysql.stream", "", "binlog position {} is not available ({}); resuming by GTID {}",
+                 pos_.to_string(), msg, gtid_text());
+    gtid_mode_ = true;
+    connect();
+    return true;
   }
 
   void disconnect() {
@@ -218,7 +262,8 @@ class BinlogStream final : public ChangeStream {
   // tells whether it ends the transaction.
   struct Tx {
     bool open = false;
-    std::string id;
+    std::string id;  // GTID "domain-server-sequence", empty without GTIDs
+    std::uint32_t domain = 0;
     bool has_pending = false;
     ChangeEvent pending;
   };
@@ -239,6 +284,10 @@ class BinlogStream final : public ChangeStream {
   }
 
   void commit_tx(std::vector<ChangeEvent>& out) {
+    if (!tx_.id.empty()) {
+      gtid_state_[tx_.domain] = tx_.id;
+      pos_.gtid = gtid_text();
+    }
     emit_pending(out, true, &pos_);
     tx_ = Tx{};
     committed_ = pos_;
@@ -266,6 +315,7 @@ class BinlogStream final : public ChangeStream {
         tx_ = Tx{};
         tx_.open = !e.gtid_standalone;
         tx_.id = e.gtid();
+        tx_.domain = e.gtid_domain;
         if (e.gtid_standalone) tx_.open = true;  // its single QUERY closes it
         break;
       case EventType::Query: {
@@ -483,6 +533,8 @@ class BinlogStream final : public ChangeStream {
   MARIADB_RPL_EVENT* event_ = nullptr;
   binlog::Decoder decoder_;
   Tx tx_;
+  std::map<std::uint32_t, std::string> gtid_state_;  // domain -> last committed GTID
+  bool gtid_mode_ = false;
   std::map<std::string, std::string> warned_;  // table -> last schema difference logged
   std::map<const binlog::TableMap*, std::pair<std::shared_ptr<const binlog::TableMap>, std::vector<int>>> index_cache_;
 };

@@ -1,6 +1,8 @@
 // The MariaDB binlog change stream (libmariadb's replication API as transport, our decoder for
 // events and rows) and binlog positions. A position is "file:offset" text where offset is the end
-// of the last event delivered; positions order by the file's numeric suffix, then offset.
+// of the last event delivered, optionally followed by "#" and the MariaDB GTID state at that
+// point ("binlog.000003:4567#0-1-55,1-2-9"); positions order by the file's numeric suffix, then
+// offset. The GTID state lets a stream resume when its file is gone from the server.
 #pragma once
 
 #include "mysql/mysql_conn.h"
@@ -16,7 +18,8 @@ namespace cdc::mysql {
 struct BinlogPos {
   std::string file;
   std::uint64_t offset = 0;
-  std::string to_string() const { return file + ":" + std::to_string(offset); }
+  std::string gtid;  // MariaDB GTID state (domain-server-sequence list), may be empty
+  std::string to_string() const { return file + ":" + std::to_string(offset) + (gtid.empty() ? "" : "#" + gtid); }
 };
 
 // Throws cdc::Error(State) for text that is not "file:offset".

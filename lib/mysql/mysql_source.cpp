@@ -432,7 +432,13 @@ class MysqlSource final : public SourceConnector {
       if (*r[0] == "Binlog_snapshot_position") pos = *r[1];
     }
     if (file.empty() || pos.empty()) return {};
-    return file + ":" + pos;
+    std::string gtid;
+    try {  // MariaDB: the GTID state at exactly that file position
+      gtid = conn.scalar("SELECT BINLOG_GTID_POS(" + conn.quoted(file) + ", " + conn.quoted(pos) + ")").value_or("");
+    } catch (const Error&) {
+      // MySQL has no BINLOG_GTID_POS; its GTID sets are not supported (file positions only).
+    }
+    return file + ":" + pos + (gtid.empty() ? "" : "#" + gtid);
   }
 
   std::vector<TableSchema> discover_tables(Conn& conn, const std::function<bool(const TableId&)>& wanted,

@@ -255,6 +255,15 @@ TEST_CASE("binlog positions parse and order by file then offset", "[unit]") {
   CHECK_THROWS_AS(parse_position("binlog.000001:"), Error);
   CHECK_THROWS_AS(compare_binlog_positions(Position("binlog:5"), Position("binlog.000001:5")), Error);
   CHECK(parse_position("mysql-bin.000003:1234").to_string() == "mysql-bin.000003:1234");
+  // The GTID state travels along and does not take part in ordering.
+  auto g = parse_position("binlog.000003:4567#0-1-55,1-2-9");
+  CHECK(g.file == "binlog.000003");
+  CHECK(g.offset == 4567);
+  CHECK(g.gtid == "0-1-55,1-2-9");
+  CHECK(g.to_string() == "binlog.000003:4567#0-1-55,1-2-9");
+  CHECK(compare_binlog_positions(Position("binlog.000003:4567#0-1-55"), Position("binlog.000003:4567")) == 0);
+  CHECK(compare_binlog_positions(Position("binlog.000003:4568#0-1-1"), Position("binlog.000003:4567#0-1-55")) > 0);
+  CHECK_THROWS_AS(parse_position("binlog.000003:4567#0-1-55'; DROP"), Error);
 }
 
 TEST_CASE("chunk bounds round-trip through text", "[unit]") {
