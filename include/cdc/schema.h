@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cdc/export.h>
+#include <cdc/value.h>
 
 #include <cstdint>
 #include <optional>
@@ -41,6 +42,10 @@ enum class TypeId : std::uint8_t {
 };
 
 CDC_API std::string_view to_string(TypeId id);
+
+// The Value kind that carries a column of this type when its value arrives as text: Date, Time,
+// Timestamp, TimestampTz, Json, Uuid and Decimal keep their own kind, everything else is String.
+CDC_API ValueKind text_value_kind(TypeId id);
 
 struct CDC_API LogicalType {
   TypeId id = TypeId::Unknown;

@@ -33,6 +33,19 @@ std::string_view to_string(TypeId id) {
   return "?";
 }
 
+ValueKind text_value_kind(TypeId id) {
+  switch (id) {
+    case TypeId::Date: return ValueKind::Date;
+    case TypeId::Time: return ValueKind::Time;
+    case TypeId::Timestamp: return ValueKind::Timestamp;
+    case TypeId::TimestampTz: return ValueKind::TimestampTz;
+    case TypeId::Json: return ValueKind::Json;
+    case TypeId::Uuid: return ValueKind::Uuid;
+    case TypeId::Decimal: return ValueKind::Decimal;
+    default: return ValueKind::String;
+  }
+}
+
 std::string LogicalType::to_string() const {
   std::string out;
   if (is_unsigned) out += "u";

@@ -110,19 +110,6 @@ std::int64_t to_int(const Value& v, const LogicalType& t) {
   return out;
 }
 
-ValueKind kind_for(TypeId id) {
-  switch (id) {
-    case TypeId::Date: return ValueKind::Date;
-    case TypeId::Time: return ValueKind::Time;
-    case TypeId::Timestamp: return ValueKind::Timestamp;
-    case TypeId::TimestampTz: return ValueKind::TimestampTz;
-    case TypeId::Json: return ValueKind::Json;
-    case TypeId::Uuid: return ValueKind::Uuid;
-    case TypeId::Decimal: return ValueKind::Decimal;
-    case TypeId::Bytes: return ValueKind::Bytes;
-    default: return ValueKind::String;
-  }
-}
 
 bool valid_utf8(const std::string& s) {
   constexpr std::size_t bad = std::numeric_limits<std::size_t>::max();
@@ -210,10 +197,10 @@ Value coerce(const Value& v, const LogicalType& t) {
       if (v.kind() == ValueKind::Bool) return Value::uint64(v.as_bool() ? 1 : 0);
       cannot(fmt::format("{} value {} is not a bit value", to_string(v.kind()), v.to_display()));
     default:  // temporal, JSON, UUID: the same text under the target's kind
-      if (v.kind() == kind_for(t.id)) return v;
+      if (v.kind() == text_value_kind(t.id)) return v;
       if (v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes || v.has_text()) {
         if (v.kind() == ValueKind::Bytes && !valid_utf8(v.text())) cannot("binary value is not valid UTF-8 text");
-        return Value::of_text(kind_for(t.id), v.text());
+        return Value::of_text(text_value_kind(t.id), v.text());
       }
       cannot(fmt::format("{} value {} is not a {}", to_string(v.kind()), v.to_display(), to_string(t.id)));
   }

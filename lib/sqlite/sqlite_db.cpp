@@ -224,18 +224,6 @@ std::string Stmt::column_text(int i) const {
   return p ? std::string(reinterpret_cast<const char*>(p), std::size_t(n)) : std::string();
 }
 
-ValueKind text_kind_for(TypeId type) {
-  switch (type) {
-    case TypeId::Date: return ValueKind::Date;
-    case TypeId::Time: return ValueKind::Time;
-    case TypeId::Timestamp: return ValueKind::Timestamp;
-    case TypeId::TimestampTz: return ValueKind::TimestampTz;
-    case TypeId::Json: return ValueKind::Json;
-    case TypeId::Uuid: return ValueKind::Uuid;
-    case TypeId::Decimal: return ValueKind::Decimal;
-    default: return ValueKind::String;
-  }
-}
 
 Value Stmt::column_value(int i, TypeId type) const {
   switch (sqlite3_column_type(stmt_, i)) {
@@ -247,7 +235,7 @@ Value Stmt::column_value(int i, TypeId type) const {
       return Value::bytes(p ? std::string(static_cast<const char*>(p), std::size_t(n)) : std::string());
     }
     case SQLITE_TEXT: {
-      ValueKind k = text_kind_for(type);
+      ValueKind k = text_value_kind(type);
       if (k == ValueKind::String) return Value::string(column_text(i));
       return Value::of_text(k, column_text(i));
     }

@@ -111,9 +111,6 @@ class Stmt {
   std::string where_;
 };
 
-// Reads storage classes exactly, by the value's own class.
-ValueKind text_kind_for(TypeId type);
-
 // Declared SQLite type -> LogicalType (affinity rules plus common names).
 LogicalType logical_type_from_declared(std::string_view declared);
 // LogicalType -> a SQLite declared type for DDL ("" = no type, which stores values as given).
