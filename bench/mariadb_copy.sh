@@ -51,15 +51,7 @@ SELECT seq, seq % 9973, CONCAT('SKU-', LPAD(seq, 8, '0')), CONCAT('item ', seq, 
 FROM seq_1_to_$ROWS;
 SQL
 
-measure() {  # measure NAME COMMAND...: sets secs and rss_mb
-  local out=$WORK/time-$1.txt
-  shift
-  /usr/bin/time -v -o "$out" "$@"
-  local wall
-  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
-  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
-  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
-}
+source bench/common.sh
 
 chunk_rows=$(( ROWS / (THREADS * 4) + 1 ))
 echo "mariadb_copy: (a) cdc-cli copy, $THREADS chunks at once"
@@ -80,7 +72,6 @@ for db in d_cdc d_dump d_mydumper; do
   [ "$got" = "$want" ] || { echo "mariadb_copy: $db.items checksum $got != source $want"; exit 1; }
 done
 
-rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
 printf '\nmariadb_copy: %s rows, 12 columns, %s threads, MariaDB %s (same server for source and target)\n' \
   "$ROWS" "$THREADS" "$(sql -N -e 'SELECT VERSION()')"
 printf '%-34s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"

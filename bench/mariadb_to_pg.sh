@@ -79,15 +79,7 @@ SELECT seq, seq % 99991, CONCAT('SKU-', LPAD(seq, 8, '0')), CONCAT('item ', seq,
 FROM seq_1_to_$ROWS;
 SQL
 
-measure() {  # measure NAME COMMAND...: sets secs and rss_mb
-  local out=$WORK/time-$1.txt
-  shift
-  /usr/bin/time -v -o "$out" "$@"
-  local wall
-  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
-  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
-  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
-}
+source bench/common.sh
 
 chunk_rows=$(( ROWS / (THREADS * 4) + 1 ))
 echo "mariadb_to_pg: (a) cdc-cli copy, $THREADS chunks at once"
@@ -108,7 +100,6 @@ types() { psql -tA "$1" -c "SELECT string_agg(column_name || ' ' || format_type(
 types "$pg_base/d_cdc" public > "$WORK/cdc.types"
 types "$pg_base/d_pgloader" src > "$WORK/pgloader.types"
 
-rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
 printf '\nmariadb_to_pg: %s rows, 21 columns, MariaDB %s -> PostgreSQL %s\n' "$ROWS" "$(sql -N -e 'SELECT VERSION()')" \
   "$(psql -tA "$pg_url" -c 'SHOW server_version')"
 printf '%-20s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"

@@ -37,17 +37,8 @@ VACUUM ANALYZE items;
 SQL
 for db in pipe pgcopydb; do psql -q "$base/$db" -c "$ddl"; done
 
-measure() {
-  local out=$WORK/time-$1.txt
-  shift
-  /usr/bin/time -v -o "$out" "$@"
-  local wall
-  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
-  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
-  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
-}
+source bench/common.sh
 rows_in() { psql -tA "$base/$1" -c "SELECT count(*) FROM items"; }
-rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
 
 # Warm the cache so that whichever runs first does not pay for reading the table from disk.
 psql -q "$base/src" -c "COPY items TO '/dev/null'"

@@ -42,15 +42,7 @@ FROM seq;
 SQL
 
 # measure NAME COMMAND...: runs the command under /usr/bin/time -v; sets secs and rss_mb.
-measure() {
-  local out=$WORK/time-$1.txt
-  shift
-  /usr/bin/time -v -o "$out" "$@"
-  local wall
-  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
-  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
-  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
-}
+source bench/common.sh
 
 rows_in() { sqlite3 "$1" "SELECT count(*) FROM items"; }
 
@@ -67,7 +59,6 @@ for f in cdc dump; do
   [ "$n" = "$ROWS" ] || { echo "sqlite_copy: $f.db has $n rows, expected $ROWS"; cat "$WORK/cdc.out"; exit 1; }
 done
 
-rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
 printf '\nsqlite_copy: %s rows, 10 columns\n' "$ROWS"
 printf '%-28s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"
 printf '%-28s %10s %12s %14s\n' "cdc-cli copy" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"

@@ -1,0 +1,16 @@
+# Shared by the bench scenarios (source it after setting WORK and ROWS).
+
+# measure NAME COMMAND...: runs COMMAND under /usr/bin/time -v; sets `secs` (wall seconds) and
+# `rss_mb` (peak resident set of COMMAND, in MB).
+measure() {
+  local out=$WORK/time-$1.txt
+  shift
+  /usr/bin/time -v -o "$out" "$@"
+  local wall
+  wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$out")
+  secs=$(awk -v t="$wall" 'BEGIN { n = split(t, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }')
+  rss_mb=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$out")
+}
+
+# rate SECONDS: ROWS per second.
+rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
