@@ -121,7 +121,11 @@ class BinlogStream final : public ChangeStream {
  public:
   BinlogStream(const ConnParams& params, const std::vector<StreamTable>& tables, const Position& from)
       : params_(params), pos_(parse_position(from.str())) {
-    for (const auto& t : tables) wanted_[key(t.schema.id.schema.empty() ? params_.database : t.schema.id.schema, t.schema.id.name)] = t.schema;
+    for (const auto& t : tables) {
+      std::string k = key(t.schema.id.schema.empty() ? params_.database : t.schema.id.schema, t.schema.id.name);
+      wanted_[k] = t.schema;
+      if (!t.where.empty()) filters_[k] = t.where;
+    }
     std::size_t start = 0;
     while (start < pos_.gtid.size()) {  // "d-s-n,d-s-n": the last GTID applied per domain
       auto comma = pos_.gtid.find(',', start);
@@ -490,17 +494,23 @@ class BinlogStream final : public ChangeStream {
       std::string note = missing + "\x1f" + extra;
       if ((!missing.empty() || !extra.empty()) && warned_[tm->table] != note) {
         warned_[tm->table] = note;
-        detail::logf(LogLevel::Warn, "mysql.stream", schema.id.to_string(),
+        // Extra columns alone are usually ones the config leaves out: debug only.
+        detail::logf(missing.empty() ? LogLevel::Debug : LogLevel::Warn, "mysql.stream", schema.id.to_string(),
                      "binlog rows at {} {}{}{}", pos_.to_string(),
                      missing.empty() ? "" : "lack column(s) " + missing + " (delivered as NULL)",
                      !missing.empty() && !extra.empty() ? "; " : "",
-                     extra.empty() ? "" : "carry column(s) " + extra + " the session does not replicate (restart it to pick them up)");
+                     extra.empty() ? "" : "carry column(s) " + extra + " the session does not replicate (excluded, or added since it started)");
       }
     }
     const std::vector<int> map = entry.second;
     auto& rows = e.rows.rows;
     const auto kind = e.rows.kind;
     const std::int64_t when = std::int64_t(e.header.timestamp) * 1000000;
+    // Row filter: every image is tested by the server on the whole binlog row (the filter may
+    // name columns the session does not copy). Images are in `rows` order.
+    std::vector<bool> pass;
+    auto fit = filters_.find(key(tm->schema, tm->table));
+    if (fit != filters_.end()) pass = filter_images(*tm, schema, fit->second, rows);
     for (std::size_t r = 0; r < rows.size(); ++r) {
       ChangeEvent ev;
       ev.table = schema.id;
@@ -508,19 +518,61 @@ class BinlogStream final : public ChangeStream {
       ev.transaction_id = tx_.id;
       ev.commit_time_us = when;
       if (kind == binlog::RowsEvent::Kind::Write) {
+        if (!pass.empty() && !pass[r]) continue;
         ev.op = ChangeOp::Insert;
         ev.after = map_row(*tm, schema, map, std::move(rows[r]));
       } else if (kind == binlog::RowsEvent::Kind::Delete) {
+        if (!pass.empty() && !pass[r]) continue;
         ev.op = ChangeOp::Delete;
         ev.before = map_row(*tm, schema, map, std::move(rows[r]));
       } else {
-        ev.op = ChangeOp::Update;
-        ev.before = map_row(*tm, schema, map, std::move(rows[r]));
-        ev.after = map_row(*tm, schema, map, std::move(rows[r + 1]));
+        bool in_before = pass.empty() || pass[r], in_after = pass.empty() || pass[r + 1];
+        if (in_before && in_after) {
+          ev.op = ChangeOp::Update;
+          ev.before = map_row(*tm, schema, map, std::move(rows[r]));
+          ev.after = map_row(*tm, schema, map, std::move(rows[r + 1]));
+        } else if (in_after) {  // moved into the filter: arrives as an insert
+          ev.op = ChangeOp::Insert;
+          ev.after = map_row(*tm, schema, map, std::move(rows[r + 1]));
+        } else if (in_before) {  // left the filter: arrives as a delete
+          ev.op = ChangeOp::Delete;
+          ev.before = map_row(*tm, schema, map, std::move(rows[r]));
+        }
         ++r;
+        if (!in_before && !in_after) continue;
       }
       push(out, std::move(ev));
     }
+  }
+
+  // Whether each image satisfies `where`: the server evaluates it over a derived table of
+  // literal rows named like the table's columns (values escaped by the driver), 500 at a time,
+  // on a connection of its own (the binlog connection is busy streaming).
+  std::vector<bool> filter_images(const binlog::TableMap& tm, const TableSchema& schema, const std::string& where,
+                                  const std::vector<Row>& images) {
+    if (!filter_conn_) filter_conn_ = Conn(params_, ErrorKind::Source);
+    std::vector<bool> out;
+    out.reserve(images.size());
+    for (std::size_t start = 0; start < images.size(); start += 500) {
+      std::size_t end = std::min(images.size(), start + 500);
+      std::string sql = "SELECT (" + where + ") IS TRUE FROM (";
+      for (std::size_t i = start; i < end; ++i) {
+        sql += i == start ? "SELECT " : " UNION ALL SELECT ";
+        sql += std::to_string(i) + " AS `_cdc_n`";
+        for (std::size_t j = 0; j < tm.columns.size() && j < images[i].size(); ++j) {
+          Column col;
+          col.name = tm.columns[j].name;
+          sql += ", ";
+          append_literal(filter_conn_, sql, images[i][j], col);
+          sql += " AS " + quote_ident(col.name);
+        }
+      }
+      sql += ") AS t ORDER BY `_cdc_n`";
+      for (auto& r : filter_conn_.rows(sql, "filter of table " + schema.id.to_string())) out.push_back(r[0].value_or("0") == "1");
+    }
+    if (out.size() != images.size())
+      throw Error(ErrorKind::Internal, "row filter returned a different number of rows", false, "table " + schema.id.to_string());
+    return out;
   }
 
   ConnParams params_;
@@ -535,6 +587,8 @@ class BinlogStream final : public ChangeStream {
   Tx tx_;
   std::map<std::uint32_t, std::string> gtid_state_;  // domain -> last committed GTID
   bool gtid_mode_ = false;
+  std::map<std::string, std::string> filters_;  // table key -> row filter (SQL)
+  Conn filter_conn_;
   std::map<std::string, std::string> warned_;  // table -> last schema difference logged
   std::map<const binlog::TableMap*, std::pair<std::shared_ptr<const binlog::TableMap>, std::vector<int>>> index_cache_;
 };

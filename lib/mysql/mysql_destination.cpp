@@ -26,6 +26,16 @@ std::string checkpoint_table_ddl() {
       quote_ident(kCheckpointTable));
 }
 
+// Rows that could not be converted (Config::on_conversion_error: quarantine), with the reason.
+// Created with the destination, never inside a writer's transaction (DDL would commit it).
+std::string quarantine_table_ddl() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, session VARCHAR(191) NOT NULL, "
+      "source_table VARCHAR(512) NOT NULL, row_key LONGTEXT, column_name VARCHAR(255), raw_value LONGTEXT, error LONGTEXT NOT NULL, "
+      "position VARCHAR(255), at DATETIME(6) NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+      quote_ident(kQuarantineTable));
+}
+
 namespace {
 
 std::string where_of(const TableSchema& s) { return "table " + s.id.to_string(); }
@@ -191,6 +201,25 @@ class MysqlWriter final : public DestinationWriter {
                  "checkpoint table");
     conn_.exec("COMMIT");
     open_ = false;
+  }
+
+  void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
+    if (rows.empty()) return;
+    if (!open_) begin();
+    std::string values;
+    for (const auto& q : rows) {
+      values += values.empty() ? "(" : ",(";
+      for (const std::string* f : {&session, &q.table, &q.key, &q.column, &q.value, &q.error, &q.position}) {
+        conn_.append_quoted(values, *f);
+        values += ",";
+      }
+      values += fmt::format("FROM_UNIXTIME({}.{:06})", q.at_us / 1000000, q.at_us % 1000000);
+      values += ")";
+    }
+    conn_.exec(fmt::format("INSERT INTO {}.{} (session, source_table, row_key, column_name, raw_value, error, position, at) "
+                           "VALUES {}",
+                           quote_ident(db_), quote_ident(kQuarantineTable), values),
+               "quarantine table");
   }
 
   void rollback() noexcept override {
@@ -463,6 +492,7 @@ class MysqlDestination final : public DestinationConnector {
  public:
   explicit MysqlDestination(ConnParams params) : params_(std::move(params)), admin_(params_, ErrorKind::Destination) {
     admin_.exec(checkpoint_table_ddl(), "checkpoint table");
+    admin_.exec(quarantine_table_ddl(), "quarantine table");
   }
 
   std::string dialect() const override { return "mysql"; }

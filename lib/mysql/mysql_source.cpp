@@ -375,14 +375,7 @@ class MysqlSource final : public SourceConnector {
 
   bool supports_stream() const override { return true; }
 
-  StreamStart prepare_stream(const std::vector<StreamTable>& tables) override {
-    for (auto& t : tables)
-      if (!t.where.empty())
-        throw Error(ErrorKind::Config,
-                    fmt::format("table {}: a `where` filter cannot be applied to the MariaDB binlog stream yet "
-                                "(use mode copy or incremental for filtered tables)",
-                                t.schema.id.to_string()),
-                    false, "tables." + t.schema.id.name + ".where");
+  StreamStart prepare_stream(const std::vector<StreamTable>&) override {
     Conn conn = open();
     check_binlog_settings(conn);
     conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");

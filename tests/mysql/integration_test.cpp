@@ -602,6 +602,40 @@ TEST_CASE("positions carry the MariaDB GTID state, which resumes a stream whose 
   CHECK(src->compare_positions(evs[0].position, first[0].position) > 0);
 }
 
+TEST_CASE("a row filter applies to the stream: updates that leave it arrive as deletes", "[mysql]") {
+  Dbs dbs("filter");
+  Conn c = connect(dbs.src);
+  c.exec("CREATE TABLE o (id INT PRIMARY KEY, status VARCHAR(10), amount DECIMAL(8,2), secret VARCHAR(5))");
+  auto src = ConnectorRegistry::instance().open_source(dbs.src_url());
+  TableSchema full = table_of(*src, "o");
+  TableSchema proj = full;  // the filter names a column the session does not copy
+  proj.columns.erase(proj.columns.begin() + 2);
+  StreamTable st{proj, "status = 'open' AND amount > 10"};
+  StreamStart start = src->prepare_stream({st});
+  c.exec("INSERT INTO o VALUES (1, 'open', 50, 'a'), (2, 'open', 5, 'b'), (3, 'closed', 50, 'c')");
+  c.exec("UPDATE o SET status = 'closed' WHERE id = 1");  // leaves: delete
+  c.exec("UPDATE o SET amount = 20 WHERE id = 2");        // enters: insert
+  c.exec("UPDATE o SET secret = 'z' WHERE id = 2");       // stays: update
+  c.exec("UPDATE o SET secret = 'y' WHERE id = 3");       // outside: nothing
+  c.exec("DELETE FROM o WHERE id IN (2, 3)");             // delete of 2 only
+  auto stream = src->open_stream({st}, start.position);
+  auto evs = poll_events(*stream, 5);
+  std::vector<ChangeEvent> more;
+  stream->poll(more, 100, std::chrono::milliseconds(1500));
+  REQUIRE(evs.size() == 5);
+  CHECK(more.empty());
+  CHECK(evs[0].op == ChangeOp::Insert);
+  CHECK(evs[0].after == Row{Value::int64(1), Value::string("open"), Value::string("a")});
+  CHECK(evs[1].op == ChangeOp::Delete);
+  CHECK(evs[1].before == Row{Value::int64(1), Value::string("open"), Value::string("a")});
+  CHECK(evs[2].op == ChangeOp::Insert);
+  CHECK(evs[2].after == Row{Value::int64(2), Value::string("open"), Value::string("b")});
+  CHECK(evs[3].op == ChangeOp::Update);
+  CHECK(evs[3].after == Row{Value::int64(2), Value::string("open"), Value::string("z")});
+  CHECK(evs[4].op == ChangeOp::Delete);
+  CHECK(evs[4].before[0] == Value::int64(2));
+}
+
 TEST_CASE("a purged start position fails loudly and offers a fresh snapshot", "[mysql]") {
   Dbs dbs("purged");
   Conn c = connect(dbs.src);
