@@ -229,3 +229,52 @@ TEST_CASE("values PostgreSQL cannot hold stop their table with the row key, the 
   pg_test::Conn p(pg.url());
   CHECK(p.rows("SELECT id, f, pg_typeof(f) FROM flags ORDER BY id") == std::vector<std::string>{"1 | 1 | smallint", "2 | 2 | smallint"});
 }
+
+TEST_CASE("PostgreSQL values MariaDB cannot hold go to its quarantine table", "[hetero][quarantine]") {
+  pg_test::TempDb pg("q");
+  MariaDb dst("q");
+  {
+    pg_test::Conn p(pg.url());
+    p.exec("CREATE TABLE events (id int PRIMARY KEY, at timestamptz, amount numeric)");
+    p.exec("INSERT INTO events VALUES (1, '2024-03-01 01:30:00.5+05:30', 12.5), (2, 'infinity', 1), "
+           "(3, '2024-01-01 00:00:00+00', 1.0000000000000000000000000000001)");
+  }
+  cdc::Config config;
+  config.source = pg.url();
+  config.destination = mariadb_url(dst.name);
+  cdc::SessionOptions copy;
+  copy.snapshot_only = true;
+  auto status = cdc::ReplicationSession(config, copy).run();
+  REQUIRE(status.tables.size() == 1);
+  CHECK(status.tables[0].phase == cdc::TablePhase::Done);
+  CHECK(status.tables[0].quarantined == 2);
+
+  // What arrived, and what was kept aside with the reason, as MariaDB returns it.
+  auto target = cdc::ConnectorRegistry::instance().open_source(mariadb_url(dst.name));
+  auto tables = target->discover([](const cdc::TableId& id) { return id.name == "events"; });
+  REQUIRE(tables.size() == 1);
+  cdc::ReadRequest req;
+  req.schema = tables[0];
+  auto reader = target->read_chunk(req);
+  std::vector<cdc::Row> rows, batch;
+  while (reader->next(batch)) rows.insert(rows.end(), batch.begin(), batch.end());
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0][0].to_display() == "1");
+  CHECK(rows[0][1].text() == "2024-02-29 20:00:00.500000");  // converted to UTC
+  CHECK(rows[0][2].text().rfind("12.5", 0) == 0);
+
+  MYSQL* raw = mysql_init(nullptr);
+  auto u = cdc::ConnectorUrl::parse(mariadb_url(dst.name));
+  REQUIRE(mysql_real_connect(raw, u.host.c_str(), u.user.c_str(), nullptr, dst.name.c_str(), static_cast<unsigned>(u.port), nullptr, 0));
+  const std::string q = "SELECT source_table, row_key, column_name, raw_value, error FROM _cdc_quarantine ORDER BY id";
+  REQUIRE(mysql_real_query(raw, q.data(), q.size()) == 0);
+  MYSQL_RES* res = mysql_store_result(raw);
+  std::vector<std::string> got;
+  while (MYSQL_ROW r = mysql_fetch_row(res)) got.push_back(std::string(r[0]) + " | " + r[1] + " | " + r[2] + " | " + r[3] + " | " + r[4]);
+  mysql_free_result(res);
+  mysql_close(raw);
+  CHECK(got == std::vector<std::string>{
+                   "public.events | id=2 | at | 'infinity' | infinity has no DATETIME equivalent",
+                   "public.events | id=3 | amount | '1.0000000000000000000000000000001' | 1.0000000000000000000000000000001 has more "
+                   "than 30 fractional digits (numeric(65,30)); it would be rounded"});
+}
