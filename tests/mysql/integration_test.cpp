@@ -424,6 +424,21 @@ TEST_CASE("destination applies changes in order with soft deletes and atomic che
   w->apply(soft, {ins});
   w->commit("s1", {});
   CHECK(dc.scalar("SELECT _cdc_deleted FROM soft WHERE id = 7").value_or("") == "0");
+
+  // Quarantined rows commit with the batch, or not at all.
+  QuarantinedRow q{"items", "id=9", "name", "\\xff'", "cannot convert", "binlog.000001:4", 1700000000123456};
+  w->begin();
+  w->quarantine("s1", {q});
+  w->rollback();
+  CHECK(dc.scalar("SELECT COUNT(*) FROM _cdc_quarantine").value_or("") == "0");
+  w->begin();
+  w->quarantine("s1", {q, q});
+  w->commit("s1", {});
+  auto qrows = dc.rows("SELECT session, source_table, row_key, column_name, raw_value, error, position, at FROM _cdc_quarantine");
+  REQUIRE(qrows.size() == 2);
+  CHECK(qrows[0][4].value_or("") == "\\xff'");
+  CHECK(qrows[0][6].value_or("") == "binlog.000001:4");
+  CHECK(qrows[0][7].value_or("") == "2023-11-14 22:13:20.123456");
 }
 
 TEST_CASE("MariaDB to SQLite and SQLite to MariaDB copies equal the source", "[mysql]") {
