@@ -1,5 +1,7 @@
 // cdc-cli status -c CONFIG: per-table state as recorded in the session's checkpoint store
-// (cdc::checkpoint_status); does not touch the source, works while `replicate` runs or after.
+// (cdc::checkpoint_status), works while `replicate` runs or after; then, unless --no-source, what
+// the source reports about its change log (SourceConnector::stream_diagnostics, e.g. the WAL a
+// PostgreSQL slot retains), with its warnings on stderr.
 #include "cli.h"
 #include "text_table.h"
 
@@ -13,9 +15,25 @@ namespace {
 struct StatusArgs {
   std::string config_path;
   OutputFormat format = OutputFormat::Table;
+  bool no_source = false;
 };
 
-void print_json(const cdc::SessionStatus& s) {
+struct SourceFacts {
+  std::vector<std::pair<std::string, std::string>> facts;
+  std::string error;  // the source could not be asked
+};
+
+SourceFacts source_facts(const cdc::Config& config) {
+  SourceFacts out;
+  try {
+    out.facts = cdc::ConnectorRegistry::instance().open_source(config.source)->stream_diagnostics();
+  } catch (const std::exception& e) {
+    out.error = e.what();
+  }
+  return out;
+}
+
+void print_json(const cdc::SessionStatus& s, const SourceFacts* source) {
   boost::json::array tables;
   for (const auto& t : s.tables) {
     boost::json::object j;
@@ -37,6 +55,12 @@ void print_json(const cdc::SessionStatus& s) {
   root["session"] = s.name;
   root["stream_position"] = s.stream_position;
   root["tables"] = std::move(tables);
+  if (source) {
+    boost::json::object src;
+    for (const auto& [k, v] : source->facts) src[k] = v;
+    if (!source->error.empty()) src["error"] = source->error;
+    root["source"] = std::move(src);
+  }
   print_line(boost::json::serialize(root));
 }
 
@@ -64,8 +88,20 @@ void print_table(const cdc::SessionStatus& s) {
 int run_status(const StatusArgs& args) {
   cdc::Config config = cdc::load_config_file(args.config_path);
   cdc::SessionStatus status = cdc::checkpoint_status(config);
-  if (args.format == OutputFormat::Json) print_json(status);
-  else print_table(status);
+  SourceFacts source;
+  if (!args.no_source) source = source_facts(config);
+  if (args.format == OutputFormat::Json) {
+    print_json(status, args.no_source ? nullptr : &source);
+  } else {
+    print_table(status);
+    if (!args.no_source && !source.facts.empty()) {
+      print_line("source:");
+      for (const auto& [k, v] : source.facts) print_line("  " + k + ": " + v);
+    }
+  }
+  if (!source.error.empty()) std::fprintf(stderr, "warning: could not ask the source: %s\n", source.error.c_str());
+  for (const auto& [k, v] : source.facts)
+    if (k == "warning") std::fprintf(stderr, "warning: %s\n", v.c_str());
   for (const auto& t : status.tables)
     if (t.phase == cdc::TablePhase::Failed) return kExitFailure;
   return kExitOk;
@@ -78,7 +114,9 @@ void add_status_command(CLI::App& app, CommandFn& selected) {
   auto* sub = app.add_subcommand("status", "Show per-table replication state from the checkpoint store");
   sub->add_option("-c,--config", args->config_path, "Config file (YAML or JSON)")->required()->check(CLI::ExistingFile);
   add_format_option(*sub, args->format);
-  sub->footer("Reads the checkpoints only; works while `replicate` runs or after it stopped.\n"
+  sub->add_flag("--no-source", args->no_source, "Do not ask the source about its change log (retained WAL, ...)");
+  sub->footer("Reads the checkpoints, then asks the source about its change log (a PostgreSQL slot's retained\n"
+              "WAL, with a warning above 1 GB); works while `replicate` runs or after it stopped.\n"
               "Exit code: 0, or 1 when a table is recorded as failed.\n"
               "Example: cdc-cli status -c cdc.yaml --format json");
   sub->callback([args, &selected] { selected = [args] { return run_status(*args); }; });
