@@ -549,7 +549,9 @@ struct ReplicationSession::Impl {
     // A replicated table without a key is read as one chunk at one position: replaying changes
     // over rows already copied would double them, since nothing identifies a row.
     bool whole = t.mode == TableMode::Replicate && t.plan.read.primary_key.empty();
-    auto chunks = whole ? source->plan_snapshot(t.plan.read, std::numeric_limits<std::int64_t>::max(), 1)
+    // ("whole" = a chunk size no table reaches, with headroom for a connector's rounding arithmetic)
+    constexpr std::int64_t kWholeTable = std::numeric_limits<std::int64_t>::max() / 4;
+    auto chunks = whole ? source->plan_snapshot(t.plan.read, kWholeTable, 1)
                         : source->plan_snapshot(t.plan.read, config.defaults.chunk_rows, *t.plan.settings.parallel_chunks);
     if (chunks.empty()) chunks.push_back(SnapshotChunk{});
     for (std::size_t i = 0; i < chunks.size(); ++i) {
