@@ -983,6 +983,28 @@ struct ReplicationSession::Impl {
     if (!release.empty()) stream.acknowledge(release);
   }
 
+  // While no change for a replicated table arrives, the log still moves on (writes to other
+  // tables, other databases): record and acknowledge the stream's position now and then, so a
+  // restart does not re-read all of it and the source can release its log.
+  void advance_idle(ChangeStream& stream, Clock::time_point& last) {
+    if (Clock::now() - last < std::chrono::seconds(1)) return;
+    last = Clock::now();
+    Position p = stream.position();
+    if (p.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (!stream_position.empty() && !position_after(p, stream_position)) return;
+    }
+    put_state({{"stream", p.str()}});
+    Position release;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stream_position = p;
+      release = release_point();
+    }
+    if (!release.empty()) stream.acknowledge(release);
+  }
+
   // ---- incremental -------------------------------------------------------------------------
 
   // One poll of one incremental table: rows past the watermark, upserted in one transaction
@@ -1069,6 +1091,7 @@ struct ReplicationSession::Impl {
     auto tables_for_stream = stream_tables();
     int stream_attempt = 0;
     int idle_rounds = 0;
+    Clock::time_point last_idle_advance = Clock::now();
     auto next_incremental = Clock::now();
     std::vector<ChangeEvent> events;
     while (!stopping()) {
@@ -1096,6 +1119,8 @@ struct ReplicationSession::Impl {
           if (!events.empty()) {
             got = true;
             apply_batch(events, stream_writer, *stream);
+          } else {
+            advance_idle(*stream, last_idle_advance);
           }
           stream_attempt = 0;
         } catch (const Error& e) {
