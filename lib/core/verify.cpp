@@ -60,7 +60,19 @@ void encode(const Value& v, std::string& out) {
     case ValueKind::Int: out += 'n'; out += std::to_string(v.as_int()); break;
     case ValueKind::UInt: out += 'n'; out += std::to_string(v.as_uint()); break;
     case ValueKind::Decimal: out += 'n'; out += canonical_decimal(v.text()); break;
-    case ValueKind::Double: out += 'f'; out += fmt::format("{}", v.as_double()); break;
+    case ValueKind::Double: {
+      // A double that prints without an exponent compares as the decimal it prints as, so a
+      // DECIMAL stored as REAL by SQLite equals the same number held exactly elsewhere.
+      std::string text = fmt::format("{}", v.as_double());
+      if (text.find_first_of("eEna") == std::string::npos) {
+        out += 'n';
+        out += canonical_decimal(text);
+      } else {
+        out += 'f';
+        out += text;
+      }
+      break;
+    }
     case ValueKind::Bytes: out += 'b'; out += v.text(); break;
     case ValueKind::Time:
     case ValueKind::Timestamp:
