@@ -40,6 +40,10 @@ struct QuarantinedRow {
   std::int64_t at_us = 0; // when, microseconds since the epoch
 };
 
+// Text that changes whenever a table's shape does (column names, key, delete strategy): writers
+// key their cached statements by it, so a table evolved mid-session gets fresh ones.
+CDC_API std::string shape_signature(const DestinationTable& table);
+
 class CDC_API DestinationWriter {
  public:
   virtual ~DestinationWriter() = default;

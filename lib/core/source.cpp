@@ -1,4 +1,5 @@
-// Defaults for the optional parts of SourceConnector (sources without change capture).
+// Defaults for the optional parts of SourceConnector (sources without change capture) and
+// DestinationWriter, and shared destination helpers.
 #include <cdc/error.h>
 #include <cdc/destination.h>
 #include <cdc/source.h>
@@ -28,6 +29,20 @@ std::vector<std::string> SourceConnector::teardown() { return {}; }
 void DestinationWriter::quarantine(const std::string&, const std::vector<QuarantinedRow>& rows) {
   throw Error(ErrorKind::Destination, "this destination has no quarantine table", false,
               rows.empty() ? std::string() : "table " + rows.front().table);
+}
+
+}  // namespace cdc
+
+namespace cdc {
+
+std::string shape_signature(const DestinationTable& table) {
+  const TableSchema& s = table.schema;
+  std::string sig;
+  for (const auto& c : s.columns) sig += c.name + '\x1f';
+  sig += '\x1e';
+  for (const auto& k : s.primary_key) sig += k + '\x1f';
+  if (table.deletes.strategy == DeleteStrategy::Soft) sig += "\x1esoft:" + table.deletes.column;
+  return sig;
 }
 
 }  // namespace cdc

@@ -237,11 +237,7 @@ class MysqlWriter final : public DestinationWriter {
 
   TableWriter& writer_for(const DestinationTable& table) {
     const TableSchema& s = table.schema;
-    std::string sig;
-    for (auto& c : s.columns) sig += c.name + '\x1f';
-    sig += '\x1e';
-    for (auto& k : s.primary_key) sig += k + '\x1f';
-    if (table.deletes.strategy == DeleteStrategy::Soft) sig += "\x1esoft:" + table.deletes.column;
+    std::string sig = shape_signature(table);
     TableWriter& w = tables_[s.id.name];
     if (w.signature == sig && !sig.empty()) return w;
     w = TableWriter{};

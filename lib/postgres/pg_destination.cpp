@@ -244,11 +244,7 @@ class PgWriter final : public DestinationWriter {
   TableInfo& info(const DestinationTable& table) {
     if (!c_) throw Error(ErrorKind::Connection, "PostgreSQL writer connection was closed", true, "destination");
     const TableSchema& s = table.schema;
-    std::string sig;
-    for (auto& col : s.columns) sig += col.name + '\x1f';
-    sig += '\x1e';
-    for (auto& k : s.primary_key) sig += k + '\x1f';
-    if (table.deletes.strategy == DeleteStrategy::Soft) sig += "\x1esoft:" + table.deletes.column;
+    std::string sig = shape_signature(table);
     std::string id = target_name(s);
     TableInfo& t = tables_[id];
     if (t.signature == sig) return t;

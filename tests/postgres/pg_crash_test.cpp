@@ -122,7 +122,9 @@ TEST_CASE("postgres: SIGKILL mid-snapshot, then restart, converges without dupli
       INFO(slurp(f.log));
       REQUIRE(first.signaled);
       CHECK(first.code == SIGKILL);
-      {
+      if (std::string(point).rfind("snapshot.chunk_committed", 0) == 0) {
+        // (Killed before a commit, no chunk need have committed: parallel writers reach that
+        // point together, and PostgreSQL does not serialise them.)
         Conn d(f.dst.url());
         CHECK(d.scalar("SELECT count(*) > 0 FROM cdc_metadata.checkpoints WHERE key LIKE 'chunk:%'") == "t");
       }
