@@ -24,6 +24,7 @@ std::shared_ptr<CheckpointStore> make_checkpoint_store(const ConnectorUrl& url);
 // Schema and table of cdc's checkpoints: cdc_metadata.checkpoints(session, key, value, updated_at).
 inline constexpr const char* kMetadataSchema = "cdc_metadata";
 inline constexpr const char* kCheckpointTable = "checkpoints";
+inline constexpr const char* kQuarantineTable = "quarantine";
 std::string checkpoint_ddl();
 
 // Splits one COPY text row (without its trailing newline) into fields, unescaping them;

@@ -24,8 +24,11 @@ std::string checkpoint_ddl() {
   return fmt::format(
       "CREATE SCHEMA IF NOT EXISTS {0}; "
       "CREATE TABLE IF NOT EXISTS {0}.{1} (session text NOT NULL, key text NOT NULL, value text NOT NULL, "
-      "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (session, key))",
-      kMetadataSchema, kCheckpointTable);
+      "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (session, key)); "
+      // Rows that could not be converted (Config::on_conversion_error: quarantine), with the reason.
+      "CREATE TABLE IF NOT EXISTS {0}.{2} (id bigserial PRIMARY KEY, session text NOT NULL, source_table text NOT NULL, "
+      "row_key text, column_name text, raw_value text, error text NOT NULL, position text, at timestamptz NOT NULL)",
+      kMetadataSchema, kCheckpointTable, kQuarantineTable);
 }
 
 namespace {
@@ -225,6 +228,17 @@ class PgWriter final : public DestinationWriter {
     if (!checkpoint.empty()) write_checkpoint(c_, session, checkpoint);
     c_.exec("COMMIT");
     in_txn_ = false;
+  }
+
+  void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
+    if (!in_txn_) begin();
+    const std::string sql = fmt::format(
+        "INSERT INTO {}.{} (session, source_table, row_key, column_name, raw_value, error, position, at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::double precision / 1000000))",
+        kMetadataSchema, kQuarantineTable);
+    for (const auto& q : rows)
+      c_.exec_params(sql, {session, q.table, q.key, q.column, q.value, q.error, q.position, std::to_string(q.at_us)},
+                     "quarantine table");
   }
 
   void rollback() noexcept override {

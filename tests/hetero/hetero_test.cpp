@@ -220,6 +220,21 @@ TEST_CASE("values PostgreSQL cannot hold stop their table with the row key, the 
   CHECK(by["flags"].phase == cdc::TablePhase::Failed);
   CHECK_THAT(by["flags"].error, Catch::Contains("column f (id=2): 2 is not a boolean (0 or 1)"));
 
+  // With quarantine (the default) the row is kept aside in cdc_metadata.quarantine, the rest copied.
+  config.name = "quarantined";
+  config.on_conversion_error = cdc::Config::OnConversionError::Quarantine;
+  auto quarantined = cdc::ReplicationSession(config, copy).run();
+  for (const auto& t : quarantined.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Done);
+  }
+  {
+    pg_test::Conn p(pg.url());
+    CHECK(p.rows("SELECT id, f FROM flags ORDER BY id") == std::vector<std::string>{"1 | t"});
+    CHECK(p.rows("SELECT source_table, row_key, column_name, raw_value, error, position FROM cdc_metadata.quarantine") ==
+          std::vector<std::string>{"flags | id=2 | f | 2 | 2 is not a boolean (0 or 1) | snapshot"});
+  }
+
   // The override keeps the value, and changes the created type.
   config.name = "with-cast";
   pg_test::Conn(pg.url()).exec("DROP TABLE flags");  // created as boolean by the first run
