@@ -663,6 +663,13 @@ struct ReplicationSession::Impl {
     const SnapshotChunk& chunk = t.chunks[static_cast<std::size_t>(index)];
     for (int attempt = 1;; ++attempt) {
       std::int64_t written = 0;
+      // A failed attempt leaves nothing behind: its transaction, its connection, its row count.
+      auto undo = [&] {
+        if (writer) writer->rollback();
+        writer.reset();
+        std::lock_guard<std::mutex> lock(mu);
+        t.rows_done -= written;
+      };
       try {
         if (!writer) writer = destination->open_writer();
         ReadRequest req;
@@ -713,12 +720,7 @@ struct ReplicationSession::Impl {
         }
         return true;
       } catch (const Error& e) {
-        if (writer) writer->rollback();
-        writer.reset();  // a failed connection is not reused
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          t.rows_done -= written;
-        }
+        undo();
         if (e.kind() == ErrorKind::Cancelled) return false;
         if (e.retryable() && attempt < config.retry.max_attempts && !stopping()) {
           auto delay = retry_delay(attempt + 1);
@@ -735,12 +737,7 @@ struct ReplicationSession::Impl {
         fail_table(t, e.what());
         return false;
       } catch (const std::exception& e) {
-        if (writer) writer->rollback();
-        writer.reset();
-        {
-          std::lock_guard<std::mutex> lock(mu);
-          t.rows_done -= written;
-        }
+        undo();
         fail_table(t, e.what());
         return false;
       }
@@ -1167,17 +1164,8 @@ struct ReplicationSession::Impl {
   // ---- lifecycle -----------------------------------------------------------------------------
 
   void set_state(SessionState s) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      state = s;
-    }
-    notify_progress();
-  }
-
-  void notify_progress() {
-    if (!options.on_progress) return;
     std::lock_guard<std::mutex> lock(mu);
-    cv.notify_all();
+    state = s;
   }
 
   void run_all() {
