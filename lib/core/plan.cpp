@@ -173,8 +173,7 @@ bool table_selected(const Config& config, const TableId& table) {
 
 std::string fit_identifier(const std::string& name, std::size_t max_length) {
   if (max_length == 0 || name.size() <= max_length) return name;
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : name) h = (h ^ c) * 1099511628211ull;
+  const std::uint64_t h = detail::fnv1a(name);
   const std::string suffix = fmt::format("_{:08x}", static_cast<std::uint32_t>(h ^ (h >> 32)));
   std::size_t keep = max_length > suffix.size() ? max_length - suffix.size() : 0;
   // Do not cut a UTF-8 character in two.

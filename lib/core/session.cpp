@@ -7,6 +7,7 @@
 #include "core/checkpoint_codec.h"
 #include "core/failpoint.h"
 #include "core/logging.h"
+#include "core/text_util.h"
 #include "core/value_order.h"
 
 #include <cdc/error.h>
@@ -65,20 +66,9 @@ std::string key_text(const TableSchema& schema, const Row& row) {
   std::vector<int> idx = schema.key_indexes();
   if (idx.empty())
     for (int i = 0; i < static_cast<int>(std::min<std::size_t>(schema.columns.size(), 3)); ++i) idx.push_back(i);
-  std::string out;
-  for (int i : idx) {
-    if (i < 0 || static_cast<std::size_t>(i) >= row.size()) continue;
-    out += (out.empty() ? "" : ", ") + schema.columns[static_cast<std::size_t>(i)].name + "=" +
-           row[static_cast<std::size_t>(i)].to_display(40);
-  }
-  return out;
+  return detail::format_key(schema.columns, row, idx);
 }
 
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  return h;
-}
 
 // Rate over the last few seconds from (time, running total) samples.
 class RateMeter {
@@ -142,7 +132,7 @@ std::string session_name(const Config& config) {
   } catch (const Error&) {
   }
   return fmt::format("{}-{:08x}", stem,
-                     static_cast<std::uint32_t>(fnv1a(redact_url(config.source) + " -> " + redact_url(config.destination))));
+                     static_cast<std::uint32_t>(detail::fnv1a(redact_url(config.source) + " -> " + redact_url(config.destination))));
 }
 
 std::shared_ptr<CheckpointStore> open_checkpoint_store(const Config& config, DestinationConnector* destination) {

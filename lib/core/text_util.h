@@ -1,7 +1,11 @@
 // Small text helpers shared by the core.
 #pragma once
 
+#include <cdc/schema.h>
+#include <cdc/value.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,24 @@ inline std::string similar_names(const std::string& name, const std::vector<std:
   std::sort(near.begin(), near.end());
   std::string out;
   for (const auto& [d, c] : near) out += (out.empty() ? "" : ", ") + c;
+  return out;
+}
+
+// 64-bit FNV-1a: stable across runs and builds (names derived from it are persisted).
+inline std::uint64_t fnv1a(const std::string& s) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// "id=42, name='x'": the columns at `indexes` of a row, for messages.
+inline std::string format_key(const std::vector<Column>& columns, const Row& row, const std::vector<int>& indexes) {
+  std::string out;
+  for (int i : indexes) {
+    if (i < 0 || static_cast<std::size_t>(i) >= row.size() || static_cast<std::size_t>(i) >= columns.size()) continue;
+    out += (out.empty() ? "" : ", ") + columns[static_cast<std::size_t>(i)].name + "=" +
+           row[static_cast<std::size_t>(i)].to_display(40);
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 // depend on row order. Rows also fall into 256 buckets by key hash; when the sums differ, only
 // the differing buckets are read again, key by key, to name a few differing keys.
 #include "core/logging.h"
+#include "core/text_util.h"
 
 #include <cdc/error.h>
 #include <cdc/plan.h>
@@ -113,14 +114,7 @@ bool truthy(const Value& v) {
   }
 }
 
-std::string key_text(const Layout& l, const Row& row) {
-  std::string out;
-  for (int k : l.key) {
-    if (!out.empty()) out += ", ";
-    out += l.schema.columns[static_cast<std::size_t>(k)].name + "=" + row[static_cast<std::size_t>(k)].to_display(40);
-  }
-  return out;
-}
+std::string key_text(const Layout& l, const Row& row) { return detail::format_key(l.schema.columns, row, l.key); }
 
 // Calls f(row, key_hash, row_hash) for every live row of one side.
 template <typename F>
