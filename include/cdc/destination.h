@@ -44,6 +44,15 @@ struct QuarantinedRow {
 // key their cached statements by it, so a table evolved mid-session gets fresh ones.
 CDC_API std::string shape_signature(const DestinationTable& table);
 
+// The column positions a writer resolves once per table shape: the key columns and the
+// soft-delete flag (-1 for hard deletes). Throws a Schema error naming the table when the
+// primary key or the configured soft-delete column is not among the table's columns.
+struct WriteLayout {
+  std::vector<int> key;
+  int soft_delete = -1;
+};
+CDC_API WriteLayout write_layout(const DestinationTable& table);
+
 class CDC_API DestinationWriter {
  public:
   virtual ~DestinationWriter() = default;

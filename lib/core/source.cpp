@@ -4,6 +4,8 @@
 #include <cdc/destination.h>
 #include <cdc/source.h>
 
+#include <fmt/format.h>
+
 namespace cdc {
 
 namespace {
@@ -43,6 +45,24 @@ std::string shape_signature(const DestinationTable& table) {
   for (const auto& k : s.primary_key) sig += k + '\x1f';
   if (table.deletes.strategy == DeleteStrategy::Soft) sig += "\x1esoft:" + table.deletes.column;
   return sig;
+}
+
+WriteLayout write_layout(const DestinationTable& table) {
+  const TableSchema& s = table.schema;
+  WriteLayout w;
+  w.key = s.key_indexes();
+  std::string where = "table " + s.id.to_string();
+  if (w.key.size() != s.primary_key.size())
+    throw Error(ErrorKind::Schema, fmt::format("primary key of table {} names a column it does not have", s.id.to_string()),
+                false, where);
+  if (table.deletes.strategy == DeleteStrategy::Soft) {
+    w.soft_delete = s.index_of(table.deletes.column);
+    if (w.soft_delete < 0)
+      throw Error(ErrorKind::Schema,
+                  fmt::format("soft-delete column \"{}\" is missing from table {}", table.deletes.column, s.id.to_string()),
+                  false, where);
+  }
+  return w;
 }
 
 }  // namespace cdc

@@ -245,18 +245,10 @@ class MysqlWriter final : public DestinationWriter {
     w.name = quote_ident(db_) + "." + quote_ident(s.id.name);
     w.where = where_of(s);
     w.ncols = s.columns.size();
-    w.key = s.key_indexes();
-    if (w.key.size() != s.primary_key.size())
-      throw Error(ErrorKind::Schema, fmt::format("primary key of table {} names a column it does not have", s.id.to_string()),
-                  false, w.where);
-    if (table.deletes.strategy == DeleteStrategy::Soft) {
-      w.flag = s.index_of(table.deletes.column);
-      if (w.flag < 0)
-        throw Error(ErrorKind::Schema,
-                    fmt::format("soft-delete column \"{}\" is missing from table {}", table.deletes.column, s.id.to_string()),
-                    false, w.where);
-      w.flag_col = quote_ident(table.deletes.column);
-    }
+    WriteLayout layout = write_layout(table);
+    w.key = std::move(layout.key);
+    w.flag = layout.soft_delete;
+    if (w.flag >= 0) w.flag_col = quote_ident(table.deletes.column);
     std::string cols;
     for (std::size_t i = 0; i < s.columns.size(); ++i) cols += (i ? ", " : "") + quote_ident(s.columns[i].name);
     w.insert_head = fmt::format("INSERT INTO {} ({}) VALUES ", w.name, cols);

@@ -8,6 +8,7 @@
 #include "mysql/mysql_connectors.h"
 #include "mysql/mysql_types.h"
 
+#include "core/batch_reader.h"
 #include "core/logging.h"
 
 #include <fmt/format.h>
@@ -139,15 +140,15 @@ std::string tuple_condition(const Conn& conn, const std::vector<Column>& keys, c
 }
 
 // Streams rows of one query in batches; owns its connection (and its transaction).
-class MysqlRowReader final : public RowReader {
+class MysqlRowReader final : public detail::BatchRowReader {
  public:
   MysqlRowReader(Conn conn, Result result, std::vector<int> map, std::vector<LogicalType> types, std::int64_t batch,
                  std::string position)
-      : conn_(std::move(conn)),
+      : BatchRowReader(map.size(), batch),
+        conn_(std::move(conn)),
         result_(std::move(result)),
         map_(std::move(map)),
         types_(std::move(types)),
-        batch_(std::max<std::int64_t>(1, batch)),
         position_(std::move(position)) {}
 
   ~MysqlRowReader() override {
@@ -155,38 +156,25 @@ class MysqlRowReader final : public RowReader {
     conn_.rollback_quietly();
   }
 
-  bool next(std::vector<Row>& batch) override {
-    std::size_t count = 0;
-    const std::size_t ncols = map_.size();
-    while (!done_ && std::int64_t(count) < batch_) {
-      if (!result_.next()) {
-        done_ = true;
-        conn_.exec("COMMIT");
-        break;
-      }
-      if (count == batch.size()) batch.emplace_back();
-      Row& row = batch[count++];
-      row.resize(ncols);
-      for (std::size_t c = 0; c < ncols; ++c) {
-        unsigned f = unsigned(map_[c]);
-        if (result_.is_null(f)) row[c] = Value();
-        else row[c] = value_from_text(types_[c], result_.view(f));
-      }
-    }
-    batch.resize(count);
-    return count > 0;
-  }
-
   Position position() const override { return Position(position_); }
 
  private:
+  bool read_row(Row& row) override {
+    if (!result_.next()) return false;
+    for (std::size_t c = 0; c < map_.size(); ++c) {
+      unsigned f = unsigned(map_[c]);
+      if (result_.is_null(f)) row[c] = Value();
+      else row[c] = value_from_text(types_[c], result_.view(f));
+    }
+    return true;
+  }
+  void finish() override { conn_.exec("COMMIT"); }
+
   Conn conn_;
   Result result_;
   std::vector<int> map_;
   std::vector<LogicalType> types_;
-  std::int64_t batch_;
   std::string position_;
-  bool done_ = false;
 };
 
 std::vector<int> identity_map(std::size_t n) {

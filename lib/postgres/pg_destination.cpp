@@ -267,15 +267,10 @@ class PgWriter final : public DestinationWriter {
     t.name = id;
     t.where = where_of(s);
     t.ncols = s.columns.size();
-    t.key = s.key_indexes();
+    WriteLayout layout = write_layout(table);
+    t.key = std::move(layout.key);
+    t.flag = layout.soft_delete;
     for (std::size_t i = 0; i < s.columns.size(); ++i) t.columns += (i ? ", " : "") + quote_ident(s.columns[i].name);
-    if (table.deletes.strategy == DeleteStrategy::Soft) {
-      t.flag = s.index_of(table.deletes.column);
-      if (t.flag < 0)
-        throw Error(ErrorKind::Schema,
-                    fmt::format("soft-delete column \"{}\" is missing from table {}", table.deletes.column, s.id.to_string()),
-                    false, t.where);
-    }
     return t;
   }
 

@@ -5,6 +5,7 @@
 #include "sqlite/sqlite_connectors.h"
 #include "sqlite/sqlite_db.h"
 
+#include "core/batch_reader.h"
 #include "core/logging.h"
 
 #include <fmt/format.h>
@@ -68,15 +69,15 @@ std::string placeholders(std::size_t n) {
 
 // Streams the rows of one statement in batches. Owns its connection; optionally runs inside one
 // read transaction that is committed at the end (rolled back if abandoned).
-class SqliteRowReader final : public RowReader {
+class SqliteRowReader final : public detail::BatchRowReader {
  public:
   SqliteRowReader(Db db, Stmt stmt, std::vector<int> result_columns, std::vector<TypeId> types,
                   std::int64_t batch_size, bool in_transaction, std::string position = {})
-      : db_(std::move(db)),
+      : BatchRowReader(result_columns.size(), batch_size),
+        db_(std::move(db)),
         stmt_(std::move(stmt)),
         map_(std::move(result_columns)),
         types_(std::move(types)),
-        batch_size_(std::max<std::int64_t>(1, batch_size)),
         txn_(in_transaction),
         position_(std::move(position)) {}
 
@@ -85,37 +86,26 @@ class SqliteRowReader final : public RowReader {
     db_.rollback_quietly();
   }
 
-  bool next(std::vector<Row>& batch) override {
-    std::size_t count = 0;
-    const std::size_t ncols = map_.size();
-    while (!done_ && std::int64_t(count) < batch_size_) {
-      if (!stmt_.step()) {
-        done_ = true;
-        stmt_.finalize();
-        if (txn_) db_.exec("COMMIT");
-        break;
-      }
-      if (count == batch.size()) batch.emplace_back();
-      Row& row = batch[count++];
-      row.resize(ncols);
-      for (std::size_t c = 0; c < ncols; ++c) row[c] = stmt_.column_value(map_[c], types_[c]);
-    }
-    batch.resize(count);
-    return count > 0;
-  }
-
   // The capture sequence read in the same transaction as the rows ("" without capture).
   Position position() const override { return Position(position_); }
 
  private:
+  bool read_row(Row& row) override {
+    if (!stmt_.step()) return false;
+    for (std::size_t c = 0; c < map_.size(); ++c) row[c] = stmt_.column_value(map_[c], types_[c]);
+    return true;
+  }
+  void finish() override {
+    stmt_.finalize();
+    if (txn_) db_.exec("COMMIT");
+  }
+
   Db db_;
   Stmt stmt_;
   std::vector<int> map_;
   std::vector<TypeId> types_;
-  std::int64_t batch_size_;
   bool txn_;
   std::string position_;
-  bool done_ = false;
 };
 
 std::vector<int> identity_map(std::size_t n) {
