@@ -61,14 +61,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using detail::logf;
 
-// "id=42" / "a=1, b='x'": the row's key (or first columns) for messages.
-std::string key_text(const TableSchema& schema, const Row& row) {
-  std::vector<int> idx = schema.key_indexes();
-  if (idx.empty())
-    for (int i = 0; i < static_cast<int>(std::min<std::size_t>(schema.columns.size(), 3)); ++i) idx.push_back(i);
-  return detail::format_key(schema.columns, row, idx);
-}
-
+using detail::row_key_text;
 
 // Rate over the last few seconds from (time, running total) samples.
 class RateMeter {
@@ -331,8 +324,8 @@ struct ReplicationSession::Impl {
         } catch (const Error& e) {
           if (!failure)
             throw Error(ErrorKind::Conversion, e.message(), false,
-                        fmt::format("table {} column {} ({})", t.id, plan.read.columns[i].name, key_text(plan.read, row)));
-          *failure = {plan.read.columns[i].name, row[i].to_display(4096), e.message(), key_text(plan.read, row)};
+                        fmt::format("table {} column {} ({})", t.id, plan.read.columns[i].name, row_key_text(plan.read, row)));
+          *failure = {plan.read.columns[i].name, row[i].to_display(4096), e.message(), row_key_text(plan.read, row)};
           return false;
         }
       }

@@ -55,4 +55,12 @@ inline std::string format_key(const std::vector<Column>& columns, const Row& row
   return out;
 }
 
+// "id=42" / "a=1, b='x'": a row's key (or its first columns without a key) for messages.
+inline std::string row_key_text(const TableSchema& schema, const Row& row) {
+  std::vector<int> idx = schema.key_indexes();
+  if (idx.empty())
+    for (int i = 0; i < static_cast<int>(std::min<std::size_t>(schema.columns.size(), 3)); ++i) idx.push_back(i);
+  return format_key(schema.columns, row, idx);
+}
+
 }  // namespace cdc::detail

@@ -9,6 +9,7 @@
 #include "mysql/mysql_types.h"
 
 #include "core/logging.h"
+#include "core/text_util.h"
 
 #include <fmt/format.h>
 
@@ -165,7 +166,7 @@ class MysqlWriter final : public DestinationWriter {
         }
       } catch (const Error& err) {
         const Row& r = e.before.empty() ? e.after : e.before;
-        throw Error(err.kind(), fmt::format("{} (applying {} of key {})", err.message(), to_string(e.op), key_text(w, r)),
+        throw Error(err.kind(), fmt::format("{} (applying {} of key {})", err.message(), to_string(e.op), detail::row_key_text(table.schema, r)),
                     err.retryable(), err.where());
       }
     }
@@ -364,17 +365,6 @@ class MysqlWriter final : public DestinationWriter {
       run(fmt::format("UPDATE {} SET {} = 1", w.name, w.flag_col), w);
     else
       run("DELETE FROM " + w.name, w);
-  }
-
-  static std::string key_text(const TableWriter& w, const Row& r) {
-    std::string out = "(";
-    const bool keyed = !w.key.empty();
-    std::size_t n = keyed ? w.key.size() : std::min<std::size_t>(r.size(), 4);
-    for (std::size_t i = 0; i < n; ++i) {
-      std::size_t idx = keyed ? std::size_t(w.key[i]) : i;
-      out += (i ? ", " : "") + (idx < r.size() ? r[idx].to_display(32) : std::string("?"));
-    }
-    return out + ")";
   }
 
   Conn conn_;
