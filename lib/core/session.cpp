@@ -7,7 +7,6 @@
 #include "core/checkpoint_codec.h"
 #include "core/failpoint.h"
 #include "core/logging.h"
-#include "core/prefetch.h"
 #include "core/text_util.h"
 #include "core/value_order.h"
 
@@ -664,25 +663,24 @@ struct ReplicationSession::Impl {
         req.snapshot_id = snapshot_id;
         auto reader = source->read_chunk(req);
         writer->begin();
+        std::vector<Row> batch;
+        std::vector<QuarantinedRow> quarantined;
         std::int64_t quarantined_total = 0;
-        // The next batch is read and converted while this one is written.
-        detail::Prefetcher prefetch(*reader, [&](detail::Batch& b) {
-          convert_rows(t, b.rows, quarantining() ? &b.quarantined : nullptr);
-        });
-        detail::Batch batch;
-        while (prefetch.next(batch)) {
+        while (reader->next(batch)) {
           if (stopping() || t.stop_requested) {
             writer->rollback();
             std::lock_guard<std::mutex> lock(mu);
             t.rows_done -= written;
             return false;
           }
-          writer->write_rows(t.plan.target, batch.rows);
-          write_quarantine(*writer, batch.quarantined);
-          quarantined_total += static_cast<std::int64_t>(batch.quarantined.size());
-          written += static_cast<std::int64_t>(batch.rows.size());
+          quarantined.clear();
+          convert_rows(t, batch, quarantining() ? &quarantined : nullptr);
+          writer->write_rows(t.plan.target, batch);
+          write_quarantine(*writer, quarantined);
+          quarantined_total += static_cast<std::int64_t>(quarantined.size());
+          written += static_cast<std::int64_t>(batch.size());
           std::lock_guard<std::mutex> lock(mu);
-          t.rows_done += static_cast<std::int64_t>(batch.rows.size());
+          t.rows_done += static_cast<std::int64_t>(batch.size());
           t.rate.add(Clock::now(), t.rows_done);
         }
         std::vector<CheckpointEntry> entries{{detail::chunk_key(t.id, index), std::to_string(written)}};

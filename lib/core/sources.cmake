@@ -10,7 +10,6 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/type_mapper.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/prefetch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/failpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/value_order.cpp
   ${CMAKE_CURRENT_LIST_DIR}/checkpoint_codec.cpp
