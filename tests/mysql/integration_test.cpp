@@ -145,6 +145,14 @@ bool verify_equal(const std::string& a, const std::string& b, std::string* detai
   return rep.all_equal();
 }
 
+// verify() reports every table of `a` equal in `b` (each table's verdict is shown on failure).
+void check_equal(const std::string& a, const std::string& b) {
+  std::string why;
+  bool equal = verify_equal(a, b, &why);
+  INFO(why);
+  CHECK(equal);
+}
+
 // The edge-value table of issue 4: one column per type, rows at the extremes.
 std::string members(const char* prefix, int n) {
   std::string s;
@@ -306,16 +314,11 @@ TEST_CASE("edge values round-trip exactly through snapshot and stream", "[mysql]
     SessionOptions o;
     o.exit_when_idle = true;
     ReplicationSession(cfg, o).run();
-    std::string why;
-    bool equal = verify_equal(dbs.src_url(), dbs.dst_url(), &why);
-    INFO(why);
-    CHECK(equal);
+    check_equal(dbs.src_url(), dbs.dst_url());
     c.exec("UPDATE edge SET id = id + 10");
     c.exec("DELETE FROM edge WHERE id = 13");
     ReplicationSession(cfg, o).run();
-    equal = verify_equal(dbs.src_url(), dbs.dst_url(), &why);
-    INFO(why);
-    CHECK(equal);
+    check_equal(dbs.src_url(), dbs.dst_url());
     auto dst = ConnectorRegistry::instance().open_source(dbs.dst_url());
     auto rows = read_all(*dst, table_of(*dst, "edge"));
     REQUIRE(rows.size() == 2);
@@ -466,19 +469,14 @@ TEST_CASE("MariaDB to SQLite and SQLite to MariaDB copies equal the source", "[m
   SessionOptions o;
   o.snapshot_only = true;
   auto st = ReplicationSession(cfg, o).run();
-  std::string why;
-  bool equal = verify_equal(dbs.src_url(), lite, &why);
-  INFO(why);
-  CHECK(equal);
+  check_equal(dbs.src_url(), lite);
 
   // And back: SQLite to a fresh MariaDB database.
   Config back;
   back.source = lite;
   back.destination = dbs.dst_url();
   auto st2 = ReplicationSession(back, o).run();
-  equal = verify_equal(lite, dbs.dst_url(), &why);
-  INFO(why);
-  CHECK(equal);
+  check_equal(lite, dbs.dst_url());
   Conn d = connect(dbs.dst);
   CHECK(d.scalar("SELECT COUNT(*) FROM nokey").value_or("") == "3");
   CHECK(d.scalar("SELECT COUNT(*) FROM tags").value_or("") == "3");  // 'a' and 'B' stay distinct keys
@@ -721,10 +719,7 @@ TEST_CASE("cdc-cli killed mid-snapshot and mid-stream converges with no duplicat
   std::string text((std::istreambuf_iterator<char>(in)), {});
   INFO(text);
   CHECK(rc == 0);
-  std::string why;
-  bool equal = verify_equal(dbs.src_url(), dbs.dst_url(), &why);
-  INFO(why);
-  CHECK(equal);
+  check_equal(dbs.src_url(), dbs.dst_url());
   Conn d = connect(dbs.dst);
   CHECK(d.scalar("SELECT COUNT(*) FROM nokey").value_or("") == "102");
   CHECK(d.scalar("SELECT COUNT(*) FROM items").value_or("") == "991");
@@ -750,17 +745,12 @@ TEST_CASE("incremental mode by watermark and by custom query reads MariaDB sourc
   SessionOptions o;
   o.exit_when_idle = true;
   ReplicationSession(cfg, o).run();
-  std::string why;
-  bool equal = verify_equal(dbs.src_url(), dbs.dst_url(), &why);
-  INFO(why);
-  CHECK(equal);
+  check_equal(dbs.src_url(), dbs.dst_url());
   c.exec("INSERT INTO events VALUES (3, 'c', '2024-01-03 00:00:00')");
   c.exec("UPDATE events SET kind = 'a2', updated = '2024-01-04 00:00:00' WHERE id = 1");
   c.exec("INSERT INTO audit VALUES (18446744073709551615, 'max')");
   ReplicationSession(cfg, o).run();
-  equal = verify_equal(dbs.src_url(), dbs.dst_url(), &why);
-  INFO(why);
-  CHECK(equal);
+  check_equal(dbs.src_url(), dbs.dst_url());
   Conn d = connect(dbs.dst);
   CHECK(d.scalar("SELECT kind FROM events WHERE id = 1").value_or("") == "a2");
   CHECK(d.scalar("SELECT what FROM audit WHERE id = 18446744073709551615").value_or("") == "max");
