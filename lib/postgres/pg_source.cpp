@@ -392,7 +392,8 @@ class PgSource final : public SourceConnector {
   // release_snapshot(); no slot, no replication privilege needed.
   std::string share_snapshot() override {
     Conn c = open();
-    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "snapshot");
+    // It sits idle in its transaction on purpose: a server-wide timeout must not end it.
+    c.exec("SET idle_in_transaction_session_timeout = 0; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "snapshot");
     std::string id = c.exec("SELECT pg_export_snapshot()", "snapshot").text(0, 0);
     {
       std::lock_guard<std::mutex> lock(mu_);
