@@ -426,3 +426,19 @@ TEST_CASE("postgres: a copy under concurrent writes is one point in time, withou
     return s.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'cdc'") == "0";
   }));
 }
+
+TEST_CASE("postgres: a copy needs no REPLICATION attribute", "[postgres]") {
+  QuietLog quiet;
+  TempDb src("norep"), dst("norepd");
+  Conn s(src.url());
+  s.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  s.exec("INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 500) g");
+  s.exec("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdc_copier') THEN CREATE ROLE cdc_copier LOGIN; END IF; END $$");
+  s.exec("GRANT SELECT ON t TO cdc_copier");
+  std::string url = src.url();
+  url.replace(url.find("//") + 2, url.find('@') - url.find("//") - 2, "cdc_copier");
+  auto cfg = copy_config(url, dst.url(), "norep");
+  CHECK(all_done(run_copy(cfg)));
+  Conn d(dst.url());
+  CHECK(dump(s, "t") == dump(d, "t"));
+}
