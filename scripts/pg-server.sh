@@ -5,6 +5,8 @@
 #                                    prints the URL
 #   scripts/pg-server.sh stop DIR    stops the server and removes DIR
 # DIR must be reachable by the `postgres` user when run as root (use /tmp, not /root/...).
+# PG_EXTRA_CONF (optional): postgresql.conf lines appended after the defaults (they win), e.g.
+# PG_EXTRA_CONF='max_wal_senders = 1' for a test of a server at its limits.
 # initdb refuses to run as root: when root, the server runs as the `postgres` user and DIR is
 # handed to it. Data, socket and log live in DIR only.
 set -euo pipefail
@@ -52,6 +54,7 @@ full_page_writes = off
 shared_buffers = 128MB
 logical_decoding_work_mem = 64kB
 log_min_messages = warning
+${PG_EXTRA_CONF:-}
 CONF
     echo "host replication all 127.0.0.1/32 trust" >>"$dir/data/pg_hba.conf"
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||

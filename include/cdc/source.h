@@ -37,7 +37,7 @@ struct ReadRequest {
   SnapshotChunk chunk;
   std::string where;            // extra SQL filter, in the source's dialect; empty = none
   std::int64_t batch_size = 10000;
-  std::string snapshot_id;      // from StreamStart; empty = the source's current state
+  std::string snapshot_id;      // from StreamStart or share_snapshot(); empty = the source's current state
 };
 
 struct IncrementalRequest {
@@ -108,8 +108,16 @@ class CDC_API SourceConnector {
 
   // Change capture. Sources without a log return false and the session refuses mode replicate.
   virtual bool supports_stream() const { return false; }
-  // Installs what capture needs (idempotent) and returns a consistent start point.
+  // Installs what capture needs (idempotent) and returns a consistent start point. Its
+  // snapshot_id stays readable until release_snapshot() (or open_stream()).
   virtual StreamStart prepare_stream(const std::vector<StreamTable>& tables);
+  // One view for all readers of a snapshot that starts no change stream (a copy): readers given
+  // the id in ReadRequest::snapshot_id all read the source as of one point in time, until
+  // release_snapshot(). Empty when the source cannot share a view (each reader then reads the
+  // state of its own moment). Sources without the notion keep the default.
+  virtual std::string share_snapshot();
+  // The snapshot phase is over: frees what keeps `snapshot_id` readable (no-op when unknown).
+  virtual void release_snapshot(const std::string& snapshot_id);
   // Opens the change stream after `from` (events at or before `from` are not delivered).
   virtual std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from);
   // Orders positions: <0, 0, >0. Throws cdc::Error(State) for text it did not produce.

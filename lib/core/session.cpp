@@ -472,6 +472,17 @@ struct ReplicationSession::Impl {
     }
     if (t.chunks_done < static_cast<int>(t.chunks.size())) t.phase = TablePhase::Snapshot;
     else t.phase = t.mode == TableMode::Copy ? TablePhase::Done : TablePhase::Streaming;
+    if (t.phase == TablePhase::Snapshot && t.chunks_done > 0 && t.plan.read.primary_key.empty()) {
+      // Chunks of a table without a key are ranges of physical position, disjoint only within one
+      // snapshot: the rest read under this run's snapshot could double or miss rows that moved.
+      logf(LogLevel::Info, "session", t.id, "table without a key was partly copied by an earlier run: copying it again");
+      t.chunks.clear();
+      t.chunk_state.clear();
+      t.chunks_done = 0;
+      t.rows_done = 0;
+      t.phase = TablePhase::Pending;
+      t.cp.snapshot_position.clear();
+    }
   }
 
   // Creates or evolves every target table.
@@ -728,6 +739,19 @@ struct ReplicationSession::Impl {
   }
 
   void run_snapshots() {
+    // Whatever keeps the snapshot readable is released once the snapshot phase is over.
+    struct Release {
+      Impl& s;
+      ~Release() {
+        if (s.snapshot_id.empty()) return;
+        try {
+          s.source->release_snapshot(s.snapshot_id);
+        } catch (const std::exception& e) {
+          logf(LogLevel::Warn, "session", "", "could not release snapshot {}: {}", s.snapshot_id, e.what());
+        }
+        s.snapshot_id.clear();
+      }
+    } release{*this};
     bool any = false;
     {
       auto old_entries = store->load(name);
@@ -751,6 +775,17 @@ struct ReplicationSession::Impl {
       for (auto& t : tables) any = any || t->phase == TablePhase::Snapshot;
     }
     if (!any || stopping()) return;
+    if (snapshot_id.empty()) {
+      // No change stream handed out a snapshot (a copy): share one, so that every chunk of every
+      // table reads the same point in time.
+      TableRun& first = **std::find_if(tables.begin(), tables.end(), [](const auto& t) { return t->phase == TablePhase::Snapshot; });
+      try {
+        with_retry(first, "share a snapshot", [&] { snapshot_id = source->share_snapshot(); });
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::Cancelled) return;
+        throw;
+      }
+    }
     set_state(SessionState::Snapshot);
     int max_chunks = 1;
     for (auto& t : tables) max_chunks = std::max(max_chunks, *t->plan.settings.parallel_chunks);

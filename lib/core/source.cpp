@@ -28,6 +28,10 @@ int SourceConnector::compare_positions(const Position& a, const Position& b) con
 
 std::vector<std::string> SourceConnector::teardown() { return {}; }
 
+std::string SourceConnector::share_snapshot() { return {}; }
+
+void SourceConnector::release_snapshot(const std::string&) {}
+
 void DestinationWriter::quarantine(const std::string&, const std::vector<QuarantinedRow>& rows) {
   throw Error(ErrorKind::Destination, "this destination has no quarantine table", false,
               rows.empty() ? std::string() : "table " + rows.front().table);

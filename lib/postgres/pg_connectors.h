@@ -42,6 +42,9 @@ struct StreamSettings {
   // Partitions of streamed partitioned tables -> their root (for publications that publish
   // changes under the partition's own name).
   std::map<TableId, TableId> partition_root;
+  // The LSN where this process created the slot, "" when it existed: a resumed stream finding
+  // the slot newer than its checkpoint says the old one was dropped.
+  std::string slot_created_at;
 };
 std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
                                              const Position& from);

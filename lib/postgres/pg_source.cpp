@@ -1,5 +1,5 @@
 // PostgreSQL source: discovery from the catalogs, PK-range (or ctid-range) snapshot chunks read
-// with COPY ... TO STDOUT under the slot's exported snapshot, watermark reads, and the slot and
+// with COPY ... TO STDOUT under one exported snapshot, watermark reads, and the slot and
 // publication behind the change stream.
 //
 // Positions are commit LSNs as text "X/Y": position L means "every transaction whose commit
@@ -7,8 +7,14 @@
 // which the server turns into "skip commits before L+1". A slot's exported snapshot holds exactly
 // the transactions committed before its consistent point C, so its position is C-1.
 //
-// Thread-safety: each call opens its own connection; the one shared piece, the replication
-// connection that keeps the exported snapshot alive, is guarded by `mu_`.
+// Snapshots shared by the readers: a replicating session's comes from creating its slot (or a
+// temporary one when the slot exists) with EXPORT_SNAPSHOT; a copy's from pg_export_snapshot()
+// in a REPEATABLE READ transaction held open, so a copy creates no slot. When a stream's snapshot
+// is gone (its connection died), a whole-table read takes a temporary slot's snapshot in its own
+// transaction (SNAPSHOT 'use'), whose consistent point is again the exact position of the rows read.
+//
+// Thread-safety: each call opens its own connection; the shared pieces, the connections that
+// keep exported snapshots readable, are guarded by `mu_`.
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
@@ -19,6 +25,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -296,7 +303,7 @@ class PgSource final : public SourceConnector {
     std::string sql = fmt::format("COPY (SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
     for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
     sql += ") TO STDOUT";
-    Position at = begin_snapshot(c, req.snapshot_id, w);
+    Position at = begin_snapshot(c, req, w);
     c.copy_out_start(sql, w);
     return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w, at);
   }
@@ -358,44 +365,58 @@ class PgSource final : public SourceConnector {
     ensure_publication(c, tables);
 
     bool have_slot = c.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot_}).rows() > 0;
-    if (!have_slot) {
-      Result free_slots = c.exec(
-          "SELECT current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots)");
-      if (free_slots.int64(0, 0) < 1)
-        throw Error(ErrorKind::Config,
-                    "no free replication slot on the PostgreSQL source: raise max_replication_slots or drop unused slots",
-                    false, "source");
-    }
+    // Exporting the snapshot takes a WAL sender and a slot (a temporary one when the slot exists).
+    check_replication_capacity(c);
     // The slot's exported snapshot lives as long as this connection: keep it for the readers.
     Conn repl(params_, ErrorKind::Source, ConnKind::Replication);
-    std::string cmd = have_slot
-                          ? fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
-                                        quote_ident(slot_ + "_snap_" + std::to_string(++temp_counter_) + "_" +
-                                                    std::to_string(PQbackendPID(repl.get()))))
-                          : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT", quote_ident(slot_));
-    Result r = repl.exec(cmd, "replication slot " + slot_);  // waits for running transactions to end
+    std::string cmd = have_slot ? fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput EXPORT_SNAPSHOT",
+                                              quote_ident(temp_slot_name("snap", repl)))
+                                : fmt::format("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput EXPORT_SNAPSHOT", quote_ident(slot_));
+    Result r = create_slot(repl, cmd);  // waits for running transactions to end
     std::uint64_t consistent = parse_lsn(r.text(0, 1));
     StreamStart start;
     start.position = Position(format_lsn(consistent - 1));
     start.snapshot_id = r.text(0, 2);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      snapshot_conn_ = std::move(repl);
-      snapshot_positions_[start.snapshot_id] = start.position;
+      held_[start.snapshot_id] = std::move(repl);
+      stream_snapshots_[start.snapshot_id] = start.position;
+      if (!have_slot) slot_created_at_ = r.text(0, 1);
     }
     detail::logf(LogLevel::Info, "postgres.source", "", "{} slot {} at {} (snapshot {})", have_slot ? "using" : "created", slot_,
                  r.text(0, 1), start.snapshot_id);
     return start;
   }
 
-  std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
+  // A copy reads every chunk under one snapshot exported from a transaction held open until
+  // release_snapshot(); no slot, no replication privilege needed.
+  std::string share_snapshot() override {
+    Conn c = open();
+    // It sits idle in its transaction on purpose: a server-wide timeout must not end it.
+    c.exec("SET idle_in_transaction_session_timeout = 0; BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "snapshot");
+    std::string id = c.exec("SELECT pg_export_snapshot()", "snapshot").text(0, 0);
     {
-      // The snapshot is no longer needed once the stream runs (readers that still need it fall
-      // back to a fresh snapshot; replay is idempotent).
       std::lock_guard<std::mutex> lock(mu_);
-      snapshot_conn_.close();
+      held_[id] = std::move(c);
     }
-    StreamSettings s{params_, slot_, publication_, {}, {}};
+    detail::logf(LogLevel::Info, "postgres.source", "", "snapshot {} shared by every reader", id);
+    return id;
+  }
+
+  void release_snapshot(const std::string& snapshot_id) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.erase(snapshot_id);  // closing the connection ends its transaction (and temporary slot)
+  }
+
+  std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
+    StreamSettings s{params_, slot_, publication_, {}, {}, {}};
+    {
+      // The stream's snapshots are no longer needed once it runs (readers that still need one
+      // fall back to a fresh snapshot; replay is idempotent).
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& kv : stream_snapshots_) held_.erase(kv.first);
+      s.slot_created_at = slot_created_at_;
+    }
     Conn c = open();
     for (const auto& t : tables) {
       Result r = c.exec_params(
@@ -421,7 +442,7 @@ class PgSource final : public SourceConnector {
     std::vector<std::string> out;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      snapshot_conn_.close();
+      held_.clear();
     }
     Conn c = open();
     if (c.exec_params("SELECT 1 FROM pg_replication_slots WHERE slot_name = $1", {slot_}).rows() > 0) {
@@ -467,21 +488,82 @@ class PgSource final : public SourceConnector {
   }
 
   // Starts the reader's transaction on the exported snapshot, or a fresh one when it is gone.
-  // Returns the position the snapshot is consistent with, when known.
-  Position begin_snapshot(Conn& c, const std::string& snapshot_id, const std::string& w) {
+  // Returns the position the snapshot is consistent with, when known. A whole table read for a
+  // stream whose snapshot is gone replaces `c` by a replication connection whose temporary slot
+  // gives its transaction a snapshot with an exact position: the stream takes over there, which
+  // is what keeps a table without a key free of doubled rows.
+  Position begin_snapshot(Conn& c, const ReadRequest& req, const std::string& w) {
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
-    if (snapshot_id.empty()) return {};
-    std::string state = c.try_exec("SET TRANSACTION SNAPSHOT " + c.literal(snapshot_id));
-    if (state.empty()) {
+    const std::string& id = req.snapshot_id;
+    if (id.empty()) return {};
+    std::string state = c.try_exec("SET TRANSACTION SNAPSHOT " + c.literal(id));
+    bool for_stream = false;
+    {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = snapshot_positions_.find(snapshot_id);
-      return it == snapshot_positions_.end() ? Position() : it->second;
+      auto it = stream_snapshots_.find(id);
+      for_stream = it != stream_snapshots_.end();
+      if (state.empty()) return for_stream ? it->second : Position();
     }
-    detail::logf(LogLevel::Info, "postgres.source", "", "snapshot {} is gone (SQLSTATE {}); reading a fresh snapshot", snapshot_id,
-                 state);
     c.exec("ROLLBACK", w);
+    if (for_stream && req.chunk.count == 1) {
+      c = Conn(params_, ErrorKind::Source, ConnKind::Replication);
+      // The slot command must be the transaction's first statement (protocol-replication.html,
+      // CREATE_REPLICATION_SLOT ... SNAPSHOT 'use').
+      c.exec("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", w);
+      std::string name = temp_slot_name("read", c);
+      Result r = create_slot(c, fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'use')",
+                                            quote_ident(name)));
+      Position at(format_lsn(parse_lsn(r.text(0, 1)) - 1));
+      detail::logf(LogLevel::Info, "postgres.source", req.schema.id.to_string(),
+                   "snapshot {} is gone (SQLSTATE {}); reading the table under temporary slot {} at {}", id, state, name,
+                   r.text(0, 1));
+      return at;
+    }
+    detail::logf(LogLevel::Warn, "postgres.source", req.schema.id.to_string(),
+                 "snapshot {} is gone (SQLSTATE {}); this chunk reads a snapshot of its own", id, state);
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
     return {};
+  }
+
+  // A temporary slot's name: unique on the server (the backend's pid), within 63 bytes.
+  std::string temp_slot_name(const std::string& what, const Conn& c) {
+    std::string suffix = fmt::format("_{}_{}_{}", what, PQbackendPID(c.get()), ++temp_counter_);
+    return slot_.substr(0, 63 - std::min<std::size_t>(63, suffix.size())) + suffix;
+  }
+
+  // Runs CREATE_REPLICATION_SLOT; all slots in use is a setting to change, not a passing failure.
+  Result create_slot(Conn& repl, const std::string& cmd) {
+    Result r(PQexec(repl.get(), cmd.c_str()));
+    if (PQresultStatus(r.get()) == PGRES_TUPLES_OK) return r;
+    const char* st = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+    if (st && std::string(st) == "53400") throw no_free_slot(-1);
+    repl.fail("PostgreSQL statement failed", "replication slot " + slot_, r.get());
+  }
+
+  Error no_free_slot(std::int64_t max_slots) const {
+    return Error(ErrorKind::Config,
+                 fmt::format("no free replication slot on the PostgreSQL source {}{}: raise max_replication_slots (server "
+                             "restart needed) or drop unused slots (SELECT pg_drop_replication_slot(slot_name) FROM "
+                             "pg_replication_slots WHERE NOT active)",
+                             params_.display, max_slots >= 0 ? fmt::format(" (max_replication_slots = {}, all in use)", max_slots) : ""),
+                 false, "source");
+  }
+
+  // Change capture needs a free WAL sender (one replication connection at a time) and a free slot.
+  void check_replication_capacity(Conn& c) const {
+    Result r = c.exec(
+        "SELECT current_setting('max_wal_senders')::int, "
+        "  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'), "
+        "  current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_replication_slots)",
+        "source");
+    std::int64_t max_senders = r.int64(0, 0), senders = r.int64(0, 1), max_slots = r.int64(0, 2), slots = r.int64(0, 3);
+    if (senders >= max_senders)
+      throw Error(ErrorKind::Config,
+                  fmt::format("no free WAL sender on the PostgreSQL source {} (max_wal_senders = {}, {} in use): raise "
+                              "max_wal_senders (server restart needed) or stop other replication clients",
+                              params_.display, max_senders, senders),
+                  false, "source");
+    if (slots >= max_slots) throw no_free_slot(max_slots);
   }
 
   static std::vector<std::string> primary_key(Conn& c, const TableId& id) {
@@ -598,9 +680,10 @@ class PgSource final : public SourceConnector {
   std::string publication_;
   bool own_publication_ = true;
   std::mutex mu_;
-  Conn snapshot_conn_;  // replication connection holding the exported snapshot
-  std::map<std::string, Position> snapshot_positions_;  // exported snapshot -> its position
-  int temp_counter_ = 0;
+  std::map<std::string, Conn> held_;                   // exported snapshot -> the connection keeping it readable
+  std::map<std::string, Position> stream_snapshots_;  // snapshot exported for a stream -> its position
+  std::string slot_created_at_;                       // LSN where this source created the slot ("" = it existed)
+  std::atomic<int> temp_counter_{0};
 };
 
 }  // namespace

@@ -5,8 +5,10 @@
 //
 // Every event of a transaction carries its commit LSN (Begin's final_lsn) as position; the last
 // one is flagged end_of_transaction, so one event is held back until the next message shows
-// whether it was the last. The flushed LSN reported to the server only moves in acknowledge()
-// (the destination committed), or while idle when everything delivered is acknowledged.
+// whether it was the last. The flushed LSN reported to the server only moves in acknowledge(),
+// which the session calls once its checkpoint holds that position: so the slot's
+// confirmed_flush_lsn never passes a stored checkpoint, and a slot found past the checkpoint it
+// resumes from was moved by someone else (or dropped and created again), which loses changes.
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 #include "postgres/pgoutput_decoder.h"
@@ -59,7 +61,7 @@ class PgStream final : public ChangeStream {
       std::uint64_t p = parse_lsn(from.str());
       start = p + 1;
       delivered_ = p;
-      acked_ = p;
+      check_slot(p);
     }
     // The server's WAL position now: until the stream has passed it, it is catching up.
     Result ident = conn_.exec("IDENTIFY_SYSTEM", "replication slot " + s.slot);
@@ -143,7 +145,6 @@ class PgStream final : public ChangeStream {
   void acknowledge(const Position& position) override {
     std::uint64_t p = parse_lsn(position.str());
     if (p > acked_) acked_ = p;
-    acked_explicitly_ = true;
     send_status(false);
   }
 
@@ -171,14 +172,44 @@ class PgStream final : public ChangeStream {
     throw Error(ErrorKind::Connection, "the server ended the replication stream", true, "replication slot " + settings_.slot);
   }
 
-  // What the server may forget: the acknowledged position, or, while idle with everything
-  // delivered acknowledged, the delivered position.
-  std::uint64_t flush_lsn() const {
-    std::uint64_t f = acked_;
-    // Only after the session acknowledged something: a stream opened at a held table's position
-    // must not release what that table still needs before the session said so.
-    if (acked_explicitly_ && !in_txn_ && !replay_ && !pending_ && acked_ >= last_event_lsn_ && delivered_ > f) f = delivered_;
-    return f == 0 ? 0 : f + 1;
+  // What the server may forget: what the session acknowledged (0 = nothing yet, which the server
+  // ignores: a stream opened at a held table's position keeps what that table still needs).
+  std::uint64_t flush_lsn() const { return acked_ == 0 ? 0 : acked_ + 1; }
+
+  // A resumed stream needs every commit after `from` (checkpoint position). The slot gives
+  // commits after its confirmed_flush_lsn only; cdc never confirms past its checkpoint, so a slot
+  // ahead of it, or none, means changes were consumed elsewhere or dropped with the slot.
+  void check_slot(std::uint64_t from) {
+    const std::string& slot = settings_.slot;
+    const std::string where = "replication slot " + slot;
+    Result r = conn_.exec("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = " + conn_.literal(slot),
+                          where);
+    static const char* kStartOver =
+        "Start over with a fresh snapshot: remove this session's checkpoints (or give the session a new `name`) "
+        "and run `cdc-cli replicate` again";
+    if (r.rows() == 0)
+      throw Error(ErrorKind::Source,
+                  fmt::format("replication slot \"{}\" does not exist on the PostgreSQL source, but this session's "
+                              "checkpoint resumes its stream after LSN {}: the slot was dropped (by `cdc-cli teardown` or "
+                              "by hand), and the changes committed since then are lost. {}",
+                              slot, format_lsn(from), kStartOver),
+                  false, where);
+    if (r.is_null(0, 0)) return;  // not a logical slot: START_REPLICATION says so
+    std::uint64_t confirmed = parse_lsn(r.text(0, 0));
+    if (confirmed <= from + 1) return;
+    if (!settings_.slot_created_at.empty())
+      throw Error(ErrorKind::Source,
+                  fmt::format("replication slot \"{}\" did not exist when this session resumed from its checkpoint at "
+                              "LSN {} (it was dropped); cdc created it anew at LSN {}, so the changes committed between "
+                              "the two are lost. {}",
+                              slot, format_lsn(from), settings_.slot_created_at, kStartOver),
+                  false, where);
+    throw Error(ErrorKind::Source,
+                fmt::format("replication slot \"{}\" has confirmed_flush_lsn {}, past this session's checkpoint at LSN {}: "
+                            "another client consumed or advanced the slot, or it was dropped and created again, so the "
+                            "changes committed between the two are lost to cdc. {}",
+                            slot, format_lsn(confirmed), format_lsn(from), kStartOver),
+                false, where);
   }
 
   void send_status(bool reply) {
@@ -231,7 +262,6 @@ class PgStream final : public ChangeStream {
       pending_->end_of_transaction = true;
       out.push_back(std::move(*pending_));
       pending_.reset();
-      last_event_lsn_ = txn_lsn_;
     }
     in_txn_ = false;
     if (m.commit_lsn > delivered_) delivered_ = m.commit_lsn;
@@ -286,7 +316,6 @@ class PgStream final : public ChangeStream {
       out.push_back(std::move(e));
       if (replay_left_ == 0) {
         replay_.reset();
-        last_event_lsn_ = replay_lsn_;
         if (replay_lsn_ > delivered_) delivered_ = replay_lsn_;
       }
     }
@@ -440,8 +469,7 @@ class PgStream final : public ChangeStream {
   std::string txn_xid_;
   std::int64_t txn_time_us_ = 0;
   std::uint64_t delivered_ = 0;       // every commit at or before it is delivered
-  std::uint64_t acked_ = 0;           // the destination committed through it
-  bool acked_explicitly_ = false;     // acknowledge() was called on this stream
+  std::uint64_t acked_ = 0;           // the session's checkpoint holds it (0 = nothing acknowledged yet)
   std::uint64_t catchup_ = 0;         // server WAL position when the stream opened
   bool streaming_ = false;            // protocol v2 with streamed in-progress transactions
   std::uint32_t stream_xid_ = 0;      // transaction of the open Stream Start block
@@ -451,7 +479,6 @@ class PgStream final : public ChangeStream {
   std::uint64_t replay_lsn_ = 0;
   std::string replay_xid_;
   std::int64_t replay_time_us_ = 0;
-  std::uint64_t last_event_lsn_ = 0;  // commit LSN of the last transaction that delivered events
   Clock::time_point last_status_ = Clock::now();
 };
 

@@ -417,3 +417,183 @@ TEST_CASE("postgres: partitioned tables replicate as their root", "[postgres]") 
     }
   }
 }
+
+TEST_CASE("postgres: a table without a key read after the stream's snapshot is gone takes over exactly", "[postgres]") {
+  QuietLog quiet;
+  TempDb src("gone"), dst("goned");
+  Conn s(src.url());
+  s.exec("CREATE TABLE k (n int, v text)");  // no key: a change applied twice is a doubled row
+  s.exec("ALTER TABLE k REPLICA IDENTITY FULL");
+  s.exec("INSERT INTO k SELECT g % 50, 'first' FROM generate_series(1, 2000) g");
+  auto cfg = replicate_config(src.url(), dst.url(), "gone");
+  cdc::ReplicationSession session(cfg);
+  session.pause();  // the snapshot waits, with the stream's exported snapshot in hand
+  session.start();
+  REQUIRE(eventually([&] { return session.status().state == cdc::SessionState::Snapshot; }, 60));
+  // The WAL sender holding the exported snapshot dies: the snapshot is gone.
+  REQUIRE(s.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'walsender' AND "
+                   "datname = current_database()") == "1");
+  // Rows committed after the stream's start point and before the table is read: the stream has
+  // them too, and must not apply them over the read that contains them.
+  for (int i = 0; i < 20; ++i) s.exec("INSERT INTO k VALUES (" + std::to_string(i % 3) + ", 'between')");
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    Conn w(src.url());
+    for (int i = 0; !stop; ++i) w.exec("INSERT INTO k VALUES (" + std::to_string(i % 7) + ", 'during')");
+  });
+  session.resume();
+  bool streaming = eventually(
+      [&] {
+        auto st = session.status();
+        return st.state == cdc::SessionState::Streaming && st.tables.size() == 1 && st.tables[0].phase == cdc::TablePhase::Streaming;
+      },
+      60);
+  stop = true;
+  writer.join();
+  REQUIRE(streaming);
+  Conn d(dst.url());
+  const std::string q = "SELECT n, v, count(*) FROM k GROUP BY 1, 2 ORDER BY 1, 2";
+  bool equal = eventually([&] { return s.rows(q) == d.rows(q); }, 60);
+  CHECK(s.rows(q) == d.rows(q));
+  CHECK(equal);
+  CHECK(d.count("k") == s.count("k"));
+  session.stop();
+  session.wait();
+  // The temporary slot of the read is gone with its connection.
+  CHECK(s.scalar("SELECT count(*) FROM pg_replication_slots WHERE database = current_database()") == "1");
+}
+
+TEST_CASE("postgres: a slot dropped, recreated or advanced behind cdc's back stops replication and says what to do",
+          "[postgres]") {
+  QuietLog quiet;
+  TempDb src("slotchk"), dst("slotchkd");
+  Conn s(src.url());
+  s.exec("CREATE TABLE t (id int PRIMARY KEY, v text)");
+  s.exec("INSERT INTO t SELECT g, 'v' FROM generate_series(1, 50) g");
+  auto cfg = replicate_config(src.url(), dst.url(), "slotchk");
+  run_until_idle(cfg);
+  Conn d(dst.url());
+  const std::string slot = "cdc_" + src.name();
+  auto stored = [&] { return d.scalar("SELECT value FROM cdc_metadata.checkpoints WHERE session = 'slotchk' AND key = 'stream'"); };
+  auto confirmed = [&] { return s.scalar("SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '" + slot + "'"); };
+  // Runs once more and returns the error it stops with (the same on every later run).
+  auto error_of_run = [&] {
+    std::string message;
+    for (int run = 0; run < 2; ++run) {
+      try {
+        run_until_idle(cfg);
+        FAIL("replication resumed over lost changes");
+      } catch (const cdc::Error& e) {
+        CHECK(e.kind() == cdc::ErrorKind::Source);
+        CHECK_FALSE(e.retryable());
+        CHECK(e.where() == "replication slot " + slot);
+        CHECK(std::string(e.what()).find("fresh snapshot") != std::string::npos);
+        CHECK(std::string(e.what()).find("remove this session's checkpoints") != std::string::npos);
+        if (run == 1) CHECK(e.message() == message);
+        message = e.message();
+      }
+    }
+    return message;
+  };
+
+  SECTION("a normal restart resumes") {
+    for (int round = 0; round < 3; ++round) {
+      s.exec("UPDATE t SET v = 'r" + std::to_string(round) + "' WHERE id <= " + std::to_string(10 * (round + 1)));
+      run_until_idle(cfg);
+      CHECK(dump(s, "t") == dump(d, "t"));
+      CHECK(s.scalar("SELECT '" + confirmed() + "'::pg_lsn <= '" + stored() + "'::pg_lsn + 1") == "t");
+    }
+  }
+  SECTION("advanced by pg_replication_slot_advance") {
+    s.exec("UPDATE t SET v = 'lost' WHERE id = 1");
+    s.exec("SELECT pg_replication_slot_advance('" + slot + "', pg_current_wal_lsn())");
+    std::string at = stored(), now = confirmed();
+    std::string msg = error_of_run();
+    CHECK(msg.find("\"" + slot + "\"") != std::string::npos);
+    CHECK(msg.find("confirmed_flush_lsn " + now) != std::string::npos);
+    CHECK(msg.find("checkpoint at LSN " + at) != std::string::npos);
+    CHECK(d.scalar("SELECT v FROM t WHERE id = 1") == "v");  // nothing applied past the gap
+  }
+  SECTION("dropped and created again") {
+    s.exec("SELECT pg_drop_replication_slot('" + slot + "')");
+    s.exec("UPDATE t SET v = 'lost' WHERE id = 1");
+    s.exec("SELECT pg_create_logical_replication_slot('" + slot + "', 'pgoutput')");
+    std::string at = stored(), now = confirmed();
+    std::string msg = error_of_run();
+    CHECK(msg.find("confirmed_flush_lsn " + now) != std::string::npos);
+    CHECK(msg.find("checkpoint at LSN " + at) != std::string::npos);
+  }
+  SECTION("dropped") {
+    s.exec("SELECT pg_drop_replication_slot('" + slot + "')");
+    s.exec("UPDATE t SET v = 'lost' WHERE id = 1");
+    std::string at = stored();
+    try {
+      run_until_idle(cfg);
+      FAIL("replication resumed over lost changes");
+    } catch (const cdc::Error& e) {
+      CHECK(e.kind() == cdc::ErrorKind::Source);
+      CHECK_FALSE(e.retryable());
+      std::string msg = e.message();
+      CHECK(msg.find("did not exist when this session resumed from its checkpoint at LSN " + at) != std::string::npos);
+      CHECK(msg.find("created it anew at LSN " + confirmed()) != std::string::npos);
+      CHECK(msg.find("fresh snapshot") != std::string::npos);
+    }
+    // From then on the slot exists, ahead of the checkpoint: the next run says so.
+    std::string now = confirmed();
+    CHECK(error_of_run().find("confirmed_flush_lsn " + now) != std::string::npos);
+  }
+}
+
+#ifdef CDC_PG_SERVER_SCRIPT
+TEST_CASE("postgres: startup checks name max_wal_senders and max_replication_slots when none is free", "[postgres]") {
+  QuietLog quiet;
+  // A server of its own, at its limits: one WAL sender, one slot.
+  std::mt19937 rng(std::random_device{}());
+  std::string dir = "/tmp/cdc-pg-limits-" + std::to_string(::getpid()) + "-" + std::to_string(rng() % 100000);
+  struct Server {
+    std::string dir;
+    ~Server() {
+      int rc = std::system(("bash " CDC_PG_SERVER_SCRIPT " stop " + dir + " >/dev/null 2>&1").c_str());
+      (void)rc;
+    }
+  } server{dir};
+  ::setenv("PG_EXTRA_CONF", "max_wal_senders = 1\nmax_replication_slots = 1", 1);
+  int rc = std::system(("bash " CDC_PG_SERVER_SCRIPT " start " + dir + " >/dev/null").c_str());
+  ::unsetenv("PG_EXTRA_CONF");
+  REQUIRE(rc == 0);
+  std::string url;
+  std::ifstream url_file(dir + "/url");
+  std::getline(url_file, url);
+  Conn c(url);
+  c.exec("CREATE TABLE t (id int PRIMARY KEY)");
+  auto source = cdc::ConnectorRegistry::instance().open_source(url);
+  auto tables = source->discover([](const cdc::TableId& id) { return id.name == "t"; });
+  REQUIRE(tables.size() == 1);
+  auto expect_config_error = [&](const std::string& setting) {
+    try {
+      source->prepare_stream({cdc::StreamTable{tables[0], ""}});
+      FAIL("prepared a stream without a free " << setting);
+    } catch (const cdc::Error& e) {
+      CHECK(e.kind() == cdc::ErrorKind::Config);
+      CHECK_FALSE(e.retryable());
+      CHECK(std::string(e.what()).find("raise " + setting) != std::string::npos);
+      CHECK(std::string(e.what()).find(setting + " = 1") != std::string::npos);
+    }
+  };
+  {
+    // Another replication client holds the only WAL sender.
+    PGconn* other = PQconnectdb((url + "?replication=database").c_str());
+    REQUIRE(PQstatus(other) == CONNECTION_OK);
+    expect_config_error("max_wal_senders");
+    PQfinish(other);
+  }
+  c.exec("SELECT pg_create_physical_replication_slot('someone_elses')");
+  REQUIRE(eventually([&] { return c.scalar("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walsender'") == "0"; }));
+  expect_config_error("max_replication_slots");
+  c.exec("SELECT pg_drop_replication_slot('someone_elses')");
+  // With both free, it works.
+  auto start = source->prepare_stream({cdc::StreamTable{tables[0], ""}});
+  CHECK_FALSE(start.position.empty());
+  source->teardown();
+}
+#endif

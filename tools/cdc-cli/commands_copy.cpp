@@ -61,7 +61,8 @@ void add_copy_command(CLI::App& app, CommandFn& selected) {
       ->check(CLI::Range(1, 256));
   sub->add_option("--name", args->name, "Session name under which checkpoints are kept (default: from the source)");
   sub->footer(
-      "Re-running an interrupted copy resumes from the chunks already committed at the destination.\n"
+      "Re-running an interrupted copy resumes from the chunks already committed at the destination\n"
+      "(a table without a primary key that was copied only in part is copied again whole).\n"
       "Example: cdc-cli copy sqlite:///data/shop.db sqlite:///tmp/copy.db --tables 'orders*' --parallel 2");
   sub->callback([args, &selected] { selected = [args] { return run_copy(*args); }; });
 }
