@@ -395,7 +395,7 @@ class PgSource final : public SourceConnector {
       std::lock_guard<std::mutex> lock(mu_);
       snapshot_conn_.close();
     }
-    StreamSettings s{params_, slot_, publication_, {}, {}};
+    StreamSettings s{params_, slot_, publication_, {}, {}, {}};
     Conn c = open();
     for (const auto& t : tables) {
       Result r = c.exec_params(
@@ -409,6 +409,13 @@ class PgSource final : public SourceConnector {
           {quote_table(t.schema.id.schema, t.schema.id.name)}, where_of(t.schema.id));
       for (int i = 0; i < parts.rows(); ++i) s.partition_root[TableId(parts.text(i, 0), parts.text(i, 1))] = t.schema.id;
     }
+    // Schema changes: the table as the catalog has it, on a connection the stream keeps.
+    auto conn = std::make_shared<Conn>();
+    s.describe = [this, conn](const TableId& id) {
+      if (!conn->healthy()) *conn = open();
+      Result r = conn->exec_params("SELECT $1::regclass::oid", {quote_table(id.schema, id.name)}, where_of(id));
+      return describe(*conn, r.text(0, 0), id);
+    };
     return open_pg_stream(s, tables, from);
   }
 
