@@ -54,7 +54,7 @@ struct TargetColumnChange {
 struct SchemaHistoryEntry {
   std::string table;       // source table
   std::string target;      // target table
-  std::string change;      // added | dropped | widened | renamed | incompatible
+  std::string kind;        // added | dropped | widened | renamed | incompatible
   std::string column;      // source column (its new name for renames)
   std::string old_column;  // renamed: the previous name
   std::string old_type;    // source type before (empty for added)

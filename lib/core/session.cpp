@@ -1074,7 +1074,7 @@ struct ReplicationSession::Impl {
       SchemaHistoryEntry h;
       h.table = t.id;
       h.target = old_plan.target.schema.id.to_string();
-      h.change = std::string(to_string(c.kind));
+      h.kind = std::string(to_string(c.kind));
       h.column = c.column;
       h.old_column = c.old_name;
       if (c.kind != ColumnChangeKind::Added) h.old_type = type_text(c.before);
@@ -1335,7 +1335,6 @@ struct ReplicationSession::Impl {
     // Tables failed during the snapshot do not stream.
     std::unique_ptr<ChangeStream> stream;
     std::unique_ptr<DestinationWriter> stream_writer, inc_writer;
-    auto tables_for_stream = stream_tables();
     int stream_attempt = 0;
     int idle_rounds = 0;
     Clock::time_point last_idle_advance = Clock::now();
@@ -1357,7 +1356,7 @@ struct ReplicationSession::Impl {
         try {
           if (!stream) {
             Position from = stream_start();
-            stream = source->open_stream(tables_for_stream, from);
+            stream = source->open_stream(stream_tables(), from);  // plans change with the schema
             logf(LogLevel::Info, "session", "", "streaming changes from position {}", from.str());
           }
           events.clear();

@@ -41,7 +41,7 @@ std::string quarantine_table_ddl() {
 std::string schema_history_table_ddl() {
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, session VARCHAR(191) NOT NULL, "
-      "source_table VARCHAR(512) NOT NULL, target_table VARCHAR(512) NOT NULL, `change` VARCHAR(32) NOT NULL, "
+      "source_table VARCHAR(512) NOT NULL, target_table VARCHAR(512) NOT NULL, kind VARCHAR(32) NOT NULL, "
       "column_name VARCHAR(255) NOT NULL, old_column VARCHAR(255), old_type VARCHAR(255), new_type VARCHAR(255), "
       "action VARCHAR(32) NOT NULL, ddl LONGTEXT, position VARCHAR(255), at DATETIME(6) NOT NULL) "
       "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
@@ -285,7 +285,7 @@ class MysqlWriter final : public DestinationWriter {
     std::string values;
     for (const auto& h : entries) {
       values += values.empty() ? "(" : ",(";
-      for (const std::string* f : {&session, &h.table, &h.target, &h.change, &h.column}) {
+      for (const std::string* f : {&session, &h.table, &h.target, &h.kind, &h.column}) {
         conn_.append_quoted(values, *f);
         values += ",";
       }
@@ -302,7 +302,7 @@ class MysqlWriter final : public DestinationWriter {
       conn_.append_quoted(values, h.position);
       values += fmt::format(",FROM_UNIXTIME({}.{:06}))", h.at_us / 1000000, h.at_us % 1000000);
     }
-    conn_.exec(fmt::format("INSERT INTO {}.{} (session, source_table, target_table, `change`, column_name, old_column, old_type, "
+    conn_.exec(fmt::format("INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, "
                            "new_type, action, ddl, position, at) VALUES {}",
                            quote_ident(db_), quote_ident(kSchemaHistoryTable), values),
                "schema history table");

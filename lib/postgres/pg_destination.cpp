@@ -30,7 +30,7 @@ std::string checkpoint_ddl() {
       "row_key text, column_name text, raw_value text, error text NOT NULL, position text, at timestamptz NOT NULL); "
       // Source schema changes seen by the stream and what was done about them.
       "CREATE TABLE IF NOT EXISTS {0}.{3} (id bigserial PRIMARY KEY, session text NOT NULL, source_table text NOT NULL, "
-      "target_table text NOT NULL, change text NOT NULL, column_name text NOT NULL, old_column text, old_type text, "
+      "target_table text NOT NULL, kind text NOT NULL, column_name text NOT NULL, old_column text, old_type text, "
       "new_type text, action text NOT NULL, ddl text, position text, at timestamptz NOT NULL)",
       kMetadataSchema, kCheckpointTable, kQuarantineTable, kSchemaHistoryTable);
 }
@@ -290,13 +290,13 @@ class PgWriter final : public DestinationWriter {
   void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
     if (!in_txn_) begin();
     const std::string sql = fmt::format(
-        "INSERT INTO {}.{} (session, source_table, target_table, change, column_name, old_column, old_type, new_type, action, "
+        "INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, new_type, action, "
         "ddl, position, at) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, "
         "to_timestamp($12::double precision / 1000000))",
         kMetadataSchema, kSchemaHistoryTable);
     for (const auto& h : entries)
       c_.exec_params(sql,
-                     {session, h.table, h.target, h.change, h.column, h.old_column, h.old_type, h.new_type, h.action, h.ddl,
+                     {session, h.table, h.target, h.kind, h.column, h.old_column, h.old_type, h.new_type, h.action, h.ddl,
                       h.position, std::to_string(h.at_us)},
                      "schema history table");
   }

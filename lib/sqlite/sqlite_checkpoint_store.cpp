@@ -22,7 +22,7 @@ std::string quarantine_table_ddl() {
 std::string schema_history_table_ddl() {
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {}(id INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, source_table TEXT NOT NULL, "
-      "target_table TEXT NOT NULL, change TEXT NOT NULL, column_name TEXT NOT NULL, old_column TEXT, old_type TEXT, "
+      "target_table TEXT NOT NULL, kind TEXT NOT NULL, column_name TEXT NOT NULL, old_column TEXT, old_type TEXT, "
       "new_type TEXT, action TEXT NOT NULL, ddl TEXT, position TEXT, at TEXT NOT NULL)",
       quote_ident(kSchemaHistoryTable));
 }

@@ -199,14 +199,14 @@ class SqliteWriter final : public DestinationWriter {
     if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
     db_.exec(schema_history_table_ddl(), "schema history table");
     Stmt s(db_,
-           fmt::format("INSERT INTO {}(session, source_table, target_table, change, column_name, old_column, old_type, new_type, "
+           fmt::format("INSERT INTO {}(session, source_table, target_table, kind, column_name, old_column, old_type, new_type, "
                        "action, ddl, position, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
                        "strftime('%Y-%m-%d %H:%M:%f', ?12 / 1000000.0, 'unixepoch'))",
                        quote_ident(kSchemaHistoryTable)),
            "schema history table");
     for (const auto& h : entries) {
       int i = 1;
-      for (const std::string* f : {&session, &h.table, &h.target, &h.change, &h.column}) s.bind_text(i++, *f);
+      for (const std::string* f : {&session, &h.table, &h.target, &h.kind, &h.column}) s.bind_text(i++, *f);
       for (const std::string* f : {&h.old_column, &h.old_type, &h.new_type, &h.action, &h.ddl, &h.position}) {
         if (f->empty() && f != &h.action) s.bind_null(i++);
         else s.bind_text(i++, *f);
