@@ -8,6 +8,7 @@
 #include <cdc/cdc.h>
 
 #include <catch2/catch.hpp>
+#include <sqlite3.h>
 
 #include <map>
 
@@ -236,4 +237,138 @@ TEST_CASE("PostgreSQL columns added, widened and dropped reach MariaDB while str
                                  "public.items | widened | name | character varying(10) | character varying(100) | applied",
                                  "public.items | widened | price | numeric(5,2) | numeric(10,2) | applied",
                                  "public.items | dropped | gone | integer | NULL | applied"});
+}
+
+namespace {
+
+// A host's destination that wraps a built-in one and cannot evolve schemas (it does not override
+// DestinationWriter::evolve), like examples/custom_destination.cpp.
+class HostWriter final : public cdc::DestinationWriter {
+ public:
+  explicit HostWriter(std::unique_ptr<cdc::DestinationWriter> inner) : inner_(std::move(inner)) {}
+  void begin() override { inner_->begin(); }
+  void write_rows(const cdc::DestinationTable& t, const std::vector<cdc::Row>& rows) override { inner_->write_rows(t, rows); }
+  void apply(const cdc::DestinationTable& t, const std::vector<cdc::ChangeEvent>& changes) override { inner_->apply(t, changes); }
+  void truncate(const cdc::DestinationTable& t) override { inner_->truncate(t); }
+  void commit(const std::string& session, const std::vector<cdc::CheckpointEntry>& cp) override { inner_->commit(session, cp); }
+  void rollback() noexcept override { inner_->rollback(); }
+
+ private:
+  std::unique_ptr<cdc::DestinationWriter> inner_;
+};
+
+class HostDestination final : public cdc::DestinationConnector {
+ public:
+  explicit HostDestination(std::shared_ptr<cdc::DestinationConnector> inner) : inner_(std::move(inner)) {}
+  std::string dialect() const override { return inner_->dialect(); }
+  std::string render_ddl(const cdc::DestinationTable& t) const override { return inner_->render_ddl(t); }
+  void prepare_table(const cdc::DestinationTable& t) override { inner_->prepare_table(t); }
+  std::unique_ptr<cdc::DestinationWriter> open_writer() override { return std::make_unique<HostWriter>(inner_->open_writer()); }
+  std::shared_ptr<cdc::CheckpointStore> checkpoint_store() override { return inner_->checkpoint_store(); }
+
+ private:
+  std::shared_ptr<cdc::DestinationConnector> inner_;
+};
+
+}  // namespace
+
+TEST_CASE("a host destination that cannot evolve schemas follows the ddl policy", "[hetero][schema]") {
+  pg_test::QuietLog quiet;
+  MariaDb src("host");
+  pg_test::TempDb pg("host");
+  Maria m;
+  m.exec("USE " + src.name);
+  for (const char* t : {"ig", "fa"}) {
+    m.exec(std::string("CREATE TABLE ") + t + " (id INT PRIMARY KEY, v INT, gone INT)");
+    m.exec(std::string("INSERT INTO ") + t + " VALUES (1, 1, 1)");
+  }
+  auto config = stream_config(mariadb_url(src.name), pg.url());
+  config.tables["ig"].ddl = cdc::DdlPolicy::Ignore;
+  auto& registry = cdc::ConnectorRegistry::instance();
+  cdc::ReplicationSession session(config, registry.open_source(config.source),
+                                  std::make_shared<HostDestination>(registry.open_destination(config.destination)));
+  session.start();
+  REQUIRE(eventually([&] { return session.status().state == cdc::SessionState::Streaming; }, 60));
+  pg_test::Conn p(pg.url());
+  REQUIRE(eventually([&] { return p.count("ig") == 1 && p.count("fa") == 1; }));
+  for (const char* t : {"ig", "fa"}) {
+    m.exec(std::string("ALTER TABLE ") + t + " ADD COLUMN extra INT, DROP COLUMN gone");
+    m.exec(std::string("INSERT INTO ") + t + " VALUES (2, 2, 22)");
+  }
+  REQUIRE(eventually([&] { return p.count("ig") == 2; }));
+  REQUIRE(eventually([&] { return by_table(session.status())["fa"].phase == cdc::TablePhase::Failed; }));
+  auto status = by_table(session.status());
+  session.stop();
+  session.wait();
+  // ignore: the target as it was; the added column's values are dropped, the dropped one is NULL.
+  CHECK(status["ig"].phase == cdc::TablePhase::Streaming);
+  CHECK(p.rows("SELECT * FROM ig ORDER BY id") == std::vector<std::string>{"1 | 1 | 1", "2 | 2 | NULL"});
+  // apply: the table fails, saying why.
+  CHECK(status["fa"].error ==
+        "schema change of table fa: the destination cannot apply it: table fa: this destination cannot evolve schemas (ddl: apply)");
+  CHECK(p.count("fa") == 1);
+}
+
+namespace {
+
+// Rows of a query on a SQLite file, each as its columns joined by " | " ("NULL" for null).
+std::vector<std::string> sqlite_rows(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> out;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) FAIL("cannot open " << path);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    std::string err = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    FAIL("SQLite: " << err << " in: " << sql);
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::string line;
+    for (int j = 0; j < sqlite3_column_count(st); ++j) {
+      if (j) line += " | ";
+      const unsigned char* v = sqlite3_column_text(st, j);
+      line += v ? reinterpret_cast<const char*>(v) : "NULL";
+    }
+    out.push_back(line);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("MariaDB columns added, widened and renamed reach SQLite while streaming", "[hetero][schema]") {
+  pg_test::QuietLog quiet;
+  MariaDb src("lite");
+  pg_test::TempDir dir;
+  const std::string file = dir.file("dst.db");
+  Maria m;
+  m.exec("USE " + src.name);
+  m.exec("CREATE TABLE items (id INT PRIMARY KEY, qty INT, note VARCHAR(10))");
+  m.exec("INSERT INTO items VALUES (1, 1, 'one')");
+  auto config = stream_config(mariadb_url(src.name), "sqlite://" + file);
+  cdc::ReplicationSession session(config);
+  session.start();
+  REQUIRE(eventually([&] { return session.status().state == cdc::SessionState::Streaming; }, 60));
+  auto count = [&] { return sqlite_rows(file, "SELECT count(*) FROM items").at(0); };
+  REQUIRE(eventually([&] { return count() == "1"; }));
+  m.exec("ALTER TABLE items ADD COLUMN extra VARCHAR(20), MODIFY qty BIGINT, RENAME COLUMN note TO remark");
+  m.exec("INSERT INTO items VALUES (2, 5000000000, 'two', 'more')");
+  REQUIRE(eventually([&] { return count() == "2"; }));
+  auto status = session.status();
+  session.stop();
+  session.wait();
+  for (const auto& t : status.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Streaming);
+  }
+  CHECK(sqlite_rows(file, "SELECT id, qty, remark, extra FROM items ORDER BY id") ==
+        std::vector<std::string>{"1 | 1 | one | NULL", "2 | 5000000000 | two | more"});
+  // Widening needs no DDL in SQLite; it is recorded with none.
+  CHECK(sqlite_rows(file, "SELECT kind, column_name, coalesce(old_column, '-'), action, coalesce(ddl, '-') FROM _cdc_schema_history "
+                          "ORDER BY id") ==
+        std::vector<std::string>{"renamed | remark | note | applied | ALTER TABLE \"items\" RENAME COLUMN \"note\" TO \"remark\"",
+                                 "widened | qty | - | applied | -",
+                                 "added | extra | - | applied | ALTER TABLE \"items\" ADD COLUMN \"extra\" VARCHAR(20)"});
 }
