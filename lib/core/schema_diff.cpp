@@ -122,22 +122,20 @@ std::vector<ColumnChange> diff_schemas(const TableSchema& before, const TableSch
     int b = before.index_of(a.name);
     if (b >= 0) type_change(before.columns[static_cast<std::size_t>(b)], a);
   }
-  for (const auto& b : before.columns) {
-    if (renamed_from.count(b.name) || after.index_of(b.name) >= 0) continue;
-    ColumnChange c;
-    c.kind = ColumnChangeKind::Dropped;
-    c.column = b.name;
-    c.before = b;
-    out.push_back(std::move(c));
-  }
-  for (const auto& a : after.columns) {
-    if (renamed_to.count(a.name) || before.index_of(a.name) >= 0) continue;
-    ColumnChange c;
-    c.kind = ColumnChangeKind::Added;
-    c.column = a.name;
-    c.after = a;
-    out.push_back(std::move(c));
-  }
+  // Columns of `side` that `other` lacks and no rename explains: dropped, then added.
+  auto only_in = [&](const TableSchema& side, const TableSchema& other, const std::set<std::string>& renamed_side,
+                     ColumnChangeKind kind) {
+    for (const auto& col : side.columns) {
+      if (renamed_side.count(col.name) || other.index_of(col.name) >= 0) continue;
+      ColumnChange c;
+      c.kind = kind;
+      c.column = col.name;
+      (kind == ColumnChangeKind::Dropped ? c.before : c.after) = col;
+      out.push_back(std::move(c));
+    }
+  };
+  only_in(before, after, renamed_from, ColumnChangeKind::Dropped);
+  only_in(after, before, renamed_to, ColumnChangeKind::Added);
   return out;
 }
 

@@ -34,6 +34,17 @@ cdc::Config stream_config(const std::string& source, const std::string& destinat
   return config;
 }
 
+// Stops the session; every table must still have been streaming when asked to stop.
+void stop_streaming(cdc::ReplicationSession& session) {
+  auto status = session.status();
+  session.stop();
+  session.wait();
+  for (const auto& t : status.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Streaming);
+  }
+}
+
 // PostgreSQL's own type text of a column.
 std::string pg_type(pg_test::Conn& p, const std::string& table, const std::string& column) {
   return p.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '" + table +
@@ -101,13 +112,7 @@ TEST_CASE("MariaDB columns added, widened, dropped and renamed reach PostgreSQL 
   // The other table went on all along.
   m.exec("INSERT INTO other VALUES (1, 1)");
   REQUIRE(eventually([&] { return p.count("other") == 1; }));
-  auto status = session.status();
-  session.stop();
-  session.wait();
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Streaming);
-  }
+  stop_streaming(session);
 
   // Types as the source spells them (the default character set left out here for brevity).
   CHECK(p.rows("SELECT source_table, target_table, kind, column_name, coalesce(old_column, '-'), "
@@ -219,13 +224,7 @@ TEST_CASE("PostgreSQL columns added, widened and dropped reach MariaDB while str
   p.exec("ALTER TABLE items DROP COLUMN gone");
   p.exec("INSERT INTO items (id, qty, name, price) VALUES (4, 4, 'four', 4.00)");
   REQUIRE(eventually([&] { return count() == "4"; }));
-  auto status = session.status();
-  session.stop();
-  session.wait();
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Streaming);
-  }
+  stop_streaming(session);
   CHECK(column_types() == std::vector<std::string>{"id | int(11) | NO", "qty | bigint(20) | YES", "name | varchar(100) | YES",
                                                    "price | decimal(10,2) | YES", "gone | int(11) | YES", "extra | longtext | YES"});
   CHECK(m.rows("SELECT id, qty, name, price, gone, extra FROM items ORDER BY id") ==
@@ -356,13 +355,7 @@ TEST_CASE("MariaDB columns added, widened and renamed reach SQLite while streami
   m.exec("ALTER TABLE items ADD COLUMN extra VARCHAR(20), MODIFY qty BIGINT, RENAME COLUMN note TO remark");
   m.exec("INSERT INTO items VALUES (2, 5000000000, 'two', 'more')");
   REQUIRE(eventually([&] { return count() == "2"; }));
-  auto status = session.status();
-  session.stop();
-  session.wait();
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Streaming);
-  }
+  stop_streaming(session);
   CHECK(sqlite_rows(file, "SELECT id, qty, remark, extra FROM items ORDER BY id") ==
         std::vector<std::string>{"1 | 1 | one | NULL", "2 | 5000000000 | two | more"});
   // Widening needs no DDL in SQLite; it is recorded with none.
