@@ -1134,6 +1134,11 @@ struct ReplicationSession::Impl {
         kept_types[c.column] = old;
       }
     };
+    // A column changed again: what an earlier `ignore` kept of it no longer holds.
+    for (const auto& c : changes) {
+      kept_types.erase(c.column);
+      left_out.erase(c.column);
+    }
     if (policy == DdlPolicy::Ignore)
       for (std::size_t i = 0; i < changes.size(); ++i)
         if (changes[i].kind == ColumnChangeKind::Incompatible) ignore(i);
