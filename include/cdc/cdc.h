@@ -11,6 +11,7 @@
 #include <cdc/position.h>
 #include <cdc/registry.h>
 #include <cdc/schema.h>
+#include <cdc/schema_change.h>
 #include <cdc/session.h>
 #include <cdc/source.h>
 #include <cdc/type_mapper.h>

@@ -5,9 +5,11 @@
 #include <cdc/export.h>
 #include <cdc/position.h>
 #include <cdc/schema.h>
+#include <cdc/schema_change.h>
 #include <cdc/value.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,11 @@ struct CDC_API ChangeEvent {
   std::int64_t commit_time_us = 0;  // source commit time, microseconds since the epoch; 0 = unknown
   bool snapshot = false;        // a row read by the snapshot, delivered as an insert
   bool end_of_transaction = true;  // last event of its source transaction: a safe checkpoint
+  // Set: this event reports that the table's columns changed (rows are empty, `op` means
+  // nothing). The session evolves the destination; writers never receive such events. A stream
+  // returns from poll() right after one, and rows after it are read with the tables the next
+  // open_stream() is given.
+  std::shared_ptr<const SchemaChange> schema_change;
 };
 
 }  // namespace cdc

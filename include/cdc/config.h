@@ -16,8 +16,18 @@ namespace cdc {
 
 enum class TableMode { Copy, Replicate, Incremental };
 enum class DeleteStrategy { Hard, Soft };
+// What the stream does with a source schema change the destination cannot take safely (an
+// incompatible type change such as narrowing or another type family, or any change when the
+// destination cannot evolve its tables). Compatible changes (added, widened, dropped, renamed
+// columns) are always applied. See docs/schema-evolution.md.
+//   apply:  change the target column too (fails the table when the destination refuses)
+//   ignore: leave the target as it is and keep replicating the columns it has
+//   pause:  hold the table at the change; resume_table() applies it
+//   fail:   fail the table with an error naming table, column, old and new type
+enum class DdlPolicy { Apply, Ignore, Pause, Fail };
 
 CDC_API std::string_view to_string(TableMode mode);
+CDC_API std::string_view to_string(DdlPolicy policy);
 
 struct RetryPolicy {
   int max_attempts = 5;              // total attempts including the first; 1 = no retry
@@ -51,6 +61,7 @@ struct TableSettings {
   std::optional<TableMode> mode;
   std::optional<DeleteSettings> delete_settings;
   std::optional<WatermarkSettings> watermark;  // required for mode incremental
+  std::optional<DdlPolicy> ddl;                // schema changes from the stream (see DdlPolicy)
   std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
 };
 
@@ -69,6 +80,7 @@ struct Defaults {
   int parallel_chunks = 1;          // chunks of one table read at once
   std::int64_t chunk_rows = 250000; // target rows per snapshot chunk (resume granularity)
   DeleteSettings delete_settings;
+  DdlPolicy ddl = DdlPolicy::Apply;  // schema changes from the stream the destination cannot take safely
 };
 
 struct Config {

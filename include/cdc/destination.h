@@ -40,6 +40,31 @@ struct QuarantinedRow {
   std::int64_t at_us = 0; // when, microseconds since the epoch
 };
 
+// One column change as the destination must make it, in target terms (names after renames and
+// shortening, types after mapping).
+struct TargetColumnChange {
+  ColumnChangeKind kind = ColumnChangeKind::Added;
+  std::string column;    // the target column (Dropped: the column kept, to become nullable)
+  std::string old_name;  // Renamed: the target column's name before
+  Column target;         // Added/Widened/Incompatible/Renamed: the column as it must be now
+};
+
+// One row of cdc's schema history (`_cdc_schema_history`, or `schema_history` in the
+// `cdc_metadata` schema): a source schema change and what was done about it.
+struct SchemaHistoryEntry {
+  std::string table;       // source table
+  std::string target;      // target table
+  std::string kind;        // added | dropped | widened | renamed | incompatible
+  std::string column;      // source column (its new name for renames)
+  std::string old_column;  // renamed: the previous name
+  std::string old_type;    // source type before (empty for added)
+  std::string new_type;    // source type now (empty for dropped)
+  std::string action;      // applied | ignored | paused | failed
+  std::string ddl;         // what the destination ran for it (may be empty)
+  std::string position;    // source position of the change
+  std::int64_t at_us = 0;  // when, microseconds since the epoch
+};
+
 // Text that changes whenever a table's shape does (column names, key, delete strategy): writers
 // key their cached statements by it, so a table evolved mid-session gets fresh ones.
 CDC_API std::string shape_signature(const DestinationTable& table);
@@ -73,6 +98,15 @@ class CDC_API DestinationWriter {
   // table (`_cdc_quarantine`, or `quarantine` in the `cdc_metadata` schema). The default throws
   // cdc::Error(Destination): destinations without one fail the table instead.
   virtual void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows);
+  // Changes a target table to `table` (its new shape) by `changes`, in the current transaction
+  // where the destination's DDL is transactional. Returns, for each change, the statement run
+  // (empty where nothing was needed). Never drops a column or data: a dropped source column stays,
+  // nullable. The default throws cdc::Error(Destination, "this destination cannot evolve
+  // schemas"); the session then follows the table's `ddl` policy.
+  virtual std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes);
+  // Records schema changes in cdc's schema history table, in the current transaction. The
+  // default throws cdc::Error(Destination); the session then only logs them.
+  virtual void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries);
   virtual void rollback() noexcept = 0;
 };
 

@@ -43,6 +43,13 @@ CDC_API std::vector<TablePlan> plan_tables(const Config& config, SourceConnector
                                            const TypeMapper& mapper, const std::string& target_dialect,
                                            std::size_t max_identifier_length = 0);
 
+// Plans one discovered table under its config key (empty = no per-table settings); what
+// plan_tables does per table. The session re-plans a table with it when its source schema
+// changes, so the stream maps columns by the same rules and overrides as the snapshot.
+CDC_API TablePlan plan_table(const Config& config, const TableSchema& source, const std::string& key,
+                             const TypeMapper& mapper, const std::string& source_dialect,
+                             const std::string& target_dialect, std::size_t max_identifier_length = 0);
+
 // `name` if it fits `max_length` bytes (0 = no limit), else a prefix of it plus "_" and 8 hex
 // digits of a hash of the whole name: stable across runs, and distinct names stay distinct.
 CDC_API std::string fit_identifier(const std::string& name, std::size_t max_length);

@@ -66,6 +66,14 @@ class CDC_API RowReader {
 struct StreamTable {
   TableSchema schema;  // columns to deliver, in output order
   std::string where;   // rows outside the filter: an update that leaves it arrives as a delete
+  // The whole table as the session knows it (every column). When the log shows the table
+  // differs from it, the stream reports a ChangeEvent with `schema_change`. Empty columns: the
+  // stream does not report schema changes for this table.
+  TableSchema source;
+
+  StreamTable() = default;
+  StreamTable(TableSchema schema_, std::string where_ = {}, TableSchema source_ = {})
+      : schema(std::move(schema_)), where(std::move(where_)), source(std::move(source_)) {}
 };
 
 // Where the change stream of a fresh snapshot starts, and the snapshot readers must read at.

@@ -29,6 +29,16 @@ std::string_view to_string(TableMode mode) {
   return "?";
 }
 
+std::string_view to_string(DdlPolicy policy) {
+  switch (policy) {
+    case DdlPolicy::Apply: return "apply";
+    case DdlPolicy::Ignore: return "ignore";
+    case DdlPolicy::Pause: return "pause";
+    case DdlPolicy::Fail: return "fail";
+  }
+  return "?";
+}
+
 std::int64_t RetryPolicy::base_delay_ms(int attempt) const {
   if (attempt <= 1) return 0;
   double d = static_cast<double>(initial_delay_ms) * std::pow(multiplier, attempt - 2);
@@ -44,6 +54,7 @@ TableSettings Config::settings_for(const std::string& table_key) const {
   if (!s.parallel_chunks) s.parallel_chunks = defaults.parallel_chunks;
   if (!s.mode) s.mode = defaults.mode;
   if (!s.delete_settings) s.delete_settings = defaults.delete_settings;
+  if (!s.ddl) s.ddl = defaults.ddl;
   return s;
 }
 
@@ -216,6 +227,11 @@ TableMode read_mode(const Walker& w) {
       {{"copy", TableMode::Copy}, {"replicate", TableMode::Replicate}, {"incremental", TableMode::Incremental}});
 }
 
+DdlPolicy read_ddl(const Walker& w) {
+  return w.as_enum<DdlPolicy>(
+      {{"apply", DdlPolicy::Apply}, {"ignore", DdlPolicy::Ignore}, {"pause", DdlPolicy::Pause}, {"fail", DdlPolicy::Fail}});
+}
+
 DeleteSettings read_delete(const Walker& w) {
   DeleteSettings d;
   if (w.node().type == ConfigNode::Type::String) {  // shorthand: delete: soft
@@ -238,7 +254,7 @@ TableSettings read_table(const Walker& w) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
   w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "mode",
-                "delete", "watermark", "query"});
+                "delete", "watermark", "query", "ddl"});
   if (w.has("columns")) t.columns = w.child("columns").as_string_list();
   if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
   if (w.has("rename")) {
@@ -260,6 +276,7 @@ TableSettings read_table(const Walker& w) {
   if (w.has("parallel_chunks")) t.parallel_chunks = static_cast<int>(w.child("parallel_chunks").as_int(1, 256));
   if (w.has("mode")) t.mode = read_mode(w.child("mode"));
   if (w.has("delete")) t.delete_settings = read_delete(w.child("delete"));
+  if (w.has("ddl")) t.ddl = read_ddl(w.child("ddl"));
   if (w.has("watermark")) {
     Walker wm = w.child("watermark");
     WatermarkSettings s;
@@ -328,12 +345,13 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   }
   if (w.has("defaults")) {
     Walker d = w.child("defaults");
-    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete"});
+    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl"});
     if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
     if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
     if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int(1, 256));
     if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int(1, std::numeric_limits<std::int64_t>::max());
     if (d.has("delete")) c.defaults.delete_settings = read_delete(d.child("delete"));
+    if (d.has("ddl")) c.defaults.ddl = read_ddl(d.child("ddl"));
   }
   if (w.has("tables")) {
     Walker t = w.child("tables");

@@ -167,6 +167,11 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
 
 }  // namespace
 
+TablePlan plan_table(const Config& config, const TableSchema& source, const std::string& key, const TypeMapper& mapper,
+                     const std::string& source_dialect, const std::string& target_dialect, std::size_t max_identifier_length) {
+  return plan_one(config, source, key, mapper, source_dialect, target_dialect, max_identifier_length);
+}
+
 bool table_selected(const Config& config, const TableId& table) {
   return any_match(config.include, table) && !any_match(config.exclude, table);
 }
@@ -195,7 +200,7 @@ std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source
       detail::logf(LogLevel::Warn, "plan", t.id.to_string(), "tables.{} is configured but excluded by include/exclude; skipped", key);
       continue;
     }
-    plans.push_back(plan_one(config, t, key, mapper, source.dialect(), target_dialect, max_identifier_length));
+    plans.push_back(plan_table(config, t, key, mapper, source.dialect(), target_dialect, max_identifier_length));
   }
   for (const auto& [key, settings] : config.tables) {
     if (used_keys.count(key)) continue;

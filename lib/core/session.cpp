@@ -109,6 +109,14 @@ struct TableRun {
   bool reorder = false;     // target columns differ from the read columns in number or order
   std::int64_t quarantined = 0;
   RateMeter rate;
+  // Schema evolution. `source_seen`: the source table as the stream last reported it (empty =
+  // plan.source). Under `ddl: ignore` the plan keeps the old definition of `kept_types` columns
+  // and leaves out `left_out` columns the destination could not add.
+  TableSchema source_seen;
+  std::map<std::string, Column> kept_types;
+  std::set<std::string> left_out;
+  bool ddl_paused = false;  // held by `ddl: pause`; resuming applies the change
+  bool ddl_resume = false;  // the next schema change of this table is applied whatever the policy
 };
 
 }  // namespace
@@ -427,15 +435,20 @@ struct ReplicationSession::Impl {
       if (t->mode == TableMode::Replicate && !source->supports_stream())
         throw config_error("tables." + p.key + ".mode",
                            fmt::format("the {} source cannot stream changes; use mode copy or incremental", source->dialect()));
-      t->identity = std::all_of(p.converters.begin(), p.converters.end(), [](const auto& c) { return c == nullptr; });
-      t->reorder = p.target_from_read.size() != p.read.columns.size();
-      for (std::size_t i = 0; i < p.target_from_read.size() && !t->reorder; ++i)
-        t->reorder = p.target_from_read[i] != static_cast<int>(i);
-      t->plan = std::move(p);
+      set_plan(*t, std::move(p));
       restore_table(*t, entries, all_copy_done);
       by_source[t->plan.source.id] = t.get();
       tables.push_back(std::move(t));
     }
+  }
+
+  // Installs a table's plan and what follows from it for conversions.
+  static void set_plan(TableRun& t, TablePlan p) {
+    t.identity = std::all_of(p.converters.begin(), p.converters.end(), [](const auto& c) { return c == nullptr; });
+    t.reorder = p.target_from_read.size() != p.read.columns.size();
+    for (std::size_t i = 0; i < p.target_from_read.size() && !t.reorder; ++i)
+      t.reorder = p.target_from_read[i] != static_cast<int>(i);
+    t.plan = std::move(p);
   }
 
   void restore_table(TableRun& t, const std::map<std::string, std::string>& entries, bool fresh_copy) {
@@ -517,7 +530,7 @@ struct ReplicationSession::Impl {
   void prepare_stream() {
     std::vector<StreamTable> stream_tables;
     for (auto& t : tables)
-      if (t->mode == TableMode::Replicate) stream_tables.push_back(StreamTable{t->plan.read, t->plan.settings.where});
+      if (t->mode == TableMode::Replicate) stream_tables.push_back(stream_table(*t));
     if (stream_tables.empty()) return;
     StreamStart start;
     with_retry(*tables.front(), "prepare change capture", [&] { start = source->prepare_stream(stream_tables); });
@@ -837,10 +850,14 @@ struct ReplicationSession::Impl {
     if (!entries.empty()) put_state(entries);
   }
 
+  static StreamTable stream_table(const TableRun& t) {
+    return StreamTable{t.plan.read, t.plan.settings.where, t.source_seen.columns.empty() ? t.plan.source : t.source_seen};
+  }
+
   std::vector<StreamTable> stream_tables() const {
     std::vector<StreamTable> out;
     for (const auto& t : tables)
-      if (t->mode == TableMode::Replicate) out.push_back(StreamTable{t->plan.read, t->plan.settings.where});
+      if (t->mode == TableMode::Replicate) out.push_back(stream_table(*t));
     return out;
   }
 
@@ -998,6 +1015,261 @@ struct ReplicationSession::Impl {
     if (!release.empty()) stream.acknowledge(release);
   }
 
+  // ---- schema evolution --------------------------------------------------------------------
+
+  static std::string type_text(const Column& c) { return c.source_type.empty() ? c.type.to_string() : c.source_type; }
+
+  // The source table as the plan must see it: `after`, with the definitions `ddl: ignore` keeps.
+  static TableSchema effective_source(const TableRun& t, const TableSchema& after) {
+    TableSchema e = after;
+    e.columns.clear();
+    for (const auto& c : after.columns) {
+      if (t.left_out.count(c.name)) continue;
+      auto kept = t.kept_types.find(c.name);
+      e.columns.push_back(kept == t.kept_types.end() ? c : kept->second);
+    }
+    return e;
+  }
+
+  // Whether a change touches what the table copies (config `columns` / `exclude_columns`).
+  static bool copied(const TableRun& t, const ColumnChange& c) {
+    const TableSettings& s = t.plan.settings;
+    if (c.kind == ColumnChangeKind::Added)
+      return s.columns.empty() && std::find(s.exclude_columns.begin(), s.exclude_columns.end(), c.column) == s.exclude_columns.end();
+    return t.plan.read.index_of(c.before.name) >= 0;
+  }
+
+  // The target column a plan writes a source column to, or nullptr.
+  static const Column* target_of(const TablePlan& p, const std::string& source_column) {
+    int r = p.read.index_of(source_column);
+    for (std::size_t i = 0; r >= 0 && i < p.target_from_read.size(); ++i)
+      if (p.target_from_read[i] == r) return &p.target.schema.columns[i];
+    return nullptr;
+  }
+
+  void record_history(DestinationWriter& writer, const std::vector<SchemaHistoryEntry>& entries) {
+    if (entries.empty()) return;
+    try {
+      writer.record_schema_changes(name, entries);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::Destination || e.retryable()) throw;
+      logf(LogLevel::Debug, "session", entries.front().table, "schema history not recorded: {}", e.message());
+    }
+  }
+
+  // Records entries in a transaction of their own (a change that was not applied).
+  void record_alone(std::unique_ptr<DestinationWriter>& writer, const std::vector<SchemaHistoryEntry>& entries) {
+    try {
+      if (!writer) writer = destination->open_writer();
+      writer->begin();
+      record_history(*writer, entries);
+      writer->commit(name, {});
+    } catch (const std::exception& e) {
+      if (writer) writer->rollback();
+      writer.reset();
+      logf(LogLevel::Warn, "session", entries.empty() ? "" : entries.front().table, "could not record the schema change: {}", e.what());
+    }
+  }
+
+  // One schema change reported by the stream: compares it with what the table copies, follows
+  // the table's `ddl` policy, evolves the destination and records every change in the schema
+  // history (in the destination transaction that evolves the table, where its DDL is
+  // transactional), then re-plans the table with the same type mapper as the snapshot.
+  // Returns true when the table now has a new plan (the stream must reopen with it). A held table
+  // meets the change again when its stream replays from where it was held.
+  // (Unlike rows, a change before a table's skip point still counts: the plan must follow the
+  // source's columns from here on.)
+  bool evolve_table(const ChangeEvent& ev, std::unique_ptr<DestinationWriter>& writer, ChangeStream& stream) {
+    TableRun* found = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = by_source.find(ev.table);
+      if (it == by_source.end()) return false;
+      TableRun& t = *it->second;
+      if (t.mode != TableMode::Replicate || t.holding || t.phase != TablePhase::Streaming) return false;
+      found = &t;
+    }
+    TableRun& t = *found;
+    const SchemaChange& sc = *ev.schema_change;
+    const TableSchema& seen = t.source_seen.columns.empty() ? t.plan.source : t.source_seen;
+    std::vector<ColumnChange> changes;
+    for (auto& c : diff_schemas(seen, sc.after, sc.renamed))
+      if (copied(t, c)) changes.push_back(std::move(c));
+
+    DdlPolicy policy = *t.plan.settings.ddl;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (t.ddl_resume) policy = DdlPolicy::Apply;
+      t.ddl_resume = false;
+    }
+    const TablePlan old_plan = t.plan;
+    const auto now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto history = [&](const ColumnChange& c, std::string_view action, std::string ddl = {}) {
+      SchemaHistoryEntry h;
+      h.table = t.id;
+      h.target = old_plan.target.schema.id.to_string();
+      h.kind = std::string(to_string(c.kind));
+      h.column = c.column;
+      h.old_column = c.old_name;
+      if (c.kind != ColumnChangeKind::Added) h.old_type = type_text(c.before);
+      if (c.kind != ColumnChangeKind::Dropped) h.new_type = type_text(c.after);
+      h.action = std::string(action);
+      h.ddl = std::move(ddl);
+      h.position = ev.position.str();
+      h.at_us = now_us;
+      return h;
+    };
+    auto all_history = [&](std::string_view action) {
+      std::vector<SchemaHistoryEntry> out;
+      for (const auto& c : changes) out.push_back(history(c, action));
+      return out;
+    };
+    auto describe = [&](const ColumnChange& c) {
+      return fmt::format("column {} changed from {} to {}: {}", c.column, type_text(c.before), type_text(c.after), c.reason);
+    };
+    // Holds the table at the last committed position; resume_table applies the change.
+    auto pause = [&](const std::string& why) {
+      record_alone(writer, all_history("paused"));
+      Position held;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        t.paused = true;
+        t.ddl_paused = true;
+        hold_table(t);
+        held = t.held;
+      }
+      if (!held.empty()) put_state({{detail::held_key(t.id), held.str()}});
+      logf(LogLevel::Warn, "session", t.id, "paused by its ddl policy: {}; resume the table to apply the change", why);
+      return false;
+    };
+    auto fail = [&](const std::string& why) {
+      record_alone(writer, all_history("failed"));
+      fail_streaming_table(t, fmt::format("schema change of table {}: {} (ddl: {})", t.id, why, to_string(policy)));
+      return false;
+    };
+
+    const ColumnChange* incompatible = nullptr;
+    for (const auto& c : changes)
+      if (c.kind == ColumnChangeKind::Incompatible && !incompatible) incompatible = &c;
+    if (incompatible && policy == DdlPolicy::Fail) return fail(describe(*incompatible));
+    if (incompatible && policy == DdlPolicy::Pause) return pause(describe(*incompatible));
+
+    // What stays as it was under `ignore`; everything else is applied.
+    auto kept_types = t.kept_types;
+    auto left_out = t.left_out;
+    std::set<std::size_t> ignored;
+    auto ignore = [&](std::size_t i) {
+      const ColumnChange& c = changes[i];
+      ignored.insert(i);
+      if (c.kind == ColumnChangeKind::Added || c.kind == ColumnChangeKind::Renamed) left_out.insert(c.column);
+      if (c.kind == ColumnChangeKind::Widened || c.kind == ColumnChangeKind::Incompatible) {
+        Column old = c.before;
+        old.name = c.column;
+        kept_types[c.column] = old;
+      }
+    };
+    // A column changed again: what an earlier `ignore` kept of it no longer holds.
+    for (const auto& c : changes) {
+      kept_types.erase(c.column);
+      left_out.erase(c.column);
+    }
+    if (policy == DdlPolicy::Ignore)
+      for (std::size_t i = 0; i < changes.size(); ++i)
+        if (changes[i].kind == ColumnChangeKind::Incompatible) ignore(i);
+
+    for (int round = 0; round < 2; ++round) {
+      TablePlan plan;
+      std::vector<TargetColumnChange> target;
+      std::vector<std::size_t> target_of_change;  // the change each target change came from
+      try {
+        TableRun probe;
+        probe.kept_types = kept_types;
+        probe.left_out = left_out;
+        plan = plan_table(config, effective_source(probe, sc.after), old_plan.key, *mapper, source->dialect(),
+                          destination->dialect(), destination->max_identifier_length());
+        for (std::size_t i = 0; i < changes.size(); ++i) {
+          if (ignored.count(i)) continue;
+          const ColumnChange& c = changes[i];
+          const Column* before = c.kind == ColumnChangeKind::Added ? nullptr : target_of(old_plan, c.before.name);
+          const Column* after = c.kind == ColumnChangeKind::Dropped ? nullptr : target_of(plan, c.column);
+          TargetColumnChange tc;
+          tc.kind = c.kind;
+          if (c.kind == ColumnChangeKind::Dropped) {
+            if (!before) continue;
+            tc.column = before->name;
+            tc.target = *before;
+          } else {
+            if (!after) continue;
+            tc.column = after->name;
+            tc.target = *after;
+            if (c.kind == ColumnChangeKind::Renamed) {
+              if (!before || before->name == after->name) continue;
+              tc.old_name = before->name;
+            } else if (c.kind != ColumnChangeKind::Added && before && before->type == after->type &&
+                       before->source_type == after->source_type) {
+              continue;  // the target type does not change (both map to the same type)
+            }
+          }
+          target.push_back(std::move(tc));
+          target_of_change.push_back(i);
+        }
+      } catch (const Error& e) {
+        return fail(e.what());
+      }
+
+      std::vector<std::string> ddl(target.size());
+      try {
+        if (!writer) writer = destination->open_writer();
+        writer->begin();
+        if (!target.empty()) ddl = writer->evolve(plan.target, target);
+        ddl.resize(target.size());
+        std::vector<SchemaHistoryEntry> entries;
+        for (std::size_t i = 0; i < changes.size(); ++i) {
+          std::string text;
+          for (std::size_t k = 0; k < target_of_change.size(); ++k)
+            if (target_of_change[k] == i && !ddl[k].empty()) text += (text.empty() ? "" : "; ") + ddl[k];
+          entries.push_back(history(changes[i], ignored.count(i) ? "ignored" : "applied", text));
+        }
+        record_history(*writer, entries);
+        std::vector<CheckpointEntry> cp;
+        if (ev.end_of_transaction) cp.push_back({"stream", ev.position.str()});
+        commit(*writer, cp);
+      } catch (const Error& e) {
+        if (writer) writer->rollback();
+        writer.reset();
+        if (e.retryable()) throw;  // the stream reconnects and reports the change again
+        // The destination cannot take the change: the policy decides.
+        std::string why = fmt::format("the destination cannot apply it: {}", e.what());
+        if (policy == DdlPolicy::Pause) return pause(why);
+        if (policy != DdlPolicy::Ignore || round > 0) return fail(why);
+        logf(LogLevel::Warn, "session", t.id, "schema change not applied ({}); ddl: ignore keeps the columns the target has", why);
+        for (std::size_t i = 0; i < changes.size(); ++i)
+          if (!ignored.count(i)) ignore(i);
+        continue;
+      }
+
+      for (std::size_t i = 0; i < changes.size(); ++i)
+        logf(ignored.count(i) ? LogLevel::Warn : LogLevel::Info, "session", t.id, "schema change {} column {}{}: {}",
+             to_string(changes[i].kind), changes[i].column,
+             changes[i].kind == ColumnChangeKind::Incompatible ? " (" + changes[i].reason + ")" : std::string(),
+             ignored.count(i) ? "ignored (ddl: ignore)" : "applied");
+      Position release;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        t.kept_types = std::move(kept_types);
+        t.left_out = std::move(left_out);
+        t.source_seen = sc.after;
+        set_plan(t, std::move(plan));
+        if (ev.end_of_transaction) stream_position = ev.position;
+        release = release_point();
+      }
+      if (ev.end_of_transaction && !release.empty()) stream.acknowledge(release);
+      return true;
+    }
+    return false;
+  }
+
   // While no change for a replicated table arrives, the log still moves on (writes to other
   // tables, other databases): record and acknowledge the stream's position now and then, so a
   // restart does not re-read all of it and the source can release its log.
@@ -1103,7 +1375,6 @@ struct ReplicationSession::Impl {
     // Tables failed during the snapshot do not stream.
     std::unique_ptr<ChangeStream> stream;
     std::unique_ptr<DestinationWriter> stream_writer, inc_writer;
-    auto tables_for_stream = stream_tables();
     int stream_attempt = 0;
     int idle_rounds = 0;
     Clock::time_point last_idle_advance = Clock::now();
@@ -1125,7 +1396,7 @@ struct ReplicationSession::Impl {
         try {
           if (!stream) {
             Position from = stream_start();
-            stream = source->open_stream(tables_for_stream, from);
+            stream = source->open_stream(stream_tables(), from);  // plans change with the schema
             logf(LogLevel::Info, "session", "", "streaming changes from position {}", from.str());
           }
           events.clear();
@@ -1133,7 +1404,17 @@ struct ReplicationSession::Impl {
           stream->poll(events, static_cast<std::size_t>(config.stream_batch_rows), std::chrono::milliseconds(wait));
           if (!events.empty()) {
             got = true;
-            apply_batch(events, stream_writer, *stream);
+            auto change = std::find_if(events.begin(), events.end(), [](const ChangeEvent& e) { return e.schema_change != nullptr; });
+            if (change == events.end()) {
+              apply_batch(events, stream_writer, *stream);
+            } else {
+              // Rows before the change are applied with the old plan; the stream then reopens with
+              // the new one (rows after it, if a source delivered any, are read again).
+              ChangeEvent ev = std::move(*change);
+              events.erase(change, events.end());
+              if (!events.empty()) apply_batch(events, stream_writer, *stream);
+              if (evolve_table(ev, stream_writer, *stream)) stream.reset();
+            }
           } else {
             advance_idle(*stream, last_idle_advance);
           }
@@ -1387,6 +1668,10 @@ void ReplicationSession::resume_table(const std::string& table) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   TableRun* t = impl_->find_table(table);
   t->paused = false;
+  if (t->ddl_paused) {  // held by `ddl: pause`: the replayed change is applied now
+    t->ddl_paused = false;
+    t->ddl_resume = true;
+  }
   if (t->holding && t->phase == TablePhase::Streaming) {
     // Replay its events from where it was held; other tables skip what they already have.
     t->holding = false;

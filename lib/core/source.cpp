@@ -37,6 +37,15 @@ void DestinationWriter::quarantine(const std::string&, const std::vector<Quarant
               rows.empty() ? std::string() : "table " + rows.front().table);
 }
 
+std::vector<std::string> DestinationWriter::evolve(const DestinationTable& table, const std::vector<TargetColumnChange>&) {
+  throw Error(ErrorKind::Destination, "this destination cannot evolve schemas", false, "table " + table.schema.id.to_string());
+}
+
+void DestinationWriter::record_schema_changes(const std::string&, const std::vector<SchemaHistoryEntry>& entries) {
+  throw Error(ErrorKind::Destination, "this destination has no schema history table", false,
+              entries.empty() ? std::string() : "table " + entries.front().table);
+}
+
 }  // namespace cdc
 
 namespace cdc {
@@ -44,7 +53,8 @@ namespace cdc {
 std::string shape_signature(const DestinationTable& table) {
   const TableSchema& s = table.schema;
   std::string sig;
-  for (const auto& c : s.columns) sig += c.name + '\x1f';
+  // Types too: a column widened mid-session must not reuse statements prepared for the old type.
+  for (const auto& c : s.columns) sig += c.name + '\x1d' + c.type.to_string() + '\x1d' + c.source_type + '\x1f';
   sig += '\x1e';
   for (const auto& k : s.primary_key) sig += k + '\x1f';
   if (table.deletes.strategy == DeleteStrategy::Soft) sig += "\x1esoft:" + table.deletes.column;

@@ -110,6 +110,86 @@ void check_binlog_settings(Conn& conn) {
 
 namespace {
 
+// Statement tokens: identifiers (bare or `quoted`), words and single punctuation characters;
+// string literals and comments are skipped.
+struct Token {
+  std::string text;
+  bool quoted = false;
+  bool is(const char* word) const { return !quoted && strcasecmp(text.c_str(), word) == 0; }
+};
+
+std::vector<Token> tokenize(const std::string& sql) {
+  std::vector<Token> out;
+  std::size_t i = 0;
+  while (i < sql.size()) {
+    char c = sql[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '`') {
+      Token t;
+      t.quoted = true;
+      ++i;
+      while (i < sql.size()) {
+        if (sql[i] == '`' && i + 1 < sql.size() && sql[i + 1] == '`') {
+          t.text += '`';
+          i += 2;
+        } else if (sql[i] == '`') {
+          ++i;
+          break;
+        } else {
+          t.text += sql[i++];
+        }
+      }
+      out.push_back(std::move(t));
+    } else if (c == '\'' || c == '"') {
+      for (++i; i < sql.size() && sql[i] != c; ++i)
+        if (sql[i] == '\\') ++i;
+      ++i;
+    } else if (c == '#' || (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-')) {
+      while (i < sql.size() && sql[i] != '\n') ++i;
+    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
+      auto end = sql.find("*/", i + 2);
+      i = end == std::string::npos ? sql.size() : end + 2;
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
+      Token t;
+      while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) t.text += sql[i++];
+      out.push_back(std::move(t));
+    } else {
+      out.push_back(Token{std::string(1, c), false});
+      ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, std::string> renamed_columns(const std::string& alter_sql) {
+  std::map<std::string, std::string> out;
+  auto tok = tokenize(alter_sql);
+  auto at = [&](std::size_t i) -> const Token& {
+    static const Token none;
+    return i < tok.size() ? tok[i] : none;
+  };
+  for (std::size_t i = 0; i < tok.size(); ++i) {
+    std::size_t j = i + 1;
+    if (tok[i].is("CHANGE")) {
+      if (at(j).is("COLUMN")) ++j;
+      if (at(j).is("IF") && at(j + 1).is("EXISTS")) j += 2;
+      const Token& from = at(j);
+      const Token& to = at(j + 1);
+      if (!from.text.empty() && !to.text.empty() && from.text != to.text) out[from.text] = to.text;
+    } else if (tok[i].is("RENAME") && at(j).is("COLUMN")) {
+      j += 1;
+      if (at(j).is("IF") && at(j + 1).is("EXISTS")) j += 2;
+      if (at(j + 1).is("TO") && !at(j).text.empty() && !at(j + 2).text.empty()) out[at(j).text] = at(j + 2).text;
+    }
+  }
+  return out;
+}
+
+namespace {
+
 using binlog::EventType;
 
 struct WantedTable {
@@ -119,11 +199,13 @@ struct WantedTable {
 
 class BinlogStream final : public ChangeStream {
  public:
-  BinlogStream(const ConnParams& params, const std::vector<StreamTable>& tables, const Position& from)
-      : params_(params), pos_(parse_position(from.str())) {
+  BinlogStream(const ConnParams& params, const std::vector<StreamTable>& tables, const Position& from,
+               std::function<TableSchema(const TableId&)> describe)
+      : params_(params), pos_(parse_position(from.str())), describe_(std::move(describe)) {
     for (const auto& t : tables) {
       std::string k = key(t.schema.id.schema.empty() ? params_.database : t.schema.id.schema, t.schema.id.name);
       wanted_[k] = t.schema;
+      if (!t.source.columns.empty() && describe_) known_[k] = t.source;
       if (!t.where.empty()) filters_[k] = t.where;
     }
     std::size_t start = 0;
@@ -167,6 +249,10 @@ class BinlogStream final : public ChangeStream {
         --size;
       }
       bool heartbeat = handle(data, size, out);
+      if (schema_reported_) {  // rows after it need the session's new plan: it reopens the stream
+        schema_reported_ = false;
+        break;
+      }
       if (std::chrono::steady_clock::now() >= deadline && (heartbeat || out.size() > start)) break;
       if (heartbeat && out.size() > start) break;
     }
@@ -342,6 +428,9 @@ class BinlogStream final : public ChangeStream {
             ev.transaction_id = tx_.id;
             ev.commit_time_us = std::int64_t(h.timestamp) * 1000000;
             push(out, std::move(ev));
+          } else if (auto change = schema_change(e.sql, e.schema, std::int64_t(h.timestamp) * 1000000)) {
+            push(out, std::move(*change));
+            schema_reported_ = true;
           }
           commit_tx(out);
         }
@@ -367,6 +456,45 @@ class BinlogStream final : public ChangeStream {
     for (auto& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
     while (!s.empty() && (std::isspace(static_cast<unsigned char>(s.back())) || s.back() == ';')) s.pop_back();
     return s;
+  }
+
+  // "ALTER [ONLINE] [IGNORE] TABLE [IF EXISTS] [`db`.]`t` ..." of a table whose schema the session
+  // gave: the table as the server has it now, compared with what the session knows; a
+  // difference becomes a schema change event (with the renames the statement spells out).
+  std::optional<ChangeEvent> schema_change(const std::string& sql, const std::string& default_db, std::int64_t when) {
+    if (known_.empty() || trim_upper_head(sql).rfind("ALTER", 0) != 0) return std::nullopt;
+    auto tok = tokenize(sql);
+    std::size_t i = 1;
+    while (i < tok.size() && (tok[i].is("ONLINE") || tok[i].is("IGNORE"))) ++i;
+    if (i >= tok.size() || !tok[i].is("TABLE")) return std::nullopt;
+    ++i;
+    if (i + 1 < tok.size() && tok[i].is("IF") && tok[i + 1].is("EXISTS")) i += 2;
+    if (i >= tok.size()) return std::nullopt;
+    std::string db = default_db, name = tok[i].text;
+    if (i + 2 < tok.size() && !tok[i + 1].quoted && tok[i + 1].text == ".") {
+      db = name;
+      name = tok[i + 2].text;
+    }
+    auto k = known_.find(key(db, name));
+    if (k == known_.end()) return std::nullopt;
+    const TableId id = wanted_.at(k->first).id;
+    TableSchema now = describe_(id);
+    now.id = id;
+    auto renamed = renamed_columns(sql);
+    if (diff_schemas(k->second, now, renamed).empty()) return std::nullopt;
+    k->second = now;
+    ChangeEvent ev;
+    ev.op = ChangeOp::Update;
+    ev.table = id;
+    ev.position = Position(pos_.to_string());
+    ev.transaction_id = tx_.id;
+    ev.commit_time_us = when;
+    auto change = std::make_shared<SchemaChange>();
+    change->after = std::move(now);
+    change->renamed = std::move(renamed);
+    change->statement = sql;
+    ev.schema_change = std::move(change);
+    return ev;
   }
 
   // "TRUNCATE [TABLE] [`db`.]`t`" -> the wanted table it names.
@@ -580,6 +708,9 @@ class BinlogStream final : public ChangeStream {
   BinlogPos committed_;  // end of the last whole transaction read
   Position acked_;
   std::map<std::string, TableSchema> wanted_;
+  std::function<TableSchema(const TableId&)> describe_;
+  std::map<std::string, TableSchema> known_;  // table key -> the whole table as the session knows it
+  bool schema_reported_ = false;              // a schema change event was just delivered
   Conn conn_;
   MARIADB_RPL* rpl_ = nullptr;
   MARIADB_RPL_EVENT* event_ = nullptr;
@@ -596,8 +727,8 @@ class BinlogStream final : public ChangeStream {
 }  // namespace
 
 std::unique_ptr<ChangeStream> open_binlog_stream(const ConnParams& params, const std::vector<StreamTable>& tables,
-                                                 const Position& from) {
-  return std::make_unique<BinlogStream>(params, tables, from);
+                                                 const Position& from, std::function<TableSchema(const TableId&)> describe) {
+  return std::make_unique<BinlogStream>(params, tables, from, std::move(describe));
 }
 
 }  // namespace cdc::mysql

@@ -9,6 +9,8 @@
 
 #include <cdc/source.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,7 +32,14 @@ int compare_binlog_positions(const Position& a, const Position& b);
 // the binlog; throws cdc::Error(Config) saying which setting to change.
 void check_binlog_settings(Conn& conn);
 
+// `describe` gives a table as the server has it now; with it, an ALTER TABLE of a table whose
+// StreamTable::source is given is reported as a schema change event (renames from the statement).
 std::unique_ptr<ChangeStream> open_binlog_stream(const ConnParams& params, const std::vector<StreamTable>& tables,
-                                                 const Position& from);
+                                                 const Position& from,
+                                                 std::function<TableSchema(const TableId&)> describe = {});
+
+// Column renames an ALTER TABLE statement spells out (RENAME COLUMN a TO b, CHANGE [COLUMN] a b
+// ...): old name -> new name. Pure; for the stream and its tests.
+std::map<std::string, std::string> renamed_columns(const std::string& alter_sql);
 
 }  // namespace cdc::mysql

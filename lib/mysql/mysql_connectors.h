@@ -20,6 +20,7 @@ std::shared_ptr<CheckpointStore> make_checkpoint_store(const ConnectorUrl& url);
 
 inline constexpr const char* kCheckpointTable = "_cdc_checkpoints";
 inline constexpr const char* kQuarantineTable = "_cdc_quarantine";
+inline constexpr const char* kSchemaHistoryTable = "_cdc_schema_history";
 std::string checkpoint_table_ddl();
 
 // Chunk bounds: a key tuple as ASCII text ("i:12,s:6162") and back.

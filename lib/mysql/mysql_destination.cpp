@@ -37,6 +37,17 @@ std::string quarantine_table_ddl() {
       quote_ident(kQuarantineTable));
 }
 
+// Source schema changes seen by the stream and what was done about them.
+std::string schema_history_table_ddl() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, session VARCHAR(191) NOT NULL, "
+      "source_table VARCHAR(512) NOT NULL, target_table VARCHAR(512) NOT NULL, kind VARCHAR(32) NOT NULL, "
+      "column_name VARCHAR(255) NOT NULL, old_column VARCHAR(255), old_type VARCHAR(255), new_type VARCHAR(255), "
+      "action VARCHAR(32) NOT NULL, ddl LONGTEXT, position VARCHAR(255), at DATETIME(6) NOT NULL) "
+      "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+      quote_ident(kSchemaHistoryTable));
+}
+
 namespace {
 
 std::string where_of(const TableSchema& s) { return "table " + s.id.to_string(); }
@@ -221,6 +232,80 @@ class MysqlWriter final : public DestinationWriter {
                            "VALUES {}",
                            quote_ident(db_), quote_ident(kQuarantineTable), values),
                "quarantine table");
+  }
+
+  // MariaDB commits implicitly around DDL: the ALTERs run on their own, and a fresh transaction
+  // then carries the schema history and the checkpoint.
+  std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
+    const TableSchema& s = table.schema;
+    const std::string name = quote_ident(db_) + "." + quote_ident(s.id.name);
+    if (open_) conn_.exec("COMMIT");
+    open_ = false;
+    auto cols = conn_.rows(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                                       conn_.quoted(db_), conn_.quoted(s.id.name)),
+                           where_of(s));
+    auto has = [&](const std::string& c) {
+      return std::any_of(cols.begin(), cols.end(), [&](const auto& r) { return r[0] && strcasecmp(r[0]->c_str(), c.c_str()) == 0; });
+    };
+    std::vector<std::string> out;
+    for (const auto& ch : changes) {
+      const std::string col = quote_ident(ch.column);
+      const int key_chars = key_chars_for(s, ch.column);
+      const bool not_null = key_chars > 0 || (!ch.target.nullable && ch.kind != ColumnChangeKind::Added);
+      std::string sql;
+      switch (ch.kind) {
+        case ColumnChangeKind::Added:
+          if (has(ch.column)) break;
+          sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}", name, col, render_column_type(ch.target, 0));
+          break;
+        case ColumnChangeKind::Dropped:
+          sql = fmt::format("ALTER TABLE {} MODIFY COLUMN {} {} NULL", name, col, render_column_type(ch.target, 0));
+          break;
+        case ColumnChangeKind::Widened:
+        case ColumnChangeKind::Incompatible:
+          sql = fmt::format("ALTER TABLE {} MODIFY COLUMN {} {}{}", name, col, render_column_type(ch.target, key_chars),
+                            not_null ? " NOT NULL" : "");
+          break;
+        case ColumnChangeKind::Renamed:
+          if (!has(ch.old_name) && has(ch.column)) break;
+          sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", name, quote_ident(ch.old_name), col);
+          break;
+      }
+      if (!sql.empty()) conn_.exec(sql, where_of(s) + " column " + ch.column);
+      out.push_back(sql);
+    }
+    tables_.erase(s.id.name);
+    begin();
+    return out;
+  }
+
+  void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
+    if (entries.empty()) return;
+    if (!open_) begin();
+    std::string values;
+    for (const auto& h : entries) {
+      values += values.empty() ? "(" : ",(";
+      for (const std::string* f : {&session, &h.table, &h.target, &h.kind, &h.column}) {
+        conn_.append_quoted(values, *f);
+        values += ",";
+      }
+      for (const std::string* f : {&h.old_column, &h.old_type, &h.new_type}) {
+        if (f->empty()) values += "NULL";
+        else conn_.append_quoted(values, *f);
+        values += ",";
+      }
+      conn_.append_quoted(values, h.action);
+      values += ",";
+      if (h.ddl.empty()) values += "NULL";
+      else conn_.append_quoted(values, h.ddl);
+      values += ",";
+      conn_.append_quoted(values, h.position);
+      values += fmt::format(",FROM_UNIXTIME({}.{:06}))", h.at_us / 1000000, h.at_us % 1000000);
+    }
+    conn_.exec(fmt::format("INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, "
+                           "new_type, action, ddl, position, at) VALUES {}",
+                           quote_ident(db_), quote_ident(kSchemaHistoryTable), values),
+               "schema history table");
   }
 
   void rollback() noexcept override {
@@ -471,6 +556,7 @@ class MysqlDestination final : public DestinationConnector {
   explicit MysqlDestination(ConnParams params) : params_(std::move(params)), admin_(params_, ErrorKind::Destination) {
     admin_.exec(checkpoint_table_ddl(), "checkpoint table");
     admin_.exec(quarantine_table_ddl(), "quarantine table");
+    admin_.exec(schema_history_table_ddl(), "schema history table");
   }
 
   std::string dialect() const override { return "mysql"; }

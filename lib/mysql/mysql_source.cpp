@@ -376,7 +376,12 @@ class MysqlSource final : public SourceConnector {
   }
 
   std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
-    return open_binlog_stream(params_, tables, from);
+    return open_binlog_stream(params_, tables, from, [this](const TableId& id) {
+      Conn conn = open();
+      auto found = discover_tables(conn, nullptr, id.name);
+      if (found.empty()) throw Error(ErrorKind::Schema, "table " + id.to_string() + " no longer exists", false, "table " + id.to_string());
+      return found.front();
+    });
   }
 
   int compare_positions(const Position& a, const Position& b) const override { return compare_binlog_positions(a, b); }

@@ -8,6 +8,7 @@
 #include <cdc/destination.h>
 #include <cdc/source.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -25,6 +26,7 @@ std::shared_ptr<CheckpointStore> make_checkpoint_store(const ConnectorUrl& url);
 inline constexpr const char* kMetadataSchema = "cdc_metadata";
 inline constexpr const char* kCheckpointTable = "checkpoints";
 inline constexpr const char* kQuarantineTable = "quarantine";
+inline constexpr const char* kSchemaHistoryTable = "schema_history";
 std::string checkpoint_ddl();
 
 // Splits one COPY text row (without its trailing newline) into fields, unescaping them;
@@ -45,6 +47,9 @@ struct StreamSettings {
   // The LSN where this process created the slot, "" when it existed: a resumed stream finding
   // the slot newer than its checkpoint says the old one was dropped.
   std::string slot_created_at;
+  // Describes a table as the catalog has it now (a connection of its own): called when a
+  // Relation message of a table whose StreamTable::source is given differs from the last one.
+  std::function<TableSchema(const TableId&)> describe;
 };
 std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
                                              const Position& from);

@@ -27,8 +27,12 @@ std::string checkpoint_ddl() {
       "updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (session, key)); "
       // Rows that could not be converted (Config::on_conversion_error: quarantine), with the reason.
       "CREATE TABLE IF NOT EXISTS {0}.{2} (id bigserial PRIMARY KEY, session text NOT NULL, source_table text NOT NULL, "
-      "row_key text, column_name text, raw_value text, error text NOT NULL, position text, at timestamptz NOT NULL)",
-      kMetadataSchema, kCheckpointTable, kQuarantineTable);
+      "row_key text, column_name text, raw_value text, error text NOT NULL, position text, at timestamptz NOT NULL); "
+      // Source schema changes seen by the stream and what was done about them.
+      "CREATE TABLE IF NOT EXISTS {0}.{3} (id bigserial PRIMARY KEY, session text NOT NULL, source_table text NOT NULL, "
+      "target_table text NOT NULL, kind text NOT NULL, column_name text NOT NULL, old_column text, old_type text, "
+      "new_type text, action text NOT NULL, ddl text, position text, at timestamptz NOT NULL)",
+      kMetadataSchema, kCheckpointTable, kQuarantineTable, kSchemaHistoryTable);
 }
 
 namespace {
@@ -239,6 +243,62 @@ class PgWriter final : public DestinationWriter {
     for (const auto& q : rows)
       c_.exec_params(sql, {session, q.table, q.key, q.column, q.value, q.error, q.position, std::to_string(q.at_us)},
                      "quarantine table");
+  }
+
+  std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
+    if (!in_txn_) begin();
+    const TableSchema& s = table.schema;
+    const std::string name = target_name(s);
+    // What the table has now: a change replayed after a restart must not fail on its own effect.
+    Result have = c_.exec_params(
+        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", {name},
+        where_of(s));
+    std::set<std::string> existing;
+    for (int i = 0; i < have.rows(); ++i) existing.insert(have.text(i, 0));
+    std::vector<std::string> out;
+    for (const auto& ch : changes) {
+      const std::string col = quote_ident(ch.column);
+      std::string sql;
+      switch (ch.kind) {
+        case ColumnChangeKind::Added:
+          if (existing.count(ch.column)) break;
+          // Nullable whatever the source says: rows already copied have no value for it.
+          sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(ch.target),
+                            ch.target.default_expr && !ch.target.source_type.empty() ? " DEFAULT " + *ch.target.default_expr : "");
+          existing.insert(ch.column);
+          break;
+        case ColumnChangeKind::Dropped: sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", name, col); break;
+        case ColumnChangeKind::Widened:
+        case ColumnChangeKind::Incompatible:
+          sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, column_type(ch.target), col,
+                            column_type(ch.target));
+          break;
+        case ColumnChangeKind::Renamed:
+          if (!existing.count(ch.old_name) && existing.count(ch.column)) break;
+          sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", name, quote_ident(ch.old_name), col);
+          existing.erase(ch.old_name);
+          existing.insert(ch.column);
+          break;
+      }
+      if (!sql.empty()) c_.exec(sql, where_of(s) + " column " + ch.column);
+      out.push_back(sql);
+    }
+    tables_.erase(name);  // statements and staging follow the new shape
+    return out;
+  }
+
+  void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
+    if (!in_txn_) begin();
+    const std::string sql = fmt::format(
+        "INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, new_type, action, "
+        "ddl, position, at) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, "
+        "to_timestamp($12::double precision / 1000000))",
+        kMetadataSchema, kSchemaHistoryTable);
+    for (const auto& h : entries)
+      c_.exec_params(sql,
+                     {session, h.table, h.target, h.kind, h.column, h.old_column, h.old_type, h.new_type, h.action, h.ddl,
+                      h.position, std::to_string(h.at_us)},
+                     "schema history table");
   }
 
   void rollback() noexcept override {

@@ -409,7 +409,7 @@ class PgSource final : public SourceConnector {
   }
 
   std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
-    StreamSettings s{params_, slot_, publication_, {}, {}, {}};
+    StreamSettings s{params_, slot_, publication_, {}, {}, {}, {}};
     {
       // The stream's snapshots are no longer needed once it runs (readers that still need one
       // fall back to a fresh snapshot; replay is idempotent).
@@ -430,6 +430,13 @@ class PgSource final : public SourceConnector {
           {quote_table(t.schema.id.schema, t.schema.id.name)}, where_of(t.schema.id));
       for (int i = 0; i < parts.rows(); ++i) s.partition_root[TableId(parts.text(i, 0), parts.text(i, 1))] = t.schema.id;
     }
+    // Schema changes: the table as the catalog has it, on a connection the stream keeps.
+    auto conn = std::make_shared<Conn>();
+    s.describe = [this, conn](const TableId& id) {
+      if (!conn->healthy()) *conn = open();
+      Result r = conn->exec_params("SELECT $1::regclass::oid", {quote_table(id.schema, id.name)}, where_of(id));
+      return describe(*conn, r.text(0, 0), id);
+    };
     return open_pg_stream(s, tables, from);
   }
 

@@ -56,6 +56,8 @@ class PgStream final : public ChangeStream {
  public:
   PgStream(const StreamSettings& s, const std::vector<StreamTable>& tables, const Position& from)
       : settings_(s), tables_(tables), conn_(s.params, ErrorKind::Source, ConnKind::Replication) {
+    for (const auto& t : tables_)
+      if (!t.source.columns.empty()) known_[t.schema.id] = t.source;
     std::uint64_t start = 0;
     if (!from.empty()) {
       std::uint64_t p = parse_lsn(from.str());
@@ -105,6 +107,10 @@ class PgStream final : public ChangeStream {
       if (n > 0) {
         std::unique_ptr<char, void (*)(void*)> guard(buf, PQfreemem);
         handle(std::string_view(buf, static_cast<std::size_t>(n)), out);
+        if (schema_reported_) {  // rows after it need the session's new plan: it reopens the stream
+          schema_reported_ = false;
+          break;
+        }
         if (replay_) drain_replay(out, max_events - std::min(max_events, out.size() - start_size));
         if (replay_ || out.size() - start_size >= max_events) break;
         continue;
@@ -322,7 +328,7 @@ class PgStream final : public ChangeStream {
     if (replay_ && replay_left_ == 0) replay_.reset();
   }
 
-  void on(RelationMsg& m, std::vector<ChangeEvent>&) {
+  void on(RelationMsg& m, std::vector<ChangeEvent>& out) {
     RelMap map;
     TableId id(m.nspname, m.relname);
     if (auto root = settings_.partition_root.find(id); root != settings_.partition_root.end()) id = root->second;
@@ -336,10 +342,11 @@ class PgStream final : public ChangeStream {
           if (m.columns[i].name == col.name) found = static_cast<int>(i);
         map.from.push_back(found);
       }
-      // A column added since the stream opened: the session's plan lacks it, so its values
-      // would be lost. Stop here, before applying any of its events; a restart plans it in and
-      // replays from the last checkpoint.
-      if (auto known = settings_.known_columns.find(id); known != settings_.known_columns.end()) {
+      if (known_.count(id) && settings_.describe) {
+        check_schema(id, m, out);
+      } else if (auto known = settings_.known_columns.find(id); known != settings_.known_columns.end()) {
+        // Without the session's description of the table, a column added since the stream
+        // opened would be lost: stop here; a restart plans it in and replays from the checkpoint.
         std::string added;
         for (const auto& c : m.columns)
           if (!known->second.count(c.name)) added += (added.empty() ? "" : ", ") + c.name;
@@ -353,6 +360,37 @@ class PgStream final : public ChangeStream {
       break;
     }
     rels_[m.relid] = std::move(map);
+  }
+
+  // A Relation message unlike the last one of this table: the table as the catalog has it now
+  // is compared with what the session knows, and a difference is reported as a schema change
+  // event (before any row of the new shape), after which poll() returns.
+  void check_schema(const TableId& id, const RelationMsg& m, std::vector<ChangeEvent>& out) {
+    std::string sig;
+    for (const auto& c : m.columns) sig += fmt::format("{}\x1f{}\x1f{}\x1e", c.name, c.type_oid, c.typmod);
+    std::string& last = relation_sig_[id];
+    if (last == sig) return;
+    last = sig;
+    TableSchema now = settings_.describe(id);
+    TableSchema& known = known_[id];
+    if (diff_schemas(known, now).empty()) return;
+    known = now;
+    ChangeEvent e;
+    e.op = ChangeOp::Update;
+    e.table = id;
+    // Inside a streamed block the commit LSN is not known yet; anything after the last commit
+    // delivered orders the same way.
+    e.position = Position(format_lsn(decoder_.in_stream_block() || !in_txn_ ? delivered_ + 1 : txn_lsn_));
+    e.transaction_id = txn_xid_;
+    e.commit_time_us = txn_time_us_;
+    e.end_of_transaction = false;
+    auto change = std::make_shared<SchemaChange>();
+    change->after = std::move(now);
+    e.schema_change = std::move(change);
+    if (pending_) out.push_back(std::move(*pending_));
+    pending_.reset();
+    out.push_back(std::move(e));
+    schema_reported_ = true;
   }
 
   const RelMap* rel(std::uint32_t relid) const {
@@ -463,6 +501,9 @@ class PgStream final : public ChangeStream {
   Conn conn_;
   PgOutputDecoder decoder_;
   std::map<std::uint32_t, RelMap> rels_;
+  std::map<TableId, TableSchema> known_;          // tables as the session knows them (StreamTable::source)
+  std::map<TableId, std::string> relation_sig_;   // last Relation message per table: names, types, typmods
+  bool schema_reported_ = false;                  // a schema change event was just delivered
   std::optional<ChangeEvent> pending_;
   bool in_txn_ = false;
   std::uint64_t txn_lsn_ = 0;

@@ -18,6 +18,15 @@ std::string quarantine_table_ddl() {
       quote_ident(kQuarantineTable));
 }
 
+// Source schema changes seen by the stream and what was done about them.
+std::string schema_history_table_ddl() {
+  return fmt::format(
+      "CREATE TABLE IF NOT EXISTS {}(id INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, source_table TEXT NOT NULL, "
+      "target_table TEXT NOT NULL, kind TEXT NOT NULL, column_name TEXT NOT NULL, old_column TEXT, old_type TEXT, "
+      "new_type TEXT, action TEXT NOT NULL, ddl TEXT, position TEXT, at TEXT NOT NULL)",
+      quote_ident(kSchemaHistoryTable));
+}
+
 std::string checkpoint_table_ddl() {
   return fmt::format(
       "CREATE TABLE IF NOT EXISTS {}(session TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "

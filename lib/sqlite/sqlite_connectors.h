@@ -20,8 +20,10 @@ std::shared_ptr<CheckpointStore> make_checkpoint_store(const std::string& path);
 // Name of the checkpoint table, shared by the destination writer and the store.
 inline constexpr const char* kCheckpointTable = "_cdc_checkpoints";
 inline constexpr const char* kQuarantineTable = "_cdc_quarantine";
+inline constexpr const char* kSchemaHistoryTable = "_cdc_schema_history";
 // DDL of the checkpoint table (idempotent).
 std::string checkpoint_table_ddl();
 std::string quarantine_table_ddl();
+std::string schema_history_table_ddl();
 
 }  // namespace cdc::sqlite

@@ -170,6 +170,52 @@ class SqliteWriter final : public DestinationWriter {
     }
   }
 
+  // SQLite is dynamically typed: widening needs no DDL, and a column cannot lose NOT NULL without
+  // rebuilding the table, which cdc does not do (the change is recorded with no statement).
+  std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
+    const TableSchema& s = table.schema;
+    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    TableInfo info = read_table_info(db_, s.id.name);
+    auto has = [&](const std::string& c) {
+      return std::any_of(info.columns.begin(), info.columns.end(),
+                         [&](const Column& x) { return sqlite3_stricmp(x.name.c_str(), c.c_str()) == 0; });
+    };
+    std::vector<std::string> out;
+    for (const auto& ch : changes) {
+      std::string sql;
+      if (ch.kind == ColumnChangeKind::Added && !has(ch.column))
+        sql = fmt::format("ALTER TABLE {} ADD COLUMN {}", quote_ident(s.id.name), column_def(ch.target, false));
+      else if (ch.kind == ColumnChangeKind::Renamed && !(has(ch.column) && !has(ch.old_name)))
+        sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", quote_ident(s.id.name), quote_ident(ch.old_name),
+                          quote_ident(ch.column));
+      if (!sql.empty()) db_.exec(sql, where_of(s) + " column " + ch.column);
+      out.push_back(sql);
+    }
+    tables_.erase(s.id.name);
+    return out;
+  }
+
+  void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
+    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    db_.exec(schema_history_table_ddl(), "schema history table");
+    Stmt s(db_,
+           fmt::format("INSERT INTO {}(session, source_table, target_table, kind, column_name, old_column, old_type, new_type, "
+                       "action, ddl, position, at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                       "strftime('%Y-%m-%d %H:%M:%f', ?12 / 1000000.0, 'unixepoch'))",
+                       quote_ident(kSchemaHistoryTable)),
+           "schema history table");
+    for (const auto& h : entries) {
+      int i = 1;
+      for (const std::string* f : {&session, &h.table, &h.target, &h.kind, &h.column}) s.bind_text(i++, *f);
+      for (const std::string* f : {&h.old_column, &h.old_type, &h.new_type, &h.action, &h.ddl, &h.position}) {
+        if (f->empty() && f != &h.action) s.bind_null(i++);
+        else s.bind_text(i++, *f);
+      }
+      s.bind_int64(i, h.at_us);
+      step_reset(s);
+    }
+  }
+
   void rollback() noexcept override {
     for (auto& [name, w] : tables_) {
       w.replace.reset();

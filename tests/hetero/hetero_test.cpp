@@ -2,11 +2,10 @@
 // every type of the mapping table with edge values, by snapshot and by the binlog stream,
 // checked value by value in PostgreSQL's own text and by verify (converted source = target),
 // then copied back and compared with the original wherever the mapping is lossless.
+#include "maria_test_util.h"
 #include "pg_test_util.h"
 
 #include <cdc/cdc.h>
-
-#include <mysql.h>
 
 #include <catch2/catch.hpp>
 
@@ -16,56 +15,7 @@
 
 namespace {
 
-std::string mariadb_base_url() {
-  std::ifstream in(CDC_MARIADB_URL_FILE);
-  std::string url;
-  std::getline(in, url);
-  if (url.empty()) FAIL("no MariaDB test server (mariadb_server_start fixture)");
-  return url;
-}
-
-std::string mariadb_url(const std::string& db) {
-  std::string base = mariadb_base_url();
-  return base.substr(0, base.rfind('/') + 1) + db;
-}
-
-class Maria {
- public:
-  Maria() {
-    auto u = cdc::ConnectorUrl::parse(mariadb_base_url());
-    m_ = mysql_init(nullptr);
-    if (!mysql_real_connect(m_, u.host.c_str(), u.user.c_str(), u.password.empty() ? nullptr : u.password.c_str(), nullptr,
-                            static_cast<unsigned>(u.port), nullptr, 0))
-      FAIL("MariaDB connect: " << mysql_error(m_));
-    exec("SET NAMES utf8mb4");
-    exec("SET time_zone = '+00:00'");
-    exec("SET sql_mode = ''");  // zero dates allowed, as in many legacy schemas
-  }
-  ~Maria() { mysql_close(m_); }
-  void exec(const std::string& sql) {
-    if (mysql_real_query(m_, sql.data(), sql.size()) != 0) FAIL("MariaDB: " << mysql_error(m_) << " in: " << sql);
-    if (MYSQL_RES* r = mysql_store_result(m_)) mysql_free_result(r);
-  }
-
- private:
-  MYSQL* m_ = nullptr;
-};
-
-struct MariaDb {
-  std::string name;
-  explicit MariaDb(const std::string& tag) : name("h_" + tag + "_" + std::to_string(::getpid())) {
-    Maria m;
-    m.exec("DROP DATABASE IF EXISTS " + name);
-    m.exec("CREATE DATABASE " + name + " CHARACTER SET utf8mb4");
-  }
-  ~MariaDb() {
-    try {
-      Maria m;
-      m.exec("DROP DATABASE IF EXISTS " + name);
-    } catch (...) {
-    }
-  }
-};
+using namespace maria_test;
 
 const char* kEdgeTable = R"SQL(CREATE TABLE edge (
   id INT UNSIGNED PRIMARY KEY,

@@ -529,7 +529,7 @@ TEST_CASE("sqlite checkpoints commit and roll back with the data", "[sqlite]") {
   {
     auto w = dst->open_writer();
     w->begin();
-    w->apply(t, {ChangeEvent{ChangeOp::Delete, t.schema.id, {Value::int64(1), Value()}, {}, {}, {}, {}, 0, false, true}});
+    w->apply(t, {ChangeEvent{ChangeOp::Delete, t.schema.id, {Value::int64(1), Value()}, {}, {}, {}, {}, 0, false, true, {}}});
     w->commit("s1", {{"chunk:t:0", ""}, {"stream", "6"}});
   }
   CHECK(store->load("s1") == std::map<std::string, std::string>{{"stream", "6"}});

@@ -318,3 +318,14 @@ TEST_CASE("FLOAT values are the shortest decimal of the float", "[unit]") {
   CHECK(value_from_text(lt(TypeId::Float32), "3.14") == Value::float64(3.14));
   CHECK(value_from_text(lt(TypeId::Float32), "-3.40282e38") == Value::float64(-3.40282e38));
 }
+
+TEST_CASE("renames are read from ALTER TABLE statements", "[unit]") {
+  using M = std::map<std::string, std::string>;
+  CHECK(cdc::mysql::renamed_columns("ALTER TABLE t RENAME COLUMN a TO b") == M{{"a", "b"}});
+  CHECK(cdc::mysql::renamed_columns("alter table `t` change `old name` `new``name` varchar(20) not null, "
+                                    "CHANGE COLUMN x x INT, change column if exists p q int") ==
+        M{{"old name", "new`name"}, {"p", "q"}});
+  CHECK(cdc::mysql::renamed_columns("ALTER TABLE t ADD COLUMN c INT COMMENT 'rename column a to b', MODIFY `change` INT")
+            .empty());
+  CHECK(cdc::mysql::renamed_columns("ALTER TABLE t /* CHANGE a b */ ADD x INT -- RENAME COLUMN a TO b\n").empty());
+}

@@ -1,0 +1,56 @@
+// Schema evolution from the change stream: what a source reports when a table's columns change,
+// and the pure comparison that tells added, dropped, widened, renamed and incompatible columns
+// apart. The session decides what to do with each (Config `ddl` policy); sources never touch the
+// destination. Plain values and pure functions; thread-safe.
+#pragma once
+
+#include <cdc/export.h>
+#include <cdc/schema.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cdc {
+
+// A source table's columns changed. Carried by a ChangeEvent whose `schema_change` is set.
+struct SchemaChange {
+  TableSchema after;                           // the whole table as it is now (every column)
+  std::map<std::string, std::string> renamed;  // old column name -> new one, where the log says so
+  std::string statement;                       // the DDL text where the log has it; empty otherwise
+};
+
+enum class ColumnChangeKind : std::uint8_t {
+  Added,         // a new column
+  Dropped,       // gone from the source; the target keeps it, nullable
+  Widened,       // same type family, every old value still fits (int -> bigint, varchar(10) -> varchar(100))
+  Renamed,       // new name, same place in the log's eyes (a type change is reported separately)
+  Incompatible,  // narrowing or another type family
+};
+
+CDC_API std::string_view to_string(ColumnChangeKind kind);
+
+struct ColumnChange {
+  ColumnChangeKind kind = ColumnChangeKind::Added;
+  std::string column;    // the column's name now (Dropped: its last name)
+  std::string old_name;  // Renamed: the name before; empty otherwise
+  Column before;         // the column before (empty for Added)
+  Column after;          // the column now (empty for Dropped)
+  std::string reason;    // Incompatible: why, e.g. "narrowing (int64 to int32)"
+};
+
+// Compares two descriptions of one table. `renamed` (old -> new) comes from the log; without it
+// a column that disappears and one that appears are a drop and an add. Nullability and default
+// changes are not reported. Order: renames, type changes, drops, adds (each in column order).
+CDC_API std::vector<ColumnChange> diff_schemas(const TableSchema& before, const TableSchema& after,
+                                               const std::map<std::string, std::string>& renamed = {});
+
+// True when every value of `from` fits `to` unchanged (same family, no smaller): integers up in
+// width (unsigned to a wider signed one too), float to double, decimal with no fewer integer
+// or fraction digits, longer or unbounded strings/bytes/bits, more fractional seconds, enum/set
+// members appended. Otherwise false with `why` ("narrowing (...)" or "type change (...)").
+CDC_API bool type_widens(const LogicalType& from, const LogicalType& to, std::string* why = nullptr);
+
+}  // namespace cdc
