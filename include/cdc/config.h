@@ -16,8 +16,14 @@ namespace cdc {
 
 enum class TableMode { Copy, Replicate, Incremental };
 enum class DeleteStrategy { Hard, Soft };
+// How a MariaDB/MySQL ENUM column is created in PostgreSQL (docs/type-mapping.md):
+// Type  = a PostgreSQL enum type named <table>_<column> (same labels, same order, same sorting);
+// Check = text with a CHECK constraint listing the labels (easier to evolve);
+// Text  = plain text, no constraint. Other destinations are not affected.
+enum class EnumAs { Type, Check, Text };
 
 CDC_API std::string_view to_string(TableMode mode);
+CDC_API std::string_view to_string(EnumAs enum_as);
 
 struct RetryPolicy {
   int max_attempts = 5;              // total attempts including the first; 1 = no retry
@@ -52,6 +58,7 @@ struct TableSettings {
   std::optional<DeleteSettings> delete_settings;
   std::optional<WatermarkSettings> watermark;  // required for mode incremental
   std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
+  std::optional<EnumAs> enum_as;  // ENUM columns bound for PostgreSQL (default: Defaults::enum_as)
 };
 
 // A type override: every column whose source type is `type` (as the source spells it, e.g.
@@ -69,6 +76,7 @@ struct Defaults {
   int parallel_chunks = 1;          // chunks of one table read at once
   std::int64_t chunk_rows = 250000; // target rows per snapshot chunk (resume granularity)
   DeleteSettings delete_settings;
+  EnumAs enum_as = EnumAs::Type;    // ENUM -> PostgreSQL: enum type (faithful: labels, order, sorting)
 };
 
 struct Config {

@@ -36,6 +36,15 @@ std::int64_t RetryPolicy::base_delay_ms(int attempt) const {
   return static_cast<std::int64_t>(d);
 }
 
+std::string_view to_string(EnumAs enum_as) {
+  switch (enum_as) {
+    case EnumAs::Type: return "type";
+    case EnumAs::Check: return "check";
+    case EnumAs::Text: return "text";
+  }
+  return "?";
+}
+
 TableSettings Config::settings_for(const std::string& table_key) const {
   TableSettings s;
   auto it = tables.find(table_key);
@@ -44,6 +53,7 @@ TableSettings Config::settings_for(const std::string& table_key) const {
   if (!s.parallel_chunks) s.parallel_chunks = defaults.parallel_chunks;
   if (!s.mode) s.mode = defaults.mode;
   if (!s.delete_settings) s.delete_settings = defaults.delete_settings;
+  if (!s.enum_as) s.enum_as = defaults.enum_as;
   return s;
 }
 
@@ -216,6 +226,10 @@ TableMode read_mode(const Walker& w) {
       {{"copy", TableMode::Copy}, {"replicate", TableMode::Replicate}, {"incremental", TableMode::Incremental}});
 }
 
+EnumAs read_enum_as(const Walker& w) {
+  return w.as_enum<EnumAs>({{"type", EnumAs::Type}, {"check", EnumAs::Check}, {"text", EnumAs::Text}});
+}
+
 DeleteSettings read_delete(const Walker& w) {
   DeleteSettings d;
   if (w.node().type == ConfigNode::Type::String) {  // shorthand: delete: soft
@@ -238,7 +252,7 @@ TableSettings read_table(const Walker& w) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
   w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "mode",
-                "delete", "watermark", "query"});
+                "delete", "watermark", "query", "enum_as"});
   if (w.has("columns")) t.columns = w.child("columns").as_string_list();
   if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
   if (w.has("rename")) {
@@ -260,6 +274,7 @@ TableSettings read_table(const Walker& w) {
   if (w.has("parallel_chunks")) t.parallel_chunks = static_cast<int>(w.child("parallel_chunks").as_int(1, 256));
   if (w.has("mode")) t.mode = read_mode(w.child("mode"));
   if (w.has("delete")) t.delete_settings = read_delete(w.child("delete"));
+  if (w.has("enum_as")) t.enum_as = read_enum_as(w.child("enum_as"));
   if (w.has("watermark")) {
     Walker wm = w.child("watermark");
     WatermarkSettings s;
@@ -328,12 +343,13 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   }
   if (w.has("defaults")) {
     Walker d = w.child("defaults");
-    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete"});
+    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "enum_as"});
     if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
     if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
     if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int(1, 256));
     if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int(1, std::numeric_limits<std::int64_t>::max());
     if (d.has("delete")) c.defaults.delete_settings = read_delete(d.child("delete"));
+    if (d.has("enum_as")) c.defaults.enum_as = read_enum_as(d.child("enum_as"));
   }
   if (w.has("tables")) {
     Walker t = w.child("tables");
