@@ -579,3 +579,29 @@ TEST_CASE("verify follows shortened, renamed and retargeted names", "[hetero][ve
   CHECK_FALSE(report.tables[1].equal);
   CHECK(report.tables[1].differing_keys == std::vector<std::string>{"id=1 (values differ)"});
 }
+
+TEST_CASE("text with a NUL byte is quarantined for PostgreSQL, or kept as bytea by a column cast", "[hetero][nul]") {
+  MariaDb src("nul");
+  pg_test::TempDb pg("nul");
+  {
+    Maria m;
+    m.exec("USE " + src.name);
+    m.exec("CREATE TABLE notes (id INT PRIMARY KEY, v VARCHAR(10))");
+    m.exec("INSERT INTO notes VALUES (1, 'plain'), (2, CONCAT('a', CHAR(0), 'b'))");
+    m.exec("CREATE TABLE kept (id INT PRIMARY KEY, v VARCHAR(10))");
+    m.exec("INSERT INTO kept VALUES (1, CONCAT('a', CHAR(0), 'b'))");
+  }
+  cdc::Config config;
+  config.source = mariadb_url(src.name);
+  config.destination = pg.url();
+  config.cast.push_back({"", "kept.v", "bytea"});
+  cdc::SessionOptions copy;
+  copy.snapshot_only = true;
+  auto status = cdc::ReplicationSession(config, copy).run();
+  for (const auto& t : status.tables) CHECK(t.phase == cdc::TablePhase::Done);
+  pg_test::Conn p(pg.url());
+  CHECK(p.rows("SELECT id, v FROM notes") == std::vector<std::string>{"1 | plain"});
+  CHECK(p.rows("SELECT row_key, column_name, error FROM cdc_metadata.quarantine") ==
+        std::vector<std::string>{"id=2 | v | text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)"});
+  CHECK(p.rows("SELECT id, encode(v, 'hex'), pg_typeof(v) FROM kept") == std::vector<std::string>{"1 | 610062 | bytea"});
+}
