@@ -11,6 +11,7 @@
 #include <cdc/error.h>
 #include <cdc/type_mapper.h>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -367,6 +368,13 @@ std::vector<std::string> set_labels(const Value& v) {
   return out;
 }
 
+// {red,green} -> 'red,green', as MariaDB prints a SET.
+Value joined_set_labels(const Value& v) {
+  std::string out;
+  for (const auto& l : set_labels(v)) out += (out.empty() ? "" : ",") + l;
+  return Value::string(out);
+}
+
 // One array element's text as the Value the source would have produced for a column of its type.
 Value element_value(TypeId id, const std::string& text) {
   switch (id) {
@@ -390,25 +398,6 @@ Value element_value(TypeId id, const std::string& text) {
   }
 }
 
-void append_json_string(const std::string& s, std::string& out) {
-  out += '"';
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
-  out += '"';
-}
-
 // A converted element as JSON: numbers and booleans as such, json embedded, the rest as strings.
 void append_json(const Value& v, std::string& out) {
   switch (v.kind()) {
@@ -430,7 +419,7 @@ void append_json(const Value& v, std::string& out) {
     case ValueKind::Json: out += v.text(); return;
     default:
       if (!valid_utf8(v.text())) cannot(fmt::format("array element {} is not valid UTF-8 text", v.to_display()));
-      append_json_string(v.text(), out);
+      out += boost::json::serialize(boost::json::string_view(v.text()));
   }
 }
 
@@ -658,22 +647,10 @@ const std::vector<Rule>& rules() {
       {"postgresql", "mysql", "text[] made from a MariaDB SET (column comment \"cdc: MariaDB SET {...}\")", "SET(labels)",
        "{red,green} -> 'red,green'",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column& c) { return c.type; },
-       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
-         return [](const Value& v) {
-           std::string out;
-           for (const auto& l : set_labels(v)) out += (out.empty() ? "" : ",") + l;
-           return Value::string(out);
-         };
-       }},
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert { return joined_set_labels; }},
       {"postgresql", "any", "text[] made from a MariaDB SET", "text", "{red,green} -> 'red,green'",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
-       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
-         return [](const Value& v) {
-           std::string out;
-           for (const auto& l : set_labels(v)) out += (out.empty() ? "" : ",") + l;
-           return Value::string(out);
-         };
-       }},
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert { return joined_set_labels; }},
       {"postgresql", "any", "arrays: any element type, any number of dimensions",
        "json (MariaDB: LONGTEXT utf8mb4_bin; SQLite: JSON text)",
        "a JSON array, nested per dimension (lower bounds dropped); NULL elements -> null; each element converted by its "
