@@ -375,27 +375,12 @@ Value joined_set_labels(const Value& v) {
   return Value::string(out);
 }
 
-// One array element's text as the Value the source would have produced for a column of its type.
+// One array element's text as a Value of its column type's kind; numbers travel as their digits,
+// which coerce parses (and range-checks) for the element's type.
 Value element_value(TypeId id, const std::string& text) {
-  switch (id) {
-    case TypeId::Bool: return Value::boolean(text == "t" || text == "true");
-    case TypeId::Int8:
-    case TypeId::Int16:
-    case TypeId::Int24:
-    case TypeId::Int32:
-    case TypeId::Int64: {
-      errno = 0;
-      char* end = nullptr;
-      long long v = std::strtoll(text.c_str(), &end, 10);
-      if (errno || text.empty() || *end) cannot(fmt::format("array element \"{}\" is not an integer", text));
-      return Value::int64(v);
-    }
-    case TypeId::Float32:
-    case TypeId::Float64:
-      if (text == "NaN" || text == "Infinity" || text == "-Infinity") cannot(fmt::format("array element {} has no JSON number form", text));
-      return Value::float64(std::strtod(text.c_str(), nullptr));
-    default: return Value::of_text(text_value_kind(id), text);
-  }
+  if (id == TypeId::Bool) return Value::boolean(text == "t" || text == "true");
+  if (is_integer(id) || id == TypeId::Float32 || id == TypeId::Float64) return Value::decimal(text);
+  return Value::of_text(text_value_kind(id), text);
 }
 
 // A converted element as JSON: numbers and booleans as such, json embedded, the rest as strings.

@@ -114,6 +114,34 @@ bool eventually(Pred pred, int tries = 300) {
   return false;
 }
 
+// One snapshot-only run (cdc-cli copy).
+cdc::SessionStatus copy_once(const cdc::Config& config) {
+  cdc::SessionOptions copy;
+  copy.snapshot_only = true;
+  return cdc::ReplicationSession(config, copy).run();
+}
+
+void check_done(const cdc::SessionStatus& status) {
+  for (const auto& t : status.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Done);
+  }
+}
+
+// Every row of a table (with an optional filter), read through cdc's connector for `url`.
+std::vector<cdc::Row> read_all(const std::string& url, const std::string& table, const std::string& where = "") {
+  auto source = cdc::ConnectorRegistry::instance().open_source(url);
+  auto tables = source->discover([&](const cdc::TableId& id) { return id.name == table; });
+  REQUIRE(tables.size() == 1);
+  cdc::ReadRequest req;
+  req.schema = tables[0];
+  req.where = where;
+  auto reader = source->read_chunk(req);
+  std::vector<cdc::Row> rows, batch;
+  while (reader->next(batch)) rows.insert(rows.end(), batch.begin(), batch.end());
+  return rows;
+}
+
 void check_equal(const cdc::VerifyReport& report) {
   REQUIRE_FALSE(report.tables.empty());
   for (const auto& t : report.tables) {
@@ -200,13 +228,7 @@ TEST_CASE("MariaDB edge values reach PostgreSQL by snapshot and stream, and come
   back_config.source = pg.url();
   back_config.destination = mariadb_url(back.name);
   back_config.include = {"*edge"};
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  auto back_status = cdc::ReplicationSession(back_config, copy).run();
-  for (const auto& t : back_status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Done);
-  }
+  check_done(copy_once(back_config));
   cdc::VerifyOptions same;
   same.include = {"edge"};
   check_equal(cdc::verify(mariadb_url(src.name), mariadb_url(back.name), same));
@@ -227,9 +249,7 @@ TEST_CASE("values PostgreSQL cannot hold stop their table with the row key, the 
   config.source = mariadb_url(src.name);
   config.destination = pg.url();
   config.on_conversion_error = cdc::Config::OnConversionError::Fail;
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  auto status = cdc::ReplicationSession(config, copy).run();
+  auto status = copy_once(config);
   std::map<std::string, cdc::TableStatus> by;
   for (const auto& t : status.tables) by[t.source.substr(t.source.rfind('.') + 1)] = t;
   CHECK(by["fine"].phase == cdc::TablePhase::Done);
@@ -239,11 +259,7 @@ TEST_CASE("values PostgreSQL cannot hold stop their table with the row key, the 
   // With quarantine (the default) the row is kept aside in cdc_metadata.quarantine, the rest copied.
   config.name = "quarantined";
   config.on_conversion_error = cdc::Config::OnConversionError::Quarantine;
-  auto quarantined = cdc::ReplicationSession(config, copy).run();
-  for (const auto& t : quarantined.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Done);
-  }
+  check_done(copy_once(config));
   {
     pg_test::Conn p(pg.url());
     CHECK(p.rows("SELECT id, f FROM flags ORDER BY id") == std::vector<std::string>{"1 | t"});
@@ -255,8 +271,7 @@ TEST_CASE("values PostgreSQL cannot hold stop their table with the row key, the 
   config.name = "with-cast";
   pg_test::Conn(pg.url()).exec("DROP TABLE flags");  // created as boolean by the first run
   config.cast.push_back({"tinyint(1)", "", "smallint"});
-  auto again = cdc::ReplicationSession(config, copy).run();
-  for (const auto& t : again.tables) CHECK(t.phase == cdc::TablePhase::Done);
+  check_done(copy_once(config));
   pg_test::Conn p(pg.url());
   CHECK(p.rows("SELECT id, f, pg_typeof(f) FROM flags ORDER BY id") == std::vector<std::string>{"1 | 1 | smallint", "2 | 2 | smallint"});
 }
@@ -273,22 +288,13 @@ TEST_CASE("PostgreSQL values MariaDB cannot hold go to its quarantine table", "[
   cdc::Config config;
   config.source = pg.url();
   config.destination = mariadb_url(dst.name);
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  auto status = cdc::ReplicationSession(config, copy).run();
+  auto status = copy_once(config);
   REQUIRE(status.tables.size() == 1);
   CHECK(status.tables[0].phase == cdc::TablePhase::Done);
   CHECK(status.tables[0].quarantined == 2);
 
   // What arrived, and what was kept aside with the reason, as MariaDB returns it.
-  auto target = cdc::ConnectorRegistry::instance().open_source(mariadb_url(dst.name));
-  auto tables = target->discover([](const cdc::TableId& id) { return id.name == "events"; });
-  REQUIRE(tables.size() == 1);
-  cdc::ReadRequest req;
-  req.schema = tables[0];
-  auto reader = target->read_chunk(req);
-  std::vector<cdc::Row> rows, batch;
-  while (reader->next(batch)) rows.insert(rows.end(), batch.begin(), batch.end());
+  auto rows = read_all(mariadb_url(dst.name), "events");
   REQUIRE(rows.size() == 1);
   CHECK(rows[0][0].to_display() == "1");
   CHECK(rows[0][1].text() == "2024-02-29 20:00:00.500000");  // converted to UTC
@@ -433,15 +439,7 @@ TEST_CASE("MariaDB SET and ENUM reach PostgreSQL as text[] and enum types by sna
     m.exec("INSERT INTO labels VALUES (200, 'new', 'red')");
   }
   config.name = "labels-again";
-  {
-    cdc::SessionOptions copy;
-    copy.snapshot_only = true;
-    auto again = cdc::ReplicationSession(config, copy).run();
-    for (const auto& t : again.tables) {
-      INFO(t.source << ": " << t.error);
-      CHECK(t.phase == cdc::TablePhase::Done);
-    }
-  }
+  check_done(copy_once(config));
   CHECK(p.scalar("SELECT en || ' ' || st::text FROM labels WHERE id = 200") == "new {red}");
   CHECK(p.rows("SELECT count(*) FROM pg_type WHERE typname = 'labels_en'") == std::vector<std::string>{"1"});
 
@@ -455,13 +453,7 @@ TEST_CASE("MariaDB SET and ENUM reach PostgreSQL as text[] and enum types by sna
   back_config.source = pg.url();
   back_config.destination = mariadb_url(back.name);
   back_config.include = {"*labels"};
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  auto back_status = cdc::ReplicationSession(back_config, copy).run();
-  for (const auto& t : back_status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Done);
-  }
+  check_done(copy_once(back_config));
   Maria m;
   CHECK(m.rows("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '" + back.name +
                "' AND TABLE_NAME = 'labels' ORDER BY ORDINAL_POSITION") ==
@@ -522,18 +514,8 @@ TEST_CASE("PostgreSQL arrays reach MariaDB as JSON by snapshot and stream", "[he
   cdc::Config lite;
   lite.source = pg.url();
   lite.destination = "sqlite://" + file;
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  for (const auto& t : cdc::ReplicationSession(lite, copy).run().tables) CHECK(t.phase == cdc::TablePhase::Done);
-  auto target = cdc::ConnectorRegistry::instance().open_source(lite.destination);
-  auto tables = target->discover([](const cdc::TableId& id) { return id.name == "arr"; });
-  REQUIRE(tables.size() == 1);
-  cdc::ReadRequest req;
-  req.schema = tables[0];
-  req.where = "id = 1";
-  auto reader = target->read_chunk(req);
-  std::vector<cdc::Row> batch;
-  REQUIRE(reader->next(batch));
+  check_done(copy_once(lite));
+  auto batch = read_all(lite.destination, "arr", "id = 1");
   REQUIRE(batch.size() == 1);
   CHECK(batch[0][1].text() == "[1,2,null]");
   CHECK(batch[0][2].text() == R"J(["plain","with \"quotes\"","back\\slash",null,"NULL","","ünï 😀"])J");
@@ -566,13 +548,8 @@ TEST_CASE("verify follows shortened, renamed and retargeted names", "[hetero][ve
   config.destination = pg.url();
   config.tables["short_src"].target = "renamed_target";
   config.tables["short_src"].rename["old_name"] = "new_name";
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  auto status = cdc::ReplicationSession(config, copy).run();
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Done);
-  }
+  auto status = copy_once(config);
+  check_done(status);
   const std::string pg_table = cdc::fit_identifier(table, 63), pg_column = cdc::fit_identifier(column, 63);
   pg_test::Conn p(pg.url());
   CHECK(p.rows("SELECT id, \"" + pg_column + "\", en FROM \"" + pg_table + "\" ORDER BY id") ==
@@ -623,10 +600,7 @@ TEST_CASE("text with a NUL byte is quarantined for PostgreSQL, or kept as bytea 
   config.source = mariadb_url(src.name);
   config.destination = pg.url();
   config.cast.push_back({"", "kept.v", "bytea"});
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  auto status = cdc::ReplicationSession(config, copy).run();
-  for (const auto& t : status.tables) CHECK(t.phase == cdc::TablePhase::Done);
+  check_done(copy_once(config));
   pg_test::Conn p(pg.url());
   CHECK(p.rows("SELECT id, v FROM notes") == std::vector<std::string>{"1 | plain"});
   CHECK(p.rows("SELECT row_key, column_name, error FROM cdc_metadata.quarantine") ==

@@ -31,6 +31,16 @@ cdc::ColumnMapping map(const Column& c, const char* from, const char* to,
   return mapper->map_column(cdc::TableId("shop", "t"), c, from, to);
 }
 
+// The message of the config error a YAML snippet (after source and destination) raises.
+std::string err(const std::string& yaml) {
+  try {
+    cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n" + yaml);
+  } catch (const cdc::Error& e) {
+    return std::string(e.what());
+  }
+  return std::string("no error");
+}
+
 Value conv(const cdc::ColumnMapping& m, const Value& v) { return m.converter ? m.converter->convert(v) : v; }
 
 std::string conversion_error(const cdc::ColumnMapping& m, const Value& v) {
@@ -182,14 +192,6 @@ tables:
   CHECK(check.target.type.members == e.type.members);
   CHECK(conversion_error(check, Value::string("")) == "'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
 
-  auto err = [](const std::string& yaml) {
-    try {
-      cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n" + yaml);
-    } catch (const cdc::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK(err("defaults: {enum_as: enum}") == "defaults.enum_as: expected type | check | text, got \"enum\"");
   CHECK(err("tables: {t: {enum_as: [type]}}") == "tables.t.enum_as: expected a string, got a list");
   CHECK(err("tables: {t: {enum_az: type}}") == "tables.t.enum_az: unknown key (did you mean enum_as?)");
@@ -222,7 +224,9 @@ TEST_CASE("PostgreSQL arrays become JSON for MariaDB and SQLite, elements by the
 
   auto floats = map(array(TypeId::Float64, "double precision[]"), "postgresql", "mysql");
   CHECK(conv(floats, Value::string("{1.5,-0.25,1e+300}")) == Value::json("[1.5,-0.25,1e+300]"));
-  CHECK(conversion_error(floats, Value::string("{NaN}")) == "array element NaN has no JSON number form");
+  CHECK(conversion_error(floats, Value::string("{NaN}")) == "array element nan has no JSON number form");
+  CHECK(conversion_error(floats, Value::string("{-Infinity}")) == "array element -inf has no JSON number form");
+  CHECK(conversion_error(ints, Value::string("{99999999999}")) == "99999999999 is out of range for int32");
   auto nums = map(array(TypeId::Decimal, "numeric[]"), "postgresql", "mysql");
   CHECK(conv(nums, Value::string("{1.50,-2}")) == Value::json("[1.50,-2]"));
   auto bools = map(array(TypeId::Bool, "boolean[]"), "postgresql", "mysql");
@@ -329,14 +333,6 @@ keep_defaults: true
   CHECK(same.target.type.id == TypeId::Int16);
   CHECK(same.target.source_type.empty());
 
-  auto err = [](const std::string& yaml) {
-    try {
-      cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n" + yaml);
-    } catch (const cdc::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK(err("cast: [{type: int, to: txet}]") == "cast[0].to: unknown type \"txet\" (similar: text)");
   CHECK(err("cast: [{to: text}]") ==
         "cast[0]: give either type (a source type such as \"tinyint(1)\") or column (\"table.column\")");
