@@ -26,8 +26,15 @@ enum class DeleteStrategy { Hard, Soft };
 //   fail:   fail the table with an error naming table, column, old and new type
 enum class DdlPolicy { Apply, Ignore, Pause, Fail };
 
+// How a MariaDB/MySQL ENUM column is created in PostgreSQL (docs/type-mapping.md):
+// Type  = a PostgreSQL enum type named <table>_<column> (same labels, same order, same sorting);
+// Check = text with a CHECK constraint listing the labels (easier to evolve);
+// Text  = plain text, no constraint. Other destinations are not affected.
+enum class EnumAs { Type, Check, Text };
+
 CDC_API std::string_view to_string(TableMode mode);
 CDC_API std::string_view to_string(DdlPolicy policy);
+CDC_API std::string_view to_string(EnumAs enum_as);
 
 struct RetryPolicy {
   int max_attempts = 5;              // total attempts including the first; 1 = no retry
@@ -63,6 +70,7 @@ struct TableSettings {
   std::optional<WatermarkSettings> watermark;  // required for mode incremental
   std::optional<DdlPolicy> ddl;                // schema changes from the stream (see DdlPolicy)
   std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
+  std::optional<EnumAs> enum_as;  // ENUM columns bound for PostgreSQL (default: Defaults::enum_as)
 };
 
 // A type override: every column whose source type is `type` (as the source spells it, e.g.
@@ -81,6 +89,7 @@ struct Defaults {
   std::int64_t chunk_rows = 250000; // target rows per snapshot chunk (resume granularity)
   DeleteSettings delete_settings;
   DdlPolicy ddl = DdlPolicy::Apply;  // schema changes from the stream the destination cannot take safely
+  EnumAs enum_as = EnumAs::Type;    // ENUM -> PostgreSQL: enum type (faithful: labels, order, sorting)
 };
 
 struct Config {

@@ -101,6 +101,9 @@ class CDC_API SourceConnector {
 
   // "sqlite", "postgresql", "mysql": selects type-mapping rules.
   virtual std::string dialect() const = 0;
+  // Longest identifier the database accepts, in bytes (0 = no limit): the length a copy into it
+  // shortened names to, which `verify` reading it as a target must follow.
+  virtual std::size_t max_identifier_length() const { return 0; }
 
   // User tables for which `wanted` returns true (cdc's own `_cdc_` objects never appear),
   // with columns, primary key and row estimates.

@@ -46,6 +46,15 @@ std::int64_t RetryPolicy::base_delay_ms(int attempt) const {
   return static_cast<std::int64_t>(d);
 }
 
+std::string_view to_string(EnumAs enum_as) {
+  switch (enum_as) {
+    case EnumAs::Type: return "type";
+    case EnumAs::Check: return "check";
+    case EnumAs::Text: return "text";
+  }
+  return "?";
+}
+
 TableSettings Config::settings_for(const std::string& table_key) const {
   TableSettings s;
   auto it = tables.find(table_key);
@@ -55,6 +64,7 @@ TableSettings Config::settings_for(const std::string& table_key) const {
   if (!s.mode) s.mode = defaults.mode;
   if (!s.delete_settings) s.delete_settings = defaults.delete_settings;
   if (!s.ddl) s.ddl = defaults.ddl;
+  if (!s.enum_as) s.enum_as = defaults.enum_as;
   return s;
 }
 
@@ -232,6 +242,10 @@ DdlPolicy read_ddl(const Walker& w) {
       {{"apply", DdlPolicy::Apply}, {"ignore", DdlPolicy::Ignore}, {"pause", DdlPolicy::Pause}, {"fail", DdlPolicy::Fail}});
 }
 
+EnumAs read_enum_as(const Walker& w) {
+  return w.as_enum<EnumAs>({{"type", EnumAs::Type}, {"check", EnumAs::Check}, {"text", EnumAs::Text}});
+}
+
 DeleteSettings read_delete(const Walker& w) {
   DeleteSettings d;
   if (w.node().type == ConfigNode::Type::String) {  // shorthand: delete: soft
@@ -254,7 +268,7 @@ TableSettings read_table(const Walker& w) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
   w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "mode",
-                "delete", "watermark", "query", "ddl"});
+                "delete", "watermark", "query", "ddl", "enum_as"});
   if (w.has("columns")) t.columns = w.child("columns").as_string_list();
   if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
   if (w.has("rename")) {
@@ -277,6 +291,7 @@ TableSettings read_table(const Walker& w) {
   if (w.has("mode")) t.mode = read_mode(w.child("mode"));
   if (w.has("delete")) t.delete_settings = read_delete(w.child("delete"));
   if (w.has("ddl")) t.ddl = read_ddl(w.child("ddl"));
+  if (w.has("enum_as")) t.enum_as = read_enum_as(w.child("enum_as"));
   if (w.has("watermark")) {
     Walker wm = w.child("watermark");
     WatermarkSettings s;
@@ -345,13 +360,14 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   }
   if (w.has("defaults")) {
     Walker d = w.child("defaults");
-    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl"});
+    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl", "enum_as"});
     if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
     if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
     if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int(1, 256));
     if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int(1, std::numeric_limits<std::int64_t>::max());
     if (d.has("delete")) c.defaults.delete_settings = read_delete(d.child("delete"));
     if (d.has("ddl")) c.defaults.ddl = read_ddl(d.child("ddl"));
+    if (d.has("enum_as")) c.defaults.enum_as = read_enum_as(d.child("enum_as"));
   }
   if (w.has("tables")) {
     Walker t = w.child("tables");

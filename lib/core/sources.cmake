@@ -8,6 +8,7 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/registry.cpp
   ${CMAKE_CURRENT_LIST_DIR}/source.cpp
   ${CMAKE_CURRENT_LIST_DIR}/type_mapper.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/array_literal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session.cpp

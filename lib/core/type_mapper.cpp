@@ -4,12 +4,14 @@
 // value fits the target type (SQLite, for one, stores any value in any column) and never rounds
 // or truncates silently: what does not fit is a Conversion error naming the column and the value.
 // kRules is also the documented table (type_rules(), docs/type-mapping.md, kept equal by a test).
+#include "core/array_literal.h"
 #include "core/text_util.h"
 
 #include <cdc/config.h>
 #include <cdc/error.h>
 #include <cdc/type_mapper.h>
 
+#include <boost/json.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -279,16 +281,30 @@ using Convert = std::function<Value(const Value&)>;
 
 // ---- rules ---------------------------------------------------------------------------------
 
+// What a rule may look at besides the column.
+struct Ctx {
+  std::string_view from, to;          // source and target dialects
+  EnumAs enum_as = EnumAs::Type;      // the table's enum_as setting
+};
+
 struct Rule {
   const char* from;    // source dialect, "any"
-  const char* to;      // target dialect, "any", or "not mysql" etc. via match
+  const char* to;      // target dialect, "any"
   const char* source;  // documented source type
   const char* target;  // documented target type
   const char* values;  // documented value rule
-  std::function<bool(const Column&, std::string_view to)> match;
+  std::function<bool(const Column&, const Ctx&)> match;
   std::function<LogicalType(const Column&)> type;  // target type (before coerce)
-  std::function<Convert(const Column&, const LogicalType&)> convert;  // may return {} = none
+  std::function<Convert(const Column&, const LogicalType&, const Ctx&)> convert;  // may return {} = none
 };
+
+// The first matching rule's target type and value conversion (before coerce), and its name.
+struct Resolved {
+  LogicalType type;
+  Convert specific;
+  std::string rule;
+};
+Resolved resolve(const Column& source, const Ctx& ctx);
 
 std::string source_type_of(const Column& c) { return lower(c.source_type); }
 
@@ -330,28 +346,126 @@ Convert reject_nul_text(std::string why) {
   };
 }
 
+// ENUM values bound for a constrained target (PostgreSQL enum type or CHECK): one of the labels.
+Convert enum_member(const Column& c) {
+  return [members = c.type.members](const Value& v) {
+    std::string s = v.has_text() ? v.text() : v.to_display();
+    if (std::find(members.begin(), members.end(), s) != members.end()) return Value::string(std::move(s));
+    if (s.empty()) cannot("'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
+    cannot(fmt::format("{} is not one of the column's ENUM labels", Value::string(s).to_display()));
+  };
+}
+
+// Elements of a text array literal, which must all be non-NULL text (a SET's labels).
+std::vector<std::string> set_labels(const Value& v) {
+  detail::ArrayNode a = detail::parse_array_literal(v.text());
+  std::vector<std::string> out;
+  for (const auto& e : a.items) {
+    if (e.is_array || e.is_null) cannot(fmt::format("{} is not a list of SET labels", v.to_display()));
+    if (e.text.find(',') != std::string::npos) cannot(fmt::format("SET label '{}' contains a comma", e.text));
+    out.push_back(e.text);
+  }
+  return out;
+}
+
+// {red,green} -> 'red,green', as MariaDB prints a SET.
+Value joined_set_labels(const Value& v) {
+  std::string out;
+  for (const auto& l : set_labels(v)) out += (out.empty() ? "" : ",") + l;
+  return Value::string(out);
+}
+
+// One array element's text as a Value of its column type's kind; numbers travel as their digits,
+// which coerce parses (and range-checks) for the element's type.
+Value element_value(TypeId id, const std::string& text) {
+  if (id == TypeId::Bool) return Value::boolean(text == "t" || text == "true");
+  if (is_integer(id) || id == TypeId::Float32 || id == TypeId::Float64) return Value::decimal(text);
+  return Value::of_text(text_value_kind(id), text);
+}
+
+// A converted element as JSON: numbers and booleans as such, json embedded, the rest as strings.
+void append_json(const Value& v, std::string& out) {
+  switch (v.kind()) {
+    case ValueKind::Null: out += "null"; return;
+    case ValueKind::Bool: out += v.as_bool() ? "true" : "false"; return;
+    case ValueKind::Int: out += std::to_string(v.as_int()); return;
+    case ValueKind::UInt: out += std::to_string(v.as_uint()); return;
+    case ValueKind::Double:
+      if (!std::isfinite(v.as_double())) cannot(fmt::format("array element {} has no JSON number form", v.as_double()));
+      out += fmt::format("{}", v.as_double());
+      return;
+    case ValueKind::Decimal: {
+      bool neg;
+      std::string ip, fp;
+      if (!split_decimal(v.text(), neg, ip, fp)) cannot(fmt::format("array element {} has no JSON number form", v.text()));
+      out += v.text();
+      return;
+    }
+    case ValueKind::Json: out += v.text(); return;
+    default:
+      if (!valid_utf8(v.text())) cannot(fmt::format("array element {} is not valid UTF-8 text", v.to_display()));
+      out += boost::json::serialize(boost::json::string_view(v.text()));
+  }
+}
+
+// PostgreSQL array literal -> JSON array, each element converted by its element type's rule.
+Convert array_to_json(const Column& c, const Ctx& ctx) {
+  Column element;
+  element.name = c.name;
+  element.type = of(c.type.element);
+  element.source_type = c.source_type;
+  while (element.source_type.size() > 2 && element.source_type.compare(element.source_type.size() - 2, 2, "[]") == 0)
+    element.source_type.resize(element.source_type.size() - 2);
+  const char delimiter = starts_with(lower(element.source_type), "box") ? ';' : ',';
+  Resolved r = resolve(element, ctx);
+  const TypeId id = element.type.id;
+  return [r, id, delimiter](const Value& v) {
+    std::function<void(const detail::ArrayNode&, std::string&)> emit = [&](const detail::ArrayNode& n, std::string& out) {
+      if (n.is_array) {
+        out += '[';
+        for (std::size_t i = 0; i < n.items.size(); ++i) {
+          if (i) out += ',';
+          emit(n.items[i], out);
+        }
+        out += ']';
+        return;
+      }
+      if (n.is_null) {
+        out += "null";
+        return;
+      }
+      Value e = element_value(id, n.text);
+      if (r.specific) e = r.specific(e);
+      append_json(coerce(e, r.type), out);
+    };
+    std::string out;
+    emit(detail::parse_array_literal(v.text(), delimiter), out);
+    return Value::json(std::move(out));
+  };
+}
+
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> r = {
       // ---- MariaDB/MySQL as source ----
       {"mysql", "any", "TINYINT(1)", "boolean",
        "0/1 -> false/true; any other value is a conversion error (cast tinyint(1) to smallint keeps it)",
-       [](const Column& c, std::string_view) { return is_tinyint1(c); }, [](const Column&) { return of(TypeId::Bool); },
+       [](const Column& c, const Ctx&) { return is_tinyint1(c); }, [](const Column&) { return of(TypeId::Bool); },
        nullptr},
       {"mysql", "sqlite", "BIGINT UNSIGNED", "text", "exact digits (SQLite integers are signed 64-bit)",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
        [](const Column&) { return of(TypeId::String); }, nullptr},
       {"mysql", "any", "BIGINT UNSIGNED", "numeric(20,0)", "exact digits",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
        [](const Column&) { return decimal(20, 0); }, nullptr},
       {"mysql", "any", "TINYINT/SMALLINT/MEDIUMINT/INT UNSIGNED", "next wider signed integer (smallint/integer/integer/bigint)",
-       "unchanged", [](const Column& c, std::string_view) { return is_integer(c.type.id) && c.type.is_unsigned; },
+       "unchanged", [](const Column& c, const Ctx&) { return is_integer(c.type.id) && c.type.is_unsigned; },
        [](const Column& c) { return widened(c.type); }, nullptr},
       {"mysql", "any", "BIT(1)", "boolean", "0/1 -> false/true",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit && c.type.length == 1; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit && c.type.length == 1; },
        [](const Column&) { return of(TypeId::Bool); }, nullptr},
       {"mysql", "postgresql", "BIT(n)", "bit varying(n)", "the integer as n binary digits",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
-       [](const Column& c, const LogicalType&) -> Convert {
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
+       [](const Column& c, const LogicalType&, const Ctx&) -> Convert {
          int n = c.type.length > 0 ? c.type.length : 64;
          return [n](const Value& v) {
            std::uint64_t u = v.kind() == ValueKind::UInt ? v.as_uint() : static_cast<std::uint64_t>(v.as_int());
@@ -361,19 +475,19 @@ const std::vector<Rule>& rules() {
          };
        }},
       {"mysql", "sqlite", "BIT(n)", "integer", "the integer value",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit; }, [](const Column&) { return of(TypeId::Int64); },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; }, [](const Column&) { return of(TypeId::Int64); },
        nullptr},
       {"mysql", "postgresql", "TIME(p)", "interval", "same text (-838:59:59 .. 838:59:59 fit an interval, not a time)",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Time; }, [](const Column&) { return of(TypeId::Interval); },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Time; }, [](const Column&) { return of(TypeId::Interval); },
        nullptr},
       {"mysql", "any", "TIMESTAMP(p)", "timestamptz(p)", "read in UTC; +00:00 appended; zero -> NULL",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Timestamp && starts_with(source_type_of(c), "timestamp"); },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Timestamp && starts_with(source_type_of(c), "timestamp"); },
        [](const Column& c) {
          LogicalType t = c.type;
          t.id = TypeId::TimestampTz;
          return t;
        },
-       [](const Column&, const LogicalType&) -> Convert {
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) {
            const std::string& s = v.text();
            if (zero_date(s)) return Value::null();
@@ -383,9 +497,9 @@ const std::vector<Rule>& rules() {
        }},
       {"mysql", "any", "DATE, DATETIME(p)", "date, timestamp(p)",
        "zero dates ('0000-00-00...') -> NULL (cast the column to text to keep them); '2024-00-10' is a conversion error",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Date || c.type.id == TypeId::Timestamp; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Date || c.type.id == TypeId::Timestamp; },
        [](const Column& c) { return c.type; },
-       [](const Column&, const LogicalType&) -> Convert {
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) {
            const std::string& s = v.text();
            if (zero_date(s)) return Value::null();
@@ -393,7 +507,30 @@ const std::vector<Rule>& rules() {
            return v;
          };
        }},
-      {"mysql", "any", "ENUM(...)", "text (members kept in the schema)", "the label", [](const Column& c, std::string_view) {
+      {"mysql", "postgresql", "ENUM(...) with enum_as: type (the default)",
+       "enum type {table}_{column} in the table's schema, same labels in the same order (created once, name shortened like "
+       "other identifiers)",
+       "the label; '' (MariaDB's value for an invalid ENUM input, when not a declared label) is a conversion error",
+       [](const Column& c, const Ctx& x) { return c.type.id == TypeId::Enum && x.enum_as == EnumAs::Type; },
+       [](const Column& c) {
+         LogicalType t = of(TypeId::Enum);
+         t.members = c.type.members;
+         return t;
+       },
+       [](const Column& c, const LogicalType&, const Ctx&) -> Convert { return enum_member(c); }},
+      {"mysql", "postgresql", "ENUM(...) with enum_as: check", "text CHECK (column IN (labels))",
+       "the label; '' as with enum_as: type",
+       [](const Column& c, const Ctx& x) { return c.type.id == TypeId::Enum && x.enum_as == EnumAs::Check; },
+       [](const Column& c) {
+         LogicalType t = of(TypeId::String);
+         t.members = c.type.members;
+         return t;
+       },
+       [](const Column& c, const LogicalType&, const Ctx&) -> Convert { return enum_member(c); }},
+      {"mysql", "postgresql", "ENUM(...) with enum_as: text", "text", "the label ('' kept)",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Enum; }, [](const Column&) { return of(TypeId::String); },
+       nullptr},
+      {"mysql", "any", "ENUM(...)", "text (members kept in the schema)", "the label", [](const Column& c, const Ctx&) {
          return c.type.id == TypeId::Enum;
        },
        [](const Column& c) {
@@ -402,12 +539,34 @@ const std::vector<Rule>& rules() {
          return t;
        },
        nullptr},
+      {"mysql", "postgresql", "SET(...)", "text[] (the labels kept in a column comment, so the column maps back to SET)",
+       "'red,green' -> {red,green}; '' -> {}",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; },
+       [](const Column& c) {
+         LogicalType t = of(TypeId::Array);
+         t.element = TypeId::String;
+         t.members = c.type.members;
+         return t;
+       },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
+         return [](const Value& v) {
+           std::vector<std::string> labels;
+           const std::string& s = v.text();
+           for (std::size_t p = 0; !s.empty();) {
+             std::size_t q = s.find(',', p);
+             labels.push_back(s.substr(p, q == std::string::npos ? std::string::npos : q - p));
+             if (q == std::string::npos) break;
+             p = q + 1;
+           }
+           return Value::string(detail::text_array_literal(labels));
+         };
+       }},
       {"mysql", "any", "SET(...)", "text", "comma-separated labels as MariaDB prints them",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
        nullptr},
       {"mysql", "postgresql", "JSON", "jsonb", "the document; a \\u0000 escape (jsonb cannot hold it) is a conversion error",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Json; }, [](const Column&) { return of(TypeId::Json); },
-       [](const Column&, const LogicalType&) -> Convert {
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Json; }, [](const Column&) { return of(TypeId::Json); },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) {
            if (v.text().find("\\u0000") != std::string::npos) cannot("JSON with \\u0000, which jsonb cannot hold");
            return Value::json(v.text());
@@ -415,31 +574,31 @@ const std::vector<Rule>& rules() {
        }},
       {"any", "postgresql", "CHAR(n)/VARCHAR(n)/TEXT", "character(n)/character varying(n)/text (lengths in characters)",
        "text with a NUL byte is a conversion error (PostgreSQL text cannot hold NUL; cast the column to bytea to keep it)",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::String; }, [](const Column& c) { return c.type; },
-       [](const Column&, const LogicalType&) -> Convert {
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::String; }, [](const Column& c) { return c.type; },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
        }},
       // ---- PostgreSQL as source ----
       {"postgresql", "mysql", "timestamptz(p)", "DATETIME(p) in UTC (DATETIME(6) when p is unset)",
        "converted to UTC, offset dropped; ±infinity and years outside 1..9999 are conversion errors",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::TimestampTz; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::TimestampTz; },
        [](const Column& c) {
          LogicalType t = c.type;
          t.id = TypeId::Timestamp;
          if (t.fsp < 0) t.fsp = 6;
          return t;
        },
-       [](const Column&, const LogicalType&) -> Convert {
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) { return Value::timestamp(timestamptz_to_utc(v.text())); };
        }},
       {"postgresql", "mysql", "timestamp(p), date", "DATETIME(p), DATE", "±infinity is a conversion error",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Timestamp || c.type.id == TypeId::Date; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Timestamp || c.type.id == TypeId::Date; },
        [](const Column& c) {
          LogicalType t = c.type;
          if (t.id == TypeId::Timestamp && t.fsp < 0) t.fsp = 6;
          return t;
        },
-       [](const Column&, const LogicalType&) -> Convert {
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) {
            if (v.text() == "infinity" || v.text() == "-infinity" || v.text().find(" BC") != std::string::npos)
              cannot(fmt::format("'{}' has no MariaDB equivalent", v.text()));
@@ -448,16 +607,16 @@ const std::vector<Rule>& rules() {
        }},
       {"postgresql", "mysql", "numeric (no typmod)", "DECIMAL(65,30)",
        "range-checked: more than 35 integer or 30 fractional digits, or NaN, is a conversion error",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Decimal && c.type.precision <= 0; },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal && c.type.precision <= 0; },
        [](const Column&) { return decimal(65, 30); }, nullptr},
       {"postgresql", "mysql", "interval, time with time zone", "text", "as PostgreSQL prints it",
-       [](const Column& c, std::string_view) {
+       [](const Column& c, const Ctx&) {
          return c.type.id == TypeId::Interval || (c.type.id == TypeId::Time && lower(c.source_type).find("with time zone") != std::string::npos);
        },
        [](const Column&) { return of(TypeId::String); }, nullptr},
       {"postgresql", "mysql", "bit(n), bit varying(n)", "BIT(n) (n <= 64)", "binary digits -> the integer they spell",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
-       [](const Column& c, const LogicalType&) -> Convert {
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
+       [](const Column& c, const LogicalType&, const Ctx&) -> Convert {
          if (c.type.length > 64 || c.type.length < 0)
            throw Error(ErrorKind::Schema, fmt::format("bit({}) does not fit MariaDB's BIT(64); cast the column to text", c.type.length), false,
                        "column " + c.name);
@@ -470,9 +629,24 @@ const std::vector<Rule>& rules() {
            return Value::uint64(u);
          };
        }},
+      {"postgresql", "mysql", "text[] made from a MariaDB SET (column comment \"cdc: MariaDB SET {...}\")", "SET(labels)",
+       "{red,green} -> 'red,green'",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column& c) { return c.type; },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert { return joined_set_labels; }},
+      {"postgresql", "any", "text[] made from a MariaDB SET", "text", "{red,green} -> 'red,green'",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert { return joined_set_labels; }},
+      {"postgresql", "any", "arrays: any element type, any number of dimensions",
+       "json (MariaDB: LONGTEXT utf8mb4_bin; SQLite: JSON text)",
+       "a JSON array, nested per dimension (lower bounds dropped); NULL elements -> null; each element converted by its "
+       "type's rule, then numbers and booleans as JSON numbers and booleans, json elements embedded, the rest (text, "
+       "dates, uuid, bytea as \\x hex) as JSON strings: {1,NULL} -> [1,null], {\"a\\\"b\"} -> [\"a\\\"b\"]; NaN/Infinity "
+       "elements are conversion errors",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Array; }, [](const Column&) { return of(TypeId::Json); },
+       [](const Column& c, const LogicalType&, const Ctx& x) -> Convert { return array_to_json(c, x); }},
       // ---- into SQLite ----
       {"any", "sqlite", "decimal(p,s) with p > 15", "text", "exact digits (SQLite's NUMERIC affinity would round them to a double)",
-       [](const Column& c, std::string_view) { return c.type.id == TypeId::Decimal && (c.type.precision <= 0 || c.type.precision > 15); },
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal && (c.type.precision <= 0 || c.type.precision > 15); },
        [](const Column&) { return of(TypeId::String); }, nullptr},
   };
   return r;
@@ -480,11 +654,25 @@ const std::vector<Rule>& rules() {
 
 bool dialect_matches(const char* rule, std::string_view actual) { return std::strcmp(rule, "any") == 0 || actual == rule; }
 
+Resolved resolve(const Column& source, const Ctx& ctx) {
+  for (const auto& r : rules()) {
+    if (!dialect_matches(r.from, ctx.from) || !dialect_matches(r.to, ctx.to) || !r.match(source, ctx)) continue;
+    Resolved out;
+    out.type = r.type(source);
+    if (r.convert) out.specific = r.convert(source, out.type, ctx);
+    out.rule = std::string(r.source) + " -> " + r.target;
+    return out;
+  }
+  return {source.type, {}, "same logical type"};
+}
+
 // ---- the mapper ------------------------------------------------------------------------------
 
 class BuiltinTypeMapper final : public TypeMapper {
  public:
-  BuiltinTypeMapper(std::vector<TypeCast> casts, bool keep_defaults) : keep_defaults_(keep_defaults) {
+  BuiltinTypeMapper(std::vector<TypeCast> casts, bool keep_defaults, EnumAs enum_as = EnumAs::Type,
+                    std::map<std::string, EnumAs> enum_as_by_table = {})
+      : keep_defaults_(keep_defaults), enum_as_(enum_as), enum_as_by_table_(std::move(enum_as_by_table)) {
     for (auto& c : casts) {
       LogicalType to = parse_type_name(c.to);
       if (!c.column.empty()) by_column_.emplace(c.column, std::make_pair(to, c.to));
@@ -508,14 +696,10 @@ class BuiltinTypeMapper final : public TypeMapper {
       m.target.type = cast->first;
       m.rule = "override: " + cast->second;
     } else {
-      for (const auto& r : rules()) {
-        if (!dialect_matches(r.from, from) || !dialect_matches(r.to, to) || !r.match(source, to)) continue;
-        m.target.type = r.type(source);
-        if (r.convert) specific = r.convert(source, m.target.type);
-        m.rule = std::string(r.source) + " -> " + r.target;
-        break;
-      }
-      if (m.rule.empty()) m.rule = "same logical type";
+      Resolved r = resolve(source, Ctx{from, to, enum_as_for(table)});
+      m.target.type = std::move(r.type);
+      specific = std::move(r.specific);
+      m.rule = std::move(r.rule);
     }
     const LogicalType target_type = m.target.type;
     // Values are always checked against the target type across dialects (coerce), after any
@@ -544,7 +728,18 @@ class BuiltinTypeMapper final : public TypeMapper {
     return nullptr;
   }
 
+  // The table's enum_as: its own setting (keyed "schema.name" or "name" as in Config::tables), else the default.
+  EnumAs enum_as_for(const TableId& table) const {
+    for (const std::string& key : {table.to_string(), table.name}) {
+      auto it = enum_as_by_table_.find(key);
+      if (it != enum_as_by_table_.end()) return it->second;
+    }
+    return enum_as_;
+  }
+
   bool keep_defaults_;
+  EnumAs enum_as_;
+  std::map<std::string, EnumAs> enum_as_by_table_;
   std::map<std::string, std::pair<LogicalType, std::string>> by_column_;
   std::vector<std::pair<std::string, std::pair<LogicalType, std::string>>> by_type_;
 };
@@ -619,8 +814,13 @@ std::shared_ptr<const TypeMapper> default_type_mapper() {
 }
 
 std::shared_ptr<const TypeMapper> make_type_mapper(const Config& config) {
-  if (config.cast.empty() && !config.keep_defaults) return default_type_mapper();
-  return std::make_shared<const BuiltinTypeMapper>(config.cast, config.keep_defaults);
+  std::map<std::string, EnumAs> enum_as_by_table;
+  for (const auto& [key, t] : config.tables)
+    if (t.enum_as) enum_as_by_table.emplace(key, *t.enum_as);
+  if (config.cast.empty() && !config.keep_defaults && config.defaults.enum_as == EnumAs::Type && enum_as_by_table.empty())
+    return default_type_mapper();
+  return std::make_shared<const BuiltinTypeMapper>(config.cast, config.keep_defaults, config.defaults.enum_as,
+                                                   std::move(enum_as_by_table));
 }
 
 std::vector<TypeRuleRow> type_rules() {

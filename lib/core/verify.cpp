@@ -168,18 +168,14 @@ struct Pair {
   std::string source_name, target_name;
 };
 
-// Which columns are compared and how they are named on each side.
-std::vector<Pair> column_pairs(const TableSchema& src, const TableSchema& dst, const TablePlan* plan) {
+// Which columns are compared and how they are named on each side: each copied source column
+// with the (renamed, shortened) target column the plan made of it.
+std::vector<Pair> column_pairs(const TableSchema& dst, const TablePlan& plan) {
   std::vector<Pair> out;
-  if (plan) {
-    for (std::size_t i = 0; i < plan->read.columns.size(); ++i) {
-      const auto& tname = plan->target.schema.columns[static_cast<std::size_t>(i)].name;
-      if (dst.index_of(tname) >= 0) out.push_back({plan->read.columns[i].name, tname});
-    }
-    return out;
+  for (std::size_t i = 0; i < plan.read.columns.size(); ++i) {
+    const auto& tname = plan.target.schema.columns[i].name;
+    if (dst.index_of(tname) >= 0) out.push_back({plan.read.columns[i].name, tname});
   }
-  for (const auto& c : src.columns)
-    if (dst.index_of(c.name) >= 0) out.push_back({c.name, c.name});
   return out;
 }
 
@@ -201,10 +197,10 @@ Layout make_layout(const TableSchema& full, const std::vector<std::string>& name
 }
 
 TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target, const TableSchema& src,
-                               const TablePlan* plan, const VerifyOptions& options) {
+                               const TablePlan& plan, const VerifyOptions& options) {
   TableVerifyResult r;
   r.source = src.id.to_string();
-  TableId target_id = plan ? plan->target.schema.id : TableId(src.id.schema, src.id.name);
+  const TableId& target_id = plan.target.schema.id;
   r.target = target_id.to_string();
   try {
     auto found = target.discover([&](const TableId& id) {
@@ -216,7 +212,7 @@ TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target,
       return r;
     }
     const TableSchema& dst = found.front();
-    auto pairs = column_pairs(src, dst, plan);
+    auto pairs = column_pairs(dst, plan);
     if (pairs.empty()) {
       r.error = "no column in common";
       return r;
@@ -237,15 +233,13 @@ TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target,
       dst_key.push_back(it->target_name);
     }
     std::string soft;
-    if (plan && plan->target.deletes.strategy == DeleteStrategy::Soft) soft = plan->target.deletes.column;
+    if (plan.target.deletes.strategy == DeleteStrategy::Soft) soft = plan.target.deletes.column;
     Layout ls = make_layout(src, src_cols, src_key, "");
     Layout lt = make_layout(dst, dst_cols, dst_key, soft);
-    if (plan) {
-      ls.where = plan->settings.where;
-      for (const auto& p : pairs) {
-        int i = plan->read.index_of(p.source_name);
-        ls.converters.push_back(i >= 0 ? plan->converters[static_cast<std::size_t>(i)] : nullptr);
-      }
+    ls.where = plan.settings.where;
+    for (const auto& p : pairs) {
+      int i = plan.read.index_of(p.source_name);
+      ls.converters.push_back(i >= 0 ? plan.converters[static_cast<std::size_t>(i)] : nullptr);
     }
     // A filtered copy is compared against the filtered source.
     Side a = summarize(source, ls);
@@ -291,28 +285,25 @@ TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target,
 }  // namespace
 
 VerifyReport verify(SourceConnector& source, SourceConnector& target, const VerifyOptions& options) {
-  std::vector<TableSchema> tables;
-  std::vector<TablePlan> plans;
+  // The same plan as the session's: target names, renames and shortened identifiers, and each
+  // column's value converter. Without a config: every selected table, default settings.
+  Config cfg;
   if (options.config) {
-    Config cfg = *options.config;
+    cfg = *options.config;
     if (!options.include.empty() && !(options.include.size() == 1 && options.include[0] == "*")) cfg.include = options.include;
     cfg.exclude.insert(cfg.exclude.end(), options.exclude.begin(), options.exclude.end());
-    plans = plan_tables(cfg, source, *make_type_mapper(cfg), target.dialect());
   } else {
-    Config cfg;
     cfg.include = options.include;
     cfg.exclude = options.exclude;
-    tables = source.discover([&](const TableId& id) { return table_selected(cfg, id); });
   }
-  std::size_t n = options.config ? plans.size() : tables.size();
+  std::vector<TablePlan> plans =
+      plan_tables(cfg, source, *make_type_mapper(cfg), target.dialect(), target.max_identifier_length());
+  const std::size_t n = plans.size();
   VerifyReport report;
   report.tables.resize(n);
   std::atomic<std::size_t> next{0};
   auto work = [&] {
-    for (std::size_t i = next++; i < n; i = next++) {
-      report.tables[i] = options.config ? verify_table(source, target, plans[i].source, &plans[i], options)
-                                        : verify_table(source, target, tables[i], nullptr, options);
-    }
+    for (std::size_t i = next++; i < n; i = next++) report.tables[i] = verify_table(source, target, plans[i].source, plans[i], options);
   };
   std::vector<std::thread> threads;
   for (int i = 1; i < std::max(1, options.parallel); ++i) threads.emplace_back(work);

@@ -199,6 +199,7 @@ class MysqlSource final : public SourceConnector {
   explicit MysqlSource(ConnParams params) : params_(std::move(params)) {}
 
   std::string dialect() const override { return "mysql"; }
+  std::size_t max_identifier_length() const override { return 64; }
 
   std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) override {
     Conn conn = open();

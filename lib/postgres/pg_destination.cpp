@@ -8,7 +8,10 @@
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
+#include "core/array_literal.h"
 #include "core/logging.h"
+
+#include <cdc/plan.h>
 
 #include <fmt/format.h>
 
@@ -40,25 +43,114 @@ namespace {
 std::string where_of(const TableSchema& s) { return "table " + s.id.to_string(); }
 
 // Target tables are created in the source table's schema when it has one, else in `public`.
-std::string target_name(const TableSchema& s) { return quote_table(s.id.schema.empty() ? "public" : s.id.schema, s.id.name); }
+std::string schema_of(const TableSchema& s) { return s.id.schema.empty() ? "public" : s.id.schema; }
+std::string target_name(const TableSchema& s) { return quote_table(schema_of(s), s.id.name); }
 
-std::string column_type(const Column& c) { return c.source_type.empty() ? pg_type_for(c.type) : c.source_type; }
+// A string literal for DDL (enum labels, CHECK lists, comments); E'' so backslashes are plain.
+std::string quote_literal(std::string_view text) {
+  std::string out = "E'";
+  for (char c : text) {
+    if (c == '\\' || c == '\'') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string literal_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + quote_literal(i);
+  return out;
+}
+
+constexpr std::size_t kMaxIdentifier = 63;  // NAMEDATALEN - 1; enum labels have the same limit
+
+// An ENUM mapped with enum_as: type gets a PostgreSQL enum type named <table>_<column> in the
+// table's schema (shortened like every identifier), created once and reused on restart.
+bool has_enum_type(const Column& c) { return c.source_type.empty() && c.type.id == TypeId::Enum && !c.type.members.empty(); }
+std::string enum_type_name(const TableSchema& s, const Column& c) { return fit_identifier(s.id.name + "_" + c.name, kMaxIdentifier); }
+
+// The column's type alone (what ALTER COLUMN ... TYPE takes).
+std::string base_type(const TableSchema& s, const Column& c) {
+  if (!c.source_type.empty()) return c.source_type;
+  if (has_enum_type(c)) return quote_table(schema_of(s), enum_type_name(s, c));
+  return pg_type_for(c.type);
+}
+
+// The type with its constraint, for CREATE TABLE and ADD COLUMN: an ENUM with enum_as: check is
+// text limited to the labels.
+std::string column_type(const TableSchema& s, const Column& c) {
+  std::string type = base_type(s, c);
+  if (c.source_type.empty() && c.type.id == TypeId::String && !c.type.members.empty())
+    type += fmt::format(" CHECK ({} IN ({}))", quote_ident(c.name), literal_list(c.type.members));
+  return type;
+}
+
+// A text[] made from a MariaDB SET keeps the labels in its comment (see kSetComment).
+std::string column_comment(const TableSchema& s, const Column& c) {
+  if (!c.source_type.empty() || c.type.id != TypeId::Array || c.type.members.empty()) return {};
+  return fmt::format("; COMMENT ON COLUMN {}.{} IS {}", target_name(s), quote_ident(c.name), quote_literal(kSetComment + detail::text_array_literal(c.type.members)));
+}
+
+std::string create_enum_type(const TableSchema& s, const Column& c) {
+  for (const auto& label : c.type.members)
+    if (label.size() > kMaxIdentifier)
+      throw Error(ErrorKind::Schema,
+                  fmt::format("ENUM label '{}' of column {} is longer than the {} bytes a PostgreSQL enum label may have; "
+                              "set enum_as: check for this table",
+                              label, c.name, kMaxIdentifier),
+                  false, where_of(s));
+  return fmt::format("CREATE TYPE {} AS ENUM ({})", quote_table(schema_of(s), enum_type_name(s, c)), literal_list(c.type.members));
+}
 
 std::string render(const DestinationTable& table) {
   const TableSchema& s = table.schema;
   std::string sql = "CREATE TABLE IF NOT EXISTS " + target_name(s) + " (";
+  std::string comments;
   for (std::size_t i = 0; i < s.columns.size(); ++i) {
     const Column& c = s.columns[i];
-    sql += (i ? ", " : "") + quote_ident(c.name) + " " + column_type(c);
+    sql += (i ? ", " : "") + quote_ident(c.name) + " " + column_type(s, c);
     if (!c.nullable) sql += " NOT NULL";
     if (c.default_expr && !c.source_type.empty()) sql += " DEFAULT " + *c.default_expr;
+    comments += column_comment(s, c);
   }
   if (!s.primary_key.empty()) {
     sql += ", PRIMARY KEY (";
     for (std::size_t i = 0; i < s.primary_key.size(); ++i) sql += (i ? ", " : "") + quote_ident(s.primary_key[i]);
     sql += ")";
   }
-  return sql + ")";
+  return sql + ")" + comments;
+}
+
+// Creates the enum types of a table's columns that do not exist yet, and adds labels an existing
+// one lacks (a restart, or a second table's run, finds them in place).
+void ensure_enum_types(Conn& c, const TableSchema& s) {
+  for (const auto& col : s.columns) {
+    if (!has_enum_type(col)) continue;
+    const std::string name = enum_type_name(s, col);
+    const std::string ddl = create_enum_type(s, col);
+    Result have = c.exec_params(
+        "SELECT t.typtype, e.enumlabel FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+        "LEFT JOIN pg_enum e ON e.enumtypid = t.oid WHERE n.nspname = $1 AND t.typname = $2 ORDER BY e.enumsortorder",
+        {schema_of(s), name}, where_of(s));
+    if (have.rows() == 0) {
+      std::string state = c.try_exec(ddl);
+      if (state == "42710") continue;  // created concurrently
+      if (!state.empty()) c.exec(ddl, where_of(s));
+      detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "created enum type {} for column {}", name, col.name);
+      continue;
+    }
+    if (have.text(0, 0) != "e")
+      throw Error(ErrorKind::Schema,
+                  fmt::format("type {} for column {} already exists and is not an enum type; set enum_as: check or text",
+                              quote_table(schema_of(s), name), col.name),
+                  false, where_of(s));
+    std::set<std::string> labels;
+    for (int i = 0; i < have.rows(); ++i) labels.insert(have.text(i, 1));
+    for (const auto& label : col.type.members)
+      if (!labels.count(label))
+        c.exec(fmt::format("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}", quote_table(schema_of(s), name), quote_literal(label)),
+               where_of(s));
+  }
 }
 
 void write_checkpoint(Conn& c, const std::string& session, const std::vector<CheckpointEntry>& entries) {
@@ -262,16 +354,21 @@ class PgWriter final : public DestinationWriter {
       switch (ch.kind) {
         case ColumnChangeKind::Added:
           if (existing.count(ch.column)) break;
+          if (has_enum_type(ch.target)) {  // its enum type first (enum_as: type)
+            TableSchema one = s;
+            one.columns = {ch.target};
+            ensure_enum_types(c_, one);
+          }
           // Nullable whatever the source says: rows already copied have no value for it.
-          sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(ch.target),
+          sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(s, ch.target),
                             ch.target.default_expr && !ch.target.source_type.empty() ? " DEFAULT " + *ch.target.default_expr : "");
           existing.insert(ch.column);
           break;
         case ColumnChangeKind::Dropped: sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", name, col); break;
         case ColumnChangeKind::Widened:
         case ColumnChangeKind::Incompatible:
-          sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, column_type(ch.target), col,
-                            column_type(ch.target));
+          sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, base_type(s, ch.target), col,
+                            base_type(s, ch.target));
           break;
         case ColumnChangeKind::Renamed:
           if (!existing.count(ch.old_name) && existing.count(ch.column)) break;
@@ -660,14 +757,20 @@ class PgDestination final : public DestinationConnector {
 
   std::string dialect() const override { return "postgresql"; }
 
-  std::string render_ddl(const DestinationTable& table) const override { return render(table); }
+  std::string render_ddl(const DestinationTable& table) const override {
+    std::string types;
+    for (const auto& c : table.schema.columns)
+      if (has_enum_type(c)) types += create_enum_type(table.schema, c) + "; ";
+    return types + render(table);
+  }
 
   void prepare_table(const DestinationTable& table) override {
     const TableSchema& s = table.schema;
     std::lock_guard<std::mutex> lock(mu_);
     Conn& c = admin();
-    std::string schema = s.id.schema.empty() ? "public" : s.id.schema;
+    std::string schema = schema_of(s);
     c.exec("CREATE SCHEMA IF NOT EXISTS " + quote_ident(schema), where_of(s));
+    ensure_enum_types(c, s);
     Result have = c.exec_params(
         "SELECT a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
@@ -683,7 +786,8 @@ class PgDestination final : public DestinationConnector {
       if (existing.count(col.name)) continue;
       // Same dialect: the source's default too, so existing rows read as they do at the source.
       std::string def = col.default_expr && !col.source_type.empty() ? " DEFAULT " + *col.default_expr : "";
-      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", target_name(s), quote_ident(col.name), column_type(col), def),
+      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", target_name(s), quote_ident(col.name), column_type(s, col), def,
+                         column_comment(s, col)),
              where_of(s));
       detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "added column {}", col.name);
     }

@@ -165,6 +165,7 @@ class PgSource final : public SourceConnector {
   ~PgSource() override = default;
 
   std::string dialect() const override { return "postgresql"; }
+  std::size_t max_identifier_length() const override { return 63; }
 
   std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) override {
     Conn c = open();
@@ -590,7 +591,8 @@ class PgSource final : public SourceConnector {
         "  format_type(bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END), "
         "  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, bt.typtype, bt.typcategory, "
         "  et.typname, et.typtype, "
-        "  (SELECT string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid) "
+        "  (SELECT string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid), "
+        "  col_description(a.attrelid, a.attnum) "
         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
         "LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A' "
@@ -623,6 +625,7 @@ class PgSource final : public SourceConnector {
           p = q + 1;
         }
       }
+      if (!r.is_null(i, 11)) ti.comment = r.text(i, 11);
       col.type = logical_type(ti, col.source_type);
       // Sequences and user functions a default refers to do not exist at the destination.
       if (col.default_expr && col.default_expr->find('(') != std::string::npos) col.default_expr.reset();

@@ -1,6 +1,8 @@
 // PostgreSQL type mapping and value text codecs; see pg_types.h.
 #include "postgres/pg_types.h"
 
+#include "core/array_literal.h"
+
 #include <cdc/error.h>
 
 #include <fmt/format.h>
@@ -61,6 +63,19 @@ LogicalType logical_type(const PgTypeInfo& t, std::string& source_type) {
     lt.id = TypeId::Array;
     lt.element = scalar_id(t.element, t.element_typtype);
     if (lt.element == TypeId::Enum) source_type = "text[]";
+    const std::string marker = kSetComment;
+    if (lt.element == TypeId::String && t.comment.compare(0, marker.size(), marker) == 0) {
+      try {
+        detail::ArrayNode labels = detail::parse_array_literal(std::string_view(t.comment).substr(marker.size()));
+        LogicalType set;
+        set.id = TypeId::Set;
+        for (const auto& l : labels.items)
+          if (!l.is_array && !l.is_null) set.members.push_back(l.text);
+        if (set.members.size() == labels.items.size()) return set;
+      } catch (const Error&) {
+        // An edited comment: the column is an ordinary text[].
+      }
+    }
     return lt;
   }
   lt.id = scalar_id(t.name, t.typtype);
@@ -240,9 +255,13 @@ std::string pg_type_for(const LogicalType& t) {
     case TypeId::Json: return "jsonb";
     case TypeId::Uuid: return "uuid";
     case TypeId::Bit: return t.length > 0 ? fmt::format("bit varying({})", t.length) : "bit varying";
+    case TypeId::Array: {
+      LogicalType element;
+      element.id = t.element;
+      return pg_type_for(element) + "[]";
+    }
     case TypeId::Enum:
     case TypeId::Set:
-    case TypeId::Array:
     case TypeId::Unknown: return "text";
   }
   return "text";

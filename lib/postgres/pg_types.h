@@ -23,7 +23,12 @@ struct PgTypeInfo {
   std::string element;     // element typname for arrays
   char element_typtype = 'b';
   std::vector<std::string> enum_labels;
+  std::string comment;     // col_description of the column (kSetComment marks a MariaDB SET)
 };
+
+// The column comment cdc puts on a text[] it creates from a MariaDB SET, followed by the labels
+// as a text[] literal; discovery reads it back, so the column maps to SET again.
+inline constexpr const char* kSetComment = "cdc: MariaDB SET ";
 
 // LogicalType and the source type text a same-dialect destination creates verbatim
 // (enums and domains become their base text type, since the type may not exist there).

@@ -84,6 +84,27 @@ TEST_CASE("PostgreSQL types map to logical types", "[pg-unit]") {
   CHECK(logical_type(ts, st).fsp == 3);
 }
 
+TEST_CASE("a text[] with cdc's SET comment is a SET again; arrays render as element[]", "[pg-unit]") {
+  std::string st;
+  PgTypeInfo set = info("_text", "text[]", -1, 'b', 'A', "text");
+  set.comment = std::string(cdc::pg::kSetComment) + R"({red,"a b","q\"x"})";
+  auto t = logical_type(set, st);
+  CHECK(t.id == TypeId::Set);
+  CHECK(t.members == std::vector<std::string>{"red", "a b", "q\"x"});
+  CHECK(st == "text[]");  // PostgreSQL to PostgreSQL: text[] verbatim
+  set.comment = std::string(cdc::pg::kSetComment) + "{unterminated";  // edited by hand: an ordinary array
+  CHECK(logical_type(set, st).id == TypeId::Array);
+  set.comment = "some other comment";
+  CHECK(logical_type(set, st).id == TypeId::Array);
+
+  cdc::LogicalType arr;
+  arr.id = TypeId::Array;
+  arr.element = TypeId::Int32;
+  CHECK(cdc::pg::pg_type_for(arr) == "integer[]");
+  arr.element = TypeId::String;
+  CHECK(cdc::pg::pg_type_for(arr) == "text[]");
+}
+
 TEST_CASE("PostgreSQL text output becomes exact values", "[pg-unit]") {
   auto col = [](TypeId id, std::string source = "") {
     Column c;

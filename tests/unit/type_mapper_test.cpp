@@ -31,6 +31,16 @@ cdc::ColumnMapping map(const Column& c, const char* from, const char* to,
   return mapper->map_column(cdc::TableId("shop", "t"), c, from, to);
 }
 
+// The message of the config error a YAML snippet (after source and destination) raises.
+std::string err(const std::string& yaml) {
+  try {
+    cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n" + yaml);
+  } catch (const cdc::Error& e) {
+    return std::string(e.what());
+  }
+  return std::string("no error");
+}
+
 Value conv(const cdc::ColumnMapping& m, const Value& v) { return m.converter ? m.converter->convert(v) : v; }
 
 std::string conversion_error(const cdc::ColumnMapping& m, const Value& v) {
@@ -113,20 +123,140 @@ TEST_CASE("MariaDB to PostgreSQL rules", "[unit][types]") {
     b5.type.length = 5;
     CHECK(conv(map(b5, "mysql", "postgresql"), Value::uint64(5)) == Value::string("00101"));
   }
-  SECTION("ENUM and SET become text; JSON with \\u0000 and text with NUL are refused") {
+  SECTION("ENUM becomes an enum type of the same labels; '' (MariaDB's invalid-input value) is refused") {
     Column e = col("e", TypeId::Enum, "enum('a','b')");
-    e.type.members = {"a", "b"};
+    e.type.members = {"a", "b", "it's, \"quoted\" \\ ünï"};
     auto me = map(e, "mysql", "postgresql");
-    CHECK(me.target.type.id == TypeId::String);
+    CHECK(me.target.type.id == TypeId::Enum);
     CHECK(me.target.type.members == e.type.members);
     CHECK(conv(me, Value::string("b")) == Value::string("b"));
+    CHECK(conv(me, Value::string("it's, \"quoted\" \\ ünï")) == Value::string("it's, \"quoted\" \\ ünï"));
+    CHECK(conversion_error(me, Value::string("")) == "'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
+    CHECK(conversion_error(me, Value::string("c")) == "'c' is not one of the column's ENUM labels");
+    CHECK(conversion_error(me, Value::string(std::string("a\0b", 3))).find("not one of the column's ENUM labels") != std::string::npos);
+    // A declared '' label is a label like any other.
+    e.type.members = {"", "x"};
+    CHECK(conv(map(e, "mysql", "postgresql"), Value::string("")) == Value::string(""));
+    // Other destinations: text, labels kept in the schema.
+    auto sq = map(e, "mysql", "sqlite");
+    CHECK(sq.target.type.id == TypeId::String);
+    CHECK(sq.target.type.members == e.type.members);
+  }
+  SECTION("SET becomes text[]: 'red,green' -> {red,green}, the empty set -> {}") {
+    Column s = col("s", TypeId::Set, "set('red','green')");
+    s.type.members = {"red", "green", "with space", "q\"b\\s", "null"};
+    auto m = map(s, "mysql", "postgresql");
+    CHECK(m.target.type.id == TypeId::Array);
+    CHECK(m.target.type.element == TypeId::String);
+    CHECK(m.target.type.members == s.type.members);
+    CHECK(conv(m, Value::string("red,green")) == Value::string("{red,green}"));
+    CHECK(conv(m, Value::string("")) == Value::string("{}"));
+    CHECK(conv(m, Value::string("with space,q\"b\\s,null")) == Value::string("{\"with space\",\"q\\\"b\\\\s\",\"null\"}"));
+    CHECK(conv(m, Value::null()).is_null());
+    // Elsewhere: the text MariaDB prints.
+    CHECK(map(s, "mysql", "sqlite").target.type.id == TypeId::String);
+    CHECK(conv(map(s, "mysql", "sqlite"), Value::string("red,green")) == Value::string("red,green"));
+  }
+  SECTION("JSON with \\u0000 and text with NUL are refused") {
     auto mj = map(col("j", TypeId::Json, "json"), "mysql", "postgresql");
     CHECK(conv(mj, Value::json("{\"a\":1}")) == Value::json("{\"a\":1}"));
     CHECK(conversion_error(mj, Value::json("{\"a\":\"x\\u0000y\"}")) == "JSON with \\u0000, which jsonb cannot hold");
     auto ms = map(col("s", TypeId::String, "varchar(10)"), "mysql", "postgresql");
     CHECK(conversion_error(ms, Value::string(std::string("a\0b", 3))).find("NUL byte") != std::string::npos);
-    CHECK(conversion_error(me, Value::string(std::string("a\0b", 3))).find("NUL byte") != std::string::npos);
   }
+}
+
+TEST_CASE("enum_as chooses how ENUM columns are created in PostgreSQL, by default and per table", "[unit][types][config]") {
+  Column e = col("e", TypeId::Enum, "enum('a','b')");
+  e.type.members = {"a", "b"};
+  cdc::Config c = cdc::parse_config_yaml(R"Y(source: sqlite:///a.db
+destination: sqlite:///b.db
+defaults: {enum_as: check}
+tables:
+  t: {enum_as: text}
+  other: {}
+)Y");
+  CHECK(c.defaults.enum_as == cdc::EnumAs::Check);
+  CHECK(*c.settings_for("t").enum_as == cdc::EnumAs::Text);
+  CHECK(*c.settings_for("other").enum_as == cdc::EnumAs::Check);
+  auto mapper = cdc::make_type_mapper(c);
+  // Table t (as "shop.t" or "t"): plain text, '' kept, NUL refused as for any text.
+  auto text = map(e, "mysql", "postgresql", mapper);
+  CHECK(text.target.type.id == TypeId::String);
+  CHECK(text.target.type.members.empty());
+  CHECK(conv(text, Value::string("")) == Value::string(""));
+  CHECK(conversion_error(text, Value::string(std::string("a\0b", 3))).find("NUL byte") != std::string::npos);
+  // Other tables: text with the labels (rendered as a CHECK constraint), values checked.
+  auto check = mapper->map_column(cdc::TableId("shop", "other"), e, "mysql", "postgresql");
+  CHECK(check.target.type.id == TypeId::String);
+  CHECK(check.target.type.members == e.type.members);
+  CHECK(conversion_error(check, Value::string("")) == "'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
+
+  CHECK(err("defaults: {enum_as: enum}") == "defaults.enum_as: expected type | check | text, got \"enum\"");
+  CHECK(err("tables: {t: {enum_as: [type]}}") == "tables.t.enum_as: expected a string, got a list");
+  CHECK(err("tables: {t: {enum_az: type}}") == "tables.t.enum_az: unknown key (did you mean enum_as?)");
+}
+
+TEST_CASE("PostgreSQL arrays become JSON for MariaDB and SQLite, elements by their own type's rule", "[unit][types]") {
+  auto array = [](TypeId element, const std::string& source_type) {
+    Column c = col("a", TypeId::Array, source_type);
+    c.type.element = element;
+    return c;
+  };
+  auto ints = map(array(TypeId::Int32, "integer[]"), "postgresql", "mysql");
+  CHECK(ints.target.type.id == TypeId::Json);
+  CHECK(conv(ints, Value::string("{1,2,NULL}")) == Value::json("[1,2,null]"));
+  CHECK(conv(ints, Value::string("{}")) == Value::json("[]"));
+  CHECK(conv(ints, Value::string("{{1,2},{3,NULL}}")) == Value::json("[[1,2],[3,null]]"));
+  CHECK(conv(ints, Value::string("[0:1]={7,8}")) == Value::json("[7,8]"));
+  CHECK(conv(ints, Value::string("{{}}")) == Value::json("[[]]"));
+  CHECK(conversion_error(ints, Value::string("{1,2")).rfind("malformed array literal \"{1,2\"", 0) == 0);
+
+  auto texts = map(array(TypeId::String, "text[]"), "postgresql", "mysql");
+  CHECK(conv(texts, Value::string(R"({plain,"with \"quotes\"","back\\slash","NULL",NULL,"",", {}"})")) ==
+        Value::json(R"(["plain","with \"quotes\"","back\\slash","NULL",null,"",", {}"])"));
+  CHECK(conv(texts, Value::string("{\"tab\there\",ünï😀}")) == Value::json("[\"tab\\there\",\"ünï😀\"]"));
+  CHECK(conv(texts, Value::string("{  spaced out  }")) == Value::json("[\"spaced out\"]"));
+
+  auto tz = map(array(TypeId::TimestampTz, "timestamp with time zone[]"), "postgresql", "mysql");
+  CHECK(conv(tz, Value::string("{\"2024-03-01 01:30:00.5+05:30\",NULL}")) == Value::json("[\"2024-02-29 20:00:00.5\",null]"));
+  CHECK(conversion_error(tz, Value::string("{infinity}")) == "infinity has no DATETIME equivalent");
+
+  auto floats = map(array(TypeId::Float64, "double precision[]"), "postgresql", "mysql");
+  CHECK(conv(floats, Value::string("{1.5,-0.25,1e+300}")) == Value::json("[1.5,-0.25,1e+300]"));
+  CHECK(conversion_error(floats, Value::string("{NaN}")) == "array element nan has no JSON number form");
+  CHECK(conversion_error(floats, Value::string("{-Infinity}")) == "array element -inf has no JSON number form");
+  CHECK(conversion_error(ints, Value::string("{99999999999}")) == "99999999999 is out of range for int32");
+  auto nums = map(array(TypeId::Decimal, "numeric[]"), "postgresql", "mysql");
+  CHECK(conv(nums, Value::string("{1.50,-2}")) == Value::json("[1.50,-2]"));
+  auto bools = map(array(TypeId::Bool, "boolean[]"), "postgresql", "mysql");
+  CHECK(conv(bools, Value::string("{t,f,NULL}")) == Value::json("[true,false,null]"));
+  auto docs = map(array(TypeId::Json, "jsonb[]"), "postgresql", "mysql");
+  CHECK(conv(docs, Value::string(R"({"{\"a\": 1}",NULL})")) == Value::json(R"([{"a": 1},null])"));
+  auto bytea = map(array(TypeId::Bytes, "bytea[]"), "postgresql", "mysql");
+  CHECK(conv(bytea, Value::string(R"({"\\x00ff"})")) == Value::json(R"(["\\x00ff"])"));
+  auto boxes = map(array(TypeId::String, "box[]"), "postgresql", "mysql");
+  CHECK(conv(boxes, Value::string("{(1,1),(0,0);(2,2),(1,1)}")) == Value::json(R"J(["(1,1),(0,0)","(2,2),(1,1)"])J"));
+
+  // SQLite: JSON text as well (numeric elements follow SQLite's rule: exact digits as text).
+  auto sq = map(array(TypeId::Int64, "bigint[]"), "postgresql", "sqlite");
+  CHECK(sq.target.type.id == TypeId::Json);
+  CHECK(conv(sq, Value::string("{1,NULL}")) == Value::json("[1,null]"));
+  CHECK(conv(map(array(TypeId::Decimal, "numeric[]"), "postgresql", "sqlite"), Value::string("{1.5}")) == Value::json("[\"1.5\"]"));
+}
+
+TEST_CASE("a text[] made from a MariaDB SET maps back to SET", "[unit][types]") {
+  Column s = col("s", TypeId::Set, "text[]");
+  s.type.members = {"red", "green", "a b"};
+  auto m = map(s, "postgresql", "mysql");
+  CHECK(m.target.type.id == TypeId::Set);
+  CHECK(m.target.type.members == s.type.members);
+  CHECK(conv(m, Value::string("{red,\"a b\"}")) == Value::string("red,a b"));
+  CHECK(conv(m, Value::string("{}")) == Value::string(""));
+  CHECK(conversion_error(m, Value::string("{red,NULL}")) == "'{red,NULL}' is not a list of SET labels");
+  auto t = map(s, "postgresql", "sqlite");
+  CHECK(t.target.type.id == TypeId::String);
+  CHECK(conv(t, Value::string("{red,green}")) == Value::string("red,green"));
 }
 
 TEST_CASE("PostgreSQL to MariaDB rules", "[unit][types]") {
@@ -203,14 +333,6 @@ keep_defaults: true
   CHECK(same.target.type.id == TypeId::Int16);
   CHECK(same.target.source_type.empty());
 
-  auto err = [](const std::string& yaml) {
-    try {
-      cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n" + yaml);
-    } catch (const cdc::Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
   CHECK(err("cast: [{type: int, to: txet}]") == "cast[0].to: unknown type \"txet\" (similar: text)");
   CHECK(err("cast: [{to: text}]") ==
         "cast[0]: give either type (a source type such as \"tinyint(1)\") or column (\"table.column\")");
