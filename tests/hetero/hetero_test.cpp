@@ -4,6 +4,7 @@
 // then copied back and compared with the original wherever the mapping is lossless.
 #include "maria_test_util.h"
 #include "pg_test_util.h"
+#include "session_test_util.h"
 
 #include <cdc/cdc.h>
 
@@ -16,6 +17,8 @@
 namespace {
 
 using namespace maria_test;
+using namespace hetero_test;
+using pg_test::eventually;
 
 const char* kEdgeTable = R"SQL(CREATE TABLE edge (
   id INT UNSIGNED PRIMARY KEY,
@@ -38,29 +41,6 @@ const char* kEdgeRows = R"SQL(INSERT INTO edge VALUES
    'small', '', '[]'),
   (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL))SQL";
-
-template <typename Pred>
-bool eventually(Pred pred, int tries = 300) {
-  for (int i = 0; i < tries; ++i) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-// One snapshot-only run (cdc-cli copy).
-cdc::SessionStatus copy_once(const cdc::Config& config) {
-  cdc::SessionOptions copy;
-  copy.snapshot_only = true;
-  return cdc::ReplicationSession(config, copy).run();
-}
-
-void check_done(const cdc::SessionStatus& status) {
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Done);
-  }
-}
 
 // Every row of a table (with an optional filter), read through cdc's connector for `url`.
 std::vector<cdc::Row> read_all(const std::string& url, const std::string& table, const std::string& where = "") {
@@ -121,13 +101,7 @@ TEST_CASE("MariaDB edge values reach PostgreSQL by snapshot and stream, and come
   }
   pg_test::Conn p(pg.url());
   REQUIRE(eventually([&] { return p.count("zeros") == 3 && p.count("edge") == 4 && p.scalar("SELECT u64 FROM edge WHERE id = 2") == "12345678901234567890"; }));
-  auto status = session.status();
-  session.stop();
-  session.wait();
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Streaming);
-  }
+  stop_streaming(session);
 
   // PostgreSQL's own text of what arrived.
   CHECK(p.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'edge'::regclass AND attnum > 0 ORDER BY attnum") ==

@@ -4,6 +4,7 @@
 // schema history table of the destination.
 #include "maria_test_util.h"
 #include "pg_test_util.h"
+#include "session_test_util.h"
 
 #include <cdc/cdc.h>
 
@@ -18,6 +19,7 @@ using maria_test::Maria;
 using maria_test::MariaDb;
 using maria_test::mariadb_url;
 using pg_test::eventually;
+using hetero_test::stop_streaming;
 
 std::map<std::string, cdc::TableStatus> by_table(const cdc::SessionStatus& s) {
   std::map<std::string, cdc::TableStatus> out;
@@ -34,18 +36,6 @@ cdc::Config stream_config(const std::string& source, const std::string& destinat
   return config;
 }
 
-// Stops the session; every table must still have been streaming when asked to stop.
-void stop_streaming(cdc::ReplicationSession& session) {
-  auto status = session.status();
-  session.stop();
-  session.wait();
-  for (const auto& t : status.tables) {
-    INFO(t.source << ": " << t.error);
-    CHECK(t.phase == cdc::TablePhase::Streaming);
-  }
-}
-
-// PostgreSQL's own type text of a column.
 std::string pg_type(pg_test::Conn& p, const std::string& table, const std::string& column) {
   return p.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '" + table +
                   "'::regclass AND attname = '" + column + "' AND NOT attisdropped");

@@ -1,0 +1,36 @@
+// Session helpers shared by the heterogeneous tests.
+#pragma once
+
+#include <cdc/session.h>
+
+#include <catch2/catch.hpp>
+
+namespace hetero_test {
+
+// One snapshot-only run (cdc-cli copy).
+inline cdc::SessionStatus copy_once(const cdc::Config& config) {
+  cdc::SessionOptions copy;
+  copy.snapshot_only = true;
+  return cdc::ReplicationSession(config, copy).run();
+}
+
+// Every table of a finished copy is done (the error of any that is not is shown).
+inline void check_done(const cdc::SessionStatus& status) {
+  for (const auto& t : status.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Done);
+  }
+}
+
+// Stops the session; every table must still have been streaming when asked to stop.
+inline void stop_streaming(cdc::ReplicationSession& session) {
+  auto status = session.status();
+  session.stop();
+  session.wait();
+  for (const auto& t : status.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Streaming);
+  }
+}
+
+}  // namespace hetero_test
