@@ -8,6 +8,7 @@
 #include "core/failpoint.h"
 #include "core/logging.h"
 #include "core/text_util.h"
+#include "core/stream_prefetch.h"
 #include "core/value_order.h"
 
 #include <cdc/error.h>
@@ -1396,7 +1397,9 @@ struct ReplicationSession::Impl {
         try {
           if (!stream) {
             Position from = stream_start();
-            stream = source->open_stream(stream_tables(), from);  // plans change with the schema
+            // Plans change with the schema. Read ahead on a thread of its own, so that decoding
+            // the log overlaps applying it.
+            stream = std::make_unique<detail::PrefetchingStream>(source->open_stream(stream_tables(), from));
             logf(LogLevel::Info, "session", "", "streaming changes from position {}", from.str());
           }
           events.clear();
