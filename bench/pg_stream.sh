@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Scenario: streaming apply PostgreSQL -> PostgreSQL under pgbench (scale SCALE, default 10).
-#   1. backlog: with cdc stopped, pgbench writes for BENCH_SECONDS (default 15); then
-#      `cdc-cli replicate --until-idle` applies the backlog: row changes/s = backlog / wall time.
-#   2. live: `cdc-cli replicate` runs while pgbench writes for BENCH_SECONDS; lag = how many
-#      pgbench_history rows the target is behind, sampled every second, and the catch-up time
-#      after pgbench stops.
+#   1. live: `cdc-cli replicate` runs while pgbench writes for BENCH_SECONDS (default 15); lag =
+#      how many pgbench_history rows the target is behind, sampled every second, and the catch-up
+#      time after pgbench stops.
+#   2. backlog: with cdc stopped, pgbench writes for BENCH_SECONDS; then
+#      `cdc-cli replicate --until-idle` applies the backlog: row changes/s = backlog / wall time,
+#      process start and the server's WAL re-read included.
+# The live phase runs first, as a replica that was streaming and then stopped would: the slot's
+# restart point has moved on by then. Right after the initial copy (which on this one server
+# wrote the million copied rows into the WAL too) the server would first re-read all of that.
 # Every pgbench (TPC-B like) transaction changes 4 rows (3 updates, 1 insert).
 #   CDC_CLI=path/to/cdc-cli SCALE=10 BENCH_SECONDS=15 CLIENTS=2 bash bench/pg_stream.sh
 set -euo pipefail
@@ -47,19 +51,7 @@ now() { date +%s.%N; }
 echo "pg_stream: initial snapshot"
 "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/snap.out" 2>&1 || { cat "$WORK/snap.out"; exit 1; }
 
-echo "pg_stream: (1) backlog: pgbench -c $CLIENTS -T $SECS with cdc stopped"
-pgbench -n -c "$CLIENTS" -T "$SECS" "$base/src" >"$WORK/pgbench1.out" 2>&1
-tx1=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench1.out")
-changes1=$((tx1 * 4))
-t0=$(now)
-/usr/bin/time -v -o "$WORK/time1.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/apply1.out" 2>&1 ||
-  { cat "$WORK/apply1.out"; exit 1; }
-t1=$(now)
-apply_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-apply_rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$WORK/time1.txt")
-[ "$(hist src)" = "$(hist dst)" ] || { echo "pg_stream: backlog not fully applied"; exit 1; }
-
-echo "pg_stream: (2) live: cdc-cli replicate while pgbench -c $CLIENTS -T $SECS writes"
+echo "pg_stream: (1) live: cdc-cli replicate while pgbench -c $CLIENTS -T $SECS writes"
 /usr/bin/time -v -o "$WORK/time2.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" >"$WORK/live.out" 2>&1 &
 cdc_pid=$!
 sleep 2
@@ -89,6 +81,19 @@ kill -INT $(pgrep -P "$cdc_pid") 2>/dev/null || true
 wait "$cdc_pid" || true
 cdc_pid=
 live_rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$WORK/time2.txt")
+echo "pg_stream: (2) backlog: pgbench -c $CLIENTS -T $SECS with cdc stopped"
+pgbench -n -c "$CLIENTS" -T "$SECS" "$base/src" >"$WORK/pgbench1.out" 2>&1
+tx1=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench1.out")
+changes1=$((tx1 * 4))
+restart_behind=$(psql -tA "$base/src" -c "SELECT pg_current_wal_lsn() - restart_lsn FROM pg_replication_slots WHERE database = 'src'")
+t0=$(now)
+/usr/bin/time -v -o "$WORK/time1.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/apply1.out" 2>&1 ||
+  { cat "$WORK/apply1.out"; exit 1; }
+t1=$(now)
+apply_secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+apply_rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$WORK/time1.txt")
+[ "$(hist src)" = "$(hist dst)" ] || { echo "pg_stream: backlog not fully applied"; exit 1; }
+
 "$CDC_CLI" --log-level warn verify -c "$WORK/cdc.yaml" >/dev/null || { echo "pg_stream: verify found differences"; exit 1; }
 
 avg_lag=$(awk -v s="$sum_lag" -v n="$samples" 'BEGIN { if (n) printf "%.0f", s / n; else print 0 }')
@@ -97,6 +102,7 @@ printf '%-48s %s\n' "backlog applied (row changes)" "$changes1"
 printf '%-48s %s s\n' "backlog apply time (incl. start/stop)" "$apply_secs"
 printf '%-48s %s\n' "backlog apply rate (row changes/s)" "$(awk -v c="$changes1" -v s="$apply_secs" 'BEGIN { printf "%.0f", c / s }')"
 printf '%-48s %s MB\n' "backlog apply peak RSS" "$apply_rss"
+printf '%-48s %s MB\n' "backlog: WAL from the slot's restart point" "$(awk -v b="$restart_behind" 'BEGIN { printf "%.1f", b / 1048576 }')"
 printf '%-48s %s\n' "live: pgbench row changes/s" "$(awk -v t="$tx2" -v s="$SECS" 'BEGIN { printf "%.0f", t * 4 / s }')"
 printf '%-48s %s / %s\n' "live: lag in history rows (avg / max)" "$avg_lag" "$max_lag"
 printf '%-48s %s s\n' "live: catch-up after pgbench stopped" "$catchup"

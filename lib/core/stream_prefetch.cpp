@@ -59,6 +59,10 @@ void PrefetchingStream::run() {
         std::lock_guard<std::mutex> lock(mu_);
         wait = inner_wait_;
         seq = ++polls_started_;
+        if (buf.capacity() == 0 && !spare_.empty()) {  // reuse a handed-out batch's memory
+          buf = std::move(spare_.back());
+          spare_.pop_back();
+        }
       }
       buf.clear();
       inner_->poll(buf, want, wait);
@@ -116,6 +120,8 @@ void PrefetchingStream::poll(std::vector<ChangeEvent>& out, std::size_t max_even
     n += b.events.size();
     queued_events_ -= b.events.size();
     delivered_ = std::move(b.after);
+    b.events.clear();
+    if (spare_.size() < 2) spare_.push_back(std::move(b.events));
     queue_.pop_front();
   }
   if (n > 0) {

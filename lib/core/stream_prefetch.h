@@ -51,6 +51,7 @@ class PrefetchingStream final : public ChangeStream {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Batch> queue_;
+  std::vector<std::vector<ChangeEvent>> spare_;  // emptied batches, kept for their capacity
   std::size_t queued_events_ = 0;
   std::size_t batch_size_ = 0;  // what the consumer asks for; 0 until its first poll
   Position delivered_;          // position() as the consumer sees it

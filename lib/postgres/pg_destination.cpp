@@ -234,7 +234,21 @@ class PgWriter final : public DestinationWriter {
   void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
     TableInfo& t = info(table);
     if (t.key.empty()) {
-      for (const auto& e : changes) apply_keyless(table, t, e);
+      // Runs of inserts (an append-only log table's whole batch) go in one COPY.
+      std::vector<Row> inserts;
+      auto flush_inserts = [&] {
+        if (!inserts.empty()) copy_rows(t, t.name, inserts, nullptr);
+        inserts.clear();
+      };
+      for (const auto& e : changes) {
+        if (e.op == ChangeOp::Insert) {
+          inserts.push_back(e.after);
+          continue;
+        }
+        flush_inserts();
+        apply_keyless(table, t, e);
+      }
+      flush_inserts();
       return;
     }
     std::map<std::string, KeyState> states;

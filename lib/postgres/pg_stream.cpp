@@ -91,6 +91,9 @@ class PgStream final : public ChangeStream {
   void poll(std::vector<ChangeEvent>& out, std::size_t max_events, std::chrono::milliseconds timeout) override {
     auto now = Clock::now();
     auto deadline = now + timeout;
+    // With events in hand, return by then: a backlog read in one go would leave the destination
+    // waiting until the whole batch is decoded.
+    const auto hand_over = deadline;
     // While the server is still decoding the WAL that existed when the stream opened, silence
     // does not mean idle: wait longer (bounded, so stop() stays responsive) and ask where it is.
     if (!caught_up()) deadline = std::max(deadline, now + std::chrono::seconds(5));
@@ -113,6 +116,7 @@ class PgStream final : public ChangeStream {
         }
         if (replay_) drain_replay(out, max_events - std::min(max_events, out.size() - start_size));
         if (replay_ || out.size() - start_size >= max_events) break;
+        if (out.size() > start_size && Clock::now() >= hand_over) break;
         continue;
       }
       if (n == -1) finish_copy();
