@@ -82,7 +82,8 @@ struct StreamStart {
   std::string snapshot_id;  // handed to ReadRequest::snapshot_id; empty where not needed
 };
 
-// Follows a source's change log. Used by one thread; owns its connection.
+// Follows a source's change log. Used by one thread at a time (the session polls it from a
+// read-ahead thread and opens and destroys it on its own); owns its connection.
 class CDC_API ChangeStream {
  public:
   virtual ~ChangeStream() = default;
