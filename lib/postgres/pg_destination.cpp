@@ -1,10 +1,12 @@
-// PostgreSQL destination: DDL from the mapped schema, snapshot rows through COPY, change batches
+// PostgreSQL destination: DDL from the mapped schema, snapshot rows through COPY (binary where
+// every column's type has a codec in copy_binary.h, else text), change batches
 // applied set-wise (reduced to one final state per key, staged with COPY into a temporary table,
 // then DELETE ... USING and INSERT ... ON CONFLICT DO UPDATE), checkpoints in
 // cdc_metadata.checkpoints inside the same transaction, and a CheckpointStore over that table.
 // Writers run with session_replication_role=replica, so target triggers and FK checks do not
 // fire for rows the source already checked (and chunks may load in any order).
 // The connector holds one admin connection behind `mu_`; each writer has its own connection.
+#include "postgres/copy_binary.h"
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
@@ -177,7 +179,13 @@ struct TableInfo {
   int flag = -1;           // soft-delete column index
   std::string stage;       // temp staging table (quoted), created lazily
   bool needs_upsert = false;  // write_rows met existing keys: always upsert from now on
+  // Binary form of each target column's type; empty when the table is written as COPY text (a
+  // column type without a binary codec, or a value that did not fit its column's binary form).
+  std::vector<BinaryType> wire;
 };
+
+// Send COPY data about this much at a time.
+constexpr std::size_t kCopyChunk = 1 << 20;
 
 // The reduced state of one key within a batch.
 struct KeyState {
@@ -428,7 +436,36 @@ class PgWriter final : public DestinationWriter {
     t.key = std::move(layout.key);
     t.flag = layout.soft_delete;
     for (std::size_t i = 0; i < s.columns.size(); ++i) t.columns += (i ? ", " : "") + quote_ident(s.columns[i].name);
+    t.wire = binary_types(table, t);
     return t;
+  }
+
+  // The binary form of each column of the table as it is at the destination (its types may
+  // differ from the mapped schema when the table existed); empty when one has no codec.
+  std::vector<BinaryType> binary_types(const DestinationTable& table, const TableInfo& t) {
+    const TableSchema& s = table.schema;
+    Result r = c_.exec_params(
+        "SELECT a.attname, bt.typname, bt.typtype FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+        {t.name}, t.where);
+    std::map<std::string, std::pair<std::string, std::string>> types;
+    for (int i = 0; i < r.rows(); ++i) types[r.text(i, 0)] = {r.text(i, 1), r.text(i, 2)};
+    std::vector<BinaryType> wire;
+    for (std::size_t i = 0; i < s.columns.size(); ++i) {
+      auto it = types.find(s.columns[i].name);
+      // name: its binary input refuses what its text input would truncate.
+      BinaryType b = it == types.end() || it->second.second == "d" || it->second.first == "name" ? BinaryType::None
+                                                                                                  : binary_type_of(it->second.first);
+      if (static_cast<int>(i) == t.flag && b != BinaryType::Bool) b = BinaryType::None;
+      if (b == BinaryType::None) {
+        detail::logf(LogLevel::Debug, "postgres.destination", s.id.to_string(), "COPY text: column {} has type {}",
+                     s.columns[i].name, it == types.end() ? "?" : it->second.first);
+        return {};
+      }
+      wire.push_back(b);
+    }
+    return wire;
   }
 
   void ensure_stage(TableInfo& t) {
@@ -457,8 +494,9 @@ class PgWriter final : public DestinationWriter {
     return k;
   }
 
-  // COPY rows (selected columns when `include` is given) into `target`.
-  void copy_rows(const TableInfo& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  // COPY rows (selected columns when `include` is given) into `target`: binary when every value
+  // fits its column's binary form, else text.
+  void copy_rows(TableInfo& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
     std::string cols;
     if (include) {
       auto names = split_columns(t);
@@ -467,27 +505,60 @@ class PgWriter final : public DestinationWriter {
     } else {
       cols = t.columns;
     }
+    for (const Row& row : rows) check_width(t, row);
+    if (!t.wire.empty() && encode_binary(t, rows, include)) {
+      c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target, cols), t.where);
+      for (std::size_t at = 0; at < buf_.size(); at += kCopyChunk)
+        c_.copy_in_put(buf_.data() + at, std::min(kCopyChunk, buf_.size() - at), t.where);
+      c_.copy_in_end(t.where);
+      return;
+    }
     c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.where);
-    std::string buf;
-    buf.reserve(1 << 16);
+    buf_.clear();
     for (const Row& row : rows) {
-      check_width(t, row);
       bool first = true;
       for (std::size_t i = 0; i < t.ncols; ++i) {
         if (include && !(*include)[i]) continue;
-        if (!first) buf += '\t';
+        if (!first) buf_ += '\t';
         first = false;
-        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) buf += 'f';
-        else append_copy_text(row[i], buf);
+        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) buf_ += 'f';
+        else append_copy_text(row[i], buf_);
       }
-      buf += '\n';
-      if (buf.size() >= (1 << 16)) {
-        c_.copy_in_put(buf.data(), buf.size(), t.where);
-        buf.clear();
+      buf_ += '\n';
+      if (buf_.size() >= kCopyChunk) {
+        c_.copy_in_put(buf_.data(), buf_.size(), t.where);
+        buf_.clear();
       }
     }
-    c_.copy_in_put(buf.data(), buf.size(), t.where);
+    c_.copy_in_put(buf_.data(), buf_.size(), t.where);
     c_.copy_in_end(t.where);
+  }
+
+  // The whole COPY binary stream of `rows` into buf_ (encoded before the COPY starts, so a value
+  // that does not fit sends the batch as text instead of half a stream). False when a value does
+  // not fit: the table is written as text from then on.
+  bool encode_binary(TableInfo& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+    buf_.clear();
+    append_copy_binary_header(buf_);
+    std::size_t nfields = include ? static_cast<std::size_t>(std::count(include->begin(), include->end(), true)) : t.ncols;
+    static const Value kFalse = Value::boolean(false);
+    for (const Row& row : rows) {
+      buf_ += static_cast<char>(nfields >> 8);
+      buf_ += static_cast<char>(nfields & 0xff);
+      for (std::size_t i = 0; i < t.ncols; ++i) {
+        if (include && !(*include)[i]) continue;
+        const Value& v = static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null()) ? kFalse : row[i];
+        if (!append_binary_field(t.wire[i], v, buf_)) {
+          detail::logf(LogLevel::Info, "postgres.destination", t.where,
+                       "{} value {} of column {} has no exact binary form: the table is written as COPY text", to_string(v.kind()),
+                       v.to_display(), split_columns(t)[i]);
+          t.wire.clear();
+          return false;
+        }
+      }
+    }
+    append_copy_binary_trailer(buf_);
+    return true;
   }
 
   static std::vector<std::string> split_columns(const TableInfo& t) {
@@ -677,6 +748,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   Conn c_;
+  std::string buf_;  // COPY data being sent
   bool in_txn_ = false;
   int stage_counter_ = 0;
   std::unordered_map<std::string, TableInfo> tables_;
