@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -57,18 +58,27 @@ std::uint32_t get32(const char* p) {
 }
 std::uint64_t get64(const char* p) { return (static_cast<std::uint64_t>(get32(p)) << 32) | get32(p + 4); }
 
-void put16(std::string& out, std::uint16_t v) {
-  char b[2] = {static_cast<char>(v >> 8), static_cast<char>(v)};
-  out.append(b, 2);
+char* grow(ByteBuffer& out, std::size_t n) { return out.grow(n); }
+
+char* w16(char* p, std::uint16_t v) {
+  p[0] = static_cast<char>(v >> 8);
+  p[1] = static_cast<char>(v);
+  return p + 2;
 }
-void put32(std::string& out, std::uint32_t v) {
-  char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8), static_cast<char>(v)};
-  out.append(b, 4);
+char* w32(char* p, std::uint32_t v) {
+  p[0] = static_cast<char>(v >> 24);
+  p[1] = static_cast<char>(v >> 16);
+  p[2] = static_cast<char>(v >> 8);
+  p[3] = static_cast<char>(v);
+  return p + 4;
 }
-void put64(std::string& out, std::uint64_t v) {
-  put32(out, static_cast<std::uint32_t>(v >> 32));
-  put32(out, static_cast<std::uint32_t>(v));
-}
+char* w64(char* p, std::uint64_t v) { return w32(w32(p, static_cast<std::uint32_t>(v >> 32)), static_cast<std::uint32_t>(v)); }
+
+void fixed32(ByteBuffer& out, std::uint32_t v) { w32(w32(grow(out, 8), 4), v); }
+void fixed64(ByteBuffer& out, std::uint64_t v) { w64(w32(grow(out, 12), 8), v); }
+
+void put16(ByteBuffer& out, std::uint16_t v) { w16(grow(out, 2), v); }
+void put32(ByteBuffer& out, std::uint32_t v) { w32(grow(out, 4), v); }
 
 // ---- text output of temporal values, as PostgreSQL prints them with DateStyle=ISO ----------------
 
@@ -86,16 +96,28 @@ char* put_digits(char* p, std::int64_t v, int width) {
 }
 
 // Writes "YYYY-MM-DD" for days since 1970-01-01; `bc` tells a BC year (" BC" goes last).
+// Rows in key order often share a day: the last day's text is kept per thread.
 char* put_date(char* p, std::int64_t days, bool& bc) {
-  std::int64_t y;
-  unsigned m, d;
-  civil_from_days(days, y, m, d);
-  bc = y <= 0;
-  p = put_digits(p, bc ? 1 - y : y, 4);
-  *p++ = '-';
-  p = put_digits(p, m, 2);
-  *p++ = '-';
-  return put_digits(p, d, 2);
+  thread_local std::int64_t last_days = std::numeric_limits<std::int64_t>::min();
+  thread_local char last[16];
+  thread_local std::size_t last_len = 0;
+  thread_local bool last_bc = false;
+  if (days != last_days) {
+    std::int64_t y;
+    unsigned m, d;
+    civil_from_days(days, y, m, d);
+    last_bc = y <= 0;
+    char* e = put_digits(last, last_bc ? 1 - y : y, 4);
+    *e++ = '-';
+    e = put_digits(e, m, 2);
+    *e++ = '-';
+    e = put_digits(e, d, 2);
+    last_len = static_cast<std::size_t>(e - last);
+    last_days = days;
+  }
+  bc = last_bc;
+  std::memcpy(p, last, last_len);
+  return p + last_len;
 }
 
 // "HH:MM:SS" and the fraction without trailing zeros.
@@ -116,11 +138,11 @@ char* put_time(char* p, std::int64_t us) {
   return put_digits(p, frac, n);
 }
 
-std::string timestamp_text(std::int64_t us, bool with_zone) {
+// Text of a timestamp's binary value, written into `buf` (64 bytes).
+std::string_view timestamp_text(std::int64_t us, bool with_zone, char* buf) {
   if (us == std::numeric_limits<std::int64_t>::max()) return "infinity";
   if (us == std::numeric_limits<std::int64_t>::min()) return "-infinity";
   std::int64_t days = floor_div(us, kUsPerDay);
-  char buf[64];
   bool bc;
   char* p = put_date(buf, days + kEpochDays, bc);
   *p++ = ' ';
@@ -135,7 +157,7 @@ std::string timestamp_text(std::int64_t us, bool with_zone) {
     std::memcpy(p, " BC", 3);
     p += 3;
   }
-  return std::string(buf, static_cast<std::size_t>(p - buf));
+  return std::string_view(buf, static_cast<std::size_t>(p - buf));
 }
 
 // ---- strict parsers of the canonical text forms -------------------------------------------------
@@ -326,21 +348,18 @@ bool value_text(const Value& v, std::string& scratch, std::string_view& out) {
 }
 
 // Text bytes as the text path delivers them: COPY text cannot carry NUL, so it drops them.
-void append_text_field(std::string_view text, std::string& out, bool jsonb) {
-  std::size_t at = out.size();
-  put32(out, 0);
-  if (jsonb) out += '\x01';
+void append_text_field(std::string_view text, ByteBuffer& out, bool jsonb) {
   if (text.find('\0') == std::string_view::npos) {
-    out.append(text.data(), text.size());
-  } else {
-    for (char c : text)
-      if (c != '\0') out += c;
+    std::size_t n = text.size() + (jsonb ? 1 : 0);
+    char* q = w32(grow(out, 4 + n), static_cast<std::uint32_t>(n));
+    if (jsonb) *q++ = '\x01';
+    if (!text.empty()) std::memcpy(q, text.data(), text.size());
+    return;
   }
-  auto len = static_cast<std::uint32_t>(out.size() - at - 4);
-  out[at] = static_cast<char>(len >> 24);
-  out[at + 1] = static_cast<char>(len >> 16);
-  out[at + 2] = static_cast<char>(len >> 8);
-  out[at + 3] = static_cast<char>(len);
+  std::string kept;
+  for (char c : text)
+    if (c != '\0') kept += c;
+  append_text_field(kept, out, jsonb);
 }
 
 double float4_as_double(float f) {
@@ -422,6 +441,14 @@ std::string binary_select_expr(const Column& column, const std::string& quoted_n
   return fmt::format("CASE WHEN num_nulls({0}) = 0 THEN format('%s', {0}) END", quoted_name);
 }
 
+void ByteBuffer::reserve_more(std::size_t n) {
+  std::size_t cap = std::max<std::size_t>({cap_ * 2, size_ + n, std::size_t{4096}});
+  std::unique_ptr<char[]> bigger(new char[cap]);
+  if (size_) std::memcpy(bigger.get(), data_.get(), size_);
+  data_ = std::move(bigger);
+  cap_ = cap;
+}
+
 // ---- stream --------------------------------------------------------------------------------------
 
 bool parse_copy_binary_header(std::string_view& in) {
@@ -466,13 +493,13 @@ TupleStatus parse_copy_binary_tuple(std::string_view& in, std::vector<BinaryFiel
   return TupleStatus::Row;
 }
 
-void append_copy_binary_header(std::string& out) {
+void append_copy_binary_header(ByteBuffer& out) {
   out.append(kSignature, 11);
   put32(out, 0);
   put32(out, 0);
 }
 
-void append_copy_binary_trailer(std::string& out) { put16(out, 0xffff); }
+void append_copy_binary_trailer(ByteBuffer& out) { put16(out, 0xffff); }
 
 // ---- numeric -----------------------------------------------------------------------------------
 
@@ -533,7 +560,7 @@ bool numeric_binary_to_text(const char* p, std::size_t len, std::string& out) {
   return true;
 }
 
-bool numeric_text_to_binary(std::string_view s, std::string& out) {
+bool numeric_text_to_binary(std::string_view s, ByteBuffer& out) {
   if (s == "NaN") {
     put32(out, 8), put16(out, 0), put16(out, 0), put16(out, kNumericNaN), put16(out, 0);
     return true;
@@ -585,98 +612,116 @@ bool numeric_text_to_binary(std::string_view s, std::string& out) {
     neg = false;  // zero has no sign
   }
   if (n > 0x7fff || wmax > 0x7fff || wmax < -0x8000) return false;
-  put32(out, static_cast<std::uint32_t>(8 + 2 * n));
-  put16(out, static_cast<std::uint16_t>(n));
-  put16(out, static_cast<std::uint16_t>(static_cast<std::int16_t>(wmax)));
-  put16(out, neg ? kNumericNeg : kNumericPos);
-  put16(out, static_cast<std::uint16_t>(dscale));
+  char* q = w32(grow(out, static_cast<std::size_t>(12 + 2 * n)), static_cast<std::uint32_t>(8 + 2 * n));
+  q = w16(q, static_cast<std::uint16_t>(n));
+  q = w16(q, static_cast<std::uint16_t>(static_cast<std::int16_t>(wmax)));
+  q = w16(q, neg ? kNumericNeg : kNumericPos);
+  q = w16(q, static_cast<std::uint16_t>(dscale));
   for (std::int64_t w = wmax; w > wmax - n; --w) {
     std::int64_t k = point - 4 * (w + 1);
-    put16(out, static_cast<std::uint16_t>(dig(k) * 1000 + dig(k + 1) * 100 + dig(k + 2) * 10 + dig(k + 3)));
+    q = w16(q, static_cast<std::uint16_t>(dig(k) * 1000 + dig(k + 1) * 100 + dig(k + 2) * 10 + dig(k + 3)));
   }
   return true;
 }
 
 // ---- values ------------------------------------------------------------------------------------
 
-Value value_from_binary(BinaryType type, const Column& column, const char* p, std::size_t len) {
+void read_binary_value(BinaryType type, const Column& column, const char* p, std::size_t len, Value& out) {
   auto need = [&](std::size_t n) {
     if (len != n) malformed("field length does not fit its type");
   };
+  char buf[64];
   switch (type) {
-    case BinaryType::None: return value_from_text(column, std::string_view(p, len));
-    case BinaryType::Bool: need(1); return Value::boolean(p[0] != 0);
-    case BinaryType::Int2: need(2); return Value::int64(static_cast<std::int16_t>(get16(p)));
-    case BinaryType::Int4: need(4); return Value::int64(static_cast<std::int32_t>(get32(p)));
-    case BinaryType::Int8: need(8); return Value::int64(static_cast<std::int64_t>(get64(p)));
+    case BinaryType::None: out = value_from_text(column, std::string_view(p, len)); return;
+    case BinaryType::Bool: need(1); out = Value::boolean(p[0] != 0); return;
+    case BinaryType::Int2: need(2); out = Value::int64(static_cast<std::int16_t>(get16(p))); return;
+    case BinaryType::Int4: need(4); out = Value::int64(static_cast<std::int32_t>(get32(p))); return;
+    case BinaryType::Int8: need(8); out = Value::int64(static_cast<std::int64_t>(get64(p))); return;
     case BinaryType::Float4: {
       need(4);
       std::uint32_t bits = get32(p);
       float f;
       std::memcpy(&f, &bits, 4);
-      return Value::float64(float4_as_double(f));
+      out = Value::float64(float4_as_double(f));
+      return;
     }
     case BinaryType::Float8: {
       need(8);
       std::uint64_t bits = get64(p);
       double d;
       std::memcpy(&d, &bits, 8);
-      return Value::float64(std::isnan(d) ? std::numeric_limits<double>::quiet_NaN() : d);
+      out = Value::float64(std::isnan(d) ? std::numeric_limits<double>::quiet_NaN() : d);
+      return;
     }
     case BinaryType::Numeric: {
-      std::string text;
+      thread_local std::string text;
+      text.clear();
       if (!numeric_binary_to_text(p, len, text)) malformed("bad numeric");
-      return Value::decimal(std::move(text));
+      out.assign_text(ValueKind::Decimal, text);
+      return;
     }
-    case BinaryType::Text: return Value::string(std::string(p, len));
-    case BinaryType::Bytea: return Value::bytes(std::string(p, len));
+    case BinaryType::Text: out.assign_text(ValueKind::String, std::string_view(p, len)); return;
+    case BinaryType::Bytea: out.assign_text(ValueKind::Bytes, std::string_view(p, len)); return;
     case BinaryType::Date: {
       need(4);
       auto days = static_cast<std::int32_t>(get32(p));
-      if (days == std::numeric_limits<std::int32_t>::max()) return Value::date("infinity");
-      if (days == std::numeric_limits<std::int32_t>::min()) return Value::date("-infinity");
-      char buf[32];
+      if (days == std::numeric_limits<std::int32_t>::max()) return out.assign_text(ValueKind::Date, "infinity");
+      if (days == std::numeric_limits<std::int32_t>::min()) return out.assign_text(ValueKind::Date, "-infinity");
       bool bc;
       char* e = put_date(buf, days + kEpochDays, bc);
       if (bc) {
         std::memcpy(e, " BC", 3);
         e += 3;
       }
-      return Value::date(std::string(buf, static_cast<std::size_t>(e - buf)));
+      out.assign_text(ValueKind::Date, std::string_view(buf, static_cast<std::size_t>(e - buf)));
+      return;
     }
     case BinaryType::Time: {
       need(8);
       auto us = static_cast<std::int64_t>(get64(p));
       if (us < 0 || us > kUsPerDay) malformed("time out of range");
-      char buf[32];
-      return Value::time(std::string(buf, static_cast<std::size_t>(put_time(buf, us) - buf)));
+      out.assign_text(ValueKind::Time, std::string_view(buf, static_cast<std::size_t>(put_time(buf, us) - buf)));
+      return;
     }
-    case BinaryType::Timestamp: need(8); return Value::timestamp(timestamp_text(static_cast<std::int64_t>(get64(p)), false));
-    case BinaryType::TimestampTz: need(8); return Value::timestamp_tz(timestamp_text(static_cast<std::int64_t>(get64(p)), true));
+    case BinaryType::Timestamp:
+    case BinaryType::TimestampTz: {
+      need(8);
+      bool zone = type == BinaryType::TimestampTz;
+      out.assign_text(zone ? ValueKind::TimestampTz : ValueKind::Timestamp,
+                      timestamp_text(static_cast<std::int64_t>(get64(p)), zone, buf));
+      return;
+    }
     case BinaryType::Uuid: {
       need(16);
       static const char* hex = "0123456789abcdef";
-      std::string out;
-      out.reserve(36);
+      char* e = buf;
       for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        if (i == 4 || i == 6 || i == 8 || i == 10) *e++ = '-';
         auto b = static_cast<unsigned char>(p[i]);
-        out += hex[b >> 4];
-        out += hex[b & 15];
+        *e++ = hex[b >> 4];
+        *e++ = hex[b & 15];
       }
-      return Value::uuid(std::move(out));
+      out.assign_text(ValueKind::Uuid, std::string_view(buf, 36));
+      return;
     }
-    case BinaryType::Json: return Value::json(std::string(p, len));
+    case BinaryType::Json: out.assign_text(ValueKind::Json, std::string_view(p, len)); return;
     case BinaryType::Jsonb:
       if (len < 1 || p[0] != 1) malformed("unknown jsonb version");
-      return Value::json(std::string(p + 1, len - 1));
+      out.assign_text(ValueKind::Json, std::string_view(p + 1, len - 1));
+      return;
   }
   malformed("unknown type");
 }
 
-bool append_binary_field(BinaryType type, const Value& v, std::string& out) {
+Value value_from_binary(BinaryType type, const Column& column, const char* data, std::size_t len) {
+  Value v;
+  read_binary_value(type, column, data, len, v);
+  return v;
+}
+
+bool append_binary_field(BinaryType type, const Value& v, ByteBuffer& out) {
   if (v.is_null()) {
-    put32(out, 0xffffffffu);
+    w32(grow(out, 4), 0xffffffffu);
     return true;
   }
   const ValueKind k = v.kind();
@@ -684,17 +729,19 @@ bool append_binary_field(BinaryType type, const Value& v, std::string& out) {
   std::string_view text;
   switch (type) {
     case BinaryType::None: return false;
-    case BinaryType::Bool:
+    case BinaryType::Bool: {
+      bool b;
       if (k == ValueKind::Bool) {
-        put32(out, 1);
-        out += v.as_bool() ? '\1' : '\0';
-        return true;
+        b = v.as_bool();
+      } else {
+        if (!value_text(v, scratch, text)) return false;
+        if (text != "t" && text != "f" && text != "true" && text != "false") return false;
+        b = text[0] == 't';
       }
-      if (!value_text(v, scratch, text)) return false;
-      if (text != "t" && text != "f" && text != "true" && text != "false") return false;
-      put32(out, 1);
-      out += text[0] == 't' ? '\1' : '\0';
+      char* q = w32(grow(out, 5), 1);
+      *q = b ? '\1' : '\0';
       return true;
+    }
     case BinaryType::Int2:
     case BinaryType::Int4:
     case BinaryType::Int8: {
@@ -711,10 +758,9 @@ bool append_binary_field(BinaryType type, const Value& v, std::string& out) {
       } else if (k == ValueKind::Double || !value_text(v, scratch, text) || !parse_int(text, lo, hi, i)) {
         return false;
       }
-      put32(out, static_cast<std::uint32_t>(bytes));
-      if (bytes == 2) put16(out, static_cast<std::uint16_t>(i));
-      else if (bytes == 4) put32(out, static_cast<std::uint32_t>(i));
-      else put64(out, static_cast<std::uint64_t>(i));
+      if (bytes == 2) w16(w32(grow(out, 6), 2), static_cast<std::uint16_t>(i));
+      else if (bytes == 4) fixed32(out, static_cast<std::uint32_t>(i));
+      else fixed64(out, static_cast<std::uint64_t>(i));
       return true;
     }
     case BinaryType::Float4:
@@ -730,13 +776,11 @@ bool append_binary_field(BinaryType type, const Value& v, std::string& out) {
         float f = static_cast<float>(d);  // exact: d came from strtof
         std::uint32_t bits;
         std::memcpy(&bits, &f, 4);
-        put32(out, 4);
-        put32(out, bits);
+        fixed32(out, bits);
       } else {
         std::uint64_t bits;
         std::memcpy(&bits, &d, 8);
-        put32(out, 8);
-        put64(out, bits);
+        fixed64(out, bits);
       }
       return true;
     }
@@ -749,16 +793,17 @@ bool append_binary_field(BinaryType type, const Value& v, std::string& out) {
       if (!value_text(v, scratch, text)) return false;
       append_text_field(text, out, type == BinaryType::Jsonb);
       return true;
-    case BinaryType::Bytea:
+    case BinaryType::Bytea: {
       if (k != ValueKind::Bytes) return false;
-      put32(out, static_cast<std::uint32_t>(v.text().size()));
-      out += v.text();
+      const std::string& b = v.text();
+      char* q = w32(grow(out, 4 + b.size()), static_cast<std::uint32_t>(b.size()));
+      if (!b.empty()) std::memcpy(q, b.data(), b.size());
       return true;
+    }
     case BinaryType::Date: {
       std::int32_t days;
       if (!v.has_text() || k == ValueKind::Bytes || !parse_date(v.text(), days)) return false;
-      put32(out, 4);
-      put32(out, static_cast<std::uint32_t>(days));
+      fixed32(out, static_cast<std::uint32_t>(days));
       return true;
     }
     case BinaryType::Time: {
@@ -767,23 +812,20 @@ bool append_binary_field(BinaryType type, const Value& v, std::string& out) {
       if (!v.has_text() || k == ValueKind::Bytes) return false;
       s = v.text();
       if (!take_time(s, us, true) || !s.empty()) return false;
-      put32(out, 8);
-      put64(out, static_cast<std::uint64_t>(us));
+      fixed64(out, static_cast<std::uint64_t>(us));
       return true;
     }
     case BinaryType::Timestamp:
     case BinaryType::TimestampTz: {
       std::int64_t us;
       if (!v.has_text() || k == ValueKind::Bytes || !parse_timestamp(v.text(), type == BinaryType::TimestampTz, us)) return false;
-      put32(out, 8);
-      put64(out, static_cast<std::uint64_t>(us));
+      fixed64(out, static_cast<std::uint64_t>(us));
       return true;
     }
     case BinaryType::Uuid: {
       char raw[16];
       if (!v.has_text() || k == ValueKind::Bytes || !parse_uuid(v.text(), raw)) return false;
-      put32(out, 16);
-      out.append(raw, 16);
+      std::memcpy(w32(grow(out, 20), 16), raw, 16);
       return true;
     }
   }

@@ -17,6 +17,8 @@
 #include <cdc/value.h>
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,6 +56,30 @@ BinaryType binary_type_of(std::string_view typname);
 BinaryType source_binary_type(const Column& column);
 std::string binary_select_expr(const Column& column, const std::string& quoted_name);
 
+// A growing byte buffer the encoders write into: like std::string, but growing by `n` bytes
+// does not fill them first (the encoders write every byte).
+class ByteBuffer {
+ public:
+  char* grow(std::size_t n) {
+    if (cap_ - size_ < n) reserve_more(n);
+    char* p = data_.get() + size_;
+    size_ += n;
+    return p;
+  }
+  void append(const char* p, std::size_t n) {
+    if (n) std::memcpy(grow(n), p, n);
+  }
+  void clear() { size_ = 0; }
+  const char* data() const { return data_.get(); }
+  std::size_t size() const { return size_; }
+  std::string_view view() const { return {data_.get(), size_}; }
+
+ private:
+  void reserve_more(std::size_t n);
+  std::unique_ptr<char[]> data_;
+  std::size_t size_ = 0, cap_ = 0;
+};
+
 // ---- the COPY binary stream --------------------------------------------------------------------
 
 // One field of a tuple: points into the buffer parsed; `len` -1 is NULL.
@@ -75,24 +101,26 @@ enum class TupleStatus { Row, End, Incomplete };
 TupleStatus parse_copy_binary_tuple(std::string_view& in, std::vector<BinaryField>& fields);
 
 // The header every binary COPY FROM stream starts with, and the trailer it ends with.
-void append_copy_binary_header(std::string& out);
-void append_copy_binary_trailer(std::string& out);
+void append_copy_binary_header(ByteBuffer& out);
+void append_copy_binary_trailer(ByteBuffer& out);
 
 // ---- values ------------------------------------------------------------------------------------
 
 // Binary form of `type` (as source_binary_type(column) chose it) -> Value, exactly as
 // value_from_text(column, text output) would give. Throws cdc::Error(Source) on malformed input.
 Value value_from_binary(BinaryType type, const Column& column, const char* data, std::size_t len);
+// The same into `out`, reusing its string storage.
+void read_binary_value(BinaryType type, const Column& column, const char* data, std::size_t len, Value& out);
 
 // Appends one field (int32 length + bytes) holding `v` in the binary form of `type` (not None).
 // NULL is written as length -1. Returns false, with `out` unchanged, when the value cannot be
 // written exactly in that form (the caller falls back to COPY text).
-bool append_binary_field(BinaryType type, const Value& v, std::string& out);
+bool append_binary_field(BinaryType type, const Value& v, ByteBuffer& out);
 
 // Text output of a numeric's binary form ("-12.3400", "NaN", "Infinity"), as numeric_out gives it.
 bool numeric_binary_to_text(const char* data, std::size_t len, std::string& out);
 // A numeric's text input (as numeric_in reads the canonical forms: sign, digits, point, exponent,
 // NaN, Infinity, -Infinity) -> its binary form appended to `out`. False when not such a form.
-bool numeric_text_to_binary(std::string_view text, std::string& out);
+bool numeric_text_to_binary(std::string_view text, ByteBuffer& out);
 
 }  // namespace cdc::pg

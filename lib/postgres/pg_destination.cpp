@@ -508,47 +508,48 @@ class PgWriter final : public DestinationWriter {
     for (const Row& row : rows) check_width(t, row);
     if (!t.wire.empty() && encode_binary(t, rows, include)) {
       c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target, cols), t.where);
-      for (std::size_t at = 0; at < buf_.size(); at += kCopyChunk)
-        c_.copy_in_put(buf_.data() + at, std::min(kCopyChunk, buf_.size() - at), t.where);
+      for (std::size_t at = 0; at < bin_.size(); at += kCopyChunk)
+        c_.copy_in_put(bin_.data() + at, std::min(kCopyChunk, bin_.size() - at), t.where);
       c_.copy_in_end(t.where);
       return;
     }
     c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.where);
-    buf_.clear();
+    text_.clear();
     for (const Row& row : rows) {
       bool first = true;
       for (std::size_t i = 0; i < t.ncols; ++i) {
         if (include && !(*include)[i]) continue;
-        if (!first) buf_ += '\t';
+        if (!first) text_ += '\t';
         first = false;
-        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) buf_ += 'f';
-        else append_copy_text(row[i], buf_);
+        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) text_ += 'f';
+        else append_copy_text(row[i], text_);
       }
-      buf_ += '\n';
-      if (buf_.size() >= kCopyChunk) {
-        c_.copy_in_put(buf_.data(), buf_.size(), t.where);
-        buf_.clear();
+      text_ += '\n';
+      if (text_.size() >= kCopyChunk) {
+        c_.copy_in_put(text_.data(), text_.size(), t.where);
+        text_.clear();
       }
     }
-    c_.copy_in_put(buf_.data(), buf_.size(), t.where);
+    c_.copy_in_put(text_.data(), text_.size(), t.where);
     c_.copy_in_end(t.where);
   }
 
-  // The whole COPY binary stream of `rows` into buf_ (encoded before the COPY starts, so a value
+  // The whole COPY binary stream of `rows` into bin_ (encoded before the COPY starts, so a value
   // that does not fit sends the batch as text instead of half a stream). False when a value does
   // not fit: the table is written as text from then on.
   bool encode_binary(TableInfo& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
-    buf_.clear();
-    append_copy_binary_header(buf_);
+    bin_.clear();
+    append_copy_binary_header(bin_);
     std::size_t nfields = include ? static_cast<std::size_t>(std::count(include->begin(), include->end(), true)) : t.ncols;
     static const Value kFalse = Value::boolean(false);
     for (const Row& row : rows) {
-      buf_ += static_cast<char>(nfields >> 8);
-      buf_ += static_cast<char>(nfields & 0xff);
+      char* n = bin_.grow(2);
+      n[0] = static_cast<char>(nfields >> 8);
+      n[1] = static_cast<char>(nfields & 0xff);
       for (std::size_t i = 0; i < t.ncols; ++i) {
         if (include && !(*include)[i]) continue;
         const Value& v = static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null()) ? kFalse : row[i];
-        if (!append_binary_field(t.wire[i], v, buf_)) {
+        if (!append_binary_field(t.wire[i], v, bin_)) {
           detail::logf(LogLevel::Info, "postgres.destination", t.where,
                        "{} value {} of column {} has no exact binary form: the table is written as COPY text", to_string(v.kind()),
                        v.to_display(), split_columns(t)[i]);
@@ -557,7 +558,7 @@ class PgWriter final : public DestinationWriter {
         }
       }
     }
-    append_copy_binary_trailer(buf_);
+    append_copy_binary_trailer(bin_);
     return true;
   }
 
@@ -748,7 +749,8 @@ class PgWriter final : public DestinationWriter {
   }
 
   Conn c_;
-  std::string buf_;  // COPY data being sent
+  ByteBuffer bin_;     // COPY binary data being sent
+  std::string text_;  // COPY text data being sent
   bool in_txn_ = false;
   int stage_counter_ = 0;
   std::unordered_map<std::string, TableInfo> tables_;

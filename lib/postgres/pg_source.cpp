@@ -132,8 +132,8 @@ class CopyRowReader final : public RowReader {
       row.resize(ncols);
       for (std::size_t c = 0; c < ncols; ++c) {
         const BinaryField& f = fields_[c];
-        row[c] = f.len < 0 ? Value()
-                           : value_from_binary(types_[c], columns_[c], f.data, static_cast<std::size_t>(f.len));
+        if (f.len < 0) row[c] = Value();
+        else read_binary_value(types_[c], columns_[c], f.data, static_cast<std::size_t>(f.len), row[c]);
       }
     }
     batch.resize(count);

@@ -31,10 +31,10 @@ Column column(std::string name, std::string typname, std::string formatted, int 
 
 // Encodes `v` as `type`, then decodes it for `col`.
 Value round_trip(BinaryType type, const Column& col, const Value& v) {
-  std::string buf;
-  REQUIRE(append_binary_field(type, v, buf));
+  ByteBuffer bb;
+  REQUIRE(append_binary_field(type, v, bb));
+  std::string buf(bb.view());
   REQUIRE(buf.size() >= 4);
-  std::string_view in(buf);
   std::int32_t len = static_cast<std::int32_t>((static_cast<unsigned char>(buf[0]) << 24) | (static_cast<unsigned char>(buf[1]) << 16) |
                                                (static_cast<unsigned char>(buf[2]) << 8) | static_cast<unsigned char>(buf[3]));
   if (len < 0) return Value();
@@ -43,7 +43,8 @@ Value round_trip(BinaryType type, const Column& col, const Value& v) {
 }
 
 std::string numeric_round_trip(const std::string& text) {
-  std::string bin, out;
+  ByteBuffer bin;
+  std::string out;
   REQUIRE(numeric_text_to_binary(text, bin));
   REQUIRE(numeric_binary_to_text(bin.data() + 4, bin.size() - 4, out));
   return out;
@@ -52,14 +53,15 @@ std::string numeric_round_trip(const std::string& text) {
 }  // namespace
 
 TEST_CASE("COPY binary: header, tuples, NULLs, trailer and partial data", "[pg-unit]") {
-  std::string s;
-  append_copy_binary_header(s);
-  s += std::string("\x00\x02", 2);
-  append_binary_field(BinaryType::Int4, Value::int64(7), s);
-  append_binary_field(BinaryType::Text, Value(), s);
-  s += std::string("\x00\x01", 2);
-  append_binary_field(BinaryType::Text, Value::string("abc"), s);
-  append_copy_binary_trailer(s);
+  ByteBuffer bb;
+  append_copy_binary_header(bb);
+  bb.append("\x00\x02", 2);
+  append_binary_field(BinaryType::Int4, Value::int64(7), bb);
+  append_binary_field(BinaryType::Text, Value(), bb);
+  bb.append("\x00\x01", 2);
+  append_binary_field(BinaryType::Text, Value::string("abc"), bb);
+  append_copy_binary_trailer(bb);
+  const std::string s(bb.view());
 
   std::string_view in(s);
   std::vector<BinaryField> f;
@@ -107,12 +109,12 @@ TEST_CASE("COPY binary: numeric text and binary forms", "[pg-unit]") {
   CHECK(numeric_round_trip(big) == big);
   const std::string tiny = "0." + std::string(999, '0') + "1";
   CHECK(numeric_round_trip(tiny) == tiny);
-  std::string bin;
+  ByteBuffer bin;
   for (const char* bad : {"", "-", ".", "1.2.3", "1e", "12a", " 1", "nan", "0x10", "1e2000"}) {
     INFO(bad);
     CHECK_FALSE(numeric_text_to_binary(bad, bin));
   }
-  CHECK(bin.empty());
+  CHECK(bin.size() == 0);
 }
 
 TEST_CASE("COPY binary: values round-trip through every codec", "[pg-unit]") {
@@ -128,12 +130,12 @@ TEST_CASE("COPY binary: values round-trip through every codec", "[pg-unit]") {
   CHECK(round_trip(BinaryType::Int8, i8, Value::int64(std::numeric_limits<std::int64_t>::min())) ==
         Value::int64(std::numeric_limits<std::int64_t>::min()));
   CHECK(round_trip(BinaryType::Int8, i8, Value::decimal("42")) == Value::int64(42));
-  std::string out;
+  ByteBuffer out;
   CHECK_FALSE(append_binary_field(BinaryType::Int2, Value::int64(32768), out));
   CHECK_FALSE(append_binary_field(BinaryType::Int4, Value::uint64(1ULL << 31), out));
   CHECK_FALSE(append_binary_field(BinaryType::Int8, Value::decimal("1.5"), out));
   CHECK_FALSE(append_binary_field(BinaryType::Int8, Value::float64(1), out));
-  CHECK(out.empty());
+  CHECK(out.size() == 0);
 
   Column f4 = column("f", "float4", "real"), f8 = column("f", "float8", "double precision");
   for (double d : {0.0, -0.0, 1.0 / 3, 1e300, -5e-324, nan, inf, -inf}) {
@@ -221,7 +223,7 @@ TEST_CASE("COPY binary: values round-trip through every codec", "[pg-unit]") {
   Column j = column("j", "json", "json"), jb = column("j", "jsonb", "jsonb");
   CHECK(round_trip(BinaryType::Json, j, Value::json("{\"a\": [1, 2]}")) == Value::json("{\"a\": [1, 2]}"));
   CHECK(round_trip(BinaryType::Jsonb, jb, Value::json("{\"a\": [1, 2]}")) == Value::json("{\"a\": [1, 2]}"));
-  CHECK(out.empty());
+  CHECK(out.size() == 0);
 }
 
 TEST_CASE("COPY binary: source columns read natively or as text", "[pg-unit]") {
@@ -416,11 +418,11 @@ TEST_CASE("postgres: COPY binary writes what COPY text writes, for Values of any
        Value(), Value::date("1999-12-31"), Value::time("00:00:00"), Value(), Value::timestamp("1999-12-31 23:59:59.999999"),
        Value::timestamp_tz("1969-12-31 23:59:59.999999-00:30"), Value(), Value(), Value()},
   };
-  std::string bin;
+  ByteBuffer bin;
   append_copy_binary_header(bin);
   std::string txt;
   for (const Row& r : rows) {
-    bin += std::string("\x00\x14", 2);
+    bin.append("\x00\x14", 2);
     for (std::size_t i = 0; i < r.size(); ++i) {
       INFO("column " << i << " value " << r[i].to_display());
       REQUIRE(append_binary_field(types[i], r[i], bin));
@@ -443,7 +445,7 @@ TEST_CASE("postgres: COPY binary writes what COPY text writes, for Values of any
       PQclear(res);
     }
   };
-  copy_in("COPY bin FROM STDIN (FORMAT binary)", bin);
+  copy_in("COPY bin FROM STDIN (FORMAT binary)", std::string(bin.view()));
   copy_in("COPY txt FROM STDIN", txt);
   std::vector<std::string> a = db.rows("SELECT row_number() OVER (), * FROM bin");
   std::vector<std::string> b = db.rows("SELECT row_number() OVER (), * FROM txt");
