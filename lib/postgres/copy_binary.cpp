@@ -375,23 +375,17 @@ double float4_as_double(float f) {
 }  // namespace
 
 BinaryType binary_type_of(std::string_view n) {
-  if (n == "bool") return BinaryType::Bool;
-  if (n == "int2") return BinaryType::Int2;
-  if (n == "int4") return BinaryType::Int4;
-  if (n == "int8") return BinaryType::Int8;
-  if (n == "float4") return BinaryType::Float4;
-  if (n == "float8") return BinaryType::Float8;
-  if (n == "numeric") return BinaryType::Numeric;
-  if (n == "text" || n == "varchar" || n == "bpchar" || n == "name") return BinaryType::Text;
-  if (n == "bytea") return BinaryType::Bytea;
-  if (n == "date") return BinaryType::Date;
-  if (n == "time") return BinaryType::Time;
-  if (n == "timestamp") return BinaryType::Timestamp;
-  if (n == "timestamptz") return BinaryType::TimestampTz;
-  if (n == "uuid") return BinaryType::Uuid;
-  if (n == "json") return BinaryType::Json;
-  if (n == "jsonb") return BinaryType::Jsonb;
-  return BinaryType::None;
+  using B = BinaryType;
+  static const std::pair<std::string_view, BinaryType> kByName[] = {
+      {"bool", B::Bool},       {"int2", B::Int2},   {"int4", B::Int4},           {"int8", B::Int8},
+      {"float4", B::Float4},   {"float8", B::Float8}, {"numeric", B::Numeric},   {"text", B::Text},
+      {"varchar", B::Text},    {"bpchar", B::Text}, {"name", B::Text},           {"bytea", B::Bytea},
+      {"date", B::Date},       {"time", B::Time},   {"timestamp", B::Timestamp}, {"timestamptz", B::TimestampTz},
+      {"uuid", B::Uuid},       {"json", B::Json},   {"jsonb", B::Jsonb},
+  };
+  for (const auto& [name, type] : kByName)
+    if (n == name) return type;
+  return B::None;
 }
 
 namespace {
@@ -432,8 +426,11 @@ std::string_view source_typname(const Column& c) {
 
 BinaryType source_binary_type(const Column& column) { return binary_type_of(source_typname(column)); }
 
-std::string binary_select_expr(const Column& column, const std::string& quoted_name) {
+std::string binary_select_expr(const Column& column, const std::string& quoted_name, bool column_of_table) {
   std::string_view t = source_typname(column);
+  // A table's column of the described type sends that type's binary form as it is (a domain
+  // sends its base type's, typmods do not change it); an enum is cast to get its label as text.
+  if (!t.empty() && column_of_table && column.type.id != TypeId::Enum) return quoted_name;
   if (!t.empty()) return quoted_name + "::" + std::string(t);
   // The type's output function, as COPY text prints it: `::text` would take a cast of its own
   // where the type has one (inet and cidr show the netmask, "char" its raw byte). num_nulls, not

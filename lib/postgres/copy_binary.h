@@ -50,11 +50,12 @@ enum class BinaryType : std::uint8_t {
 // there is no native codec.
 BinaryType binary_type_of(std::string_view typname);
 
-// How a source column is read: the codec, and the SQL the COPY's SELECT list uses for it
-// (`"col"::int4`, or the column's text output for None, so the server never sends a form we
-// cannot read).
+// How a source column is read: the codec, and the SQL the COPY's SELECT list uses for it: the
+// column itself when `column_of_table` (it is read from the table it was described from, so its
+// type is the described one), else cast (`"col"::int4`); the column's text output for None, so
+// the server never sends a form we cannot read.
 BinaryType source_binary_type(const Column& column);
-std::string binary_select_expr(const Column& column, const std::string& quoted_name);
+std::string binary_select_expr(const Column& column, const std::string& quoted_name, bool column_of_table);
 
 // A growing byte buffer the encoders write into: like std::string, but growing by `n` bytes
 // does not fill them first (the encoders write every byte).

@@ -182,6 +182,7 @@ struct TableInfo {
   // Binary form of each target column's type; empty when the table is written as COPY text (a
   // column type without a binary codec, or a value that did not fit its column's binary form).
   std::vector<BinaryType> wire;
+  DestinationTable table;  // as info() last saw it (for a deferred COPY's retry)
 };
 
 // Send COPY data about this much at a time.
@@ -214,9 +215,11 @@ class PgWriter final : public DestinationWriter {
 
   void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
     if (rows.empty()) return;
+    finish_pending();
     TableInfo& t = info(table);
     if (t.key.empty()) {
-      copy_rows(t, t.name, rows, nullptr);
+      if (send_binary(t, rows)) defer(t, false);
+      else copy_rows(t, t.name, rows, nullptr);
       return;
     }
     // Fast path: COPY straight in. A key already present (a re-read chunk, an incremental
@@ -224,6 +227,10 @@ class PgWriter final : public DestinationWriter {
     if (!t.needs_upsert) {
       c_.exec("SAVEPOINT cdc_rows", t.where);
       try {
+        if (send_binary(t, rows)) {
+          defer(t, true);
+          return;
+        }
         copy_rows(t, t.name, rows, nullptr);
         c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
         return;
@@ -240,6 +247,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
+    finish_pending();
     TableInfo& t = info(table);
     if (t.key.empty()) {
       for (const auto& e : changes) apply_keyless(table, t, e);
@@ -323,11 +331,13 @@ class PgWriter final : public DestinationWriter {
   }
 
   void truncate(const DestinationTable& table) override {
+    finish_pending();
     TableInfo& t = info(table);
     c_.exec("TRUNCATE " + t.name, t.where);
   }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
+    finish_pending();
     if (!in_txn_) begin();
     if (!checkpoint.empty()) write_checkpoint(c_, session, checkpoint);
     c_.exec("COMMIT");
@@ -335,6 +345,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
+    finish_pending();
     if (!in_txn_) begin();
     const std::string sql = fmt::format(
         "INSERT INTO {}.{} (session, source_table, row_key, column_name, raw_value, error, position, at) "
@@ -346,6 +357,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
+    finish_pending();
     if (!in_txn_) begin();
     const TableSchema& s = table.schema;
     const std::string name = target_name(s);
@@ -393,6 +405,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
+    finish_pending();
     if (!in_txn_) begin();
     const std::string sql = fmt::format(
         "INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, new_type, action, "
@@ -410,6 +423,11 @@ class PgWriter final : public DestinationWriter {
     if (!in_txn_) return;
     in_txn_ = false;
     if (!c_) return;
+    if (pending_.active) {
+      // The COPY's outcome no longer matters: collect it, so the connection can roll back.
+      pending_.active = false;
+      while (PGresult* r = PQgetResult(c_.get())) PQclear(r);
+    }
     if (PQtransactionStatus(c_.get()) == PQTRANS_ACTIVE) {
       c_.close();  // stuck in a COPY or statement: drop the connection
       return;
@@ -437,6 +455,7 @@ class PgWriter final : public DestinationWriter {
     t.flag = layout.soft_delete;
     for (std::size_t i = 0; i < s.columns.size(); ++i) t.columns += (i ? ", " : "") + quote_ident(s.columns[i].name);
     t.wire = binary_types(table, t);
+    t.table = table;
     return t;
   }
 
@@ -492,6 +511,49 @@ class PgWriter final : public DestinationWriter {
       k += '\t';
     }
     return k;
+  }
+
+  // Starts a binary COPY of `rows` into the table itself and sends all of it with its end, without
+  // waiting for the result (see defer). False, with nothing sent, when the table goes as text.
+  bool send_binary(TableInfo& t, const std::vector<Row>& rows) {
+    for (const Row& row : rows) check_width(t, row);
+    if (t.wire.empty() || !encode_binary(t, rows, nullptr)) return false;
+    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", t.name, t.columns), t.where);
+    for (std::size_t at = 0; at < bin_.size(); at += kCopyChunk)
+      c_.copy_in_put(bin_.data() + at, std::min(kCopyChunk, bin_.size() - at), t.where);
+    c_.copy_in_send_end(t.where);
+    return true;
+  }
+
+  // The COPY just sent finishes on the server while the caller reads the next batch; its result
+  // is taken by finish_pending() before anything else uses the connection. Its data is kept for
+  // the retry through staging that a key already present needs.
+  void defer(TableInfo& t, bool savepoint) {
+    pending_.active = true;
+    pending_.t = &t;
+    pending_.savepoint = savepoint;
+    std::swap(pending_.data, bin_);
+  }
+
+  void finish_pending() {
+    if (!pending_.active) return;
+    pending_.active = false;
+    TableInfo& t = *pending_.t;
+    try {
+      c_.copy_in_wait(t.where);
+      if (pending_.savepoint) c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
+    } catch (const Error& e) {
+      if (!pending_.savepoint || e.message().find("SQLSTATE 23505") == std::string::npos || !c_.healthy()) throw;
+      c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.where);
+      t.needs_upsert = true;
+      ensure_stage(t);
+      c_.exec("DELETE FROM " + t.stage, t.where);
+      c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", t.stage, t.columns), t.where);
+      for (std::size_t at = 0; at < pending_.data.size(); at += kCopyChunk)
+        c_.copy_in_put(pending_.data.data() + at, std::min(kCopyChunk, pending_.data.size() - at), t.where);
+      c_.copy_in_end(t.where);
+      c_.exec(upsert_sql(t.table, t, {}), t.where);
+    }
   }
 
   // COPY rows (selected columns when `include` is given) into `target`: binary when every value
@@ -750,6 +812,12 @@ class PgWriter final : public DestinationWriter {
 
   Conn c_;
   ByteBuffer bin_;     // COPY binary data being sent
+  struct Pending {
+    bool active = false;    // a COPY was sent whose result is not taken yet
+    TableInfo* t = nullptr;
+    bool savepoint = false; // it runs inside SAVEPOINT cdc_rows (write_rows' fast path)
+    ByteBuffer data;        // what it sent
+  } pending_;
   std::string text_;  // COPY text data being sent
   bool in_txn_ = false;
   int stage_counter_ = 0;

@@ -384,7 +384,7 @@ class PgSource final : public SourceConnector {
       std::string q = req.query;
       for (std::size_t p = q.find(":last_value"); p != std::string::npos; p = q.find(":last_value", p + lit.size()))
         q.replace(p, 11, lit);
-      sql = fmt::format("SELECT {} FROM ({}) AS cdc_q", select_list(schema.columns), q);
+      sql = fmt::format("SELECT {} FROM ({}) AS cdc_q", select_list(schema.columns, false), q);
     }
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
     c.copy_out_start("COPY (" + sql + ") TO STDOUT (FORMAT binary)", w);
@@ -541,10 +541,11 @@ class PgSource final : public SourceConnector {
   static std::string qualified(const TableId& id) { return quote_table(id.schema, id.name); }
 
   // Each column as CopyRowReader decodes it: natively where copy_binary.h has a codec for its
-  // type, else as its text output (`col::text`).
-  static std::string select_list(const std::vector<Column>& cols) {
+  // type, else as its text output. A user's query's columns are cast to the described types.
+  static std::string select_list(const std::vector<Column>& cols, bool of_table = true) {
     std::string out;
-    for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? ", " : "") + binary_select_expr(cols[i], quote_ident(cols[i].name));
+    for (std::size_t i = 0; i < cols.size(); ++i)
+      out += (i ? ", " : "") + binary_select_expr(cols[i], quote_ident(cols[i].name), of_table);
     return out;
   }
 

@@ -229,13 +229,15 @@ TEST_CASE("COPY binary: values round-trip through every codec", "[pg-unit]") {
 TEST_CASE("COPY binary: source columns read natively or as text", "[pg-unit]") {
   CHECK(source_binary_type(column("a", "int4", "integer")) == BinaryType::Int4);
   CHECK(source_binary_type(column("a", "bpchar", "character(3)", 7)) == BinaryType::Text);
-  CHECK(binary_select_expr(column("a", "bpchar", "character(3)", 7), "\"a\"") == "\"a\"::bpchar");
+  CHECK(binary_select_expr(column("a", "bpchar", "character(3)", 7), "\"a\"", false) == "\"a\"::bpchar");
+  CHECK(binary_select_expr(column("a", "bpchar", "character(3)", 7), "\"a\"", true) == "\"a\"");
+  CHECK(binary_select_expr(column("a", "mood", "mood", -1, 'e'), "\"a\"", true) == "\"a\"::text");
   CHECK(source_binary_type(column("a", "timestamptz", "timestamp(3) with time zone", 3)) == BinaryType::TimestampTz);
   CHECK(source_binary_type(column("a", "timetz", "time with time zone")) == BinaryType::None);
   CHECK(source_binary_type(column("a", "money", "money")) == BinaryType::None);
   CHECK(source_binary_type(column("a", "inet", "inet")) == BinaryType::None);
   CHECK(source_binary_type(column("a", "interval", "interval")) == BinaryType::None);
-  CHECK(binary_select_expr(column("a", "interval", "interval"), "\"a\"") ==
+  CHECK(binary_select_expr(column("a", "interval", "interval"), "\"a\"", true) ==
         "CASE WHEN num_nulls(\"a\") = 0 THEN format('%s', \"a\") END");
   CHECK(source_binary_type(column("a", "mood", "mood", -1, 'e')) == BinaryType::Text);
   CHECK(source_binary_type(column("a", "oid", "oid")) == BinaryType::None);
@@ -331,7 +333,9 @@ TEST_CASE("postgres: COPY binary gives the Values of the text output, row by row
   std::string bin_sql = "COPY (SELECT ";
   for (std::size_t i = 0; i < cols.size(); ++i) {
     text_sql += (i ? ", " : "") + ("\"" + cols[i].name + "\"");
-    bin_sql += (i ? ", " : "") + binary_select_expr(cols[i], ("\"" + cols[i].name + "\""));
+    // Each column twice: as read from its table, and cast as for a user's query.
+    bin_sql += (i ? ", " : "") + binary_select_expr(cols[i], ("\"" + cols[i].name + "\""), true) + ", " +
+               binary_select_expr(cols[i], ("\"" + cols[i].name + "\""), false);
   }
   text_sql += " FROM v ORDER BY v.id";
   bin_sql += " FROM v ORDER BY v.id) TO STDOUT (FORMAT binary)";
@@ -370,12 +374,13 @@ TEST_CASE("postgres: COPY binary gives the Values of the text output, row by row
     REQUIRE(st != TupleStatus::Incomplete);
     if (st == TupleStatus::End) break;
     REQUIRE(row < expected.size());
-    REQUIRE(f.size() == cols.size());
-    for (std::size_t c = 0; c < cols.size(); ++c) {
-      Value got = f[c].len < 0 ? Value()
-                               : value_from_binary(source_binary_type(cols[c]), cols[c], f[c].data, static_cast<std::size_t>(f[c].len));
-      INFO("row " << row << " column " << cols[c].name << ": text " << expected[row][c].to_display(200) << ", binary "
-                  << got.to_display(200));
+    REQUIRE(f.size() == 2 * cols.size());
+    for (std::size_t k = 0; k < f.size(); ++k) {
+      std::size_t c = k / 2;
+      Value got = f[k].len < 0 ? Value()
+                               : value_from_binary(source_binary_type(cols[c]), cols[c], f[k].data, static_cast<std::size_t>(f[k].len));
+      INFO("row " << row << " column " << cols[c].name << (k % 2 ? " (cast)" : "") << ": text " << expected[row][c].to_display(200)
+                  << ", binary " << got.to_display(200));
       CHECK(got == expected[row][c]);
     }
     ++row;
