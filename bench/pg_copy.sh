@@ -42,15 +42,21 @@ rows_in() { psql -tA "$base/$1" -c "SELECT count(*) FROM items"; }
 
 # Warm the cache so that whichever runs first does not pay for reading the table from disk.
 psql -q "$base/src" -c "COPY items TO '/dev/null'"
+# Each tool starts with no dirty buffers left by the one before (or by the data generation): a
+# checkpoint forced by that WAL would otherwise land on whichever tool runs next.
+settle() { psql -q "$base/src" -c "CHECKPOINT"; }
+settle
 echo "pg_copy: (a) cdc-cli copy"
 measure cdc "$CDC_CLI" --log-level warn copy "$base/src" "$base/cdc" --parallel-chunks "$PARALLEL" \
   --chunk-rows $(( (ROWS + PARALLEL - 1) / PARALLEL )) --batch-size 10000 > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
 cdc_secs=$secs cdc_rss=$rss_mb
+settle
 echo "pg_copy: (b) psql binary COPY pipe"
 measure pipe sh -c "psql -q '$base/src' -c 'COPY items TO STDOUT (FORMAT binary)' | psql -q '$base/pipe' -c 'COPY items FROM STDIN (FORMAT binary)'"
 pipe_secs=$secs pipe_rss=$rss_mb
 have_pgcopydb=0
 if command -v pgcopydb >/dev/null; then
+  settle
   echo "pg_copy: (c) pgcopydb copy table-data"
   have_pgcopydb=1
   measure pgcopydb pgcopydb copy table-data --source "$base/src" --target "$base/pgcopydb" --table-jobs 2 \

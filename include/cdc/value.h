@@ -57,6 +57,10 @@ class CDC_API Value {
   static Value uuid(std::string text);
   // Any text-carrying kind from its text; used by decoders that get text from the wire.
   static Value of_text(ValueKind kind, std::string text);
+  // Makes this value a text-carrying `kind` holding a copy of `text`, reusing this value's string
+  // storage (decoders refilling the same rows batch after batch allocate nothing). Throws like
+  // of_text for kinds without text.
+  void assign_text(ValueKind kind, std::string_view text);
 
   ValueKind kind() const noexcept { return kind_; }
   bool is_null() const noexcept { return kind_ == ValueKind::Null; }

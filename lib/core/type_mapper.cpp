@@ -5,6 +5,7 @@
 // or truncates silently: what does not fit is a Conversion error naming the column and the value.
 // kRules is also the documented table (type_rules(), docs/type-mapping.md, kept equal by a test).
 #include "core/array_literal.h"
+#include "core/calendar.h"
 #include "core/text_util.h"
 
 #include <cdc/config.h>
@@ -27,6 +28,9 @@
 namespace cdc {
 
 namespace {
+
+using detail::civil_from_days;
+using detail::days_from_civil;
 
 std::string lower(std::string_view s) {
   std::string out(s);
@@ -215,28 +219,6 @@ bool zero_date(const std::string& s) { return starts_with(s, "0000-00-00"); }
 // '2024-00-10' or '2024-02-00': MySQL accepts them (no NO_ZERO_IN_DATE), nothing else does.
 bool zero_in_date(const std::string& s) {
   return s.size() >= 10 && (s.compare(5, 2, "00") == 0 || s.compare(8, 2, "00") == 0);
-}
-
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp + (mp < 10 ? 3 : -9);
-  y += m <= 2;
 }
 
 // "2024-03-01 01:30:00.5+05:30" -> "2024-02-29 20:00:00.5" (UTC, offset dropped).

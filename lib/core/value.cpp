@@ -60,6 +60,16 @@ Value Value::of_text(ValueKind kind, std::string text) {
   v.str_ = std::move(text);
   return v;
 }
+void Value::assign_text(ValueKind kind, std::string_view text) {
+  ValueKind was = kind_;
+  kind_ = kind;
+  if (!has_text()) {
+    kind_ = was;
+    throw Error(ErrorKind::Internal, fmt::format("Value::assign_text: kind {} carries no text", to_string(kind)));
+  }
+  num_.i = 0;
+  str_.assign(text.data(), text.size());
+}
 Value Value::decimal(std::string t) { return of_text(ValueKind::Decimal, std::move(t)); }
 Value Value::string(std::string t) { return of_text(ValueKind::String, std::move(t)); }
 Value Value::bytes(std::string t) { return of_text(ValueKind::Bytes, std::move(t)); }

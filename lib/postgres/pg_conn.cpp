@@ -220,7 +220,15 @@ void Conn::copy_in_put(const char* data, std::size_t len, const std::string& whe
 }
 
 void Conn::copy_in_end(const std::string& where) {
+  copy_in_send_end(where);
+  copy_in_wait(where);
+}
+
+void Conn::copy_in_send_end(const std::string& where) {
   if (PQputCopyEnd(c_, nullptr) != 1) fail("COPY FROM STDIN failed", where);
+}
+
+void Conn::copy_in_wait(const std::string& where) {
   std::optional<Error> err;
   while (PGresult* res = PQgetResult(c_)) {
     Result r(res);

@@ -88,6 +88,10 @@ class Conn {
   void copy_in_start(const std::string& sql, const std::string& where);
   void copy_in_put(const char* data, std::size_t len, const std::string& where);
   void copy_in_end(const std::string& where);
+  // copy_in_end in two halves: send the end (the server then works through the data while the
+  // caller does something else), and later wait for the COPY's result (throws its error).
+  void copy_in_send_end(const std::string& where);
+  void copy_in_wait(const std::string& where);
 
   // Throws the error the connection is in (after a failed libpq call).
   [[noreturn]] void fail(const std::string& what, const std::string& where, PGresult* res = nullptr) const;

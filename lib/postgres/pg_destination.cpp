@@ -1,10 +1,12 @@
-// PostgreSQL destination: DDL from the mapped schema, snapshot rows through COPY, change batches
+// PostgreSQL destination: DDL from the mapped schema, snapshot rows through COPY (binary where
+// every column's type has a codec in copy_binary.h, else text), change batches
 // applied set-wise (reduced to one final state per key, staged with COPY into a temporary table,
 // then DELETE ... USING and INSERT ... ON CONFLICT DO UPDATE), checkpoints in
 // cdc_metadata.checkpoints inside the same transaction, and a CheckpointStore over that table.
 // Writers run with session_replication_role=replica, so target triggers and FK checks do not
 // fire for rows the source already checked (and chunks may load in any order).
 // The connector holds one admin connection behind `mu_`; each writer has its own connection.
+#include "postgres/copy_binary.h"
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
@@ -177,7 +179,14 @@ struct TableInfo {
   int flag = -1;           // soft-delete column index
   std::string stage;       // temp staging table (quoted), created lazily
   bool needs_upsert = false;  // write_rows met existing keys: always upsert from now on
+  // Binary form of each target column's type; empty when the table is written as COPY text (a
+  // column type without a binary codec, or a value that did not fit its column's binary form).
+  std::vector<BinaryType> wire;
+  DestinationTable table;  // as info() last saw it (for a deferred COPY's retry)
 };
+
+// Send COPY data about this much at a time.
+constexpr std::size_t kCopyChunk = 1 << 20;
 
 // The reduced state of one key within a batch.
 struct KeyState {
@@ -206,9 +215,11 @@ class PgWriter final : public DestinationWriter {
 
   void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
     if (rows.empty()) return;
+    finish_pending();
     TableInfo& t = info(table);
     if (t.key.empty()) {
-      copy_rows(t, t.name, rows, nullptr);
+      if (send_binary(t, rows)) defer(t, false);
+      else copy_rows(t, t.name, rows, nullptr);
       return;
     }
     // Fast path: COPY straight in. A key already present (a re-read chunk, an incremental
@@ -216,6 +227,10 @@ class PgWriter final : public DestinationWriter {
     if (!t.needs_upsert) {
       c_.exec("SAVEPOINT cdc_rows", t.where);
       try {
+        if (send_binary(t, rows)) {
+          defer(t, true);
+          return;
+        }
         copy_rows(t, t.name, rows, nullptr);
         c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
         return;
@@ -232,6 +247,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
+    finish_pending();
     TableInfo& t = info(table);
     if (t.key.empty()) {
       // Runs of inserts (an append-only log table's whole batch) go in one COPY.
@@ -329,11 +345,13 @@ class PgWriter final : public DestinationWriter {
   }
 
   void truncate(const DestinationTable& table) override {
+    finish_pending();
     TableInfo& t = info(table);
     c_.exec("TRUNCATE " + t.name, t.where);
   }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
+    finish_pending();
     if (!in_txn_) begin();
     if (!checkpoint.empty()) write_checkpoint(c_, session, checkpoint);
     c_.exec("COMMIT");
@@ -341,6 +359,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
+    finish_pending();
     if (!in_txn_) begin();
     const std::string sql = fmt::format(
         "INSERT INTO {}.{} (session, source_table, row_key, column_name, raw_value, error, position, at) "
@@ -352,6 +371,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
+    finish_pending();
     if (!in_txn_) begin();
     const TableSchema& s = table.schema;
     const std::string name = target_name(s);
@@ -399,6 +419,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
+    finish_pending();
     if (!in_txn_) begin();
     const std::string sql = fmt::format(
         "INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, new_type, action, "
@@ -416,6 +437,11 @@ class PgWriter final : public DestinationWriter {
     if (!in_txn_) return;
     in_txn_ = false;
     if (!c_) return;
+    if (pending_.active) {
+      // The COPY's outcome no longer matters: collect it, so the connection can roll back.
+      pending_.active = false;
+      while (PGresult* r = PQgetResult(c_.get())) PQclear(r);
+    }
     if (PQtransactionStatus(c_.get()) == PQTRANS_ACTIVE) {
       c_.close();  // stuck in a COPY or statement: drop the connection
       return;
@@ -442,7 +468,37 @@ class PgWriter final : public DestinationWriter {
     t.key = std::move(layout.key);
     t.flag = layout.soft_delete;
     for (std::size_t i = 0; i < s.columns.size(); ++i) t.columns += (i ? ", " : "") + quote_ident(s.columns[i].name);
+    t.wire = binary_types(table, t);
+    t.table = table;
     return t;
+  }
+
+  // The binary form of each column of the table as it is at the destination (its types may
+  // differ from the mapped schema when the table existed); empty when one has no codec.
+  std::vector<BinaryType> binary_types(const DestinationTable& table, const TableInfo& t) {
+    const TableSchema& s = table.schema;
+    Result r = c_.exec_params(
+        "SELECT a.attname, bt.typname, bt.typtype FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
+        {t.name}, t.where);
+    std::map<std::string, std::pair<std::string, std::string>> types;
+    for (int i = 0; i < r.rows(); ++i) types[r.text(i, 0)] = {r.text(i, 1), r.text(i, 2)};
+    std::vector<BinaryType> wire;
+    for (std::size_t i = 0; i < s.columns.size(); ++i) {
+      auto it = types.find(s.columns[i].name);
+      // name: its binary input refuses what its text input would truncate.
+      BinaryType b = it == types.end() || it->second.second == "d" || it->second.first == "name" ? BinaryType::None
+                                                                                                  : binary_type_of(it->second.first);
+      if (static_cast<int>(i) == t.flag && b != BinaryType::Bool) b = BinaryType::None;
+      if (b == BinaryType::None) {
+        detail::logf(LogLevel::Debug, "postgres.destination", s.id.to_string(), "COPY text: column {} has type {}",
+                     s.columns[i].name, it == types.end() ? "?" : it->second.first);
+        return {};
+      }
+      wire.push_back(b);
+    }
+    return wire;
   }
 
   void ensure_stage(TableInfo& t) {
@@ -471,8 +527,52 @@ class PgWriter final : public DestinationWriter {
     return k;
   }
 
-  // COPY rows (selected columns when `include` is given) into `target`.
-  void copy_rows(const TableInfo& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  // Starts a binary COPY of `rows` into the table itself and sends all of it with its end, without
+  // waiting for the result (see defer). False, with nothing sent, when the table goes as text.
+  bool send_binary(TableInfo& t, const std::vector<Row>& rows) {
+    for (const Row& row : rows) check_width(t, row);
+    if (t.wire.empty() || !encode_binary(t, rows, nullptr)) return false;
+    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", t.name, t.columns), t.where);
+    for (std::size_t at = 0; at < bin_.size(); at += kCopyChunk)
+      c_.copy_in_put(bin_.data() + at, std::min(kCopyChunk, bin_.size() - at), t.where);
+    c_.copy_in_send_end(t.where);
+    return true;
+  }
+
+  // The COPY just sent finishes on the server while the caller reads the next batch; its result
+  // is taken by finish_pending() before anything else uses the connection. Its data is kept for
+  // the retry through staging that a key already present needs.
+  void defer(TableInfo& t, bool savepoint) {
+    pending_.active = true;
+    pending_.t = &t;
+    pending_.savepoint = savepoint;
+    std::swap(pending_.data, bin_);
+  }
+
+  void finish_pending() {
+    if (!pending_.active) return;
+    pending_.active = false;
+    TableInfo& t = *pending_.t;
+    try {
+      c_.copy_in_wait(t.where);
+      if (pending_.savepoint) c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
+    } catch (const Error& e) {
+      if (!pending_.savepoint || e.message().find("SQLSTATE 23505") == std::string::npos || !c_.healthy()) throw;
+      c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.where);
+      t.needs_upsert = true;
+      ensure_stage(t);
+      c_.exec("DELETE FROM " + t.stage, t.where);
+      c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", t.stage, t.columns), t.where);
+      for (std::size_t at = 0; at < pending_.data.size(); at += kCopyChunk)
+        c_.copy_in_put(pending_.data.data() + at, std::min(kCopyChunk, pending_.data.size() - at), t.where);
+      c_.copy_in_end(t.where);
+      c_.exec(upsert_sql(t.table, t, {}), t.where);
+    }
+  }
+
+  // COPY rows (selected columns when `include` is given) into `target`: binary when every value
+  // fits its column's binary form, else text.
+  void copy_rows(TableInfo& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
     std::string cols;
     if (include) {
       auto names = split_columns(t);
@@ -481,27 +581,61 @@ class PgWriter final : public DestinationWriter {
     } else {
       cols = t.columns;
     }
+    for (const Row& row : rows) check_width(t, row);
+    if (!t.wire.empty() && encode_binary(t, rows, include)) {
+      c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target, cols), t.where);
+      for (std::size_t at = 0; at < bin_.size(); at += kCopyChunk)
+        c_.copy_in_put(bin_.data() + at, std::min(kCopyChunk, bin_.size() - at), t.where);
+      c_.copy_in_end(t.where);
+      return;
+    }
     c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.where);
-    std::string buf;
-    buf.reserve(1 << 16);
+    text_.clear();
     for (const Row& row : rows) {
-      check_width(t, row);
       bool first = true;
       for (std::size_t i = 0; i < t.ncols; ++i) {
         if (include && !(*include)[i]) continue;
-        if (!first) buf += '\t';
+        if (!first) text_ += '\t';
         first = false;
-        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) buf += 'f';
-        else append_copy_text(row[i], buf);
+        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) text_ += 'f';
+        else append_copy_text(row[i], text_);
       }
-      buf += '\n';
-      if (buf.size() >= (1 << 16)) {
-        c_.copy_in_put(buf.data(), buf.size(), t.where);
-        buf.clear();
+      text_ += '\n';
+      if (text_.size() >= kCopyChunk) {
+        c_.copy_in_put(text_.data(), text_.size(), t.where);
+        text_.clear();
       }
     }
-    c_.copy_in_put(buf.data(), buf.size(), t.where);
+    c_.copy_in_put(text_.data(), text_.size(), t.where);
     c_.copy_in_end(t.where);
+  }
+
+  // The whole COPY binary stream of `rows` into bin_ (encoded before the COPY starts, so a value
+  // that does not fit sends the batch as text instead of half a stream). False when a value does
+  // not fit: the table is written as text from then on.
+  bool encode_binary(TableInfo& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+    bin_.clear();
+    append_copy_binary_header(bin_);
+    std::size_t nfields = include ? static_cast<std::size_t>(std::count(include->begin(), include->end(), true)) : t.ncols;
+    static const Value kFalse = Value::boolean(false);
+    for (const Row& row : rows) {
+      char* n = bin_.grow(2);
+      n[0] = static_cast<char>(nfields >> 8);
+      n[1] = static_cast<char>(nfields & 0xff);
+      for (std::size_t i = 0; i < t.ncols; ++i) {
+        if (include && !(*include)[i]) continue;
+        const Value& v = static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null()) ? kFalse : row[i];
+        if (!append_binary_field(t.wire[i], v, bin_)) {
+          detail::logf(LogLevel::Info, "postgres.destination", t.where,
+                       "{} value {} of column {} has no exact binary form: the table is written as COPY text", to_string(v.kind()),
+                       v.to_display(), split_columns(t)[i]);
+          t.wire.clear();
+          return false;
+        }
+      }
+    }
+    append_copy_binary_trailer(bin_);
+    return true;
   }
 
   static std::vector<std::string> split_columns(const TableInfo& t) {
@@ -691,6 +825,14 @@ class PgWriter final : public DestinationWriter {
   }
 
   Conn c_;
+  ByteBuffer bin_;     // COPY binary data being sent
+  struct Pending {
+    bool active = false;    // a COPY was sent whose result is not taken yet
+    TableInfo* t = nullptr;
+    bool savepoint = false; // it runs inside SAVEPOINT cdc_rows (write_rows' fast path)
+    ByteBuffer data;        // what it sent
+  } pending_;
+  std::string text_;  // COPY text data being sent
   bool in_txn_ = false;
   int stage_counter_ = 0;
   std::unordered_map<std::string, TableInfo> tables_;

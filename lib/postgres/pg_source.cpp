@@ -1,5 +1,5 @@
 // PostgreSQL source: discovery from the catalogs, PK-range (or ctid-range) snapshot chunks read
-// with COPY ... TO STDOUT under one exported snapshot, watermark reads, and the slot and
+// with COPY ... TO STDOUT (FORMAT binary) under one exported snapshot, watermark reads, and the slot and
 // publication behind the change stream.
 //
 // Positions are commit LSNs as text "X/Y": position L means "every transaction whose commit
@@ -15,6 +15,7 @@
 //
 // Thread-safety: each call opens its own connection; the shared pieces, the connections that
 // keep exported snapshots readable, are guarded by `mu_`.
+#include "postgres/copy_binary.h"
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
@@ -96,7 +97,8 @@ std::string value_literal(Conn& c, const Value& v) {
   }
 }
 
-// Reads COPY text rows of one query into batches of Values; owns its connection and transaction.
+// Reads the COPY binary rows of one query into batches of Values (one batch at a time); owns its
+// connection and transaction. The query selects each column as copy_binary.h's codec expects it.
 class CopyRowReader final : public RowReader {
  public:
   CopyRowReader(Conn conn, std::vector<Column> columns, std::int64_t batch_size, std::string where, Position position = {})
@@ -104,7 +106,9 @@ class CopyRowReader final : public RowReader {
         columns_(std::move(columns)),
         batch_size_(std::max<std::int64_t>(1, batch_size)),
         where_(std::move(where)),
-        position_(std::move(position)) {}
+        position_(std::move(position)) {
+    for (const auto& c : columns_) types_.push_back(source_binary_type(c));
+  }
 
   ~CopyRowReader() override {
     // Abandoned mid-copy: closing the connection ends the COPY and the transaction.
@@ -114,25 +118,23 @@ class CopyRowReader final : public RowReader {
   bool next(std::vector<Row>& batch) override {
     std::size_t count = 0;
     const std::size_t ncols = columns_.size();
-    const char* data = nullptr;
-    int len = 0;
     while (!done_ && static_cast<std::int64_t>(count) < batch_size_) {
-      if (!conn_.copy_out_row(data, len, where_)) {
+      if (!next_tuple()) {
         done_ = true;
         conn_.exec("COMMIT", where_);
         break;
       }
-      std::string_view line(data, static_cast<std::size_t>(len));
-      if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-      parse_copy_text_row(line, fields_, nulls_);
       if (fields_.size() != ncols)
         throw Error(ErrorKind::Source, fmt::format("COPY row has {} fields, expected {}", fields_.size(), ncols), false,
                     where_);
       if (count == batch.size()) batch.emplace_back();
       Row& row = batch[count++];
       row.resize(ncols);
-      for (std::size_t c = 0; c < ncols; ++c)
-        row[c] = nulls_[c] ? Value() : value_from_text(columns_[c], fields_[c]);
+      for (std::size_t c = 0; c < ncols; ++c) {
+        const BinaryField& f = fields_[c];
+        if (f.len < 0) row[c] = Value();
+        else read_binary_value(types_[c], columns_[c], f.data, static_cast<std::size_t>(f.len), row[c]);
+      }
     }
     batch.resize(count);
     return count > 0;
@@ -142,14 +144,59 @@ class CopyRowReader final : public RowReader {
   Position position() const override { return position_; }
 
  private:
+  // The next tuple into fields_ (pointing into the current CopyData message, or into pending_
+  // when a tuple spans messages); false after the trailer and the end of the copy.
+  bool next_tuple() {
+    for (;;) {
+      if (!view_.empty()) {
+        std::string_view v = view_;
+        if (!header_done_ && parse_copy_binary_header(v)) header_done_ = true;
+        TupleStatus st = header_done_ ? parse_copy_binary_tuple(v, fields_) : TupleStatus::Incomplete;
+        if (st == TupleStatus::Row) {
+          view_ = v;
+          return true;
+        }
+        if (st == TupleStatus::End) {
+          if (!v.empty()) throw Error(ErrorKind::Source, "COPY binary data after the trailer", false, where_);
+        } else {
+          if (pending_view_) pending_.erase(0, static_cast<std::size_t>(view_.data() - pending_.data()));
+          else pending_.assign(view_.data(), view_.size());
+          carry_ = true;
+        }
+        view_ = {};
+      }
+      const char* data = nullptr;
+      int len = 0;
+      if (!conn_.copy_out_row(data, len, where_)) {
+        if (carry_) throw Error(ErrorKind::Source, "COPY binary data ends inside a row", false, where_);
+        return false;
+      }
+      if (carry_) {
+        // PostgreSQL sends one row a message; this only runs for a row split across messages.
+        pending_.append(data, static_cast<std::size_t>(len));
+        view_ = pending_;
+        carry_ = false;
+        pending_view_ = true;
+      } else {
+        view_ = std::string_view(data, static_cast<std::size_t>(len));
+        pending_view_ = false;
+      }
+    }
+  }
+
   Conn conn_;
   std::vector<Column> columns_;
+  std::vector<BinaryType> types_;
   std::int64_t batch_size_;
   std::string where_;
   Position position_;
   bool done_ = false;
-  std::vector<std::string> fields_;
-  std::vector<bool> nulls_;
+  bool header_done_ = false;
+  bool carry_ = false;        // pending_ holds a partial tuple
+  bool pending_view_ = false; // view_ points into pending_
+  std::string_view view_;     // unparsed rest of the current message
+  std::string pending_;       // a tuple split across messages, put together
+  std::vector<BinaryField> fields_;
 };
 
 class PgSource final : public SourceConnector {
@@ -207,13 +254,18 @@ class PgSource final : public SourceConnector {
     const std::string w = where_of(table.id);
     chunk_rows = std::max<std::int64_t>(1, chunk_rows);
     min_chunks = std::max(1, min_chunks);
-    std::int64_t rows = c.exec(
-        fmt::format("SELECT CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END FROM pg_class c WHERE c.oid = {}::regclass",
+    Result est = c.exec(
+        fmt::format("SELECT CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END, "
+                    "  coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL, coalesce(s.n_mod_since_analyze, -1) "
+                    "FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid WHERE c.oid = {}::regclass",
                     c.literal(t)),
-        w).int64(0, 0);
-    // Statistics steer the split of big tables; small or never analysed ones are counted.
+        w);
+    std::int64_t rows = est.int64(0, 0);
+    // Statistics steer the split: fresh ones (analysed, and changed by less than a tenth since)
+    // are used as they are; small, never analysed or much changed tables are counted.
+    bool fresh = rows >= 0 && est.text(0, 1) == "t" && est.int64(0, 2) >= 0 && est.int64(0, 2) <= rows / 10;
     bool whole = chunk_rows == std::numeric_limits<std::int64_t>::max() && min_chunks <= 1;
-    if (!whole && (rows < 0 || rows / 4 < chunk_rows)) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
+    if (!whole && !fresh && (rows < 0 || rows / 4 < chunk_rows)) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
     if (rows < 0) rows = 0;
     std::int64_t n = std::max<std::int64_t>(min_chunks, rows / chunk_rows + (rows % chunk_rows != 0 ? 1 : 0));
     if (rows == 0) n = 1;
@@ -303,7 +355,7 @@ class PgSource final : public SourceConnector {
     if (!req.where.empty()) conds.push_back("(" + req.where + ")");
     std::string sql = fmt::format("COPY (SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
     for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
-    sql += ") TO STDOUT";
+    sql += ") TO STDOUT (FORMAT binary)";
     Position at = begin_snapshot(c, req, w);
     c.copy_out_start(sql, w);
     return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w, at);
@@ -332,10 +384,10 @@ class PgSource final : public SourceConnector {
       std::string q = req.query;
       for (std::size_t p = q.find(":last_value"); p != std::string::npos; p = q.find(":last_value", p + lit.size()))
         q.replace(p, 11, lit);
-      sql = fmt::format("SELECT {} FROM ({}) AS cdc_q", select_list(schema.columns), q);
+      sql = fmt::format("SELECT {} FROM ({}) AS cdc_q", select_list(schema.columns, false), q);
     }
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
-    c.copy_out_start("COPY (" + sql + ") TO STDOUT", w);
+    c.copy_out_start("COPY (" + sql + ") TO STDOUT (FORMAT binary)", w);
     return std::make_unique<CopyRowReader>(std::move(c), schema.columns, req.batch_size, w);
   }
 
@@ -488,10 +540,12 @@ class PgSource final : public SourceConnector {
 
   static std::string qualified(const TableId& id) { return quote_table(id.schema, id.name); }
 
-  // money prints with a currency sign; everything else as the type's own text output.
-  static std::string select_list(const std::vector<Column>& cols) {
+  // Each column as CopyRowReader decodes it: natively where copy_binary.h has a codec for its
+  // type, else as its text output. A user's query's columns are cast to the described types.
+  static std::string select_list(const std::vector<Column>& cols, bool of_table = true) {
     std::string out;
-    for (std::size_t i = 0; i < cols.size(); ++i) out += (i ? ", " : "") + quote_ident(cols[i].name);
+    for (std::size_t i = 0; i < cols.size(); ++i)
+      out += (i ? ", " : "") + binary_select_expr(cols[i], quote_ident(cols[i].name), of_table);
     return out;
   }
 

@@ -1,5 +1,6 @@
 // PostgreSQL types <-> cdc: the one place that knows how a PostgreSQL type maps to LogicalType,
-// how its text output becomes a cdc::Value, and how a Value is written in COPY text format.
+// how its text output becomes a cdc::Value, and how a Value is written in COPY text format (the
+// binary forms are in copy_binary.h).
 // Text output is exact because every connection forces DateStyle=ISO, IntervalStyle=postgres,
 // extra_float_digits=3, TimeZone=UTC and bytea_output=hex. Pure functions; thread-safe.
 #pragma once

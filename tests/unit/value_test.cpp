@@ -27,3 +27,15 @@ TEST_CASE("values display safely", "[unit]") {
   CHECK(Value::bytes(std::string("\x00\xff", 2)).to_display() == "\\x00ff");
   CHECK(Value::string(std::string(100, 'x')).to_display(10).size() < 20);
 }
+
+TEST_CASE("assign_text replaces a value in place", "[unit]") {
+  Value v = Value::int64(5);
+  v.assign_text(ValueKind::Decimal, "1.50");
+  CHECK(v == Value::decimal("1.50"));
+  v.assign_text(ValueKind::String, std::string_view("a\0b", 3));
+  CHECK(v == Value::string(std::string("a\0b", 3)));
+  CHECK_THROWS_AS(v.assign_text(ValueKind::Int, "1"), cdc::Error);
+  CHECK(v == Value::string(std::string("a\0b", 3)));  // unchanged by the refused kind
+  v = Value::int64(7);
+  CHECK(v.as_int() == 7);
+}
