@@ -4,7 +4,6 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/register.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pg_conn.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pg_types.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/copy_text.cpp
   ${CMAKE_CURRENT_LIST_DIR}/copy_binary.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pgoutput_decoder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/streamed_txn.cpp

@@ -29,9 +29,6 @@ inline constexpr const char* kQuarantineTable = "quarantine";
 inline constexpr const char* kSchemaHistoryTable = "schema_history";
 std::string checkpoint_ddl();
 
-// Splits one COPY text row (without its trailing newline) into fields, unescaping them;
-// `nulls[i]` is true for \N. Reuses the vectors' storage.
-void parse_copy_text_row(std::string_view line, std::vector<std::string>& fields, std::vector<bool>& nulls);
 
 // The change stream over a logical replication slot (pg_stream.cpp).
 struct StreamSettings {
