@@ -8,9 +8,11 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 namespace cdc::pg {
@@ -197,34 +199,53 @@ void append_copy_text(const Value& v, std::string& out) {
   switch (v.kind()) {
     case ValueKind::Null: out += "\\N"; return;
     case ValueKind::Bool: out += v.as_bool() ? 't' : 'f'; return;
-    case ValueKind::Int: out += std::to_string(v.as_int()); return;
-    case ValueKind::UInt: out += std::to_string(v.as_uint()); return;
+    case ValueKind::Int:
+    case ValueKind::UInt: {
+      char buf[24];
+      auto r = v.kind() == ValueKind::Int ? std::to_chars(buf, buf + sizeof buf, v.as_int())
+                                          : std::to_chars(buf, buf + sizeof buf, v.as_uint());
+      out.append(buf, r.ptr);
+      return;
+    }
     case ValueKind::Double: {
       double d = v.as_double();
       if (std::isnan(d)) out += "NaN";
       else if (std::isinf(d)) out += d > 0 ? "Infinity" : "-Infinity";
-      else out += fmt::format("{}", d);
+      else fmt::format_to(std::back_inserter(out), "{}", d);
       return;
     }
     case ValueKind::Bytes: {
       static const char* hex = "0123456789abcdef";
-      out += "\\\\x";
-      for (unsigned char c : v.text()) {
-        out += hex[c >> 4];
-        out += hex[c & 15];
+      const std::string& b = v.text();
+      std::size_t at = out.size();
+      out.resize(at + 3 + 2 * b.size());
+      char* p = out.data() + at;
+      *p++ = '\\';
+      *p++ = '\\';
+      *p++ = 'x';
+      for (unsigned char c : b) {
+        *p++ = hex[c >> 4];
+        *p++ = hex[c & 15];
       }
       return;
     }
     default: break;
   }
-  for (char c : v.text()) {
-    switch (c) {
+  // Runs of bytes that need no escaping are appended whole.
+  const std::string& t = v.text();
+  const char* p = t.data();
+  const char* end = p + t.size();
+  while (p < end) {
+    const char* run = p;
+    while (p < end && *p != '\\' && *p != '\n' && *p != '\r' && *p != '\t' && *p != '\0') ++p;
+    out.append(run, static_cast<std::size_t>(p - run));
+    if (p == end) break;
+    switch (*p++) {
       case '\\': out += "\\\\"; break;
       case '\n': out += "\\n"; break;
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
-      case '\0': break;  // PostgreSQL text cannot hold NUL
-      default: out += c;
+      default: break;  // NUL: PostgreSQL text cannot hold it
     }
   }
 }

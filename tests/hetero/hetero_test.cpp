@@ -417,8 +417,8 @@ TEST_CASE("PostgreSQL arrays reach MariaDB as JSON by snapshot and stream", "[he
   check_equal(cdc::verify(config.source, config.destination, vo));
 
   // To SQLite: the same JSON, as text.
-  const std::string file = "/tmp/cdc-hetero-arrays-" + std::to_string(::getpid()) + ".db";
-  std::remove(file.c_str());
+  pg_test::TempDir dir;  // removed with the SQLite file's -wal and -shm companions
+  const std::string file = dir.file("arrays.db");
   cdc::Config lite;
   lite.source = pg.url();
   lite.destination = "sqlite://" + file;
@@ -432,7 +432,6 @@ TEST_CASE("PostgreSQL arrays reach MariaDB as JSON by snapshot and stream", "[he
   cdc::VerifyOptions lv;
   lv.config = &lite;
   check_equal(cdc::verify(lite.source, lite.destination, lv));
-  std::remove(file.c_str());
 }
 
 TEST_CASE("verify follows shortened, renamed and retargeted names", "[hetero][verify]") {
