@@ -5,6 +5,7 @@
 // since 2000-01-01 (PostgreSQL's epoch), infinities as the extreme integers.
 #include "postgres/copy_binary.h"
 
+#include "core/array_literal.h"
 #include "core/calendar.h"
 #include "postgres/pg_types.h"
 
@@ -388,6 +389,14 @@ BinaryType binary_type_of(std::string_view n) {
   return B::None;
 }
 
+BinaryType target_binary_type(std::string_view typname, char typtype) {
+  if (typtype == 'e') return BinaryType::Text;  // enum_recv reads the label's text
+  if (typname == "_text") return BinaryType::TextArray;
+  if (typname == "bit" || typname == "varbit") return BinaryType::VarBit;
+  if (typname == "interval") return BinaryType::Interval;
+  return binary_type_of(typname);
+}
+
 namespace {
 
 // The typname behind a source column's format_type() text, when its logical type is the one
@@ -629,7 +638,10 @@ void read_binary_value(BinaryType type, const Column& column, const char* p, std
   };
   char buf[64];
   switch (type) {
-    case BinaryType::None: out = value_from_text(column, std::string_view(p, len)); return;
+    case BinaryType::None:
+    case BinaryType::TextArray:  // written only: sources read these types as their text output
+    case BinaryType::VarBit:
+    case BinaryType::Interval: out = value_from_text(column, std::string_view(p, len)); return;
     case BinaryType::Bool: need(1); out = Value::boolean(p[0] != 0); return;
     case BinaryType::Int2: need(2); out = Value::int64(static_cast<std::int16_t>(get16(p))); return;
     case BinaryType::Int4: need(4); out = Value::int64(static_cast<std::int32_t>(get32(p))); return;
@@ -715,6 +727,61 @@ Value value_from_binary(BinaryType type, const Column& column, const char* data,
   read_binary_value(type, column, data, len, v);
   return v;
 }
+
+namespace {
+
+// A one-dimensional text[] literal of any length (the form SET values and text arrays travel in)
+// as array_recv reads it: ndim, has-NULL flag, element type (text), dimension and lower bound,
+// then each element as a field. False for anything else (more dimensions, malformed text).
+bool append_text_array(std::string_view literal, ByteBuffer& out) {
+  detail::ArrayNode a;
+  try {
+    a = detail::parse_array_literal(literal);
+  } catch (const Error&) {
+    return false;
+  }
+  if (!a.is_array) return false;
+  bool has_null = false;
+  for (const auto& e : a.items) {
+    if (e.is_array) return false;
+    has_null = has_null || e.is_null;
+  }
+  constexpr std::uint32_t kTextOid = 25;
+  const std::size_t start = out.size();
+  grow(out, 4);  // the field's length, written last
+  w32(w32(w32(grow(out, 12), a.items.empty() ? 0 : 1), has_null ? 1 : 0), kTextOid);
+  if (!a.items.empty()) w32(w32(grow(out, 8), static_cast<std::uint32_t>(a.items.size())), 1);
+  for (const auto& e : a.items) {
+    if (e.is_null) w32(grow(out, 4), 0xffffffffu);
+    else append_text_field(e.text, out, false);
+  }
+  w32(out.at(start), static_cast<std::uint32_t>(out.size() - start - 4));
+  return true;
+}
+
+// "[-]H+:MM:SS[.f{1,6}]" (MariaDB's TIME, hours up to 838) as interval_in reads it: all of it
+// in the time field, the sign applying to the whole.
+bool parse_hours_interval(std::string_view s, std::int64_t& us) {
+  bool negative = !s.empty() && s[0] == '-';
+  if (negative) s.remove_prefix(1);
+  std::size_t colon = s.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 6) return false;
+  std::int64_t h = 0;
+  for (std::size_t i = 0; i < colon; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    h = h * 10 + (s[i] - '0');
+  }
+  // The rest has the time-of-day shape with a two-digit hour: reuse its parser on "00:MM:SS...".
+  std::string rest = "00" + std::string(s.substr(colon));
+  std::string_view r = rest;
+  std::int64_t part;
+  if (!take_time(r, part, false) || !r.empty()) return false;
+  us = h * 3600 * kUsPerSec + part;
+  if (negative) us = -us;
+  return true;
+}
+
+}  // namespace
 
 bool append_binary_field(BinaryType type, const Value& v, ByteBuffer& out) {
   if (v.is_null()) {
@@ -823,6 +890,30 @@ bool append_binary_field(BinaryType type, const Value& v, ByteBuffer& out) {
       char raw[16];
       if (!v.has_text() || k == ValueKind::Bytes || !parse_uuid(v.text(), raw)) return false;
       std::memcpy(w32(grow(out, 20), 16), raw, 16);
+      return true;
+    }
+    case BinaryType::TextArray:
+      return k == ValueKind::String && append_text_array(v.text(), out);
+    case BinaryType::VarBit: {
+      // varbit_recv: int32 bit count, then the bits, first bit in the high bit of the first byte.
+      if (k != ValueKind::String) return false;
+      const std::string& bits = v.text();
+      if (bits.size() > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max() - 8) ||
+          bits.find_first_not_of("01") != std::string::npos)
+        return false;
+      std::size_t bytes = (bits.size() + 7) / 8;
+      char* q = w32(w32(grow(out, 8 + bytes), static_cast<std::uint32_t>(4 + bytes)), static_cast<std::uint32_t>(bits.size()));
+      std::memset(q, 0, bytes);
+      for (std::size_t i = 0; i < bits.size(); ++i)
+        if (bits[i] == '1') q[i / 8] = static_cast<char>(static_cast<unsigned char>(q[i / 8]) | (0x80u >> (i % 8)));
+      return true;
+    }
+    case BinaryType::Interval: {
+      // interval_recv: int64 microseconds, int32 days, int32 months.
+      std::int64_t us;
+      if ((k != ValueKind::Time && k != ValueKind::String) || !parse_hours_interval(v.text(), us)) return false;
+      char* q = w64(w32(grow(out, 20), 16), static_cast<std::uint64_t>(us));
+      w32(w32(q, 0), 0);
       return true;
     }
   }

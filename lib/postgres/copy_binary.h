@@ -44,11 +44,18 @@ enum class BinaryType : std::uint8_t {
   Uuid,
   Json,
   Jsonb,
+  // Written only (a destination column's type; sources read these as their text output):
+  TextArray,  // text[], one dimension: from an array literal ("{red,green}")
+  VarBit,     // bit(n) and bit varying(n): from a string of binary digits
+  Interval,   // interval: from a time-of-day-like text ("-838:59:59.5"), hours beyond 24 allowed
 };
 
 // The binary type a pg_type.typname has (domains resolved to their base type first); None when
 // there is no native codec.
 BinaryType binary_type_of(std::string_view typname);
+// The binary type a destination column of that pg_type.typname and typtype is written in: as
+// binary_type_of, plus enum types (their label as text) and the written-only types above.
+BinaryType target_binary_type(std::string_view typname, char typtype);
 
 // How a source column is read: the codec, and the SQL the COPY's SELECT list uses for it: the
 // column itself when `column_of_table` (it is read from the table it was described from, so its
@@ -72,6 +79,7 @@ class ByteBuffer {
   }
   void clear() { size_ = 0; }
   const char* data() const { return data_.get(); }
+  char* at(std::size_t offset) { return data_.get() + offset; }  // to fill in a length written last
   std::size_t size() const { return size_; }
   std::string_view view() const { return {data_.get(), size_}; }
 

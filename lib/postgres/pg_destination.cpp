@@ -488,8 +488,9 @@ class PgWriter final : public DestinationWriter {
     for (std::size_t i = 0; i < s.columns.size(); ++i) {
       auto it = types.find(s.columns[i].name);
       // name: its binary input refuses what its text input would truncate.
-      BinaryType b = it == types.end() || it->second.second == "d" || it->second.first == "name" ? BinaryType::None
-                                                                                                  : binary_type_of(it->second.first);
+      BinaryType b = BinaryType::None;
+      if (it != types.end() && it->second.second != "d" && it->second.first != "name")
+        b = target_binary_type(it->second.first, it->second.second.empty() ? 'b' : it->second.second[0]);
       if (static_cast<int>(i) == t.flag && b != BinaryType::Bool) b = BinaryType::None;
       if (b == BinaryType::None) {
         detail::logf(LogLevel::Debug, "postgres.destination", s.id.to_string(), "COPY text: column {} has type {}",
