@@ -734,6 +734,9 @@ namespace {
 // as array_recv reads it: ndim, has-NULL flag, element type (text), dimension and lower bound,
 // then each element as a field. False for anything else (more dimensions, malformed text).
 bool append_text_array(std::string_view literal, ByteBuffer& out) {
+  // Explicit bounds ("[0:1]={a,b}") would be lost: parse_array_literal drops them.
+  std::size_t first = literal.find_first_not_of(" \t\n\r\v\f");
+  if (first == std::string_view::npos || literal[first] != '{') return false;
   detail::ArrayNode a;
   try {
     a = detail::parse_array_literal(literal);

@@ -490,6 +490,7 @@ TEST_CASE("postgres: COPY binary writes enum, text[], bit, bit varying and inter
   ByteBuffer out;
   CHECK_FALSE(append_binary_field(BinaryType::TextArray, Value::string("{{1,2},{3,4}}"), out));
   CHECK_FALSE(append_binary_field(BinaryType::TextArray, Value::string("red,green"), out));
+  CHECK_FALSE(append_binary_field(BinaryType::TextArray, Value::string("[0:1]={a,b}"), out));
   CHECK_FALSE(append_binary_field(BinaryType::VarBit, Value::string("10a1"), out));
   CHECK_FALSE(append_binary_field(BinaryType::Interval, Value::string("1 day 02:00:00"), out));
   CHECK_FALSE(append_binary_field(BinaryType::Interval, Value::time("12:61:00"), out));
