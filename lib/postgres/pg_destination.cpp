@@ -533,11 +533,17 @@ class PgWriter final : public DestinationWriter {
   bool send_binary(TableInfo& t, const std::vector<Row>& rows) {
     for (const Row& row : rows) check_width(t, row);
     if (t.wire.empty() || !encode_binary(t, rows, nullptr)) return false;
-    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", t.name, t.columns), t.where);
-    for (std::size_t at = 0; at < bin_.size(); at += kCopyChunk)
-      c_.copy_in_put(bin_.data() + at, std::min(kCopyChunk, bin_.size() - at), t.where);
-    c_.copy_in_send_end(t.where);
+    send_copy_binary(t.name, t.columns, bin_, t.where);
     return true;
+  }
+
+  // A binary COPY of `data` into `target` (`cols`), sent whole with its end; the caller takes the
+  // result (copy_in_wait) now or later.
+  void send_copy_binary(const std::string& target, const std::string& cols, const ByteBuffer& data, const std::string& where) {
+    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target, cols), where);
+    for (std::size_t at = 0; at < data.size(); at += kCopyChunk)
+      c_.copy_in_put(data.data() + at, std::min(kCopyChunk, data.size() - at), where);
+    c_.copy_in_send_end(where);
   }
 
   // The COPY just sent finishes on the server while the caller reads the next batch; its result
@@ -563,10 +569,8 @@ class PgWriter final : public DestinationWriter {
       t.needs_upsert = true;
       ensure_stage(t);
       c_.exec("DELETE FROM " + t.stage, t.where);
-      c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", t.stage, t.columns), t.where);
-      for (std::size_t at = 0; at < pending_.data.size(); at += kCopyChunk)
-        c_.copy_in_put(pending_.data.data() + at, std::min(kCopyChunk, pending_.data.size() - at), t.where);
-      c_.copy_in_end(t.where);
+      send_copy_binary(t.stage, t.columns, pending_.data, t.where);
+      c_.copy_in_wait(t.where);
       c_.exec(upsert_sql(t.table, t, {}), t.where);
     }
   }
@@ -584,10 +588,8 @@ class PgWriter final : public DestinationWriter {
     }
     for (const Row& row : rows) check_width(t, row);
     if (!t.wire.empty() && encode_binary(t, rows, include)) {
-      c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN (FORMAT binary)", target, cols), t.where);
-      for (std::size_t at = 0; at < bin_.size(); at += kCopyChunk)
-        c_.copy_in_put(bin_.data() + at, std::min(kCopyChunk, bin_.size() - at), t.where);
-      c_.copy_in_end(t.where);
+      send_copy_binary(target, cols, bin_, t.where);
+      c_.copy_in_wait(t.where);
       return;
     }
     c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.where);
