@@ -1,6 +1,6 @@
 // PostgreSQL source: discovery from the catalogs, PK-range (or ctid-range) snapshot chunks read
-// with COPY ... TO STDOUT (FORMAT binary) under one exported snapshot, watermark reads, and the slot and
-// publication behind the change stream.
+// with COPY ... TO STDOUT (FORMAT binary) under one exported snapshot, watermark reads, and the
+// slot and publication behind the change stream.
 //
 // Positions are commit LSNs as text "X/Y": position L means "every transaction whose commit
 // record starts at or before L has been delivered"; resuming after L starts replication at L+1,
@@ -19,6 +19,7 @@
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
+#include "core/batch_reader.h"
 #include "core/logging.h"
 
 #include <fmt/format.h>
@@ -99,12 +100,12 @@ std::string value_literal(Conn& c, const Value& v) {
 
 // Reads the COPY binary rows of one query into batches of Values (one batch at a time); owns its
 // connection and transaction. The query selects each column as copy_binary.h's codec expects it.
-class CopyRowReader final : public RowReader {
+class CopyRowReader final : public detail::BatchRowReader {
  public:
   CopyRowReader(Conn conn, std::vector<Column> columns, std::int64_t batch_size, std::string where, Position position = {})
-      : conn_(std::move(conn)),
+      : BatchRowReader(columns.size(), batch_size),
+        conn_(std::move(conn)),
         columns_(std::move(columns)),
-        batch_size_(std::max<std::int64_t>(1, batch_size)),
         where_(std::move(where)),
         position_(std::move(position)) {
     for (const auto& c : columns_) types_.push_back(source_binary_type(c));
@@ -112,38 +113,28 @@ class CopyRowReader final : public RowReader {
 
   ~CopyRowReader() override {
     // Abandoned mid-copy: closing the connection ends the COPY and the transaction.
-    if (!done_) conn_.close();
-  }
-
-  bool next(std::vector<Row>& batch) override {
-    std::size_t count = 0;
-    const std::size_t ncols = columns_.size();
-    while (!done_ && static_cast<std::int64_t>(count) < batch_size_) {
-      if (!next_tuple()) {
-        done_ = true;
-        conn_.exec("COMMIT", where_);
-        break;
-      }
-      if (fields_.size() != ncols)
-        throw Error(ErrorKind::Source, fmt::format("COPY row has {} fields, expected {}", fields_.size(), ncols), false,
-                    where_);
-      if (count == batch.size()) batch.emplace_back();
-      Row& row = batch[count++];
-      row.resize(ncols);
-      for (std::size_t c = 0; c < ncols; ++c) {
-        const BinaryField& f = fields_[c];
-        if (f.len < 0) row[c] = Value();
-        else read_binary_value(types_[c], columns_[c], f.data, static_cast<std::size_t>(f.len), row[c]);
-      }
-    }
-    batch.resize(count);
-    return count > 0;
+    if (!done()) conn_.close();
   }
 
   // The exported snapshot's position when the rows were read under it; empty for a fresh snapshot.
   Position position() const override { return position_; }
 
  private:
+  bool read_row(Row& row) override {
+    if (!next_tuple()) return false;
+    const std::size_t ncols = columns_.size();
+    if (fields_.size() != ncols)
+      throw Error(ErrorKind::Source, fmt::format("COPY row has {} fields, expected {}", fields_.size(), ncols), false, where_);
+    for (std::size_t c = 0; c < ncols; ++c) {
+      const BinaryField& f = fields_[c];
+      if (f.len < 0) row[c] = Value();
+      else read_binary_value(types_[c], columns_[c], f.data, static_cast<std::size_t>(f.len), row[c]);
+    }
+    return true;
+  }
+
+  void finish() override { conn_.exec("COMMIT", where_); }
+
   // The next tuple into fields_ (pointing into the current CopyData message, or into pending_
   // when a tuple spans messages); false after the trailer and the end of the copy.
   bool next_tuple() {
@@ -187,10 +178,8 @@ class CopyRowReader final : public RowReader {
   Conn conn_;
   std::vector<Column> columns_;
   std::vector<BinaryType> types_;
-  std::int64_t batch_size_;
   std::string where_;
   Position position_;
-  bool done_ = false;
   bool header_done_ = false;
   bool carry_ = false;        // pending_ holds a partial tuple
   bool pending_view_ = false; // view_ points into pending_
