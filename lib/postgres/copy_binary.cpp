@@ -13,8 +13,8 @@
 
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
@@ -203,12 +203,12 @@ bool civil_days(std::int64_t y, bool bc, std::int64_t m, std::int64_t d, std::in
   return true;
 }
 
-// "HH:MM:SS[.f{1,6}]" at the front of `s`; removes it. 24:00:00 only when `allow_24`.
-bool take_time(std::string_view& s, std::int64_t& us, bool allow_24) {
-  std::int64_t h, mi, se;
-  if (s.size() < 8 || s[2] != ':' || s[5] != ':') return false;
-  if (!digits(s, 0, 2, h) || !digits(s, 3, 2, mi) || !digits(s, 6, 2, se)) return false;
-  std::size_t i = 8;
+// ":MM:SS[.f{1,6}]" at s[i..]: minutes, seconds and fraction in microseconds; moves `i` past it.
+bool take_min_sec(std::string_view s, std::size_t& i, std::int64_t& us) {
+  std::int64_t mi, se;
+  if (s.size() < i + 6 || s[i] != ':' || s[i + 3] != ':') return false;
+  if (!digits(s, i + 1, 2, mi) || !digits(s, i + 4, 2, se) || mi > 59 || se > 59) return false;
+  i += 6;
   std::int64_t frac = 0;
   if (i < s.size() && s[i] == '.') {
     std::size_t n = 0;
@@ -218,9 +218,17 @@ bool take_time(std::string_view& s, std::int64_t& us, bool allow_24) {
     for (std::size_t k = n; k < 6; ++k) frac *= 10;
     i += n;
   }
-  if (mi > 59 || se > 59) return false;
-  if (h > 23 && !(allow_24 && h == 24 && mi == 0 && se == 0 && frac == 0)) return false;
-  us = ((h * 60 + mi) * 60 + se) * kUsPerSec + frac;
+  us = (mi * 60 + se) * kUsPerSec + frac;
+  return true;
+}
+
+// "HH:MM:SS[.f{1,6}]" at the front of `s`; removes it. 24:00:00 only when `allow_24`.
+bool take_time(std::string_view& s, std::int64_t& us, bool allow_24) {
+  std::int64_t h, rest;
+  std::size_t i = 2;
+  if (!digits(s, 0, 2, h) || !take_min_sec(s, i, rest)) return false;
+  if (h > 23 && !(allow_24 && h == 24 && rest == 0)) return false;
+  us = h * 3600 * kUsPerSec + rest;
   s.remove_prefix(i);
   return true;
 }
@@ -767,19 +775,11 @@ bool append_text_array(std::string_view literal, ByteBuffer& out) {
 bool parse_hours_interval(std::string_view s, std::int64_t& us) {
   bool negative = !s.empty() && s[0] == '-';
   if (negative) s.remove_prefix(1);
-  std::size_t colon = s.find(':');
-  if (colon == std::string_view::npos || colon == 0 || colon > 6) return false;
-  std::int64_t h = 0;
-  for (std::size_t i = 0; i < colon; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    h = h * 10 + (s[i] - '0');
-  }
-  // The rest has the time-of-day shape with a two-digit hour: reuse its parser on "00:MM:SS...".
-  std::string rest = "00" + std::string(s.substr(colon));
-  std::string_view r = rest;
-  std::int64_t part;
-  if (!take_time(r, part, false) || !r.empty()) return false;
-  us = h * 3600 * kUsPerSec + part;
+  std::size_t i = s.find(':');  // the hours end there; then the rest follows it
+  std::int64_t h, rest;
+  if (i == std::string_view::npos || i == 0 || i > 6 || !digits(s, 0, i, h)) return false;
+  if (!take_min_sec(s, i, rest) || i != s.size()) return false;
+  us = h * 3600 * kUsPerSec + rest;
   if (negative) us = -us;
   return true;
 }
