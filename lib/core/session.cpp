@@ -7,8 +7,8 @@
 #include "core/checkpoint_codec.h"
 #include "core/failpoint.h"
 #include "core/logging.h"
-#include "core/text_util.h"
 #include "core/stream_prefetch.h"
+#include "core/text_util.h"
 #include "core/value_order.h"
 
 #include <cdc/error.h>

@@ -29,7 +29,6 @@ inline constexpr const char* kQuarantineTable = "quarantine";
 inline constexpr const char* kSchemaHistoryTable = "schema_history";
 std::string checkpoint_ddl();
 
-
 // The change stream over a logical replication slot (pg_stream.cpp).
 struct StreamSettings {
   ConnParams params;
