@@ -124,6 +124,22 @@ TEST_CASE("COPY text writing round-trips through the parser", "[pg-unit]") {
   CHECK(f[4] == "NaN");
 }
 
+TEST_CASE("COPY text writing: escapes, NUL dropped, numbers and bytes", "[pg-unit]") {
+  auto text = [](const Value& v) {
+    std::string out = "prefix|";  // appends, never overwrites
+    append_copy_text(v, out);
+    return out;
+  };
+  CHECK(text(Value::string(std::string("a\0b\rc\\d\te\nf", 11))) == "prefix|ab\\rc\\\\d\\te\\nf");
+  CHECK(text(Value::string("plain run")) == "prefix|plain run");
+  CHECK(text(Value::string("")) == "prefix|");
+  CHECK(text(Value::int64(-9223372036854775807LL - 1)) == "prefix|-9223372036854775808");
+  CHECK(text(Value::uint64(18446744073709551615ULL)) == "prefix|18446744073709551615");
+  CHECK(text(Value::float64(0.1)) == "prefix|0.1");
+  CHECK(text(Value::bytes(std::string("\x00\xab", 2))) == "prefix|\\\\x00ab");
+  CHECK(text(Value()) == "prefix|\\N");
+}
+
 namespace {
 PgTypeInfo info(std::string name, std::string formatted, int typmod, char typtype = 'b', char category = 'U',
                 std::string element = "") {
