@@ -32,16 +32,28 @@ enum class DdlPolicy { Apply, Ignore, Pause, Fail };
 // Text  = plain text, no constraint. Other destinations are not affected.
 enum class EnumAs { Type, Check, Text };
 
+// When a replicated table is copied (docs/lifecycle.md):
+//   initial: once, the first time the session sees the table, then its changes are followed;
+//   never:   not copied; the stream applies changes from the moment the table joins;
+//   always:  at every start of the session (the target is replaced chunk by chunk, like a resync).
+enum class SnapshotPolicy { Initial, Never, Always };
+
 CDC_API std::string_view to_string(TableMode mode);
 CDC_API std::string_view to_string(DdlPolicy policy);
 CDC_API std::string_view to_string(EnumAs enum_as);
+CDC_API std::string_view to_string(SnapshotPolicy policy);
 
+// Errors marked retryable are retried with capped exponential backoff and jitter. Lost
+// connections to the source or the destination are retried for as long as the process runs
+// (a service rides out any outage and says how long it has waited); `max_attempts` bounds the
+// other retryable errors. A table that fails is tried again after `table_cooldown_s`.
 struct RetryPolicy {
-  int max_attempts = 5;              // total attempts including the first; 1 = no retry
+  int max_attempts = 5;              // attempts for retryable errors other than lost connections; 1 = no retry
   std::int64_t initial_delay_ms = 500;
   double multiplier = 2.0;           // delay grows by this factor per attempt
   std::int64_t max_delay_ms = 30000; // cap on one delay
   double jitter = 0.2;               // +-fraction of randomness on each delay (0 = none)
+  std::int64_t table_cooldown_s = 300;  // a failed table is retried after this long; 0 = never
 
   // Delay before attempt `attempt` (2 = first retry), without jitter.
   CDC_API std::int64_t base_delay_ms(int attempt) const;
@@ -71,6 +83,7 @@ struct TableSettings {
   std::optional<DdlPolicy> ddl;                // schema changes from the stream (see DdlPolicy)
   std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
   std::optional<EnumAs> enum_as;  // ENUM columns bound for PostgreSQL (default: Defaults::enum_as)
+  std::optional<SnapshotPolicy> snapshot;  // replicated tables: when to copy (default: Defaults::snapshot)
 };
 
 // A type override: every column whose source type is `type` (as the source spells it, e.g.
@@ -90,6 +103,16 @@ struct Defaults {
   DeleteSettings delete_settings;
   DdlPolicy ddl = DdlPolicy::Apply;  // schema changes from the stream the destination cannot take safely
   EnumAs enum_as = EnumAs::Type;    // ENUM -> PostgreSQL: enum type (faithful: labels, order, sorting)
+  SnapshotPolicy snapshot = SnapshotPolicy::Initial;  // copy a replicated table once, then stream
+};
+
+// How much change log a table that does not apply changes (paused, held by `ddl: pause`, failed,
+// removed from the config) may keep the source from releasing. Past either limit the table lets
+// go of the log, is marked for resync, and says so (log, status): the source's disk never fills
+// because one table stopped. 0 = no limit of that kind.
+struct LogRetention {
+  std::int64_t max_bytes = 10LL << 30;  // bytes of log behind the table (PostgreSQL WAL, MariaDB binlog)
+  std::int64_t max_age_s = 86400;       // seconds since the table stopped applying changes
 };
 
 struct Config {
@@ -106,6 +129,11 @@ struct Config {
   Defaults defaults;
   std::int64_t poll_interval_ms = 500;     // stream/incremental poll when idle
   std::int64_t stream_batch_rows = 10000;  // changes applied per destination transaction at most
+  // Seconds between looks at the source's table list and table definitions while streaming:
+  // tables created that match `include` are added, dropped ones stopped, and schema changes no
+  // row change revealed are reconciled. 0 = only at start and on reload.
+  std::int64_t discover_interval_s = 60;
+  LogRetention max_held_log;
   std::map<std::string, TableSettings> tables;  // keyed by source table name as written in config
   // A value that cannot be converted for the destination: `quarantine` keeps the row (with the
   // reason) in the destination's quarantine table and goes on; `fail` fails its table.

@@ -1,7 +1,22 @@
-// DestinationConnector: what cdc needs from a database it copies to.
+// DestinationConnector: what cdc needs from a database (or any other sink) it copies to.
 // Thread-safety: a DestinationConnector is shared by all workers and its methods may be called
 // concurrently; each worker opens its own DestinationWriter (own connection, own transaction),
 // which is used by one thread at a time.
+//
+// The contract a destination keeps (docs/writing-a-connector.md walks through it with the
+// in-memory destination of examples/custom_destination.cpp):
+//  - Rows given to a writer are in the order of `DestinationTable::schema.columns`. With soft
+//    deletes the schema ends with the flag column; rows may arrive one value short (without the
+//    flag), which means "live" (false).
+//  - One transaction may touch several tables (a stream batch spans every table that changed).
+//  - The session never calls begin() while a transaction is open; a writer that finds one open
+//    throws cdc::Error(Internal) instead of committing it implicitly. commit() without begin()
+//    commits just the checkpoint entries. rollback() is always safe to call.
+//  - Replays are idempotent: after a crash the session re-applies changes that may already be in
+//    the target (from its last committed checkpoint). Upserts of full rows, deletes of rows that
+//    are gone, and snapshot rows written twice must all leave the target as if applied once.
+//  - Optional features are declared in DestinationCapabilities, never discovered by calling and
+//    catching: the session does not call an optional method whose capability is false.
 #pragma once
 
 #include <cdc/change_event.h>
@@ -18,14 +33,45 @@
 namespace cdc {
 
 // A table as the destination must hold it: mapped schema plus how deletes are applied.
-// Rows given to a writer are in the order of `schema.columns`. With soft deletes the schema
-// already contains `deletes.column` (boolean, last); a delete sets it true, an upsert false.
 // A column whose `source_type` is non-empty is created with that native type verbatim: the type
 // mapper keeps it only when source and destination speak the same dialect; otherwise the
 // destination renders the LogicalType in its own terms.
 struct DestinationTable {
   TableSchema schema;
   DeleteSettings deletes;
+};
+
+// What a destination can do beyond writing rows and changes. The session reads it once, when it
+// opens the destination. Every field defaults to "cannot"; a host's destination sets what it has.
+struct DestinationCapabilities {
+  // Tables are created and altered by prepare_table(), and render_ddl() shows the statement
+  // (SQL destinations). False for event buses and document stores: no DDL is rendered.
+  bool ddl = false;
+  // checkpoint_store() returns a store, and DestinationWriter::commit() writes the checkpoint
+  // entries in the same transaction as the data. Without it the session keeps checkpoints in a
+  // separate store, written right after each data commit (a crash in between replays a batch).
+  bool atomic_checkpoints = false;
+  // DestinationWriter::quarantine() keeps rows that could not be converted. Without it such a row
+  // fails its table (Config::on_conversion_error is then effectively `fail`).
+  bool quarantine = false;
+  // DestinationWriter::evolve() changes target tables when source columns change. Without it a
+  // schema change follows the table's `ddl` policy as a change the destination cannot take.
+  bool schema_evolution = false;
+  // DestinationWriter::record_schema_changes() keeps cdc's schema history table. Without it
+  // schema changes are only logged.
+  bool schema_history = false;
+  // evolve() runs inside the writer's transaction, so DDL and checkpoint commit together
+  // (PostgreSQL, SQLite). False where DDL commits by itself (MariaDB): the session then records
+  // the change so that a crash between DDL and checkpoint replays it harmlessly.
+  bool transactional_ddl = false;
+  // DestinationWriter::backfill() sets some columns of rows that already exist, by key. Used when
+  // the source changed existing values without logging them (a column added with a default, a
+  // type change that rewrote values). Without it the session re-copies the table instead.
+  bool backfill = false;
+  // DestinationWriter::stage_keys() / sweep_unstaged() / drop_key_set(): a resync removes target
+  // rows the source no longer has. Without it a resync only upserts (rows deleted at the source
+  // while the target was damaged stay).
+  bool resync_sweep = false;
 };
 
 // A row that could not be converted for its destination, kept with the reason instead of
@@ -47,6 +93,9 @@ struct TargetColumnChange {
   std::string column;    // the target column (Dropped: the column kept, to become nullable)
   std::string old_name;  // Renamed: the target column's name before
   Column target;         // Added/Widened/Incompatible/Renamed: the column as it must be now
+  // Added: the value every existing row gets (the source's DDL gave its existing rows this value).
+  // Unset: existing rows get NULL, and the session backfills them from the source when needed.
+  std::optional<Value> fill;
 };
 
 // One row of cdc's schema history (`_cdc_schema_history`, or `schema_history` in the
@@ -92,36 +141,59 @@ class CDC_API DestinationWriter {
   // Empties a table (a fresh snapshot of it starts).
   virtual void truncate(const DestinationTable& table) = 0;
   // Commits the transaction; `checkpoint` entries of `session` are written in the same
-  // transaction (empty = none). After commit returns, data and checkpoint are durable together.
+  // transaction (empty = none; only called with entries when capabilities().atomic_checkpoints).
+  // After commit returns, data and checkpoint are durable together.
   virtual void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) = 0;
-  // Records rows that could not be converted, in the current transaction, in cdc's quarantine
-  // table (`_cdc_quarantine`, or `quarantine` in the `cdc_metadata` schema). The default throws
-  // cdc::Error(Destination): destinations without one fail the table instead.
-  virtual void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows);
-  // Changes a target table to `table` (its new shape) by `changes`, in the current transaction
-  // where the destination's DDL is transactional. Returns, for each change, the statement run
-  // (empty where nothing was needed). Never drops a column or data: a dropped source column stays,
-  // nullable. The default throws cdc::Error(Destination, "this destination cannot evolve
-  // schemas"); the session then follows the table's `ddl` policy.
-  virtual std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes);
-  // Records schema changes in cdc's schema history table, in the current transaction. The
-  // default throws cdc::Error(Destination); the session then only logs them.
-  virtual void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries);
   virtual void rollback() noexcept = 0;
+
+  // ---- optional: called only when the matching capability is declared ----------------------
+
+  // capabilities().quarantine: records rows that could not be converted, in the current
+  // transaction, in cdc's quarantine table (`_cdc_quarantine`, or `quarantine` in the
+  // `cdc_metadata` schema).
+  virtual void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows);
+  // capabilities().schema_evolution: changes a target table to `table` (its new shape) by
+  // `changes`, in the current transaction where the destination's DDL is transactional. Returns,
+  // for each change, the statement run (empty where nothing was needed). Never drops a column or
+  // data: a dropped source column stays, nullable. A change replayed after a crash (the column is
+  // already added or renamed) is a no-op, not an error.
+  virtual std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes);
+  // capabilities().schema_history: records schema changes in cdc's schema history table, in the
+  // current transaction.
+  virtual void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries);
+  // capabilities().backfill: for each row (full target width, in schema order) whose key exists in
+  // the target, sets the columns marked in `columns` (true = set) to the row's values; rows whose
+  // key is absent are ignored (never inserted). Key columns and the soft-delete flag are never
+  // marked. In the current transaction.
+  virtual void backfill(const DestinationTable& table, const std::vector<Row>& rows, const std::vector<bool>& columns);
+  // capabilities().resync_sweep: adds the keys of `rows` (full target width) to the key set `set`
+  // of this table, created on first use in cdc's own namespace (`_cdc_` prefix or the
+  // `cdc_metadata` schema). A key set persists across transactions and restarts until dropped.
+  // In the current transaction.
+  virtual void stage_keys(const DestinationTable& table, const std::string& set, const std::vector<Row>& rows);
+  // capabilities().resync_sweep: removes (or soft-deletes) every row of the table whose key is not
+  // in `set`, then drops the set. Returns the number of rows removed. In the current transaction.
+  virtual std::int64_t sweep_unstaged(const DestinationTable& table, const std::string& set);
+  // capabilities().resync_sweep: drops the key set when present (an abandoned resync).
+  virtual void drop_key_set(const DestinationTable& table, const std::string& set);
 };
 
 class CDC_API DestinationConnector {
  public:
   virtual ~DestinationConnector() = default;
   virtual std::string dialect() const = 0;
-  // The DDL prepare_table would run for a table that does not exist yet.
-  virtual std::string render_ddl(const DestinationTable& table) const = 0;
-  // Creates the table if missing; adds columns the target lacks. Never drops data.
+  // What this destination can do (see DestinationCapabilities). Must not change over its life.
+  virtual DestinationCapabilities capabilities() const { return {}; }
+  // capabilities().ddl: the DDL prepare_table would run for a table that does not exist yet.
+  // Destinations without DDL return an empty string.
+  virtual std::string render_ddl(const DestinationTable& table) const;
+  // Makes the target ready for a table: SQL destinations create it if missing and add columns
+  // the target lacks (never dropping data); others may create a topic or stream, or do nothing.
   virtual void prepare_table(const DestinationTable& table) = 0;
   virtual std::unique_ptr<DestinationWriter> open_writer() = 0;
-  // A store inside the destination whose entries DestinationWriter::commit writes atomically
-  // with the data, or nullptr when the destination cannot hold one.
-  virtual std::shared_ptr<CheckpointStore> checkpoint_store() = 0;
+  // capabilities().atomic_checkpoints: a store inside the destination whose entries
+  // DestinationWriter::commit writes atomically with the data. nullptr otherwise.
+  virtual std::shared_ptr<CheckpointStore> checkpoint_store() { return nullptr; }
   // Longest identifier the destination accepts, in bytes (0 = no limit).
   virtual std::size_t max_identifier_length() const { return 0; }
 };

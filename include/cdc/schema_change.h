@@ -5,21 +5,49 @@
 #pragma once
 
 #include <cdc/export.h>
+#include <cdc/position.h>
 #include <cdc/schema.h>
+#include <cdc/value.h>
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace cdc {
 
-// A source table's columns changed. Carried by a ChangeEvent whose `schema_change` is set.
+// What happened to a source table, as a change stream reports it.
+enum class SchemaChangeKind : std::uint8_t {
+  Altered,  // its columns changed (`after` is the whole table as described)
+  Created,  // a table appeared at the source (`after.id` names it; the session describes it)
+  Dropped,  // a table disappeared from the source (`after.id` names it)
+};
+
+CDC_API std::string_view to_string(SchemaChangeKind kind);
+
+// A source table changed shape, appeared or disappeared. Carried by a ChangeEvent whose
+// `schema_change` is set.
 struct SchemaChange {
+  SchemaChangeKind kind = SchemaChangeKind::Altered;
   TableSchema after;                           // the whole table as it is now (every column)
   std::map<std::string, std::string> renamed;  // old column name -> new one, where the log says so
   std::string statement;                       // the DDL text where the log has it; empty otherwise
+  // The source position at which `after` was described (empty = the event's own position). When
+  // the stream runs behind, `after` may already hold changes logged after this event; values the
+  // session reads back from the source (backfills) are only applied once the stream has passed
+  // this position, so that older row images replayed after it cannot overwrite them.
+  Position observed_at;
+  // Added columns: the value the DDL gave every existing row, where the source knows it exactly
+  // (MariaDB: the statement's constant DEFAULT, or the implicit default of a NOT NULL column;
+  // PostgreSQL: the column's stored "missing value"). An added column not listed here is
+  // backfilled from the source.
+  std::map<std::string, Value> fill;
+  // Columns whose type changed but whose existing values the DDL provably left as they were
+  // (MariaDB widening, which has no USING clause). Any other changed column is backfilled from
+  // the source, since the log does not say whether the DDL rewrote its values.
+  std::set<std::string> values_kept;
 };
 
 enum class ColumnChangeKind : std::uint8_t {

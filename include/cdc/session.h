@@ -1,8 +1,10 @@
-// ReplicationSession: copies and keeps live many tables from one source to one destination.
-// It owns its threads: snapshot workers (parallel tables and PK-range chunks), one stream reader
-// and applier, and the incremental pollers. run() blocks; start()/stop()/wait() do the same in
-// the background. All public methods are thread-safe and may be called from any thread,
-// including from inside the progress callback (which runs on a session thread).
+// ReplicationSession: copies and keeps live many tables from one source to one destination, for
+// as long as the host runs it. It owns its threads: snapshot workers (parallel tables and PK-range
+// chunks), one stream reader and applier, and the incremental pollers. run() blocks;
+// start()/stop()/wait() do the same in the background. Tables join (reload), leave, pause,
+// resume and re-copy (resync_table) while the others stream; every such state survives a
+// restart (docs/lifecycle.md). All public methods are thread-safe and may be called from any
+// thread, including from inside the progress callback (which runs on a session thread).
 // Destruction stops the session and joins its threads; checkpoints already committed are kept.
 #pragma once
 
@@ -22,7 +24,19 @@
 
 namespace cdc {
 
-enum class TablePhase { Pending, Snapshot, Streaming, Incremental, Done, Failed, Stopped };
+// A table's place in its life (docs/lifecycle.md). Pausing and `ddl: pause` holds are flags on
+// top of the phase (TableStatus::paused, TableStatus::held).
+//   Pending:     planned, its snapshot not started
+//   Snapshot:    being copied (its changes wait, held at the position the copy started from)
+//   Resyncing:   being copied again while the others stream; its target stays readable
+//   Streaming:   following the change stream
+//   Incremental: polled by its watermark column
+//   Done:        copied (mode copy)
+//   Failed:      stopped by an error; retried after retry.table_cooldown_s
+//   Stopped:     stopped on request (stop_table); keeps its place
+//   Removed:     no longer selected by the config; keeps its checkpoints and its target
+//   Dropped:     gone from the source; its target is left alone
+enum class TablePhase { Pending, Snapshot, Streaming, Incremental, Done, Failed, Stopped, Resyncing, Removed, Dropped };
 enum class SessionState { Idle, Starting, Snapshot, Streaming, Stopping, Finished, Failed };
 
 CDC_API std::string_view to_string(TablePhase phase);
@@ -34,6 +48,12 @@ struct TableStatus {
   TableMode mode = TableMode::Replicate;
   TablePhase phase = TablePhase::Pending;
   bool paused = false;
+  // The table does not apply changes and keeps the source's log from being released at
+  // `position` (paused, stopped, failed, removed, or held by `ddl: pause`); `hold_reason` says why.
+  bool held = false;
+  std::string hold_reason;
+  // The table let go of the source log after max_held_log and must be copied again (resync).
+  bool needs_resync = false;
   std::int64_t rows_done = 0;        // snapshot rows written
   std::int64_t rows_estimated = -1;  // -1 = unknown
   int chunks_done = 0;
@@ -83,6 +103,11 @@ CDC_API std::shared_ptr<CheckpointStore> open_checkpoint_store(const Config& con
 // touching the source. Tables never started do not appear.
 CDC_API SessionStatus checkpoint_status(const Config& config);
 
+// Forgets a session's checkpoints (`tables` empty: all of them; else those of the named source
+// tables), so that the next run starts them over. Target tables are left as they are. Refused
+// with cdc::Error(State) while a process runs the session. Returns the tables forgotten.
+CDC_API std::vector<std::string> reset_checkpoints(const Config& config, const std::vector<std::string>& tables = {});
+
 class CDC_API ReplicationSession {
  public:
   // Connectors are opened from config.source / config.destination through the registry.
@@ -112,6 +137,19 @@ class CDC_API ReplicationSession {
   void pause_table(const std::string& table);
   void resume_table(const std::string& table);
   void stop_table(const std::string& table);
+  // Copies one table again while the others stream: its stream is held, its rows are upserted
+  // chunk by chunk (the target stays readable), rows the source no longer has are removed at the
+  // end, and its changes since the resync began are replayed. Unknown names throw cdc::Error(Config).
+  void resync_table(const std::string& table);
+
+  // Applies a changed configuration to the running session (what SIGHUP does in cdc-cli): tables
+  // newly selected by include/exclude/tables are added (snapshot beside the stream, then their
+  // changes), tables no longer selected are removed (their checkpoints and targets kept), and
+  // per-table settings, defaults, cast, ddl, batch and poll settings take effect. A changed
+  // source, destination, name or checkpoint is refused: throws cdc::Error(Config) naming the key,
+  // and the session goes on unchanged. Returns once the change is accepted (tables are added in
+  // the background).
+  void reload(Config config);
 
   SessionStatus status() const;
   const Config& config() const;

@@ -32,6 +32,15 @@ struct SnapshotChunk {
   std::int64_t estimated_rows = -1;
 };
 
+// How to split a table for its snapshot.
+struct SnapshotPlanOptions {
+  std::int64_t chunk_rows = 250000;  // target rows per chunk
+  int min_chunks = 1;                // at least this many chunks where the key allows
+  // One chunk for the whole table, read at one position (tables without a key that a change
+  // stream follows: replaying changes over rows copied at another position would double them).
+  bool whole_table = false;
+};
+
 struct ReadRequest {
   TableSchema schema;           // columns to read, in output order (key columns included)
   SnapshotChunk chunk;
@@ -110,9 +119,9 @@ class CDC_API SourceConnector {
   // with columns, primary key and row estimates.
   virtual std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) = 0;
 
-  // Splits a table into chunks of about `chunk_rows` rows, at least `min_chunks` where the key allows.
-  virtual std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows,
-                                                   int min_chunks) = 0;
+  // Splits a table into chunks (see SnapshotPlanOptions). Chunk indexes and counts are set by
+  // the session; a source may leave them as they are.
+  virtual std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, const SnapshotPlanOptions& options) = 0;
   virtual std::unique_ptr<RowReader> read_chunk(const ReadRequest& request) = 0;
   virtual std::unique_ptr<RowReader> read_incremental(const IncrementalRequest& request) = 0;
   // Exact row count (with an optional filter), for verify and progress.
@@ -130,8 +139,21 @@ class CDC_API SourceConnector {
   virtual std::string share_snapshot();
   // The snapshot phase is over: frees what keeps `snapshot_id` readable (no-op when unknown).
   virtual void release_snapshot(const std::string& snapshot_id);
+  // Tables that join a session whose stream already runs (added by a config reload, created at
+  // the source): installs what their capture needs (PostgreSQL adds them to cdc's publication,
+  // SQLite installs triggers), idempotently. Called before their snapshot starts, so that every
+  // change after current_position() is in the log the stream reads. Throws cdc::Error naming the
+  // table when it cannot (a user-supplied publication that lacks it).
+  virtual void extend_capture(const std::vector<StreamTable>& tables);
   // Opens the change stream after `from` (events at or before `from` are not delivered).
   virtual std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from);
+  // The source's log position now: every change committed after this call returns is delivered
+  // by a stream at a position strictly after it, and every change committed before it at a
+  // position at or before it. Empty when the source cannot tell.
+  virtual Position current_position();
+  // Bytes of change log between two positions of this source (how much log a held table keeps
+  // the server from releasing), or -1 when the source cannot tell.
+  virtual std::int64_t log_bytes_between(const Position& from, const Position& to);
   // Orders positions: <0, 0, >0. Throws cdc::Error(State) for text it did not produce.
   virtual int compare_positions(const Position& a, const Position& b) const;
   // Removes every capture object cdc installed; returns one line per object removed.

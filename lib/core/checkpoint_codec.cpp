@@ -16,7 +16,8 @@ std::string held_key(const std::string& table) { return "held:" + table; }
 
 TablePhase parse_phase(const std::string& text) {
   for (auto p : {TablePhase::Pending, TablePhase::Snapshot, TablePhase::Streaming, TablePhase::Incremental,
-                 TablePhase::Done, TablePhase::Failed, TablePhase::Stopped})
+                 TablePhase::Done, TablePhase::Failed, TablePhase::Stopped, TablePhase::Resyncing, TablePhase::Removed,
+                 TablePhase::Dropped})
     if (to_string(p) == text) return p;
   throw Error(ErrorKind::State, "unknown table phase \"" + text + "\" in checkpoint");
 }

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -55,6 +56,15 @@ std::string_view to_string(EnumAs enum_as) {
   return "?";
 }
 
+std::string_view to_string(SnapshotPolicy policy) {
+  switch (policy) {
+    case SnapshotPolicy::Initial: return "initial";
+    case SnapshotPolicy::Never: return "never";
+    case SnapshotPolicy::Always: return "always";
+  }
+  return "?";
+}
+
 TableSettings Config::settings_for(const std::string& table_key) const {
   TableSettings s;
   auto it = tables.find(table_key);
@@ -65,6 +75,7 @@ TableSettings Config::settings_for(const std::string& table_key) const {
   if (!s.delete_settings) s.delete_settings = defaults.delete_settings;
   if (!s.ddl) s.ddl = defaults.ddl;
   if (!s.enum_as) s.enum_as = defaults.enum_as;
+  if (!s.snapshot) s.snapshot = defaults.snapshot;
   return s;
 }
 
@@ -216,6 +227,25 @@ class Walker {
     return out;
   }
 
+  // A non-negative amount with an optional unit suffix: `units` maps suffixes (case-insensitive,
+  // "" for a bare number) to multipliers, e.g. {"", 1}, {"KB", 1024}, ... or {"s", 1}, {"h", 3600}.
+  std::int64_t as_amount(std::initializer_list<std::pair<const char*, std::int64_t>> units, const char* example) const {
+    if (node_.type != ConfigNode::Type::Int && node_.type != ConfigNode::Type::String)
+      fail(fmt::format("expected an amount such as {}, got {}", example, describe(node_)));
+    std::string t = node_.type == ConfigNode::Type::String ? as_string() : node_.text;
+    std::size_t digits = 0;
+    while (digits < t.size() && std::isdigit(static_cast<unsigned char>(t[digits]))) ++digits;
+    std::string unit = t.substr(digits);
+    while (!unit.empty() && unit.front() == ' ') unit.erase(0, 1);
+    for (const auto& [name, factor] : units) {
+      if (!detail::iequals(unit, name) || digits == 0 || digits > 18) continue;
+      std::int64_t n = std::stoll(t.substr(0, digits));
+      if (n > std::numeric_limits<std::int64_t>::max() / factor) fail(fmt::format("\"{}\" is too large", t));
+      return n * factor;
+    }
+    fail(fmt::format("expected an amount such as {}, got {}", example, describe(node_)));
+  }
+
   template <typename Enum>
   Enum as_enum(std::initializer_list<std::pair<const char*, Enum>> choices) const {
     std::string v = as_string();
@@ -240,6 +270,20 @@ TableMode read_mode(const Walker& w) {
 DdlPolicy read_ddl(const Walker& w) {
   return w.as_enum<DdlPolicy>(
       {{"apply", DdlPolicy::Apply}, {"ignore", DdlPolicy::Ignore}, {"pause", DdlPolicy::Pause}, {"fail", DdlPolicy::Fail}});
+}
+
+SnapshotPolicy read_snapshot(const Walker& w) {
+  return w.as_enum<SnapshotPolicy>(
+      {{"initial", SnapshotPolicy::Initial}, {"never", SnapshotPolicy::Never}, {"always", SnapshotPolicy::Always}});
+}
+
+std::int64_t read_seconds(const Walker& w) {
+  return w.as_amount({{"", 1}, {"s", 1}, {"m", 60}, {"min", 60}, {"h", 3600}, {"d", 86400}}, "300, \"90s\", \"5m\" or \"24h\"");
+}
+
+std::int64_t read_bytes(const Walker& w) {
+  return w.as_amount({{"", 1}, {"B", 1}, {"KB", 1LL << 10}, {"MB", 1LL << 20}, {"GB", 1LL << 30}, {"TB", 1LL << 40}},
+                     "\"512MB\" or \"10GB\"");
 }
 
 EnumAs read_enum_as(const Walker& w) {
@@ -268,7 +312,7 @@ TableSettings read_table(const Walker& w) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
   w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "mode",
-                "delete", "watermark", "query", "ddl", "enum_as"});
+                "delete", "watermark", "query", "ddl", "enum_as", "snapshot"});
   if (w.has("columns")) t.columns = w.child("columns").as_string_list();
   if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
   if (w.has("rename")) {
@@ -292,6 +336,7 @@ TableSettings read_table(const Walker& w) {
   if (w.has("delete")) t.delete_settings = read_delete(w.child("delete"));
   if (w.has("ddl")) t.ddl = read_ddl(w.child("ddl"));
   if (w.has("enum_as")) t.enum_as = read_enum_as(w.child("enum_as"));
+  if (w.has("snapshot")) t.snapshot = read_snapshot(w.child("snapshot"));
   if (w.has("watermark")) {
     Walker wm = w.child("watermark");
     WatermarkSettings s;
@@ -317,7 +362,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
   w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
                 "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
-                "keep_defaults", "on_conversion_error"});
+                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_string();
@@ -331,6 +376,13 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("poll_interval_ms")) c.poll_interval_ms = w.child("poll_interval_ms").as_int(1, 3'600'000);
   if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
   if (w.has("keep_defaults")) c.keep_defaults = w.child("keep_defaults").as_bool();
+  if (w.has("discover_interval_s")) c.discover_interval_s = read_seconds(w.child("discover_interval_s"));
+  if (w.has("max_held_log")) {
+    Walker m = w.child("max_held_log");
+    m.check_keys({"bytes", "age"});
+    if (m.has("bytes")) c.max_held_log.max_bytes = read_bytes(m.child("bytes"));
+    if (m.has("age")) c.max_held_log.max_age_s = read_seconds(m.child("age"));
+  }
   if (w.has("on_conversion_error"))
     c.on_conversion_error = w.child("on_conversion_error")
                                 .as_enum<Config::OnConversionError>({{"quarantine", Config::OnConversionError::Quarantine},
@@ -351,16 +403,17 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   }
   if (w.has("retry")) {
     Walker r = w.child("retry");
-    r.check_keys({"max_attempts", "initial_delay_ms", "multiplier", "max_delay_ms", "jitter"});
+    r.check_keys({"max_attempts", "initial_delay_ms", "multiplier", "max_delay_ms", "jitter", "table_cooldown_s"});
     if (r.has("max_attempts")) c.retry.max_attempts = static_cast<int>(r.child("max_attempts").as_int(1, 1000));
     if (r.has("initial_delay_ms")) c.retry.initial_delay_ms = r.child("initial_delay_ms").as_int(0, 86'400'000);
     if (r.has("multiplier")) c.retry.multiplier = r.child("multiplier").as_double(1.0, 100.0);
     if (r.has("max_delay_ms")) c.retry.max_delay_ms = r.child("max_delay_ms").as_int(0, 86'400'000);
     if (r.has("jitter")) c.retry.jitter = r.child("jitter").as_double(0.0, 1.0);
+    if (r.has("table_cooldown_s")) c.retry.table_cooldown_s = read_seconds(r.child("table_cooldown_s"));
   }
   if (w.has("defaults")) {
     Walker d = w.child("defaults");
-    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl", "enum_as"});
+    d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl", "enum_as", "snapshot"});
     if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
     if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
     if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int(1, 256));
@@ -368,6 +421,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
     if (d.has("delete")) c.defaults.delete_settings = read_delete(d.child("delete"));
     if (d.has("ddl")) c.defaults.ddl = read_ddl(d.child("ddl"));
     if (d.has("enum_as")) c.defaults.enum_as = read_enum_as(d.child("enum_as"));
+    if (d.has("snapshot")) c.defaults.snapshot = read_snapshot(d.child("snapshot"));
   }
   if (w.has("tables")) {
     Walker t = w.child("tables");

@@ -20,6 +20,15 @@ std::string_view to_string(ColumnChangeKind kind) {
   return "?";
 }
 
+std::string_view to_string(SchemaChangeKind kind) {
+  switch (kind) {
+    case SchemaChangeKind::Altered: return "altered";
+    case SchemaChangeKind::Created: return "created";
+    case SchemaChangeKind::Dropped: return "dropped";
+  }
+  return "?";
+}
+
 namespace {
 
 int int_bits(TypeId id) {

@@ -40,6 +40,9 @@ std::string_view to_string(TablePhase phase) {
     case TablePhase::Done: return "done";
     case TablePhase::Failed: return "failed";
     case TablePhase::Stopped: return "stopped";
+    case TablePhase::Resyncing: return "resyncing";
+    case TablePhase::Removed: return "removed";
+    case TablePhase::Dropped: return "dropped";
   }
   return "?";
 }
@@ -558,9 +561,11 @@ struct ReplicationSession::Impl {
     // over rows already copied would double them, since nothing identifies a row.
     bool whole = t.mode == TableMode::Replicate && t.plan.read.primary_key.empty();
     // ("whole" = a chunk size no table reaches, with headroom for a connector's rounding arithmetic)
-    constexpr std::int64_t kWholeTable = std::numeric_limits<std::int64_t>::max() / 4;
-    auto chunks = whole ? source->plan_snapshot(t.plan.read, kWholeTable, 1)
-                        : source->plan_snapshot(t.plan.read, config.defaults.chunk_rows, *t.plan.settings.parallel_chunks);
+    SnapshotPlanOptions plan_options;
+    plan_options.chunk_rows = config.defaults.chunk_rows;
+    plan_options.min_chunks = *t.plan.settings.parallel_chunks;
+    plan_options.whole_table = whole;
+    auto chunks = source->plan_snapshot(t.plan.read, plan_options);
     if (chunks.empty()) chunks.push_back(SnapshotChunk{});
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       chunks[i].index = static_cast<int>(i);
@@ -1705,6 +1710,14 @@ void ReplicationSession::stop_table(const std::string& table) {
 }
 
 SessionStatus ReplicationSession::status() const { return impl_->status(); }
+
+void ReplicationSession::resync_table(const std::string&) { throw Error(ErrorKind::Internal, "resync_table: not built yet"); }
+
+void ReplicationSession::reload(Config) { throw Error(ErrorKind::Internal, "reload: not built yet"); }
+
+std::vector<std::string> reset_checkpoints(const Config&, const std::vector<std::string>&) {
+  throw Error(ErrorKind::Internal, "reset_checkpoints: not built yet");
+}
 
 const Config& ReplicationSession::config() const { return impl_->config; }
 

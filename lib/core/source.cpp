@@ -1,5 +1,5 @@
-// Defaults for the optional parts of SourceConnector (sources without change capture) and
-// DestinationWriter, and shared destination helpers.
+// Defaults for the optional parts of SourceConnector (sources without change capture) and of
+// DestinationConnector/DestinationWriter (capabilities not declared), and shared destination helpers.
 #include <cdc/error.h>
 #include <cdc/destination.h>
 #include <cdc/source.h>
@@ -32,18 +32,47 @@ std::string SourceConnector::share_snapshot() { return {}; }
 
 void SourceConnector::release_snapshot(const std::string&) {}
 
+void SourceConnector::extend_capture(const std::vector<StreamTable>&) {}
+
+Position SourceConnector::current_position() { return {}; }
+
+std::int64_t SourceConnector::log_bytes_between(const Position&, const Position&) { return -1; }
+
+namespace {
+// An optional writer method the session called although the capability is not declared.
+[[noreturn]] void not_declared(const char* what, const std::string& where) {
+  throw Error(ErrorKind::Internal, fmt::format("this destination does not declare {}", what), false, where);
+}
+}  // namespace
+
+std::string DestinationConnector::render_ddl(const DestinationTable&) const { return {}; }
+
+void DestinationWriter::backfill(const DestinationTable& table, const std::vector<Row>&, const std::vector<bool>&) {
+  not_declared("backfill", "table " + table.schema.id.to_string());
+}
+
+void DestinationWriter::stage_keys(const DestinationTable& table, const std::string&, const std::vector<Row>&) {
+  not_declared("resync_sweep", "table " + table.schema.id.to_string());
+}
+
+std::int64_t DestinationWriter::sweep_unstaged(const DestinationTable& table, const std::string&) {
+  not_declared("resync_sweep", "table " + table.schema.id.to_string());
+}
+
+void DestinationWriter::drop_key_set(const DestinationTable& table, const std::string&) {
+  not_declared("resync_sweep", "table " + table.schema.id.to_string());
+}
+
 void DestinationWriter::quarantine(const std::string&, const std::vector<QuarantinedRow>& rows) {
-  throw Error(ErrorKind::Destination, "this destination has no quarantine table", false,
-              rows.empty() ? std::string() : "table " + rows.front().table);
+  not_declared("quarantine", rows.empty() ? std::string() : "table " + rows.front().table);
 }
 
 std::vector<std::string> DestinationWriter::evolve(const DestinationTable& table, const std::vector<TargetColumnChange>&) {
-  throw Error(ErrorKind::Destination, "this destination cannot evolve schemas", false, "table " + table.schema.id.to_string());
+  not_declared("schema_evolution", "table " + table.schema.id.to_string());
 }
 
 void DestinationWriter::record_schema_changes(const std::string&, const std::vector<SchemaHistoryEntry>& entries) {
-  throw Error(ErrorKind::Destination, "this destination has no schema history table", false,
-              entries.empty() ? std::string() : "table " + entries.front().table);
+  not_declared("schema_history", entries.empty() ? std::string() : "table " + entries.front().table);
 }
 
 }  // namespace cdc
@@ -78,5 +107,13 @@ WriteLayout write_layout(const DestinationTable& table) {
   }
   return w;
 }
+
+}  // namespace cdc
+
+namespace cdc {
+
+std::unique_ptr<SessionLease> CheckpointStore::acquire_lease(const std::string&, const std::string&) { return nullptr; }
+
+std::optional<std::string> CheckpointStore::lease_holder(const std::string&) { return std::nullopt; }
 
 }  // namespace cdc

@@ -37,6 +37,14 @@ inline std::string similar_names(const std::string& name, const std::vector<std:
   return out;
 }
 
+// ASCII case-insensitive equality.
+inline bool iequals(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
 // 64-bit FNV-1a: stable across runs and builds (names derived from it are persisted).
 inline std::uint64_t fnv1a(const std::string& s) {
   std::uint64_t h = 1469598103934665603ull;

@@ -206,10 +206,10 @@ class MysqlSource final : public SourceConnector {
     return discover_tables(conn, wanted, "");
   }
 
-  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows, int min_chunks) override {
+  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, const SnapshotPlanOptions& options) override {
     Conn conn = open();
-    chunk_rows = std::max<std::int64_t>(1, chunk_rows);
-    min_chunks = std::max(1, min_chunks);
+    std::int64_t chunk_rows = std::max<std::int64_t>(1, options.chunk_rows);
+    int min_chunks = std::max(1, options.min_chunks);
     std::vector<Column> keys;
     for (int k : table.key_indexes()) keys.push_back(table.columns[std::size_t(k)]);
     std::vector<SnapshotChunk> chunks;
@@ -217,7 +217,7 @@ class MysqlSource final : public SourceConnector {
     std::int64_t count = std::stoll(conn.scalar("SELECT COUNT(*) FROM " + t, where_of(table.id)).value_or("0"));
     std::int64_t n = std::max<std::int64_t>(min_chunks, (count + chunk_rows - 1) / chunk_rows);
     n = std::min<std::int64_t>(n, std::max<std::int64_t>(1, count));
-    if (keys.empty() || keys.size() != table.primary_key.size() || n <= 1) {
+    if (keys.empty() || keys.size() != table.primary_key.size() || n <= 1 || options.whole_table) {
       chunks.push_back(SnapshotChunk{0, 1, "", "", count});
       return chunks;
     }

@@ -237,12 +237,12 @@ class PgSource final : public SourceConnector {
     return out;
   }
 
-  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows, int min_chunks) override {
+  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, const SnapshotPlanOptions& options) override {
     Conn c = open();
     const std::string t = qualified(table.id);
     const std::string w = where_of(table.id);
-    chunk_rows = std::max<std::int64_t>(1, chunk_rows);
-    min_chunks = std::max(1, min_chunks);
+    std::int64_t chunk_rows = options.whole_table ? std::numeric_limits<std::int64_t>::max() : std::max<std::int64_t>(1, options.chunk_rows);
+    int min_chunks = options.whole_table ? 1 : std::max(1, options.min_chunks);
     Result est = c.exec(
         fmt::format("SELECT CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END, "
                     "  coalesce(s.last_analyze, s.last_autoanalyze) IS NOT NULL, coalesce(s.n_mod_since_analyze, -1) "
@@ -253,7 +253,7 @@ class PgSource final : public SourceConnector {
     // Statistics steer the split: fresh ones (analysed, and changed by less than a tenth since)
     // are used as they are; small, never analysed or much changed tables are counted.
     bool fresh = rows >= 0 && est.text(0, 1) == "t" && est.int64(0, 2) >= 0 && est.int64(0, 2) <= rows / 10;
-    bool whole = chunk_rows == std::numeric_limits<std::int64_t>::max() && min_chunks <= 1;
+    const bool whole = options.whole_table;
     if (!whole && !fresh && (rows < 0 || rows / 4 < chunk_rows)) rows = c.exec("SELECT count(*) FROM " + t, w).int64(0, 0);
     if (rows < 0) rows = 0;
     std::int64_t n = std::max<std::int64_t>(min_chunks, rows / chunk_rows + (rows % chunk_rows != 0 ? 1 : 0));

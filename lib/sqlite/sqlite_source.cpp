@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <limits>
 #include <system_error>
 
 namespace cdc::sqlite {
@@ -160,14 +161,14 @@ class SqliteSource final : public SourceConnector {
     return out;
   }
 
-  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, std::int64_t chunk_rows,
-                                           int min_chunks) override {
+  std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, const SnapshotPlanOptions& options) override {
     Db db = open_read();
     TableInfo info = table_info(db, table.id);
     const std::string t = quote_ident(table.id.name);
     std::string rid = rowid_name(info);
-    chunk_rows = std::max<std::int64_t>(1, chunk_rows);
-    min_chunks = std::max(1, min_chunks);
+    const std::int64_t chunk_rows =
+        options.whole_table ? std::numeric_limits<std::int64_t>::max() : std::max<std::int64_t>(1, options.chunk_rows);
+    const int min_chunks = options.whole_table ? 1 : std::max(1, options.min_chunks);
     db.exec("BEGIN");
     std::vector<SnapshotChunk> chunks;
     if (!rid.empty()) {

@@ -50,7 +50,7 @@ std::int64_t copy_table(cdc::SourceConnector& src, cdc::DestinationConnector& ds
   auto w = dst.open_writer();
   w->begin();
   std::int64_t n = 0;
-  for (auto& chunk : src.plan_snapshot(s, chunk_rows, min_chunks)) {
+  for (auto& chunk : src.plan_snapshot(s, cdc::SnapshotPlanOptions{chunk_rows, min_chunks})) {
     cdc::ReadRequest req;
     req.schema = s;
     req.chunk = chunk;
@@ -181,7 +181,7 @@ TEST_CASE("sqlite snapshot chunks cover every row exactly once", "[sqlite]") {
   auto tables = discover_all(*src);
 
   auto read_all = [&](const TableSchema& s, std::int64_t chunk_rows, int min_chunks, std::size_t expect_chunks) {
-    auto chunks = src->plan_snapshot(s, chunk_rows, min_chunks);
+    auto chunks = src->plan_snapshot(s, cdc::SnapshotPlanOptions{chunk_rows, min_chunks});
     CHECK(chunks.size() == expect_chunks);
     std::vector<std::string> seen;
     for (auto& c : chunks) {

@@ -32,7 +32,7 @@ TEST_CASE("sqlite bulk load: read_chunk -> write_rows", "[.][sqlite-perf]") {
 
   auto t0 = std::chrono::steady_clock::now();
   long n = 0;
-  for (auto& chunk : src->plan_snapshot(schema, 250000, 1)) {
+  for (auto& chunk : src->plan_snapshot(schema, cdc::SnapshotPlanOptions{250000, 1})) {
     cdc::ReadRequest req;
     req.schema = schema;
     req.chunk = chunk;

@@ -345,7 +345,7 @@ TEST_CASE("unsigned and composite keys split into chunks that cover every row on
   for (const char* name : {"u", "comp"}) {
     INFO(name);
     TableSchema t = table_of(*src, name);
-    auto chunks = src->plan_snapshot(t, 30, 1);
+    auto chunks = src->plan_snapshot(t, cdc::SnapshotPlanOptions{30, 1});
     CHECK(chunks.size() >= 4);
     std::set<std::string> seen;
     std::size_t total = 0;

@@ -57,6 +57,8 @@ double fraction_of(const cdc::TableStatus& t) {
 std::string phase_text(const cdc::TableStatus& t) {
   std::string p(cdc::to_string(t.phase));
   if (t.paused) p += " (paused)";
+  else if (t.held) p += " (held)";
+  if (t.needs_resync) p += " (needs resync)";
   return p;
 }
 
@@ -70,7 +72,8 @@ std::string table_line(const cdc::TableStatus& t, std::size_t name_width) {
     case cdc::TablePhase::Failed:
       line += "error: " + t.error;
       return line;
-    case cdc::TablePhase::Snapshot: {
+    case cdc::TablePhase::Snapshot:
+    case cdc::TablePhase::Resyncing: {
       auto expected = expected_rows(t);
       line += bar(fraction_of(t));
       line += fmt::format(" {} / {} rows", group_digits(t.rows_done), expected < 0 ? "?" : group_digits(expected));
@@ -87,6 +90,8 @@ std::string table_line(const cdc::TableStatus& t, std::size_t name_width) {
       break;
     case cdc::TablePhase::Done:
     case cdc::TablePhase::Stopped:
+    case cdc::TablePhase::Removed:
+    case cdc::TablePhase::Dropped:
       line += bar(fraction_of(t));
       line += fmt::format(" {} rows", group_digits(t.rows_done));
       if (t.changes_applied > 0) line += fmt::format("  +{} changes", group_digits(t.changes_applied));
