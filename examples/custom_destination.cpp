@@ -133,6 +133,11 @@ class MemoryDestination final : public cdc::DestinationConnector {
   }
   std::unique_ptr<cdc::DestinationWriter> open_writer() override { return std::make_unique<MemoryWriter>(*this); }
   std::shared_ptr<cdc::CheckpointStore> checkpoint_store() override { return store_; }
+  cdc::DestinationCapabilities capabilities() const override {
+    cdc::DestinationCapabilities c;
+    c.atomic_checkpoints = true;  // commit() writes the checkpoint entries with the data
+    return c;
+  }
 
   // Applies a writer's operations and its checkpoint entries at once.
   void commit(const std::vector<MemoryWriter::Pending>& ops, const std::string& session,

@@ -3,6 +3,7 @@
 
 #include <cdc/change_event.h>
 #include <cdc/checkpoint_store.h>
+#include <cdc/clock.h>
 #include <cdc/config.h>
 #include <cdc/destination.h>
 #include <cdc/error.h>

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cdc/checkpoint_store.h>
+#include <cdc/clock.h>
 #include <cdc/config.h>
 #include <cdc/destination.h>
 #include <cdc/export.h>
@@ -87,6 +88,7 @@ struct SessionOptions {
   bool snapshot_only = false;  // treat every table as mode copy (cdc-cli copy)
   bool exit_when_idle = false; // finish once snapshots are done and the stream/incremental polls
                                // find nothing new (useful for batch jobs and tests)
+  std::shared_ptr<Clock> clock;  // time and waiting (retries, cool-downs, limits); default: system_clock()
 };
 
 // The name checkpoints are kept under: config.name, or one derived from the source and

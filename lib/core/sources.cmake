@@ -11,10 +11,24 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/array_literal.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/clock.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/convert.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/engine.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/incremental.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/ledger.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/lifecycle.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/offline.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/open.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/progress.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/retry.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/schema_evolver.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/session.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/snapshot.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/stream.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/table_state.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stream_prefetch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/failpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/value_order.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/checkpoint_codec.cpp
   ${CMAKE_CURRENT_LIST_DIR}/verify.cpp
 )

@@ -561,6 +561,12 @@ class MysqlDestination final : public DestinationConnector {
 
   std::string dialect() const override { return "mysql"; }
 
+  DestinationCapabilities capabilities() const override {
+    DestinationCapabilities c;
+    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
+    return c;  // DDL commits implicitly in MariaDB: transactional_ddl stays false
+  }
+
   std::string render_ddl(const DestinationTable& table) const override {
     return render(table, quote_ident(params_.database) + "." + quote_ident(table.schema.id.name));
   }

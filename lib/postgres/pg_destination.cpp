@@ -916,6 +916,12 @@ class PgDestination final : public DestinationConnector {
 
   std::string dialect() const override { return "postgresql"; }
 
+  DestinationCapabilities capabilities() const override {
+    DestinationCapabilities c;
+    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = c.transactional_ddl = true;
+    return c;
+  }
+
   std::string render_ddl(const DestinationTable& table) const override {
     std::string types;
     for (const auto& c : table.schema.columns)

@@ -409,6 +409,12 @@ class SqliteDestination final : public DestinationConnector {
 
   std::string dialect() const override { return "sqlite"; }
 
+  DestinationCapabilities capabilities() const override {
+    DestinationCapabilities c;
+    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = c.transactional_ddl = true;
+    return c;
+  }
+
   std::string render_ddl(const DestinationTable& table) const override { return render(table); }
 
   void prepare_table(const DestinationTable& table) override {

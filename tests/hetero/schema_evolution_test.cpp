@@ -254,6 +254,12 @@ class HostDestination final : public cdc::DestinationConnector {
   void prepare_table(const cdc::DestinationTable& t) override { inner_->prepare_table(t); }
   std::unique_ptr<cdc::DestinationWriter> open_writer() override { return std::make_unique<HostWriter>(inner_->open_writer()); }
   std::shared_ptr<cdc::CheckpointStore> checkpoint_store() override { return inner_->checkpoint_store(); }
+  // Only what HostWriter forwards: tables, rows, changes and checkpoints with the data.
+  cdc::DestinationCapabilities capabilities() const override {
+    cdc::DestinationCapabilities c;
+    c.ddl = c.atomic_checkpoints = true;
+    return c;
+  }
 
  private:
   std::shared_ptr<cdc::DestinationConnector> inner_;

@@ -19,6 +19,7 @@ namespace {
 
 struct Faults {
   std::atomic<int> retryable_left{0};  // commits that fail with a retryable error
+  std::atomic<bool> connection{true};  // ... a lost connection (retried without limit), else a lock timeout
   std::string fatal_table;             // writes to this target table fail for good
   std::atomic<int> commits{0};
 };
@@ -41,7 +42,8 @@ class FlakyWriter final : public cdc::DestinationWriter {
   void commit(const std::string& session, const std::vector<cdc::CheckpointEntry>& cp) override {
     if (faults_.retryable_left.fetch_sub(1) > 0) {
       inner_->rollback();
-      throw cdc::connection_error("connection reset by peer (injected)");
+      if (faults_.connection) throw cdc::connection_error("connection reset by peer (injected)");
+      throw cdc::Error(cdc::ErrorKind::Destination, "lock wait timeout exceeded (injected)", true);
     }
     inner_->commit(session, cp);
     ++faults_.commits;
@@ -63,6 +65,11 @@ class FlakyDestination final : public cdc::DestinationConnector {
     return std::make_unique<FlakyWriter>(inner_->open_writer(), faults_);
   }
   std::shared_ptr<cdc::CheckpointStore> checkpoint_store() override { return inner_->checkpoint_store(); }
+  cdc::DestinationCapabilities capabilities() const override {
+    cdc::DestinationCapabilities c;
+    c.ddl = c.atomic_checkpoints = true;  // what FlakyWriter forwards
+    return c;
+  }
 
  private:
   std::shared_ptr<cdc::DestinationConnector> inner_;
@@ -133,16 +140,49 @@ TEST_CASE("retries give up after max_attempts and the table fails alone", "[sqli
   CHECK(by["b"].error == "table b: disk quota exceeded");
   CHECK(by["b"].attempts == 0);  // fatal: not retried
 
-  // A retryable error that never clears exhausts max_attempts.
+  // A retryable error that never clears (a lock timeout, not a lost connection) exhausts max_attempts.
   faults.fatal_table.clear();
+  faults.connection = false;
   faults.retryable_left = 1000;
   config.name = "second";
   auto again = cdc::ReplicationSession(config, source, destination, opts).run();
+  REQUIRE(again.tables.size() == 2);
   for (const auto& t : again.tables) {
     CHECK(t.phase == cdc::TablePhase::Failed);
     CHECK(t.attempts == 1);
-    CHECK(t.error == "connection reset by peer (injected)");
+    CHECK(t.error == "lock wait timeout exceeded (injected)");
   }
+}
+
+TEST_CASE("a lost destination connection is retried past max_attempts for as long as it takes", "[sqlite][session][retry]") {
+  TempDir dir;
+  const auto src = dir.file("src.db"), dst = dir.file("dst.db");
+  make_source(src);
+  cdc::Config config;
+  config.source = url(src);
+  config.destination = url(dst);
+  config.retry.max_attempts = 2;
+  config.retry.initial_delay_ms = 1000;
+  config.retry.max_delay_ms = 30000;
+  Faults faults;
+  faults.retryable_left = 40;  // 40 failed commits in a row: about 18 minutes of backoff
+  auto source = cdc::ConnectorRegistry::instance().open_source(config.source);
+  auto destination = std::make_shared<FlakyDestination>(cdc::ConnectorRegistry::instance().open_destination(config.destination), faults);
+  cdc::SessionOptions opts;
+  opts.snapshot_only = true;
+  auto clock = std::make_shared<cdc::ManualClock>();
+  opts.clock = clock;  // the backoff passes on this clock, not in real time
+  auto status = cdc::ReplicationSession(config, source, destination, opts).run();
+  int attempts = 0;
+  for (const auto& t : status.tables) {
+    INFO(t.source << ": " << t.error);
+    CHECK(t.phase == cdc::TablePhase::Done);
+    attempts += t.attempts;
+  }
+  CHECK(attempts == 40);
+  // Capped exponential backoff: 1, 2, 4, 8, 16 s, then 30 s each (jitter +-20%).
+  CHECK(clock->waited() > std::chrono::minutes(14));
+  CHECK(cdc::verify(url(src), url(dst), cdc::VerifyOptions{}).all_equal());
 }
 
 TEST_CASE("destroying a running session stops it cleanly", "[sqlite][session]") {

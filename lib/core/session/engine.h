@@ -1,0 +1,297 @@
+// The replication engine behind ReplicationSession, in named parts:
+//   Engine            shared state under one mutex, the life of the session (run(): open,
+//                     restore, live loop, stop), checkpoints, holds and releases (engine.cpp)
+//   Opening           connectors, checkpoint store, lease, ledger migration, restoring tables
+//                     from the ledger (open.cpp)
+//   SnapshotPool      the workers that copy tables chunk by chunk, beside the stream or before
+//                     it, and finish them (snapshot.cpp)
+//   StreamApplier     the change stream: routing, per-table skip points, batch apply with the
+//                     checkpoint, schema events, backfills (stream.cpp)
+//   SchemaEvolver     schema changes from the stream or from discovery: ddl policy, target DDL,
+//                     schema history, backfill scheduling (schema_evolver.cpp)
+//   IncrementalPoller watermark polls (incremental.cpp)
+//   Lifecycle         reload, discovery, add/remove/drop, resync, pause/resume/stop, cool-down
+//                     of failed tables, log retention (lifecycle.cpp)
+//   Progress          status and the progress callback (progress.cpp)
+//
+// Threads: the runner (run(): setup, then the live loop: stream, polls, lifecycle timers), the
+// snapshot workers, the reporter, and the stream's read-ahead thread. Shared state (every
+// TableState, the stream position, the session state) is guarded by `mu`; no I/O happens under
+// it. Connectors start no threads of their own.
+#pragma once
+
+#include "core/session/retry.h"
+#include "core/session/table_state.h"
+#include "core/session/txn.h"
+
+#include <cdc/clock.h>
+#include <cdc/config.h>
+#include <cdc/destination.h>
+#include <cdc/session.h>
+#include <cdc/source.h>
+#include <cdc/type_mapper.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace cdc::detail {
+
+struct Engine;
+
+// Copies tables: a pool of workers that live as long as the session, picking the next piece of
+// snapshot work (plan a table, copy a chunk, finish a table) allowed by parallel_tables,
+// parallel_chunks and pauses.
+class SnapshotPool {
+ public:
+  explicit SnapshotPool(Engine& e) : e_(e) {}
+  ~SnapshotPool();
+  void start(int workers);
+  void join();
+  // Whether any table has snapshot work left (caller holds Engine::mu). `initial_only`: only the
+  // tables of the session's first snapshot phase.
+  bool busy(bool initial_only) const;
+
+ private:
+  struct Task {
+    enum Kind { None, Start, Chunk, Finish } kind = None;
+    TableState* table = nullptr;
+    int chunk = -1;
+  };
+  void worker();
+  Task next_task();  // caller holds Engine::mu
+  void start_table(TableState& t, std::unique_ptr<DestinationWriter>& writer);
+  bool copy_chunk(TableState& t, int index, std::unique_ptr<DestinationWriter>& writer);
+  void copy_chunk_once(TableState& t, int index, std::unique_ptr<DestinationWriter>& writer, std::int64_t& written);
+  void finish_table(TableState& t, std::unique_ptr<DestinationWriter>& writer);
+  std::vector<SnapshotChunk> plan_chunks(const TableState& t);
+
+  Engine& e_;
+  std::vector<std::thread> threads_;
+};
+
+// Reads the change stream and applies it. Runs on the runner thread (step() per loop round).
+class StreamApplier {
+ public:
+  explicit StreamApplier(Engine& e) : e_(e) {}
+  // One round: opens the stream when needed, polls, applies. Returns whether events arrived.
+  bool step(std::chrono::milliseconds wait);
+  void close();
+  bool open() const { return stream_ != nullptr; }
+
+ private:
+  Position open_from();  // sets each table's skip point; caller holds Engine::mu
+  std::vector<StreamTable> stream_tables() const;  // caller holds Engine::mu
+  void apply_batch(std::vector<ChangeEvent>& events);
+  void commit_batch(std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>& groups,
+                    std::map<TableState*, std::vector<QuarantinedRow>>& quarantined, const Position& boundary);
+  void after_commit(std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>& groups,
+                    std::map<TableState*, std::vector<QuarantinedRow>>& quarantined, const Position& boundary,
+                    std::int64_t last_commit_us);
+  bool schema_event(const ChangeEvent& ev);
+  void advance_idle();
+  void run_due_work();
+
+  struct HeldMove {
+    TableState* table;
+    Position held;  // empty: the table follows the session's position again
+  };
+  std::vector<CheckpointEntry> position_entries(const Position& boundary, std::vector<HeldMove>& moves);
+
+  Engine& e_;
+  std::unique_ptr<ChangeStream> stream_;
+  std::unique_ptr<DestinationWriter> writer_;
+  Clock::TimePoint last_idle_advance_{};
+  int failures_ = 0;  // consecutive stream failures
+  Clock::TimePoint first_failure_{};
+  std::vector<HeldMove> moves_;
+  std::vector<std::pair<TableState*, std::vector<ChangeEvent>>> empty_groups_;
+  std::map<TableState*, std::vector<QuarantinedRow>> empty_quarantine_;
+};
+
+// Schema changes (see schema_evolver.cpp).
+class SchemaEvolver {
+ public:
+  explicit SchemaEvolver(Engine& e) : e_(e) {}
+  // A change of `t`'s columns seen at `at`. Returns true when the table has a new plan (the
+  // stream must reopen with it).
+  bool evolve(TableState& t, const SchemaChange& sc, const Position& at, std::unique_ptr<DestinationWriter>& writer);
+  // Re-reads columns from the source (a pending backfill) for a table; runs on the stream thread
+  // (or the poller for incremental tables) once the stream has passed the task's position.
+  void run_backfill(TableState& t, std::unique_ptr<DestinationWriter>& writer);
+
+ private:
+  std::int64_t backfill_chunk(TableState& t, const TablePlan& plan, const TableSchema& proj, const std::vector<int>& read_index,
+                              const std::vector<bool>& mask, const SnapshotChunk& chunk, std::unique_ptr<DestinationWriter>& writer);
+  Engine& e_;
+};
+
+class IncrementalPoller {
+ public:
+  explicit IncrementalPoller(Engine& e) : e_(e) {}
+  // Polls every incremental table that is due; returns whether any rows arrived.
+  bool poll_due();
+
+ private:
+  std::int64_t poll(TableState& t);
+  Engine& e_;
+  std::unique_ptr<DestinationWriter> writer_;
+  Clock::TimePoint next_{};
+};
+
+// Tables joining, leaving and changing while the session runs (see lifecycle.cpp).
+class Lifecycle {
+ public:
+  explicit Lifecycle(Engine& e) : e_(e) {}
+  void reload(Config config);
+  // Looks at the source's tables: new ones selected by the config join, vanished ones are
+  // dropped, schema differences are queued for the stream. Runs on the runner thread.
+  void discover();
+  // Timers of the live loop: discovery, cool-down of failed tables, log retention.
+  void tick();
+  void created(const TableId& id);
+  void dropped(const TableId& id);
+
+  void pause(const std::string& name);
+  void resume(const std::string& name);
+  void stop(const std::string& name);
+  void resync(const std::string& name);
+
+ private:
+  void apply_plans(std::vector<TablePlan> plans, const std::shared_ptr<const Config>& config,
+                   const std::shared_ptr<const TypeMapper>& mapper);
+  void add_table(TablePlan plan, std::unique_lock<std::mutex>& lock);
+  bool readd(TableState& t, TablePlan plan, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries);
+  void take_up(TableState& t, std::unique_lock<std::mutex>& lock);
+  void queue_reconcile(const TableSchema& now);
+  void enforce_retention();
+  void retry_failed();
+  Engine& e_;
+  Clock::TimePoint next_discovery_{};
+  Clock::TimePoint next_timers_{};
+};
+
+class Progress {
+ public:
+  explicit Progress(Engine& e) : e_(e) {}
+  SessionStatus status() const;
+  TableStatus table_status(const TableState& t, Clock::TimePoint now) const;  // caller holds Engine::mu
+
+ private:
+  Engine& e_;
+};
+
+struct Engine {
+  Engine(Config config, SessionOptions options, std::shared_ptr<SourceConnector> source,
+         std::shared_ptr<DestinationConnector> destination);
+  ~Engine();
+
+  // ---- the session's life (engine.cpp) ----
+  void run();  // runner body: throws cdc::Error for session-level failures
+  void request_stop();
+  bool stopping() const { return stop_flag.load(); }
+  // Sleeps up to `d` on the engine's clock, waking early on stop. False when stopping.
+  bool sleep_for(std::chrono::milliseconds d);
+  std::shared_ptr<const Config> config() const;  // the current config (reload replaces it)
+
+  // ---- opening and restoring (open.cpp) ----
+  void open();
+  void restore(const std::map<std::string, std::string>& entries);
+  // Caller holds mu; returns entries to write once unlocked.
+  std::vector<CheckpointEntry> restore_table(TableState& t, TablePlan plan, const Config& config,
+                                             const std::map<std::string, std::string>& entries);
+  std::vector<CheckpointEntry> restore_removed(const std::string& id, TableRecord rec, const std::map<std::string, std::string>& entries);
+  void restore_chunks(TableState& t, const std::map<std::string, std::string>& entries);  // caller holds mu
+  void prepare_targets();
+  void prepare_stream();
+
+  // ---- shared helpers (engine.cpp) ----
+  TableState* find_table(const std::string& name) const;  // caller holds mu; throws Config
+  bool position_after(const Position& a, const Position& b) const { return source->compare_positions(a, b) > 0; }
+  CheckpointEntry table_entry(const TableState& t) const;  // caller holds mu
+  void save_table(TableState& t);
+  void put(const std::vector<CheckpointEntry>& entries) { committer->put(entries); }
+  // Marks a table failed (kept where it was; retried after retry.table_cooldown_s).
+  void fail_table(TableState& t, const std::string& message);
+  // Stops a table from applying changes at the position it has applied through; returns the
+  // checkpoint entries that record it (caller holds mu and writes them after unlocking).
+  std::vector<CheckpointEntry> hold(TableState& t);
+  // The table applies changes again; the stream replays from its held position when needed.
+  // Caller holds mu, taken with lock_between_batches() (or is the stream thread itself).
+  void unhold(TableState& t);
+  // The position the source may release its log up to (caller holds mu).
+  Position release_point() const;
+  // Runs `f` under the retry policy; retries are counted in the table's status.
+  void with_retry(TableState* t, std::string_view what, const std::function<void()>& f);
+  std::int64_t now_us() const { return clock->wall_us(); }
+  StreamTable stream_table(const TableState& t) const;
+  // Plans a table from `source_schema` with the current config (the stream's and discovery's
+  // re-plans use the same rules as the first plan).
+  TablePlan plan_for(const TableSchema& source_schema, const std::string& key) const;
+  void notify() { cv.notify_all(); }
+  // Whether unconvertible rows go to the quarantine table (else they fail their table).
+  bool quarantining() const;
+  // Takes mu once no stream batch is in flight: holds change `held` positions that a batch's
+  // checkpoint also moves, so the two must not interleave.
+  std::unique_lock<std::mutex> lock_between_batches();
+
+  // ---- fixed once open() returns ----
+  SessionOptions options;
+  std::shared_ptr<Clock> clock;
+  std::shared_ptr<SourceConnector> source;
+  std::shared_ptr<DestinationConnector> destination;
+  DestinationCapabilities caps;
+  std::shared_ptr<const TypeMapper> mapper;
+  std::shared_ptr<CheckpointStore> store;
+  std::unique_ptr<SessionLease> lease;
+  std::unique_ptr<Committer> committer;
+  std::string name;
+  RetryRunner retry;
+
+  // ---- guarded by mu ----
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::shared_ptr<const Config> config_;
+  // Configs replaced by reloads, kept so that references handed out by config() stay valid.
+  std::vector<std::shared_ptr<const Config>> retired_configs;
+  bool opened = false;  // open() returned: connectors, store and tables are in place
+  std::atomic<bool> stop_flag{false};
+  SessionState state = SessionState::Idle;
+  std::string error;  // session-level error
+  bool paused_all = false;
+  std::vector<std::unique_ptr<TableState>> tables;  // never shrinks while running: pointers stay valid
+  std::map<TableId, TableState*> by_source;
+  Position stream_position;  // the position every streaming table not held has applied through
+  std::int64_t lag_ms = -1;
+  bool restart_stream = false;
+  std::string snapshot_id;       // shared view of the first snapshot phase (empty = none)
+  bool initial_phase = true;     // the tables found at start are being copied (under snapshot_id)
+  bool stream_waits = true;      // ... and the stream waits for them (a fresh session)
+  bool stream_started = false;   // the change stream has been opened at least once
+  bool discover_now = false;     // the live loop looks at the source's tables at the next round
+  bool applying = false;         // a stream batch is between routing and its commit
+  Clock::TimePoint started{};
+  std::int64_t events_received = 0;
+
+  // ---- parts ----
+  SnapshotPool snapshots{*this};
+  StreamApplier streamer{*this};
+  SchemaEvolver evolver{*this};
+  IncrementalPoller poller{*this};
+  Lifecycle lifecycle{*this};
+  Progress progress{*this};
+
+ private:
+  void live_loop();
+  bool finished_work() const;  // caller holds mu
+  void save_live_tables();
+};
+
+}  // namespace cdc::detail

@@ -1,0 +1,344 @@
+// The stream applier: reads the change stream (ahead, on the prefetch thread), routes events to
+// their tables, skips what a table already has, applies a batch in one destination transaction
+// with its checkpoint on a transaction boundary, and tells the source how far it may release its
+// log. Runs on the runner thread.
+//
+// Positions: Engine::stream_position is where every streaming table without a `held` position
+// stands. A table with one is behind it (it replays after holding) or ahead of it (its copy
+// read a later state); each batch moves it along, and it drops its `held` once the session's
+// position has caught up with it. The session's position only ever moves forward.
+#include "core/session/convert.h"
+#include "core/session/engine.h"
+
+#include "core/failpoint.h"
+#include "core/logging.h"
+#include "core/stream_prefetch.h"
+
+#include <cdc/error.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace cdc::detail {
+
+namespace {
+using Groups = std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>;
+using Quarantine = std::map<TableState*, std::vector<QuarantinedRow>>;
+}  // namespace
+
+std::vector<StreamTable> StreamApplier::stream_tables() const {
+  std::vector<StreamTable> out;
+  for (const auto& t : e_.tables) {
+    if (t->mode != TableMode::Replicate || t->plan.read.columns.empty()) continue;
+    TablePhase p = t->phase();
+    if (p == TablePhase::Removed || p == TablePhase::Dropped || p == TablePhase::Pending) continue;
+    out.push_back(e_.stream_table(*t));
+  }
+  return out;
+}
+
+Position StreamApplier::open_from() {
+  Position start = e_.stream_position;
+  for (auto& t : e_.tables) {
+    if (t->mode != TableMode::Replicate || t->phase() != TablePhase::Streaming || t->holding) continue;
+    Position skip = t->held.empty() ? e_.stream_position : t->held;
+    t->skip_until = skip;
+    t->awaiting_replay = false;
+    logf(LogLevel::Debug, "session", t->id, "stream opens: applies changes after {}", skip.str());
+    if (start.empty() || (!skip.empty() && e_.position_after(start, skip))) start = skip;
+  }
+  return start;
+}
+
+void StreamApplier::close() {
+  stream_.reset();
+  writer_.reset();
+}
+
+bool StreamApplier::step(std::chrono::milliseconds wait) {
+  auto cfg = e_.config();
+  try {
+    if (!stream_) {
+      Position from;
+      std::vector<StreamTable> tables;
+      {
+        std::lock_guard<std::mutex> lock(e_.mu);
+        from = open_from();
+        tables = stream_tables();
+        e_.stream_started = true;
+      }
+      // Plans change with the schema. Read ahead on a thread of its own, so that decoding the
+      // log overlaps applying it.
+      stream_ = std::make_unique<PrefetchingStream>(e_.source->open_stream(tables, from));
+      logf(LogLevel::Info, "session", "", "streaming changes from position {}", from.str());
+    }
+    std::vector<ChangeEvent> events;
+    stream_->poll(events, static_cast<std::size_t>(cfg->stream_batch_rows), wait);
+    failures_ = 0;
+    if (events.empty()) {
+      advance_idle();
+      run_due_work();
+      return false;
+    }
+    auto change = std::find_if(events.begin(), events.end(), [](const ChangeEvent& ev) { return ev.schema_change != nullptr; });
+    if (change == events.end()) {
+      apply_batch(events);
+    } else {
+      // Rows before the change are applied with the old plan; the stream then reopens with the
+      // new one (rows after it, if a source delivered any, are read again).
+      ChangeEvent ev = std::move(*change);
+      events.erase(change, events.end());
+      if (!events.empty()) apply_batch(events);
+      if (schema_event(ev)) close();
+    }
+    run_due_work();
+    return true;
+  } catch (const Error& err) {
+    if (err.kind() == ErrorKind::Cancelled) return false;
+    close();
+    if (!RetryRunner::retries(cfg->retry, err, ++failures_)) throw;
+    if (failures_ == 1) first_failure_ = e_.clock->now();
+    auto delay = e_.retry.delay(cfg->retry, failures_);
+    logf(LogLevel::Warn, "session", "", "change stream failed (attempt {}, failing for {}), reconnecting in {}: {}", failures_,
+         format_elapsed(std::chrono::duration_cast<std::chrono::milliseconds>(e_.clock->now() - first_failure_)),
+         format_elapsed(delay), err.what());
+    e_.sleep_for(delay);
+    return false;
+  }
+}
+
+// Applies one polled batch: events grouped per table in order, one destination transaction, the
+// stream checkpoint at the last transaction boundary.
+void StreamApplier::apply_batch(std::vector<ChangeEvent>& events) {
+  Position boundary;
+  std::int64_t last_commit_us = 0;
+  Groups groups;
+  {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    e_.applying = true;
+    std::map<TableState*, std::size_t> group_of;
+    for (auto& ev : events) {
+      if (ev.end_of_transaction) boundary = ev.position;
+      if (ev.commit_time_us) last_commit_us = ev.commit_time_us;
+      auto it = e_.by_source.find(ev.table);
+      if (it == e_.by_source.end()) continue;
+      TableState& t = *it->second;
+      if (t.mode != TableMode::Replicate || t.holding || t.awaiting_replay || t.phase() != TablePhase::Streaming) continue;
+      if (!t.skip_until.empty()) {
+        if (!e_.position_after(ev.position, t.skip_until)) continue;
+        t.skip_until = Position();
+      }
+      auto g = group_of.find(&t);
+      if (g == group_of.end()) {
+        g = group_of.emplace(&t, groups.size()).first;
+        groups.push_back({&t, {}});
+      }
+      groups[g->second].second.push_back(std::move(ev));
+    }
+  }
+  Quarantine quarantined;
+  const bool quarantine = e_.quarantining();
+  for (auto& [t, evs] : groups) {
+    try {
+      convert_events(*t, evs, quarantine ? &quarantined[t] : nullptr, e_.now_us());
+    } catch (const Error& err) {
+      e_.fail_table(*t, err.what());
+      evs.clear();
+    }
+  }
+  try {
+    commit_batch(groups, quarantined, boundary);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    e_.applying = false;
+    e_.cv.notify_all();
+    throw;
+  }
+  after_commit(groups, quarantined, boundary, last_commit_us);
+}
+
+// The checkpoint entries that move the session's position to `boundary` (never backwards) and
+// each catching-up table's `held` along with it; `moves` records the latter for after_commit.
+// Caller holds Engine::mu.
+std::vector<CheckpointEntry> StreamApplier::position_entries(const Position& boundary, std::vector<HeldMove>& moves) {
+  std::vector<CheckpointEntry> entries;
+  const Position s = e_.stream_position;
+  Position next = s;
+  if (!boundary.empty() && (s.empty() || e_.position_after(boundary, s))) next = boundary;
+  if (next != s) entries.push_back({Ledger::stream_key(), next.str()});
+  for (auto& t : e_.tables) {
+    if (t->mode != TableMode::Replicate || t->phase() != TablePhase::Streaming || t->holding || t->awaiting_replay ||
+        t->held.empty())
+      continue;
+    Position h = t->held;
+    if (!boundary.empty() && e_.position_after(boundary, h)) h = boundary;  // it applied through the boundary
+    if (!next.empty() && !e_.position_after(next, h)) h = Position();      // it reached the session's position
+    if (h == t->held) continue;
+    moves.push_back({t.get(), h});
+    entries.push_back({Ledger::held_key(t->id), h.str()});  // empty = erased
+  }
+  return entries;
+}
+
+void StreamApplier::commit_batch(Groups& groups, Quarantine& quarantined, const Position& boundary) {
+  for (int attempt = 1;; ++attempt) {
+    TableState* failing = nullptr;
+    try {
+      DestinationTxn txn(*e_.destination, writer_);
+      for (auto& [t, evs] : groups) {
+        {
+          std::lock_guard<std::mutex> lock(e_.mu);
+          if (t->phase() != TablePhase::Streaming || t->holding) continue;
+        }
+        failing = t;
+        if (!evs.empty()) txn->apply(t->plan.target, evs);
+        if (auto q = quarantined.find(t); q != quarantined.end()) write_quarantine(txn.writer(), e_.name, q->second);
+        failing = nullptr;
+      }
+      std::vector<CheckpointEntry> entries;
+      {
+        std::lock_guard<std::mutex> lock(e_.mu);
+        moves_.clear();
+        entries = position_entries(boundary, moves_);
+      }
+      failpoint("stream.before_commit");
+      txn.commit(*e_.committer, entries);
+      failpoint("stream.batch_committed");
+      return;
+    } catch (const Error& err) {
+      auto cfg = e_.config();
+      if (RetryRunner::retries(cfg->retry, err, attempt) && !e_.stopping()) {
+        auto delay = e_.retry.delay(cfg->retry, attempt);
+        logf(LogLevel::Warn, "session", failing ? failing->id : "", "applying changes failed (attempt {}), retrying in {}: {}",
+             attempt, format_elapsed(delay), err.what());
+        if (!e_.sleep_for(delay)) throw Error(ErrorKind::Cancelled, "stopped");
+        continue;
+      }
+      if (!failing || err.kind() == ErrorKind::Cancelled) throw;
+      // Isolate the failing table: it holds where it was, the rest is applied again.
+      e_.fail_table(*failing, err.what());
+      if (e_.stopping()) throw Error(ErrorKind::Cancelled, "stopped");
+    }
+  }
+}
+
+void StreamApplier::after_commit(Groups& groups, Quarantine& quarantined, const Position& boundary, std::int64_t last_commit_us) {
+  Position release;
+  {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    auto now = e_.clock->now();
+    for (auto& [t, evs] : groups) {
+      if (t->phase() != TablePhase::Streaming || t->holding) continue;
+      if (auto q = quarantined.find(t); q != quarantined.end()) t->rec.quarantined += static_cast<std::int64_t>(q->second.size());
+      t->rec.changes += static_cast<std::int64_t>(evs.size());
+      t->rate.add(now, t->rec.changes);
+    }
+    for (auto& [t, h] : moves_)
+      if (!t->holding) t->held = h;
+    moves_.clear();
+    if (!boundary.empty() && (e_.stream_position.empty() || e_.position_after(boundary, e_.stream_position)))
+      e_.stream_position = boundary;
+    if (last_commit_us) e_.lag_ms = std::max<std::int64_t>(0, (e_.now_us() - last_commit_us) / 1000);
+    release = e_.release_point();
+    e_.applying = false;
+    e_.cv.notify_all();
+  }
+  if (!release.empty() && stream_) stream_->acknowledge(release);
+}
+
+// While no change for a replicated table arrives, the log still moves on (writes to other
+// tables, other databases): record and acknowledge the stream's position now and then, so a
+// restart does not re-read all of it and the source can release its log.
+void StreamApplier::advance_idle() {
+  if (e_.clock->now() - last_idle_advance_ < std::chrono::seconds(1)) return;
+  last_idle_advance_ = e_.clock->now();
+  Position p = stream_->position();
+  if (p.empty()) return;
+  std::vector<CheckpointEntry> entries;
+  {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    if (!e_.stream_position.empty() && !e_.position_after(p, e_.stream_position)) return;
+    e_.applying = true;
+    moves_.clear();
+    entries = position_entries(p, moves_);
+  }
+  try {
+    e_.put(entries);
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    e_.applying = false;
+    e_.cv.notify_all();
+    throw;
+  }
+  after_commit(empty_groups_, empty_quarantine_, p, 0);
+}
+
+bool StreamApplier::schema_event(const ChangeEvent& ev) {
+  const SchemaChange& sc = *ev.schema_change;
+  if (sc.kind == SchemaChangeKind::Created) {
+    e_.lifecycle.created(ev.table);
+    return false;
+  }
+  if (sc.kind == SchemaChangeKind::Dropped) {
+    e_.lifecycle.dropped(ev.table);
+    return false;
+  }
+  TableState* t = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    auto it = e_.by_source.find(ev.table);
+    if (it == e_.by_source.end()) return false;
+    t = it->second;
+    // A held table meets the change again when its stream replays from where it was held.
+    if (t->mode != TableMode::Replicate || t->holding || t->awaiting_replay || t->phase() != TablePhase::Streaming) return false;
+  }
+  return e_.evolver.evolve(*t, sc, ev.position, writer_);
+}
+
+// Work that waits for the stream to pass a position: backfills after schema changes, and
+// differences discovery found that the log did not show.
+void StreamApplier::run_due_work() {
+  struct Due {
+    TableState* t;
+    bool backfill;
+    std::optional<PendingReconcile> reconcile;
+  };
+  std::vector<Due> due;
+  {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    const Position s = e_.stream_position;
+    auto passed = [&](const Position& p) { return p.empty() || (!s.empty() && !e_.position_after(p, s)); };
+    for (auto& t : e_.tables) {
+      if (t->mode != TableMode::Replicate || t->phase() != TablePhase::Streaming || t->holding || t->awaiting_replay) continue;
+      if (t->reconcile && passed(t->reconcile->observed_at)) {
+        due.push_back({t.get(), false, std::move(t->reconcile)});
+        t->reconcile.reset();
+      } else if (t->backfill && passed(Position(t->backfill->after)) && (t->held.empty() || passed(t->held))) {
+        due.push_back({t.get(), true, std::nullopt});
+      }
+    }
+  }
+  for (auto& d : due) {
+    try {
+      if (d.backfill) {
+        e_.evolver.run_backfill(*d.t, writer_);
+        continue;
+      }
+      SchemaChange sc;
+      sc.after = d.reconcile->after;
+      sc.observed_at = d.reconcile->observed_at;
+      Position at;
+      {
+        std::lock_guard<std::mutex> lock(e_.mu);
+        at = e_.stream_position;
+      }
+      if (e_.evolver.evolve(*d.t, sc, at, writer_)) close();
+    } catch (const Error& err) {
+      if (err.kind() == ErrorKind::Cancelled) throw;
+      e_.fail_table(*d.t, err.what());
+    }
+  }
+}
+
+}  // namespace cdc::detail

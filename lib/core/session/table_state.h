@@ -1,0 +1,111 @@
+// One table's state in a running session, and the checked transitions between its phases.
+//
+// Everything here is guarded by the engine's one mutex (Engine::mu); functions that change a
+// phase take the held lock as proof. A table's phase changes only through transition(), which
+// refuses moves the life cycle does not have (docs/lifecycle.md):
+//
+//   Pending -> Snapshot -> Streaming            (replicate)
+//   Pending -> Snapshot -> Done                 (copy)
+//   Pending -> Streaming                        (snapshot: never)
+//   Pending -> Incremental
+//   Streaming -> Resyncing -> Streaming         (resync_table, snapshot: always, needs_resync)
+//   any live phase -> Failed -> (cool-down) -> what it was doing
+//   any live phase -> Stopped -> (resume) -> what it was doing
+//   any phase -> Removed -> (selected again) -> Pending / Streaming
+//   any phase -> Dropped -> (created again) -> Pending
+//
+// Pausing and `ddl: pause` holds are flags (paused, rec.ddl_held) on top of the phase.
+// A table "holds" while it does not apply changes (paused, held by ddl, being copied, failed,
+// stopped, removed): its `held` position pins the source log (see Engine::release_point).
+#pragma once
+
+#include "core/session/ledger.h"
+
+#include <cdc/plan.h>
+#include <cdc/session.h>
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace cdc::detail {
+
+// Rate over the last few seconds from (time, running total) samples.
+class RateMeter {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  void add(TimePoint now, std::int64_t total);
+  double rate(TimePoint now) const;
+
+ private:
+  std::deque<std::pair<TimePoint, std::int64_t>> samples_;
+};
+
+enum class ChunkState : std::uint8_t { Pending, Running, Done };
+
+// A schema difference found by looking at the source (at start, by discovery) rather than in the
+// stream: applied once the stream has passed `observed_at`, so rows logged before it are applied
+// with the columns they had.
+struct PendingReconcile {
+  TableSchema after;
+  Position observed_at;
+};
+
+struct TableState {
+  std::string id;  // source table id text: status name and checkpoint key
+  TableMode mode = TableMode::Replicate;
+  TablePlan plan;
+  bool identity = true;  // values need no conversion
+  bool reorder = false;  // target columns differ from the read columns in number or order
+
+  TableRecord rec;  // the persisted part (phase, flags, counters); rec.phase is THE phase
+
+  // Snapshot / resync.
+  std::vector<SnapshotChunk> chunks;
+  std::vector<ChunkState> chunk_state;
+  int chunks_running = 0;
+  int chunks_done = 0;
+  std::int64_t rows_done = 0;
+  bool starting = false;       // a worker is planning its snapshot
+  bool finishing = false;      // a worker is finishing its snapshot (resync sweep)
+  bool late_join = false;      // copied beside a running stream (added, resynced, snapshot: always)
+
+  // Stream. `held`: the position through which the table has applied changes when it is behind
+  // the session's stream position (holding, or catching up after holding); empty = it follows
+  // the session's position. `holding`: it applies nothing now.
+  Position held;
+  bool holding = false;
+  Position skip_until;         // events at or before it are already in the target (cleared once passed)
+  bool awaiting_replay = false;  // released behind the stream: applies nothing until it reopens from `held`
+  bool ddl_resume = false;     // the next schema change is applied whatever the ddl policy
+  TableSchema source_seen;     // the source table as the target reflects it (ledger "schema:")
+  std::optional<BackfillTask> backfill;      // columns to re-read once the stream passed `after`
+  std::optional<PendingReconcile> reconcile; // a difference found by discovery
+
+  // Status.
+  int attempts = 0;
+  std::string last_error;       // last retried error (status), rec.error is the failure
+  RateMeter rate;
+
+  TablePhase phase() const { return rec.phase; }
+  bool live() const;  // a phase in which the table does work
+};
+
+// Whether the life cycle has a move from `from` to `to`.
+bool allowed_transition(TablePhase from, TablePhase to);
+
+// Moves a table to `to`, or throws Error(Internal) naming the table and both phases. `lock`
+// proves Engine::mu is held.
+void transition(TableState& t, TablePhase to, const std::unique_lock<std::mutex>& lock);
+void transition(TableState& t, TablePhase to, const std::lock_guard<std::mutex>& lock);
+
+// Installs a table's plan and what follows from it for conversions.
+void set_plan(TableState& t, TablePlan plan);
+
+}  // namespace cdc::detail
