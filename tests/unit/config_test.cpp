@@ -159,3 +159,39 @@ TEST_CASE("retry delays grow exponentially up to the cap", "[unit][retry]") {
   CHECK(p.base_delay_ms(5) == 3000);
   CHECK(p.base_delay_ms(60) == 3000);
 }
+
+TEST_CASE("service settings: snapshot policy, discovery, held log limits, table cool-down", "[unit][config]") {
+  auto c = cdc::parse_config_yaml(R"(source: "sqlite:///a.db"
+destination: "sqlite:///b.db"
+discover_interval_s: 5m
+max_held_log: {bytes: 512MB, age: 6h}
+retry: {table_cooldown_s: 90s}
+defaults: {snapshot: never}
+tables:
+  orders: {snapshot: always}
+)");
+  CHECK(c.discover_interval_s == 300);
+  CHECK(c.max_held_log.max_bytes == 512LL << 20);
+  CHECK(c.max_held_log.max_age_s == 6 * 3600);
+  CHECK(c.retry.table_cooldown_s == 90);
+  CHECK(*c.settings_for("orders").snapshot == cdc::SnapshotPolicy::Always);
+  CHECK(*c.settings_for("other").snapshot == cdc::SnapshotPolicy::Never);
+  // Defaults: 10 GB / 24 h, discovery every minute, five minutes of cool-down, copy once.
+  cdc::Config d;
+  CHECK(d.max_held_log.max_bytes == 10LL << 30);
+  CHECK(d.max_held_log.max_age_s == 86400);
+  CHECK(d.discover_interval_s == 60);
+  CHECK(d.retry.table_cooldown_s == 300);
+  CHECK(*d.settings_for("x").snapshot == cdc::SnapshotPolicy::Initial);
+  CHECK(cdc::parse_config_yaml("source: \"sqlite:///a.db\"\ndestination: \"sqlite:///b.db\"\nmax_held_log: {bytes: 1073741824}\n")
+            .max_held_log.max_bytes == 1LL << 30);
+
+  CHECK(error_of("source: \"sqlite:///a.db\"\ndestination: \"sqlite:///b.db\"\nmax_held_log: {bytes: 10 parsecs}\n") ==
+        "max_held_log.bytes: expected an amount such as \"512MB\" or \"10GB\", got 10 parsecs");
+  CHECK(error_of("source: \"sqlite:///a.db\"\ndestination: \"sqlite:///b.db\"\ndiscover_interval_s: soon\n") ==
+        "discover_interval_s: expected an amount such as 300, \"90s\", \"5m\" or \"24h\", got soon");
+  CHECK(error_of("source: \"sqlite:///a.db\"\ndestination: \"sqlite:///b.db\"\ntables: {t: {snapshot: sometimes}}\n") ==
+        "tables.t.snapshot: expected initial | never | always, got \"sometimes\"");
+  CHECK(error_of("source: \"sqlite:///a.db\"\ndestination: \"sqlite:///b.db\"\nmax_held_log: {size: 1}\n") ==
+        "max_held_log.size: unknown key (known keys: bytes, age)");
+}

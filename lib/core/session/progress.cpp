@@ -7,6 +7,8 @@ namespace cdc::detail {
 namespace {
 
 std::string hold_reason(const TableState& t) {
+  if (t.rec.ddl_held) return "ddl: pause";
+  if (t.rec.paused) return "paused";
   switch (t.phase()) {
     case TablePhase::Stopped: return "stopped";
     case TablePhase::Failed: return "failed";
@@ -15,8 +17,6 @@ std::string hold_reason(const TableState& t) {
     case TablePhase::Resyncing: return "copying";
     default: break;
   }
-  if (t.rec.ddl_held) return "ddl: pause";
-  if (t.rec.paused) return "paused";
   return {};
 }
 
