@@ -5,6 +5,7 @@
 // transition() under the engine's lock and is recorded in the ledger (docs/lifecycle.md).
 #include "core/session/engine.h"
 
+#include "core/failpoint.h"
 #include "core/logging.h"
 #include "core/session/retry.h"
 
@@ -128,6 +129,7 @@ void Lifecycle::resync(const std::string& name) {
     }
     e_.cv.notify_all();
   }
+  failpoint("lifecycle.resync");
   e_.put(entries);
   logf(LogLevel::Info, "session", name, "resync requested: the table is copied again while the others stream");
 }
@@ -195,6 +197,7 @@ void Lifecycle::apply_plans(std::vector<TablePlan> plans, const std::shared_ptr<
     }
     e_.cv.notify_all();
   }
+  failpoint("lifecycle.reload");
   e_.put(entries);
   logf(LogLevel::Info, "session", "", "configuration reloaded: {} tables added, {} removed, {} changed", added, removed, changed);
 }

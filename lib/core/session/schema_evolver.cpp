@@ -13,6 +13,7 @@
 #include "core/session/convert.h"
 #include "core/session/engine.h"
 
+#include "core/failpoint.h"
 #include "core/logging.h"
 #include "core/text_util.h"
 
@@ -136,6 +137,33 @@ TargetPlan plan_target(Engine& e, const TablePlan& old_plan, const SchemaChange&
   return out;
 }
 
+// Renames the log did not spell out (PostgreSQL's Relation messages, a difference found by
+// looking at the source): a column that disappeared and one that appeared at the same position
+// with the same type is the same column renamed. Sources that have the statement (MariaDB) say
+// what was renamed; their other drops and adds are what they say.
+std::map<std::string, std::string> infer_renames(const TableSchema& before, const SchemaChange& sc) {
+  if (!sc.statement.empty() || !sc.renamed.empty()) return sc.renamed;
+  std::map<std::string, std::string> out;
+  for (std::size_t i = 0; i < before.columns.size() && i < sc.after.columns.size(); ++i) {
+    const Column& b = before.columns[i];
+    const Column& a = sc.after.columns[i];
+    if (b.name == a.name || sc.after.index_of(b.name) >= 0 || before.index_of(a.name) >= 0) continue;
+    if (b.type == a.type && detail::iequals(b.source_type, a.source_type)) out[b.name] = a.name;
+  }
+  return out;
+}
+
+// A drop and an add the rules above could not pair: a rename with a type change, or a real
+// drop and add. Under `ddl: pause` a person decides.
+bool ambiguous(const std::vector<ColumnChange>& changes) {
+  bool dropped = false, added = false;
+  for (const auto& c : changes) {
+    dropped = dropped || c.kind == ColumnChangeKind::Dropped;
+    added = added || c.kind == ColumnChangeKind::Added;
+  }
+  return dropped && added;
+}
+
 using HistoryFn = std::function<SchemaHistoryEntry(const ColumnChange&, std::string_view, std::string)>;
 
 // Columns to re-read once the stream passed both the change and where it was described; merged
@@ -192,36 +220,24 @@ void commit_change(Engine& e, TableState& t, const SchemaChange& sc, const Decis
     }
     txn->record_schema_changes(e.name, rows);
   }
+  failpoint("schema.before_commit");
   txn.commit(*e.committer, entries);
+  failpoint("schema.committed");
 }
 
-}  // namespace
-
-bool SchemaEvolver::evolve(TableState& t, const SchemaChange& sc, const Position& at, std::unique_ptr<DestinationWriter>& writer) {
-  TableSchema seen;
+// One schema change being handled: what it changes, what the policy allows, and how to say so.
+struct Evolution {
+  Engine& e;
+  TableState& t;
+  const SchemaChange& sc;
+  const Position& at;
+  std::unique_ptr<DestinationWriter>& writer;
   TablePlan old_plan;
   Decision d;
-  DdlPolicy policy;
-  {
-    std::lock_guard<std::mutex> lock(e_.mu);
-    seen = t.source_seen.columns.empty() ? t.plan.source : t.source_seen;
-    old_plan = t.plan;
-    d.kept_types = t.rec.kept_types;
-    d.left_out = t.rec.left_out;
-    policy = t.ddl_resume ? DdlPolicy::Apply : *t.plan.settings.ddl;
-    t.ddl_resume = false;
-  }
-  for (auto& c : diff_schemas(seen, sc.after, sc.renamed))
-    if (copied(old_plan, c)) d.changes.push_back(std::move(c));
-  if (d.changes.empty()) {
-    // Nothing the table copies changed (an excluded column, a default): remember the definition.
-    std::lock_guard<std::mutex> lock(e_.mu);
-    t.source_seen = sc.after;
-    e_.put({{Ledger::schema_key(t.id), Ledger::encode_schema(sc.after)}});
-    return false;
-  }
-  const auto now_us = e_.now_us();
-  auto history = [&](const ColumnChange& c, std::string_view action, std::string ddl = {}) {
+  DdlPolicy policy = DdlPolicy::Apply;
+  std::int64_t now_us = 0;
+
+  SchemaHistoryEntry history(const ColumnChange& c, std::string_view action, std::string ddl = {}) const {
     SchemaHistoryEntry h;
     h.table = t.id;
     h.target = old_plan.target.schema.id.to_string();
@@ -235,92 +251,135 @@ bool SchemaEvolver::evolve(TableState& t, const SchemaChange& sc, const Position
     h.position = at.str();
     h.at_us = now_us;
     return h;
-  };
-  auto all_history = [&](std::string_view action) {
+  }
+  std::vector<SchemaHistoryEntry> all_history(std::string_view action) const {
     std::vector<SchemaHistoryEntry> out;
     for (const auto& c : d.changes) out.push_back(history(c, action));
     return out;
-  };
-  auto describe = [&](const ColumnChange& c) {
-    return fmt::format("column {} changed from {} to {}: {}", c.column, type_text(c.before), type_text(c.after), c.reason);
-  };
-  auto pause = [&](const std::string& why) {
-    record_alone(e_, t, writer, all_history("paused"));
+  }
+  // Holds the table at the last committed position; resume_table applies the change.
+  bool pause(const std::string& why) {
+    record_alone(e, t, writer, all_history("paused"));
     std::vector<CheckpointEntry> entries;
     {
-      std::lock_guard<std::mutex> lock(e_.mu);
+      std::lock_guard<std::mutex> lock(e.mu);
       t.rec.paused = true;
       t.rec.ddl_held = true;
-      entries = e_.hold(t);
-      entries.push_back(e_.table_entry(t));
+      entries = e.hold(t);
+      entries.push_back(e.table_entry(t));
     }
-    e_.put(entries);
+    e.put(entries);
     logf(LogLevel::Warn, "session", t.id, "paused by its ddl policy: {}; resume the table to apply the change", why);
     return false;
-  };
-  auto fail = [&](const std::string& why) {
-    record_alone(e_, t, writer, all_history("failed"));
-    e_.fail_table(t, fmt::format("schema change of table {}: {} (ddl: {})", t.id, why, to_string(policy)));
-    return false;
-  };
-
-  const ColumnChange* incompatible = nullptr;
-  for (const auto& c : d.changes)
-    if (c.kind == ColumnChangeKind::Incompatible && !incompatible) incompatible = &c;
-  if (incompatible && policy == DdlPolicy::Fail) return fail(describe(*incompatible));
-  if (incompatible && policy == DdlPolicy::Pause) return pause(describe(*incompatible));
-  // A column changed again: what an earlier `ignore` kept of it no longer holds.
-  for (const auto& c : d.changes) {
-    d.kept_types.erase(c.column);
-    d.left_out.erase(c.column);
   }
-  if (policy == DdlPolicy::Ignore)
-    for (std::size_t i = 0; i < d.changes.size(); ++i)
-      if (d.changes[i].kind == ColumnChangeKind::Incompatible) d.ignore(i);
-
-  for (int round = 0; round < 2; ++round) {
-    TargetPlan tp;
-    try {
-      tp = plan_target(e_, old_plan, sc, d);
-    } catch (const Error& err) {
-      return fail(err.what());
+  bool fail(const std::string& why) {
+    record_alone(e, t, writer, all_history("failed"));
+    e.fail_table(t, fmt::format("schema change of table {}: {} (ddl: {})", t.id, why, to_string(policy)));
+    return false;
+  }
+  // The policy's verdict on incompatible changes: nullopt = go on and apply.
+  std::optional<bool> screen(bool renames_guessed) {
+    const ColumnChange* incompatible = nullptr;
+    for (const auto& c : d.changes)
+      if (c.kind == ColumnChangeKind::Incompatible && !incompatible) incompatible = &c;
+    auto describe = [&](const ColumnChange& c) {
+      return fmt::format("column {} changed from {} to {}: {}", c.column, type_text(c.before), type_text(c.after), c.reason);
+    };
+    if (incompatible && policy == DdlPolicy::Fail) return fail(describe(*incompatible));
+    if (incompatible && policy == DdlPolicy::Pause) return pause(describe(*incompatible));
+    if (renames_guessed && policy == DdlPolicy::Pause && ambiguous(d.changes))
+      return pause("columns disappeared and others appeared, which may be renames; resuming applies them as dropped and added");
+    // A column changed again: what an earlier `ignore` kept of it no longer holds.
+    for (const auto& c : d.changes) {
+      d.kept_types.erase(c.column);
+      d.left_out.erase(c.column);
     }
-    std::optional<BackfillTask> backfill;
-    if (!tp.backfill.empty()) {
-      std::lock_guard<std::mutex> lock(e_.mu);
-      backfill = backfill_task(e_, t, tp.backfill, at, sc.observed_at);
-    }
-    try {
-      commit_change(e_, t, sc, d, tp, history, backfill, writer);
-    } catch (const Error& err) {
-      if (err.retryable() || err.kind() == ErrorKind::Cancelled) throw;  // the stream reconnects and reports it again
-      // The destination cannot take the change: the policy decides.
-      std::string why = fmt::format("the destination cannot apply it: {}", err.what());
-      if (policy == DdlPolicy::Pause) return pause(why);
-      if (policy != DdlPolicy::Ignore || round > 0) return fail(why);
-      logf(LogLevel::Warn, "session", t.id, "schema change not applied ({}); ddl: ignore keeps the columns the target has", why);
+    if (policy == DdlPolicy::Ignore)
       for (std::size_t i = 0; i < d.changes.size(); ++i)
-        if (!d.ignored.count(i)) d.ignore(i);
-      continue;
-    }
+        if (d.changes[i].kind == ColumnChangeKind::Incompatible) d.ignore(i);
+    return std::nullopt;
+  }
+  void log_outcome() const {
     for (std::size_t i = 0; i < d.changes.size(); ++i)
       logf(d.ignored.count(i) ? LogLevel::Warn : LogLevel::Info, "session", t.id, "schema change {} column {}{}: {}",
            to_string(d.changes[i].kind), d.changes[i].column,
            d.changes[i].kind == ColumnChangeKind::Incompatible ? " (" + d.changes[i].reason + ")" : std::string(),
            d.ignored.count(i) ? "ignored (ddl: ignore)" : "applied");
-    std::lock_guard<std::mutex> lock(e_.mu);
-    t.rec.kept_types = std::move(d.kept_types);
-    t.rec.left_out = std::move(d.left_out);
-    t.source_seen = sc.after;
-    set_plan(t, std::move(tp.plan));
-    if (backfill) {
-      t.backfill = std::move(backfill);
-      logf(LogLevel::Info, "session", t.id, "columns {} are read again from the source once the stream has passed {}",
-           fmt::join(t.backfill->columns, ", "), t.backfill->after);
-    }
-    return true;
   }
-  return false;
+  // Plans, changes the target and commits; under `ignore` a refused change is retried keeping the
+  // target as it is. Returns whether the table has a new plan.
+  bool apply() {
+    for (int round = 0; round < 2; ++round) {
+      TargetPlan tp;
+      try {
+        tp = plan_target(e, old_plan, sc, d);
+      } catch (const Error& err) {
+        return fail(err.what());
+      }
+      std::optional<BackfillTask> backfill;
+      if (!tp.backfill.empty()) {
+        std::lock_guard<std::mutex> lock(e.mu);
+        backfill = backfill_task(e, t, tp.backfill, at, sc.observed_at);
+      }
+      try {
+        commit_change(e, t, sc, d, tp, [this](auto& c, auto a, auto ddl) { return history(c, a, std::move(ddl)); }, backfill,
+                      writer);
+      } catch (const Error& err) {
+        if (err.retryable() || err.kind() == ErrorKind::Cancelled) throw;  // the stream reconnects and reports it again
+        // The destination cannot take the change: the policy decides.
+        std::string why = fmt::format("the destination cannot apply it: {}", err.what());
+        if (policy == DdlPolicy::Pause) return pause(why);
+        if (policy != DdlPolicy::Ignore || round > 0) return fail(why);
+        logf(LogLevel::Warn, "session", t.id, "schema change not applied ({}); ddl: ignore keeps the columns the target has", why);
+        for (std::size_t i = 0; i < d.changes.size(); ++i)
+          if (!d.ignored.count(i)) d.ignore(i);
+        continue;
+      }
+      log_outcome();
+      std::lock_guard<std::mutex> lock(e.mu);
+      t.rec.kept_types = std::move(d.kept_types);
+      t.rec.left_out = std::move(d.left_out);
+      t.source_seen = sc.after;
+      set_plan(t, std::move(tp.plan));
+      if (backfill) {
+        t.backfill = std::move(backfill);
+        logf(LogLevel::Info, "session", t.id, "columns {} are read again from the source once the stream has passed {}",
+             fmt::join(t.backfill->columns, ", "), t.backfill->after);
+      }
+      return true;
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+bool SchemaEvolver::evolve(TableState& t, const SchemaChange& sc, const Position& at, std::unique_ptr<DestinationWriter>& writer) {
+  Evolution ev{e_, t, sc, at, writer, {}, {}, DdlPolicy::Apply, e_.now_us()};
+  TableSchema seen;
+  {
+    std::lock_guard<std::mutex> lock(e_.mu);
+    seen = t.source_seen.columns.empty() ? t.plan.source : t.source_seen;
+    ev.old_plan = t.plan;
+    ev.d.kept_types = t.rec.kept_types;
+    ev.d.left_out = t.rec.left_out;
+    ev.policy = t.ddl_resume ? DdlPolicy::Apply : *t.plan.settings.ddl;
+    t.ddl_resume = false;
+  }
+  const bool guessed = sc.statement.empty() && sc.renamed.empty();
+  for (auto& c : diff_schemas(seen, sc.after, infer_renames(seen, sc)))
+    if (copied(ev.old_plan, c)) ev.d.changes.push_back(std::move(c));
+  if (ev.d.changes.empty()) {
+    // Nothing the table copies changed (an excluded column, a default): remember the definition.
+    {
+      std::lock_guard<std::mutex> lock(e_.mu);
+      t.source_seen = sc.after;
+    }
+    e_.put({{Ledger::schema_key(t.id), Ledger::encode_schema(sc.after)}});
+    return false;
+  }
+  if (auto verdict = ev.screen(guessed)) return *verdict;
+  return ev.apply();
 }
 
 // Re-reads the task's columns from the source, chunk by chunk, and sets them on the target rows
@@ -420,6 +479,7 @@ std::int64_t SchemaEvolver::backfill_chunk(TableState& t, const TablePlan& plan,
     txn->backfill(plan.target, rows, mask);
     write_quarantine(txn.writer(), e_.name, quarantined);
     txn.commit(*e_.committer, {});
+    failpoint("backfill.batch_committed");
     count += static_cast<std::int64_t>(rows.size());
   }
   return count;

@@ -203,6 +203,7 @@ void SnapshotPool::start_table(TableState& t, std::unique_ptr<DestinationWriter>
     if (!resync) txn->truncate(t.plan.target);
     else if (!old_set.empty() && e_.caps.resync_sweep) txn->drop_key_set(t.plan.target, old_set);
     txn.commit(*e_.committer, entries);
+    failpoint("snapshot.planned");
   });
   std::lock_guard<std::mutex> lock(e_.mu);
   if (!resync) transition(t, TablePhase::Snapshot, lock);
@@ -324,6 +325,7 @@ void SnapshotPool::finish_table(TableState& t, std::unique_ptr<DestinationWriter
     if (sweep) removed = txn->sweep_unstaged(t.plan.target, set);
     failpoint("snapshot.before_finish");
     txn.commit(*e_.committer, entries);
+    failpoint("snapshot.finished");
   });
   // Between stream batches: a batch in flight dropped this table's events while it held.
   auto lock = e_.lock_between_batches();
