@@ -242,8 +242,8 @@ bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& 
   TablePlan next = p;
   if (!t.source_seen.columns.empty()) {
     try {
-      next = plan_table(*e_.config_, t.source_seen, p.key, *e_.mapper, e_.source->dialect(), e_.destination->dialect(),
-                        e_.destination->max_identifier_length());
+      next = plan_table(*e_.config_, effective_source(t.rec.kept_types, t.rec.left_out, t.source_seen), p.key, *e_.mapper,
+                        e_.source->dialect(), e_.destination->dialect(), e_.destination->max_identifier_length());
     } catch (const Error&) {
       next = p;
     }

@@ -217,8 +217,8 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
   // the schema the target reflects; the stream meets the DDL logged since in order, and
   // discovery reconciles what the log does not show.
   try {
-    set_plan(t, plan_table(cfg, t.source_seen, plan.key, *mapper, source->dialect(), destination->dialect(),
-                           destination->max_identifier_length()));
+    set_plan(t, plan_table(cfg, effective_source(t.rec.kept_types, t.rec.left_out, t.source_seen), plan.key, *mapper,
+                           source->dialect(), destination->dialect(), destination->max_identifier_length()));
   } catch (const Error& e) {
     logf(LogLevel::Warn, "session", t.id, "planning with the recorded schema failed ({}): using the source's", e.what());
     set_plan(t, std::move(plan));

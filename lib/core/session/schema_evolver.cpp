@@ -32,19 +32,6 @@ namespace {
 
 std::string type_text(const Column& c) { return c.source_type.empty() ? c.type.to_string() : c.source_type; }
 
-// The source table as the plan must see it: `after`, with the definitions `ddl: ignore` keeps.
-TableSchema effective_source(const std::map<std::string, Column>& kept_types, const std::set<std::string>& left_out,
-                             const TableSchema& after) {
-  TableSchema e = after;
-  e.columns.clear();
-  for (const auto& c : after.columns) {
-    if (left_out.count(c.name)) continue;
-    auto kept = kept_types.find(c.name);
-    e.columns.push_back(kept == kept_types.end() ? c : kept->second);
-  }
-  return e;
-}
-
 // Whether a change touches what the table copies (config `columns` / `exclude_columns`).
 bool copied(const TablePlan& plan, const ColumnChange& c) {
   const TableSettings& s = plan.settings;

@@ -73,6 +73,18 @@ void transition(TableState& t, TablePhase to, const std::unique_lock<std::mutex>
 
 void transition(TableState& t, TablePhase to, const std::lock_guard<std::mutex>&) { do_transition(t, to); }
 
+TableSchema effective_source(const std::map<std::string, Column>& kept_types, const std::set<std::string>& left_out,
+                             const TableSchema& after) {
+  TableSchema e = after;
+  e.columns.clear();
+  for (const auto& c : after.columns) {
+    if (left_out.count(c.name)) continue;
+    auto kept = kept_types.find(c.name);
+    e.columns.push_back(kept == kept_types.end() ? c : kept->second);
+  }
+  return e;
+}
+
 void set_plan(TableState& t, TablePlan p) {
   t.identity = std::all_of(p.converters.begin(), p.converters.end(), [](const auto& c) { return c == nullptr; });
   t.reorder = p.target_from_read.size() != p.read.columns.size();

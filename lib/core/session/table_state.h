@@ -105,6 +105,11 @@ bool allowed_transition(TablePhase from, TablePhase to);
 void transition(TableState& t, TablePhase to, const std::unique_lock<std::mutex>& lock);
 void transition(TableState& t, TablePhase to, const std::lock_guard<std::mutex>& lock);
 
+// The source table as a plan must see it: `after`, with the definitions `ddl: ignore` keeps
+// (columns whose old type stays, columns left out).
+TableSchema effective_source(const std::map<std::string, Column>& kept_types, const std::set<std::string>& left_out,
+                             const TableSchema& after);
+
 // Installs a table's plan and what follows from it for conversions.
 void set_plan(TableState& t, TablePlan plan);
 
