@@ -221,9 +221,17 @@ TEST_CASE("TRUNCATE splits a batch into segments applied in order", "[unit]") {
 TEST_CASE("soft-delete tables: rows without the flag are padded, the flag is always written", "[unit]") {
   auto t = table(true);
   // Rows one value short (no flag) and full rows mix; a delete stays a delete for the writer.
-  CHECK(reduce(t, {ins(row(1, "a", "b")), ins({Value::int64(2), s("c"), s("d"), Value::boolean(false)}), del(row(1, "a", "b")),
+  CHECK(reduce(t, {ins(row(1, "a", "b")), ins({Value::int64(2), s("c"), s("d"), Value::boolean(false)}), del(row(5, nullptr, nullptr)),
                    upd({}, row(2, "e", nullptr), {false, false, true, true})}) ==
-        Lines{"segment", "delete (1, 'a', 'b', NULL) @2", "upsert [id,a,b,_cdc_deleted] all (2, 'e', 'd', NULL) @3"});
+        Lines{"segment", "delete (5, NULL, NULL, NULL) @2",
+              "upsert [id,a,b,_cdc_deleted] all (1, 'a', 'b', NULL) @0 (2, 'e', 'd', NULL) @3"});
+  // A key written earlier in the segment and then deleted stays, flagged: the target must end up
+  // with the row, as it would applying the events one by one. Also the old key of a key change.
+  CHECK(reduce(t, {ins(row(7, "x", "y")), del(row(7, "x", "y"))}) ==
+        Lines{"segment", "upsert [id,a,b,_cdc_deleted] all (7, 'x', 'y', true) @1"});
+  CHECK(reduce(t, {ins(row(1, "a", "b")), upd(row(1, nullptr, nullptr), row(3, "a", "b")), ins(row(9, "n", "n")),
+                   del(row(9, nullptr, nullptr)), ins(row(9, "again", "n"))}) ==
+        Lines{"segment", "upsert [id,a,b,_cdc_deleted] all (1, 'a', 'b', true) @1 (3, 'a', 'b', NULL) @1 (9, 'again', 'n', NULL) @4"});
   auto layout = detail::make_table_layout(t, "public.t");
   Row shorter = row(1, "a", "b");
   CHECK(layout.value(shorter, 3) == Value::boolean(false));

@@ -191,6 +191,13 @@ class Reducer {
 
   void set_deleted(std::size_t i, Row image, const ChangeEvent& e) {
     KeyState& s = states_[i];
+    if (t_.soft_delete >= 0 && !s.deleted && !s.row.empty()) {
+      // A soft delete leaves the row in place: one written earlier in the segment is written
+      // flagged, or the flag would land on a row the target never got.
+      s.row[static_cast<std::size_t>(t_.soft_delete)] = Value::boolean(true);
+      s.event = &e;
+      return;
+    }
     s.deleted = true;
     s.row = std::move(image);
     s.written.clear();

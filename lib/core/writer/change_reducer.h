@@ -12,9 +12,11 @@
 //    row in place (KeyMove) so they survive; it closes the segment before it.
 //  - A delete and a re-insert of one key reduce to the re-insert (a full row).
 //  - A TRUNCATE closes the segment before it; segments are applied in order.
-// Tables without a key are not reduced (their events are applied in order by the writer), nor is
-// the soft-delete flag interpreted here: a delete stays a delete, and the writer turns it into
-// "set the flag". Plain functions of their input; no I/O.
+//  - Soft deletes leave the row in place, so a delete of a key written earlier in the segment
+//    becomes that row written with the flag set; any other delete stays a delete, which the
+//    writer turns into "set the flag".
+// Tables without a key are not reduced (their events are applied in order by the writer).
+// Plain functions of their input; no I/O.
 #pragma once
 
 #include "core/writer/table_layout.h"
