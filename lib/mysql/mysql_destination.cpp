@@ -348,7 +348,8 @@ class MysqlWriter final : public DestinationWriter {
     } else {
       conn_.exec(fmt::format("DELETE FROM {} WHERE {}", m.name, unstaged), t.layout.where);
     }
-    const auto removed = static_cast<std::int64_t>(mysql_affected_rows(conn_.get()));
+    // (Conn::exec drains results, which resets mysql_affected_rows; ROW_COUNT() still has it.)
+    const std::int64_t removed = std::stoll(conn_.scalar("SELECT ROW_COUNT()", t.layout.where).value_or("0"));
     // DROP TABLE would commit the transaction: the set goes once it committed.
     pending_drops_.push_back(keys);
     return removed;
