@@ -22,6 +22,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 
 namespace cdc::sqlite {
 
@@ -58,8 +59,9 @@ std::string render(const DestinationTable& table) {
 }
 
 // A value as an SQLite literal for DDL (a column's DEFAULT), rendered as Stmt::bind would store it:
-// text in single quotes with quotes doubled (text holding NUL as a cast blob), blobs as X'..'.
-std::string sqlite_literal(const Value& v) {
+// text in single quotes with quotes doubled, blobs as X'..'. Nothing for text holding NUL, which
+// only a cast could spell, and ADD COLUMN takes no expression as its default.
+std::optional<std::string> sqlite_literal(const Value& v) {
   auto hex = [](const std::string& bytes) {
     static const char* digits = "0123456789abcdef";
     std::string out = "X'";
@@ -87,7 +89,7 @@ std::string sqlite_literal(const Value& v) {
     case ValueKind::Bytes: return hex(v.text());
     default: {
       const std::string& t = v.text();
-      if (t.find('\0') != std::string::npos) return "CAST(" + hex(t) + " AS TEXT)";
+      if (t.find('\0') != std::string::npos) return std::nullopt;
       std::string out = "'";
       for (char c : t) {
         if (c == '\'') out += '\'';
@@ -241,18 +243,29 @@ class SqliteWriter final : public DestinationWriter {
       return std::any_of(info.columns.begin(), info.columns.end(),
                          [&](const Column& x) { return sqlite3_stricmp(x.name.c_str(), c.c_str()) == 0; });
     };
+    const std::string name = quote_ident(s.id.name);
     std::vector<std::string> out;
     for (const auto& ch : changes) {
+      const std::string where = where_of(s) + " column " + ch.column;
       std::string sql;
       if (ch.kind == ColumnChangeKind::Added && !has(ch.column)) {
-        sql = fmt::format("ALTER TABLE {} ADD COLUMN {}", quote_ident(s.id.name), column_def(ch.target, false));
-        // Existing rows read the default: the value the source gave them.
-        if (ch.fill && !ch.fill->is_null()) sql += " DEFAULT " + sqlite_literal(*ch.fill);
+        // Existing rows read the default: the value the source gave them. A value without a
+        // literal form is set by an UPDATE instead, bound as the writer binds values.
+        const bool filled = ch.fill && !ch.fill->is_null();
+        const std::optional<std::string> literal = filled ? sqlite_literal(*ch.fill) : std::nullopt;
+        sql = fmt::format("ALTER TABLE {} ADD COLUMN {}{}", name, column_def(ch.target, false), literal ? " DEFAULT " + *literal : "");
+        db_.exec(sql, where);
+        if (filled && !literal) {
+          const std::string update = fmt::format("UPDATE {} SET {} = ?1", name, quote_ident(ch.column));
+          Stmt fill(db_, update, where);
+          fill.bind(1, *ch.fill);
+          fill.run();
+          sql += "; " + update;
+        }
       } else if (ch.kind == ColumnChangeKind::Renamed && !(has(ch.column) && !has(ch.old_name))) {
-        sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", quote_ident(s.id.name), quote_ident(ch.old_name),
-                          quote_ident(ch.column));
+        sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", name, quote_ident(ch.old_name), quote_ident(ch.column));
+        db_.exec(sql, where);
       }
-      if (!sql.empty()) db_.exec(sql, where_of(s) + " column " + ch.column);
       out.push_back(sql);
     }
     tables_.forget(s.id.name);
