@@ -649,8 +649,10 @@ class MysqlWriter final : public DestinationWriter {
       if ((*it)[2] && (*it)[3]) cols += " CHARACTER SET " + *(*it)[2] + " COLLATE " + *(*it)[3];
       cols += " NOT NULL, ";
     }
-    if (!ddl_) ddl_ = Conn(params_, ErrorKind::Destination);
-    ddl_.exec(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}PRIMARY KEY ({})) ENGINE=InnoDB", quote_ident(db_), quote_ident(keys), cols,
+    // A connection of its own for one statement (sets are made once per resync; a connection kept
+    // for them would sit idle long enough for the server to drop it).
+    Conn ddl(params_, ErrorKind::Destination);
+    ddl.exec(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}PRIMARY KEY ({})) ENGINE=InnoDB", quote_ident(db_), quote_ident(keys), cols,
                           key_list(t)),
               t.layout.where);
   }
@@ -669,7 +671,6 @@ class MysqlWriter final : public DestinationWriter {
 
   ConnParams params_;
   Conn conn_;
-  Conn ddl_;  // creates key-set tables outside conn_'s transaction
   std::string db_;
   std::size_t max_bytes_ = kDefaultStatementBytes;
   bool open_ = false;
