@@ -26,7 +26,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 
 namespace cdc::pg {
 
