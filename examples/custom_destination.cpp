@@ -1,8 +1,11 @@
-// custom_destination: a host-provided destination connector.
+// custom_destination: a host-provided destination connector, and the worked example of
+// docs/writing-a-connector.md.
 // An in-memory destination ("tables" are maps from key to row) with an in-memory CheckpointStore,
-// handed to ReplicationSession next to a source opened from the registry. After the copy it prints
-// the rows each table received, optionally writes them as JSON lines, and exits non-zero when a
-// count differs from the source's count_rows().
+// handed to ReplicationSession next to a source opened from the registry. It declares what it
+// can do (DestinationCapabilities): checkpoints commit atomically with the data, and it implements
+// backfill and the resync key sets; it has no DDL, quarantine or schema evolution. After the copy
+// it prints the rows each table received, optionally writes them as JSON lines, and exits non-zero
+// when a count differs from the source's count_rows().
 //
 //   custom_destination SOURCE.db [OUTPUT_DIR]
 #include <cdc/cdc.h>
@@ -12,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,22 +59,128 @@ class MemoryCheckpointStore final : public cdc::CheckpointStore {
   std::map<std::string, std::map<std::string, std::string>> sessions_;
 };
 
-// Key text of a row: the key columns' display forms (all columns when the table has no key).
-std::string key_of(const cdc::TableSchema& schema, const cdc::Row& row, bool row_is_key_only = false) {
+// The flag column's index when the table soft-deletes, else -1.
+int flag_of(const cdc::DestinationTable& table) {
+  return table.deletes.strategy == cdc::DeleteStrategy::Soft ? table.schema.index_of(table.deletes.column) : -1;
+}
+
+// Key text of a row: the key columns' display forms (without a key: every column but the flag,
+// which a row may leave out).
+std::string key_of(const cdc::DestinationTable& table, const cdc::Row& row) {
   std::string key;
-  auto idx = schema.key_indexes();
-  if (row_is_key_only || idx.empty()) {
-    for (const auto& v : row) key += v.to_display(1 << 20) + '\x1f';
-    return key;
-  }
+  auto idx = table.schema.key_indexes();
+  if (idx.empty())
+    for (std::size_t i = 0; i < row.size(); ++i)
+      if (static_cast<int>(i) != flag_of(table)) idx.push_back(static_cast<int>(i));
   for (int i : idx) key += row.at(static_cast<std::size_t>(i)).to_display(1 << 20) + '\x1f';
   return key;
 }
 
+// The rule every cdc destination applies: an update moves its row to another key when it has an
+// old image and some key column's old value is non-NULL and differs. A NULL old value was not
+// sent (PostgreSQL sends the old key only when it changed).
+bool changes_key(const cdc::TableSchema& schema, const cdc::ChangeEvent& e) {
+  if (e.op != cdc::ChangeOp::Update || e.before.empty()) return false;
+  for (int k : schema.key_indexes()) {
+    const auto i = static_cast<std::size_t>(k);
+    if (!e.before[i].is_null() && e.before[i] != e.after[i]) return true;
+  }
+  return false;
+}
+
 struct MemoryTable {
   cdc::TableSchema schema;
-  std::map<std::string, cdc::Row> rows;  // by key text
+  std::map<std::string, cdc::Row> rows;                       // by key text
+  std::map<std::string, std::set<std::string>> key_sets;      // resync key sets, by set name
 };
+
+// One buffered operation of a writer's transaction.
+enum class Op { Upsert, Delete, Truncate, Backfill, StageKeys, Sweep, DropKeySet };
+struct Pending {
+  Op op;
+  cdc::DestinationTable table;
+  cdc::Row row;                 // Upsert: the new image; Delete: the old image
+  cdc::Row moved_from;          // Upsert that changed the key: the old image
+  std::vector<bool> mask;       // Upsert: columns not sent; Backfill: columns to set
+  std::string set;              // key-set operations
+  std::vector<cdc::Row> rows;   // Backfill, StageKeys
+};
+
+// Applies one operation to a table. Used on commit, and to count what a sweep will remove.
+void apply_op(MemoryTable& t, const Pending& op) {
+  const cdc::TableSchema& schema = op.table.schema;
+  auto key = [&](const cdc::Row& row) { return key_of(op.table, row); };
+  const int flag = flag_of(op.table);
+  switch (op.op) {
+    case Op::Truncate:
+      if (flag < 0) t.rows.clear();
+      else
+        for (auto& [key, row] : t.rows) row[static_cast<std::size_t>(flag)] = cdc::Value::boolean(true);
+      return;
+    case Op::Delete: {
+      auto it = t.rows.find(key(op.row));
+      if (it == t.rows.end()) return;  // gone already: a replay
+      if (flag < 0) t.rows.erase(it);
+      else it->second[static_cast<std::size_t>(flag)] = cdc::Value::boolean(true);
+      return;
+    }
+    case Op::Upsert: {
+      cdc::Row old;
+      if (!op.moved_from.empty()) {  // the row moves: unsent values come with it
+        auto it = t.rows.find(key(op.moved_from));
+        if (it != t.rows.end()) {
+          old = it->second;
+          t.rows.erase(it);
+        }
+      }
+      cdc::Row& slot = t.rows[key(op.row)];
+      if (!old.empty()) slot = old;
+      cdc::Row row = op.row;
+      // Rows may arrive without the trailing soft-delete flag: that means live.
+      if (flag >= 0) {
+        row.resize(schema.columns.size());
+        row[static_cast<std::size_t>(flag)] = cdc::Value::boolean(false);
+      }
+      if (op.mask.empty() || slot.empty()) {
+        slot = row;
+      } else {
+        for (std::size_t i = 0; i < row.size(); ++i)
+          if (i >= op.mask.size() || !op.mask[i]) slot[i] = row[i];
+      }
+      return;
+    }
+    case Op::Backfill:
+      for (const auto& row : op.rows) {
+        auto it = t.rows.find(key(row));
+        if (it == t.rows.end()) continue;  // never inserted
+        for (std::size_t i = 0; i < op.mask.size() && i < row.size(); ++i)
+          if (op.mask[i]) it->second[i] = row[i];
+      }
+      return;
+    case Op::StageKeys: {
+      auto& keys = t.key_sets[op.set];  // made on first use, even without rows
+      for (const auto& row : op.rows) keys.insert(key(row));
+      return;
+    }
+    case Op::Sweep: {
+      auto set = t.key_sets.find(op.set);
+      if (set == t.key_sets.end()) return;  // swept before a crash: a replay does nothing
+      for (auto it = t.rows.begin(); it != t.rows.end();) {
+        if (set->second.count(it->first)) {
+          ++it;
+        } else if (flag >= 0) {
+          it->second[static_cast<std::size_t>(flag)] = cdc::Value::boolean(true);
+          ++it;
+        } else {
+          it = t.rows.erase(it);
+        }
+      }
+      t.key_sets.erase(set);
+      return;
+    }
+    case Op::DropKeySet: t.key_sets.erase(op.set); return;
+  }
+}
 
 class MemoryDestination;
 
@@ -78,41 +188,53 @@ class MemoryDestination;
 class MemoryWriter final : public cdc::DestinationWriter {
  public:
   explicit MemoryWriter(MemoryDestination& dest) : dest_(dest) {}
-  void begin() override { ops_.clear(); }
+  void begin() override {
+    if (open_) throw cdc::Error(cdc::ErrorKind::Internal, "memory writer: begin() inside a transaction");
+    open_ = true;
+  }
   void write_rows(const cdc::DestinationTable& table, const std::vector<cdc::Row>& rows) override {
-    for (const auto& r : rows) ops_.push_back({Op::Upsert, table.schema, r, {}});
+    for (const auto& r : rows) ops_.push_back({Op::Upsert, table, r, {}, {}, {}, {}});
   }
   void apply(const cdc::DestinationTable& table, const std::vector<cdc::ChangeEvent>& changes) override {
     for (const auto& c : changes) {
       switch (c.op) {
         case cdc::ChangeOp::Insert:
         case cdc::ChangeOp::Update:
-          // An update that changed the key moves the row.
-          if (c.op == cdc::ChangeOp::Update && c.before.size() == table.schema.columns.size() &&
-              key_of(table.schema, c.before) != key_of(table.schema, c.after))
-            ops_.push_back({Op::Delete, table.schema, c.before, {}});
-          ops_.push_back({Op::Upsert, table.schema, c.after, c.unchanged});
+          ops_.push_back({Op::Upsert, table, c.after, changes_key(table.schema, c) ? c.before : cdc::Row{}, c.unchanged, {}, {}});
           break;
-        case cdc::ChangeOp::Delete: ops_.push_back({Op::Delete, table.schema, c.before, {}}); break;
-        case cdc::ChangeOp::Truncate: ops_.push_back({Op::Truncate, table.schema, {}, {}}); break;
+        case cdc::ChangeOp::Delete: ops_.push_back({Op::Delete, table, c.before, {}, {}, {}, {}}); break;
+        case cdc::ChangeOp::Truncate: ops_.push_back({Op::Truncate, table, {}, {}, {}, {}, {}}); break;
       }
     }
   }
-  void truncate(const cdc::DestinationTable& table) override { ops_.push_back({Op::Truncate, table.schema, {}, {}}); }
+  void truncate(const cdc::DestinationTable& table) override {
+    cdc::DestinationTable hard = table;  // truncate() empties the table whatever its delete strategy
+    hard.deletes.strategy = cdc::DeleteStrategy::Hard;
+    ops_.push_back({Op::Truncate, hard, {}, {}, {}, {}, {}});
+  }
   void commit(const std::string& session, const std::vector<cdc::CheckpointEntry>& checkpoint) override;
-  void rollback() noexcept override { ops_.clear(); }
+  void rollback() noexcept override {
+    ops_.clear();
+    open_ = false;
+  }
 
-  enum class Op { Upsert, Delete, Truncate };
-  struct Pending {
-    Op op;
-    cdc::TableSchema schema;
-    cdc::Row row;
-    std::vector<bool> unchanged;
-  };
+  // capabilities().backfill
+  void backfill(const cdc::DestinationTable& table, const std::vector<cdc::Row>& rows, const std::vector<bool>& columns) override {
+    ops_.push_back({Op::Backfill, table, {}, {}, columns, {}, rows});
+  }
+  // capabilities().resync_sweep
+  void stage_keys(const cdc::DestinationTable& table, const std::string& set, const std::vector<cdc::Row>& rows) override {
+    ops_.push_back({Op::StageKeys, table, {}, {}, {}, set, rows});
+  }
+  std::int64_t sweep_unstaged(const cdc::DestinationTable& table, const std::string& set) override;
+  void drop_key_set(const cdc::DestinationTable& table, const std::string& set) override {
+    ops_.push_back({Op::DropKeySet, table, {}, {}, {}, set, {}});
+  }
 
  private:
   MemoryDestination& dest_;
   std::vector<Pending> ops_;
+  bool open_ = false;
 };
 
 class MemoryDestination final : public cdc::DestinationConnector {
@@ -120,52 +242,54 @@ class MemoryDestination final : public cdc::DestinationConnector {
   MemoryDestination() : store_(std::make_shared<MemoryCheckpointStore>()) {}
 
   std::string dialect() const override { return "memory"; }
-  std::string render_ddl(const cdc::DestinationTable& table) const override {
-    std::string ddl = "-- in-memory table " + table.schema.id.to_string() + " (";
-    for (std::size_t i = 0; i < table.schema.columns.size(); ++i)
-      ddl += (i ? ", " : "") + table.schema.columns[i].name + " " + table.schema.columns[i].type.to_string();
-    return ddl + ")";
-  }
-  void prepare_table(const cdc::DestinationTable& table) override {
-    std::lock_guard<std::mutex> lock(store_->mutex());
-    auto& t = tables_[table.schema.id.to_string()];
-    t.schema = table.schema;
-  }
-  std::unique_ptr<cdc::DestinationWriter> open_writer() override { return std::make_unique<MemoryWriter>(*this); }
-  std::shared_ptr<cdc::CheckpointStore> checkpoint_store() override { return store_; }
+
+  // No DDL (render_ddl keeps the base class's empty answer), no quarantine table, no schema
+  // evolution or history: the session treats those as things this destination cannot do.
   cdc::DestinationCapabilities capabilities() const override {
     cdc::DestinationCapabilities c;
-    c.atomic_checkpoints = true;  // commit() writes the checkpoint entries with the data
+    c.atomic_checkpoints = true;  // commit() applies data and checkpoint under one lock
+    c.backfill = true;
+    c.resync_sweep = true;
     return c;
   }
 
+  void prepare_table(const cdc::DestinationTable& table) override {
+    std::lock_guard<std::mutex> lock(store_->mutex());
+    tables_[table.schema.id.to_string()].schema = table.schema;
+  }
+  std::unique_ptr<cdc::DestinationWriter> open_writer() override { return std::make_unique<MemoryWriter>(*this); }
+  std::shared_ptr<cdc::CheckpointStore> checkpoint_store() override { return store_; }
   // Applies a writer's operations and its checkpoint entries at once.
-  void commit(const std::vector<MemoryWriter::Pending>& ops, const std::string& session,
-              const std::vector<cdc::CheckpointEntry>& checkpoint) {
+  void commit(const std::vector<Pending>& ops, const std::string& session, const std::vector<cdc::CheckpointEntry>& checkpoint) {
     std::lock_guard<std::mutex> lock(store_->mutex());
     for (const auto& op : ops) {
-      auto& t = tables_[op.schema.id.to_string()];
-      if (t.schema.columns.empty()) t.schema = op.schema;
-      switch (op.op) {
-        case MemoryWriter::Op::Truncate: t.rows.clear(); break;
-        case MemoryWriter::Op::Delete: {
-          bool key_only = op.row.size() != op.schema.columns.size();
-          t.rows.erase(key_of(op.schema, op.row, key_only));
-          break;
-        }
-        case MemoryWriter::Op::Upsert: {
-          auto& slot = t.rows[key_of(op.schema, op.row)];
-          if (op.unchanged.empty() || slot.empty()) {
-            slot = op.row;
-          } else {
-            for (std::size_t i = 0; i < op.row.size(); ++i)
-              if (i >= op.unchanged.size() || !op.unchanged[i]) slot[i] = op.row[i];
-          }
-          break;
-        }
-      }
+      auto& t = tables_[op.table.schema.id.to_string()];
+      if (t.schema.columns.empty()) t.schema = op.table.schema;
+      apply_op(t, op);
     }
     store_->put_locked(session, checkpoint);
+  }
+
+  // How many rows a sweep of `set` would remove now, after `ops` (the writer's transaction so far).
+  std::int64_t count_unstaged(const std::vector<Pending>& ops, const cdc::DestinationTable& table, const std::string& set) {
+    const std::string name = table.schema.id.to_string();
+    MemoryTable t;
+    {
+      std::lock_guard<std::mutex> lock(store_->mutex());
+      t = tables_[name];
+    }
+    for (const auto& op : ops)
+      if (op.table.schema.id.to_string() == name) apply_op(t, op);
+    auto keys = t.key_sets.find(set);
+    if (keys == t.key_sets.end()) return 0;
+    const int flag = flag_of(table);
+    std::int64_t n = 0;
+    for (const auto& [key, row] : t.rows) {
+      if (keys->second.count(key)) continue;
+      if (flag >= 0 && row[static_cast<std::size_t>(flag)] == cdc::Value::boolean(true)) continue;  // flagged already
+      ++n;
+    }
+    return n;
   }
 
   std::size_t rows_in(const std::string& table) {
@@ -228,8 +352,16 @@ class MemoryDestination final : public cdc::DestinationConnector {
 };
 
 void MemoryWriter::commit(const std::string& session, const std::vector<cdc::CheckpointEntry>& checkpoint) {
+  // Without begin(), this commits just the checkpoint entries (ops_ is empty then).
   dest_.commit(ops_, session, checkpoint);
   ops_.clear();
+  open_ = false;
+}
+
+std::int64_t MemoryWriter::sweep_unstaged(const cdc::DestinationTable& table, const std::string& set) {
+  std::int64_t n = dest_.count_unstaged(ops_, table, set);
+  ops_.push_back({Op::Sweep, table, {}, {}, {}, set, {}});
+  return n;
 }
 
 }  // namespace

@@ -63,16 +63,21 @@ void DestinationWriter::drop_key_set(const DestinationTable& table, const std::s
   not_declared("resync_sweep", "table " + table.schema.id.to_string());
 }
 
+// quarantine, evolve and record_schema_changes predate DestinationCapabilities: the engine of
+// this release still calls them on any destination and takes a Destination error as "cannot",
+// so they keep failing that way (an engine that reads capabilities never calls them).
 void DestinationWriter::quarantine(const std::string&, const std::vector<QuarantinedRow>& rows) {
-  not_declared("quarantine", rows.empty() ? std::string() : "table " + rows.front().table);
+  throw Error(ErrorKind::Destination, "this destination has no quarantine table", false,
+              rows.empty() ? std::string() : "table " + rows.front().table);
 }
 
 std::vector<std::string> DestinationWriter::evolve(const DestinationTable& table, const std::vector<TargetColumnChange>&) {
-  not_declared("schema_evolution", "table " + table.schema.id.to_string());
+  throw Error(ErrorKind::Destination, "this destination cannot evolve schemas", false, "table " + table.schema.id.to_string());
 }
 
 void DestinationWriter::record_schema_changes(const std::string&, const std::vector<SchemaHistoryEntry>& entries) {
-  not_declared("schema_history", entries.empty() ? std::string() : "table " + entries.front().table);
+  throw Error(ErrorKind::Destination, "this destination has no schema history table", false,
+              entries.empty() ? std::string() : "table " + entries.front().table);
 }
 
 }  // namespace cdc

@@ -31,4 +31,8 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/failpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/value_order.cpp
   ${CMAKE_CURRENT_LIST_DIR}/verify.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/writer/table_layout.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/writer/change_reducer.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/writer/error_context.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/writer/key_set.cpp
 )

@@ -1,7 +1,10 @@
 // MariaDB/MySQL destination: DDL from the mapped schema (utf8mb4, InnoDB), snapshot loads as
-// multi-row INSERTs sized by bytes, change batches as multi-row INSERT ... ON DUPLICATE KEY
-// UPDATE and batched DELETEs in source order (a run of upserts or deletes is one statement, so
-// per-key order holds), and the checkpoint rows in the same transaction (_cdc_checkpoints).
+// multi-row INSERTs sized by bytes, change batches reduced to one final state per key
+// (core/writer/change_reducer.h) and applied as batched DELETEs and multi-row INSERT ... ON
+// DUPLICATE KEY UPDATE, backfills through a TEMPORARY table and UPDATE ... JOIN, resync key sets
+// in `_cdc_keys_...` tables, and the checkpoint rows in the same transaction (_cdc_checkpoints).
+// DDL commits implicitly in MariaDB, so none runs inside a writer's transaction: evolve() commits
+// first, key sets are created on a second connection and dropped after the commit.
 // Values reach SQL text only through the driver's escaping (mysql_real_escape_string).
 // The connector holds one admin connection behind a mutex; every writer has its own connection.
 #include "mysql/mysql_conn.h"
@@ -10,12 +13,16 @@
 
 #include "core/logging.h"
 #include "core/text_util.h"
+#include "core/writer/change_reducer.h"
+#include "core/writer/error_context.h"
+#include "core/writer/key_set.h"
+#include "core/writer/table_layout.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <mutex>
-#include <unordered_map>
+#include <strings.h>
 
 namespace cdc::mysql {
 
@@ -52,6 +59,8 @@ namespace {
 
 std::string where_of(const TableSchema& s) { return "table " + s.id.to_string(); }
 
+constexpr std::size_t kMaxIdentifier = 64;
+
 int key_chars_for(const TableSchema& s, const std::string& column) {
   if (std::find(s.primary_key.begin(), s.primary_key.end(), column) == s.primary_key.end()) return 0;
   return std::max<int>(32, 768 / int(std::max<std::size_t>(1, s.primary_key.size())));
@@ -78,21 +87,19 @@ std::string render(const DestinationTable& table, const std::string& name) {
 // well under max_allowed_packet.
 constexpr std::size_t kDefaultStatementBytes = 4u << 20;
 
-struct TableWriter {
-  std::string signature;
-  std::string name;  // `db`.`table`
-  std::string where;
-  std::size_t ncols = 0;
-  int flag = -1;
-  std::string flag_col;  // quoted soft-delete column
-  std::vector<int> key;
-  std::string insert_head;  // INSERT INTO t (cols) VALUES
-  std::string upsert_tail;  // ON DUPLICATE KEY UPDATE ... (empty for keyless tables)
+// A writer's own state for one target table, beside its TableLayout (detail::LayoutCache).
+struct MyTable {
+  TableSchema schema;                // the mapped schema (column types for literals)
+  std::string name;                  // `db`.`table`
+  std::vector<std::string> columns;  // quoted column names, in schema order
+  std::string insert_head;           // INSERT INTO t (cols) VALUES
+  std::string upsert_tail;           // ON DUPLICATE KEY UPDATE ... (empty for keyless tables)
 };
+using TableEntry = detail::LayoutCache<MyTable>::Entry;
 
 class MysqlWriter final : public DestinationWriter {
  public:
-  explicit MysqlWriter(const ConnParams& params) : conn_(params, ErrorKind::Destination), db_(params.database) {
+  explicit MysqlWriter(const ConnParams& params) : params_(params), conn_(params, ErrorKind::Destination), db_(params.database) {
     conn_.exec("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 1");
     auto packet = conn_.scalar("SELECT @@max_allowed_packet");
     if (packet) max_bytes_ = std::min<std::size_t>(kDefaultStatementBytes, std::size_t(std::stoull(*packet)) / 2);
@@ -101,90 +108,42 @@ class MysqlWriter final : public DestinationWriter {
   ~MysqlWriter() override { rollback(); }
 
   void begin() override {
+    // START TRANSACTION would commit the open one implicitly.
+    if (open_) throw Error(ErrorKind::Internal, "MariaDB writer: begin() inside a transaction", false, params_.redacted);
     conn_.exec("START TRANSACTION");
     open_ = true;
   }
 
   void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
-    TableWriter& w = writer_for(table);
-    std::string sql;
-    for (const Row& row : rows) {
-      check_width(w, row);
-      if (sql.empty()) sql = w.insert_head;
-      else sql += ',';
-      append_row(sql, w, table.schema, row, nullptr);
-      if (sql.size() >= max_bytes_) {
-        run(sql + w.upsert_tail, w);
-        sql.clear();
-      }
-    }
-    if (!sql.empty()) run(sql + w.upsert_tail, w);
+    TableEntry& t = info(table);
+    for (const Row& row : rows) detail::check_width(t.layout, row);
+    run_rows(t, rows.size(), t.state.insert_head, ",", t.state.upsert_tail,
+             [&](std::size_t i, std::string& sql) { append_row(sql, t, rows[i], nullptr); },
+             [&](std::size_t i) { return detail::change_text(ChangeOp::Insert, t.state.schema, rows[i]); });
   }
 
+  // Keyed tables: the batch reduced per key (detail::reduce_changes); each segment's deletes go
+  // as batched DELETEs (or flag UPDATEs), its upserts as multi-row INSERT ... ON DUPLICATE KEY
+  // UPDATE per group of written columns. Tables without a key: in order.
   void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
-    TableWriter& w = writer_for(table);
-    const TableSchema& s = table.schema;
-    Batch b;
-    for (const ChangeEvent& e : changes) {
-      try {
-        switch (e.op) {
-          case ChangeOp::Insert:
-          case ChangeOp::Update: {
-            check_width(w, e.after);
-            if (w.key.empty()) {
-              flush(b, w, s);
-              if (e.op == ChangeOp::Update && !e.before.empty()) remove_one(w, s, e.before);
-              std::string sql = w.insert_head;
-              append_row(sql, w, s, e.after, nullptr);
-              run(sql, w);
-              break;
-            }
-            if (e.op == ChangeOp::Update && !e.before.empty()) {
-              check_width(w, e.before);
-              bool key_changed = false;
-              for (int k : w.key)
-                if (e.before[std::size_t(k)] != e.after[std::size_t(k)]) key_changed = true;
-              if (key_changed) add_delete(b, w, s, e.before);
-            }
-            bool masked = std::find(e.unchanged.begin(), e.unchanged.end(), true) != e.unchanged.end();
-            if (masked) {
-              flush(b, w, s);
-              upsert_masked(w, s, e);
-              break;
-            }
-            if (b.kind != Batch::Upsert) flush(b, w, s);
-            b.kind = Batch::Upsert;
-            if (b.sql.empty()) b.sql = w.insert_head;
-            else b.sql += ',';
-            append_row(b.sql, w, s, e.after, nullptr);
-            if (b.sql.size() >= max_bytes_) flush(b, w, s);
-            break;
-          }
-          case ChangeOp::Delete:
-            if (e.before.empty()) throw Error(ErrorKind::Destination, "delete event without a before image", false, w.where);
-            check_width(w, e.before);
-            if (w.key.empty()) {
-              flush(b, w, s);
-              remove_one(w, s, e.before);
-            } else {
-              add_delete(b, w, s, e.before);
-            }
-            break;
-          case ChangeOp::Truncate:
-            flush(b, w, s);
-            truncate_rows(w, table.deletes.strategy == DeleteStrategy::Soft);
-            break;
-        }
-      } catch (const Error& err) {
-        const Row& r = e.before.empty() ? e.after : e.before;
-        throw Error(err.kind(), fmt::format("{} (applying {} of key {})", err.message(), to_string(e.op), detail::row_key_text(table.schema, r)),
-                    err.retryable(), err.where());
-      }
+    TableEntry& t = info(table);
+    const TableSchema& s = t.state.schema;
+    if (!t.layout.keyed()) {
+      apply_keyless(t, changes);
+      return;
     }
-    flush(b, w, s);
+    for (const auto& seg : detail::reduce_changes(t.layout, s, changes)) {
+      if (seg.start == detail::ReducedSegment::Start::Truncate)
+        detail::applying(t.layout.name, [] { return std::string("truncate"); }, [&] { truncate_rows(t, true); });
+      if (seg.start == detail::ReducedSegment::Start::Move)
+        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Update, s, seg.move.after); },
+                         [&] { move_row(t, seg.move); });
+      delete_rows(t, seg.deletes);
+      for (const auto& g : seg.upserts) upsert_rows(t, g);
+    }
   }
 
-  void truncate(const DestinationTable& table) override { truncate_rows(writer_for(table), false); }
+  void truncate(const DestinationTable& table) override { truncate_rows(info(table), false); }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
     if (!open_) begin();
@@ -213,6 +172,7 @@ class MysqlWriter final : public DestinationWriter {
                  "checkpoint table");
     conn_.exec("COMMIT");
     open_ = false;
+    drop_pending_key_sets();
   }
 
   void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
@@ -241,6 +201,7 @@ class MysqlWriter final : public DestinationWriter {
     const std::string name = quote_ident(db_) + "." + quote_ident(s.id.name);
     if (open_) conn_.exec("COMMIT");
     open_ = false;
+    drop_pending_key_sets();
     auto cols = conn_.rows(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
                                        conn_.quoted(db_), conn_.quoted(s.id.name)),
                            where_of(s));
@@ -257,6 +218,11 @@ class MysqlWriter final : public DestinationWriter {
         case ColumnChangeKind::Added:
           if (has(ch.column)) break;
           sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}", name, col, render_column_type(ch.target, 0));
+          // Existing rows get the value the source gave them (MariaDB fills them from the default).
+          if (ch.fill && !ch.fill->is_null()) {
+            sql += " DEFAULT ";
+            append_literal(conn_, sql, *ch.fill, ch.target);
+          }
           break;
         case ColumnChangeKind::Dropped:
           sql = fmt::format("ALTER TABLE {} MODIFY COLUMN {} {} NULL", name, col, render_column_type(ch.target, 0));
@@ -274,7 +240,7 @@ class MysqlWriter final : public DestinationWriter {
       if (!sql.empty()) conn_.exec(sql, where_of(s) + " column " + ch.column);
       out.push_back(sql);
     }
-    tables_.erase(s.id.name);
+    tables_.forget(s.id.name);
     begin();
     return out;
   }
@@ -308,155 +274,408 @@ class MysqlWriter final : public DestinationWriter {
                "schema history table");
   }
 
+  // The rows go into a TEMPORARY table (whose CREATE and DROP do not commit the transaction),
+  // then one UPDATE ... JOIN sets the marked columns of the keys the target has. Nothing is
+  // inserted into the target.
+  void backfill(const DestinationTable& table, const std::vector<Row>& rows, const std::vector<bool>& columns) override {
+    if (!open_) begin();
+    TableEntry& t = info(table);
+    const std::vector<bool> include = backfill_columns(t, columns);
+    const MyTable& m = t.state;
+    std::string cols, set, on;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (!include[i]) continue;
+      cols += (cols.empty() ? "" : ", ") + m.columns[i];
+      if (t.layout.is_key(i)) on += (on.empty() ? "" : " AND ") + fmt::format("d.{0} = s.{0}", m.columns[i]);
+      else set += (set.empty() ? "" : ", ") + fmt::format("d.{0} = s.{0}", m.columns[i]);
+    }
+    if (set.empty() || rows.empty()) return;
+    for (const Row& row : rows) detail::check_width(t.layout, row);
+    const std::string fill = quote_ident("_cdc_fill");
+    conn_.exec("DROP TEMPORARY TABLE IF EXISTS " + fill, t.layout.where);
+    conn_.exec(fmt::format("CREATE TEMPORARY TABLE {} ENGINE=InnoDB AS SELECT {} FROM {} LIMIT 0", fill, cols, m.name), t.layout.where);
+    try {
+      run_rows(t, rows.size(), fmt::format("INSERT INTO {} ({}) VALUES ", fill, cols), ",", "",
+               [&](std::size_t i, std::string& sql) { append_row(sql, t, rows[i], &include); },
+               [&](std::size_t i) { return "a backfill of key " + detail::row_key_text(t.state.schema, rows[i]); });
+      detail::applying(t.layout.name, [&] { return fmt::format("a backfill of {} rows", rows.size()); },
+                       [&] { conn_.exec(fmt::format("UPDATE {} AS d JOIN {} AS s ON {} SET {}", m.name, fill, on, set), t.layout.where); });
+    } catch (...) {
+      drop_temporary(fill);
+      throw;
+    }
+    drop_temporary(fill);
+  }
+
+  void stage_keys(const DestinationTable& table, const std::string& set, const std::vector<Row>& rows) override {
+    if (!open_) begin();
+    TableEntry& t = info(table);
+    require_key(t, "a resync sweep");
+    const std::string keys = key_set_table(table.schema, set);
+    ensure_key_set(t, keys);
+    if (rows.empty()) return;
+    for (const Row& row : rows) detail::check_width(t.layout, row);
+    std::vector<bool> key_only(t.layout.ncols, false);
+    for (int k : t.layout.key) key_only[static_cast<std::size_t>(k)] = true;
+    const std::string first = t.state.columns[static_cast<std::size_t>(t.layout.key[0])];
+    run_rows(t, rows.size(), fmt::format("INSERT INTO {}.{} ({}) VALUES ", quote_ident(db_), quote_ident(keys), key_list(t)), ",",
+             fmt::format(" ON DUPLICATE KEY UPDATE {0} = {0}", first),
+             [&](std::size_t i, std::string& sql) { append_row(sql, t, rows[i], &key_only); },
+             [&](std::size_t i) { return "staging key " + detail::row_key_text(t.state.schema, rows[i]) + " in set " + set; });
+  }
+
+  std::int64_t sweep_unstaged(const DestinationTable& table, const std::string& set) override {
+    if (!open_) begin();
+    TableEntry& t = info(table);
+    require_key(t, "a resync sweep");
+    const std::string keys = key_set_table(table.schema, set);
+    if (!key_set_exists(t, keys)) {
+      // Swept and dropped after a transaction that committed before a crash: nothing is left to do.
+      detail::logf(LogLevel::Info, "mysql.destination", t.layout.name, "key set {} is gone: the sweep already ran", set);
+      return 0;
+    }
+    const MyTable& m = t.state;
+    const std::string qkeys = quote_ident(db_) + "." + quote_ident(keys);
+    std::string cond;
+    for (int k : t.layout.key) {
+      const std::string& c = m.columns[static_cast<std::size_t>(k)];
+      cond += (cond.empty() ? "" : " AND ") + fmt::format("{0}.{1} = {2}.{1}", qkeys, c, m.name);
+    }
+    const std::string unstaged = fmt::format("NOT EXISTS (SELECT 1 FROM {} WHERE {})", qkeys, cond);
+    if (t.layout.soft_delete >= 0) {
+      const std::string& f = m.columns[static_cast<std::size_t>(t.layout.soft_delete)];
+      conn_.exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} IS NOT TRUE AND {}", m.name, f, f, unstaged), t.layout.where);
+    } else {
+      conn_.exec(fmt::format("DELETE FROM {} WHERE {}", m.name, unstaged), t.layout.where);
+    }
+    // (Conn::exec drains results, which resets mysql_affected_rows; ROW_COUNT() still has it.)
+    const std::int64_t removed = std::stoll(conn_.scalar("SELECT ROW_COUNT()", t.layout.where).value_or("0"));
+    // DROP TABLE would commit the transaction: the set goes once it committed.
+    pending_drops_.push_back(keys);
+    return removed;
+  }
+
+  void drop_key_set(const DestinationTable& table, const std::string& set) override {
+    const std::string keys = key_set_table(table.schema, set);
+    if (open_) pending_drops_.push_back(keys);
+    else conn_.exec(fmt::format("DROP TABLE IF EXISTS {}.{}", quote_ident(db_), quote_ident(keys)), where_of(table.schema));
+  }
+
   void rollback() noexcept override {
     if (open_) conn_.rollback_quietly();
     open_ = false;
+    pending_drops_.clear();
   }
 
  private:
-  struct Batch {
-    enum Kind { None, Upsert, Delete } kind = None;
-    std::string sql;
-  };
-
-  void run(const std::string& sql, const TableWriter& w) { conn_.exec(sql, w.where); }
-
-  TableWriter& writer_for(const DestinationTable& table) {
+  TableEntry& info(const DestinationTable& table) {
     const TableSchema& s = table.schema;
-    std::string sig = shape_signature(table);
-    TableWriter& w = tables_[s.id.name];
-    if (w.signature == sig && !sig.empty()) return w;
-    w = TableWriter{};
-    w.signature = sig;
-    w.name = quote_ident(db_) + "." + quote_ident(s.id.name);
-    w.where = where_of(s);
-    w.ncols = s.columns.size();
-    WriteLayout layout = write_layout(table);
-    w.key = std::move(layout.key);
-    w.flag = layout.soft_delete;
-    if (w.flag >= 0) w.flag_col = quote_ident(table.deletes.column);
-    std::string cols;
-    for (std::size_t i = 0; i < s.columns.size(); ++i) cols += (i ? ", " : "") + quote_ident(s.columns[i].name);
-    w.insert_head = fmt::format("INSERT INTO {} ({}) VALUES ", w.name, cols);
-    if (!w.key.empty()) w.upsert_tail = upsert_tail(s, w, {});
-    return w;
+    bool rebuilt = false;
+    TableEntry& t = tables_.get(s.id.name, table, s.id.to_string(), &rebuilt);
+    if (rebuilt) {
+      MyTable& m = t.state;
+      m.schema = s;
+      m.name = quote_ident(db_) + "." + quote_ident(s.id.name);
+      for (const auto& c : s.columns) m.columns.push_back(quote_ident(c.name));
+      std::string cols;
+      for (std::size_t i = 0; i < m.columns.size(); ++i) cols += (i ? ", " : "") + m.columns[i];
+      m.insert_head = fmt::format("INSERT INTO {} ({}) VALUES ", m.name, cols);
+      if (t.layout.keyed()) m.upsert_tail = upsert_tail(t, {});
+    }
+    return t;
   }
 
-  static std::string upsert_tail(const TableSchema& s, const TableWriter& w, const std::vector<bool>& include) {
+  static std::string upsert_tail(const TableEntry& t, const std::vector<bool>& include) {
     std::string set;
-    for (std::size_t i = 0; i < s.columns.size(); ++i) {
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
       if (!include.empty() && !include[i]) continue;
-      if (std::find(w.key.begin(), w.key.end(), int(i)) != w.key.end()) continue;
-      std::string c = quote_ident(s.columns[i].name);
+      if (t.layout.is_key(i)) continue;
+      const std::string& c = t.state.columns[i];
       set += (set.empty() ? "" : ", ") + c + " = VALUES(" + c + ")";
     }
     if (set.empty()) {  // key-only table: a no-op update keeps the statement idempotent
-      std::string c = quote_ident(s.columns[std::size_t(w.key[0])].name);
+      const std::string& c = t.state.columns[static_cast<std::size_t>(t.layout.key[0])];
       set = c + " = " + c;
     }
     return " ON DUPLICATE KEY UPDATE " + set;
   }
 
-  static void check_width(const TableWriter& w, const Row& row) {
-    if (row.size() == w.ncols) return;
-    if (w.flag >= 0 && std::size_t(w.flag) == w.ncols - 1 && row.size() == w.ncols - 1) return;
-    throw Error(ErrorKind::Internal, fmt::format("row has {} values, table has {} columns", row.size(), w.ncols), false, w.where);
+  static void require_key(const TableEntry& t, const char* what) {
+    if (!t.layout.keyed())
+      throw Error(ErrorKind::Schema, fmt::format("table {} has no primary key, which {} needs", t.layout.name, what), false,
+                  t.layout.where);
   }
 
-  void append_row(std::string& sql, const TableWriter& w, const TableSchema& s, const Row& row,
-                  const std::vector<bool>* include) {
+  // Validates a backfill's column marks; the columns it writes into the temporary table (marked
+  // ones and the key).
+  static std::vector<bool> backfill_columns(const TableEntry& t, const std::vector<bool>& marked) {
+    require_key(t, "a backfill");
+    if (marked.size() != t.layout.ncols)
+      throw Error(ErrorKind::Internal, fmt::format("backfill marks {} columns, table {} has {}", marked.size(), t.layout.name, t.layout.ncols),
+                  false, t.layout.where);
+    std::vector<bool> include(t.layout.ncols, false);
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (marked[i] && (t.layout.is_key(i) || t.layout.is_flag(i)))
+        throw Error(ErrorKind::Internal, fmt::format("backfill may not set key or soft-delete column {} of table {}",
+                                                     t.state.schema.columns[i].name, t.layout.name),
+                    false, t.layout.where);
+      include[i] = marked[i] || t.layout.is_key(i);
+    }
+    return include;
+  }
+
+  void append_row(std::string& sql, const TableEntry& t, const Row& row, const std::vector<bool>* include) {
     sql += '(';
     bool first = true;
-    for (std::size_t i = 0; i < w.ncols; ++i) {
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
       if (include && !(*include)[i]) continue;
       if (!first) sql += ',';
       first = false;
-      if (int(i) == w.flag) sql += '0';
-      else append_literal(conn_, sql, row[i], s.columns[i]);
+      append_literal(conn_, sql, t.layout.value(row, i), t.state.schema.columns[i]);
     }
     sql += ')';
   }
 
-  std::string key_condition(const TableWriter& w, const TableSchema& s, const Row& image) {
-    std::string c = w.key.size() > 1 ? "(" : "";
-    for (std::size_t i = 0; i < w.key.size(); ++i) {
-      std::size_t k = std::size_t(w.key[i]);
-      c += (i ? " AND " : "") + quote_ident(s.columns[k].name) + " = ";
-      append_literal(conn_, c, image[k], s.columns[k]);
+  // `a = 1` or `(a = 1 AND b = 'x')`: the key of `image`.
+  std::string key_condition(const TableEntry& t, const Row& image) {
+    const bool several = t.layout.key.size() > 1;
+    std::string c = several ? "(" : "";
+    for (std::size_t i = 0; i < t.layout.key.size(); ++i) {
+      const auto k = static_cast<std::size_t>(t.layout.key[i]);
+      c += (i ? " AND " : "") + t.state.columns[k] + " = ";
+      append_literal(conn_, c, image[k], t.state.schema.columns[k]);
     }
-    return c + (w.key.size() > 1 ? ")" : "");
+    return c + (several ? ")" : "");
   }
 
-  void add_delete(Batch& b, const TableWriter& w, const TableSchema& s, const Row& image) {
-    if (b.kind != Batch::Delete) flush(b, w, s);
-    b.kind = Batch::Delete;
-    if (w.key.size() == 1) {
-      std::size_t k = std::size_t(w.key[0]);
-      b.sql += b.sql.empty() ? "" : ",";
-      append_literal(conn_, b.sql, image[k], s.columns[k]);
-    } else {
-      b.sql += (b.sql.empty() ? "" : " OR ") + key_condition(w, s, image);
-    }
-    if (b.sql.size() >= max_bytes_) flush(b, w, s);
+  std::string key_list(const TableEntry& t) const {
+    std::string out;
+    for (int k : t.layout.key) out += (out.empty() ? "" : ", ") + t.state.columns[static_cast<std::size_t>(k)];
+    return out;
   }
 
-  void flush(Batch& b, const TableWriter& w, const TableSchema& s) {
-    if (b.kind == Batch::Upsert && !b.sql.empty()) {
-      run(b.sql + w.upsert_tail, w);
-    } else if (b.kind == Batch::Delete && !b.sql.empty()) {
-      std::string cond = w.key.size() == 1
-                             ? quote_ident(s.columns[std::size_t(w.key[0])].name) + " IN (" + b.sql + ")"
-                             : b.sql;
-      if (w.flag >= 0)
-        run(fmt::format("UPDATE {} SET {} = 1 WHERE {}", w.name, quote_ident(s.columns[std::size_t(w.flag)].name), cond), w);
-      else
-        run(fmt::format("DELETE FROM {} WHERE {}", w.name, cond), w);
+  // Sends `n` rows as statements `head` row `sep` row ... `tail`, each about max_bytes_ at most;
+  // `append(i, sql)` writes row i. A statement of several rows that fails for a reason that is not
+  // worth retrying (InnoDB then undid that statement alone) is sent again row by row, so the
+  // error names the row's key; `what(i)` says what row i is.
+  template <typename Append, typename What>
+  void run_rows(TableEntry& t, std::size_t n, const std::string& head, std::string_view sep, const std::string& tail,
+                Append&& append, What&& what) {
+    std::string sql;
+    std::size_t first = 0;
+    auto send = [&](std::size_t end) {
+      if (sql.empty()) return;
+      try {
+        conn_.exec(sql + tail, t.layout.where);
+      } catch (const Error& e) {
+        if (end - first == 1) detail::rethrow_applying(e, what(first), t.layout.name);
+        if (e.retryable()) detail::rethrow_applying(e, fmt::format("{} rows, the first {}", end - first, what(first)), t.layout.name);
+        for (std::size_t i = first; i < end; ++i) {
+          std::string one = head;
+          append(i, one);
+          detail::applying(t.layout.name, [&] { return what(i); }, [&] { conn_.exec(one + tail, t.layout.where); });
+        }
+      }
+      sql.clear();
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (sql.empty()) {
+        sql = head;
+        first = i;
+      } else {
+        sql += sep;
+      }
+      detail::applying(t.layout.name, [&] { return what(i); }, [&] { append(i, sql); });
+      if (sql.size() >= max_bytes_) send(i + 1);
     }
-    b.kind = Batch::None;
-    b.sql.clear();
+    send(n);
   }
 
-  void upsert_masked(const TableWriter& w, const TableSchema& s, const ChangeEvent& e) {
-    std::vector<bool> include(w.ncols, true);
-    for (std::size_t i = 0; i < w.ncols && i < e.unchanged.size(); ++i)
-      if (e.unchanged[i] && std::find(w.key.begin(), w.key.end(), int(i)) == w.key.end() && int(i) != w.flag)
-        include[i] = false;
-    std::string cols;
-    for (std::size_t i = 0; i < w.ncols; ++i)
-      if (include[i]) cols += (cols.empty() ? "" : ", ") + quote_ident(s.columns[i].name);
-    std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ", w.name, cols);
-    append_row(sql, w, s, e.after, &include);
-    run(sql + upsert_tail(s, w, include), w);
+  void delete_rows(TableEntry& t, const std::vector<detail::ReducedRow>& rows) {
+    if (rows.empty()) return;
+    const MyTable& m = t.state;
+    std::string head;
+    if (t.layout.soft_delete >= 0)
+      head = fmt::format("UPDATE {} SET {} = 1 WHERE ", m.name, m.columns[static_cast<std::size_t>(t.layout.soft_delete)]);
+    else
+      head = fmt::format("DELETE FROM {} WHERE ", m.name);
+    const bool one_key = t.layout.key.size() == 1;
+    if (one_key) head += m.columns[static_cast<std::size_t>(t.layout.key[0])] + " IN (";
+    const auto k = static_cast<std::size_t>(t.layout.key[0]);
+    run_rows(
+        t, rows.size(), head, one_key ? "," : " OR ", one_key ? ")" : "",
+        [&](std::size_t i, std::string& sql) {
+          if (one_key) append_literal(conn_, sql, rows[i].row[k], m.schema.columns[k]);
+          else sql += key_condition(t, rows[i].row);
+        },
+        [&](std::size_t i) { return detail::change_text(ChangeOp::Delete, m.schema, rows[i].row); });
+  }
+
+  void upsert_rows(TableEntry& t, const detail::UpsertGroup& g) {
+    const MyTable& m = t.state;
+    const bool all = g.all_written();
+    std::string head = m.insert_head, tail = m.upsert_tail;
+    if (!all) {
+      std::string cols;
+      for (std::size_t i = 0; i < t.layout.ncols; ++i)
+        if (g.written[i]) cols += (cols.empty() ? "" : ", ") + m.columns[i];
+      head = fmt::format("INSERT INTO {} ({}) VALUES ", m.name, cols);
+      tail = upsert_tail(t, g.written);
+    }
+    run_rows(t, g.rows.size(), head, ",", tail,
+             [&](std::size_t i, std::string& sql) { append_row(sql, t, g.rows[i].row, all ? nullptr : &g.written); },
+             [&](std::size_t i) { return detail::change_text(g.rows[i].event->op, m.schema, g.rows[i].row); });
+  }
+
+  // A key-changing update whose new image lacks unsent values: the old row is updated in place.
+  // A soft-deleted row holding the new key gives way; a live one means this move was already
+  // applied (a replay), and the move is skipped instead of failing on the key.
+  void move_row(TableEntry& t, const detail::KeyMove& mv) {
+    const MyTable& m = t.state;
+    const std::string new_key = key_condition(t, mv.after);
+    if (t.layout.soft_delete >= 0)
+      conn_.exec(fmt::format("DELETE FROM {} WHERE {} AND {} IS TRUE", m.name, new_key,
+                             m.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
+                 t.layout.where);
+    if (conn_.scalar(fmt::format("SELECT 1 FROM {} WHERE {} LIMIT 1", m.name, new_key), t.layout.where)) return;
+    std::string set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (!mv.written[i]) continue;
+      set += (set.empty() ? "" : ", ") + m.columns[i] + " = ";
+      append_literal(conn_, set, t.layout.value(mv.after, i), m.schema.columns[i]);
+    }
+    conn_.exec(fmt::format("UPDATE {} SET {} WHERE {}", m.name, set, key_condition(t, mv.before)), t.layout.where);
+  }
+
+  // Tables without a key, in order: a run of inserts is one multi-row INSERT; a delete removes one
+  // row equal to the whole image; an update is both.
+  void apply_keyless(TableEntry& t, const std::vector<ChangeEvent>& changes) {
+    const TableSchema& s = t.state.schema;
+    std::size_t i = 0;
+    while (i < changes.size()) {
+      std::size_t end = i;
+      while (end < changes.size() && changes[end].op == ChangeOp::Insert) detail::check_width(t.layout, changes[end++].after);
+      if (end > i) {
+        run_rows(t, end - i, t.state.insert_head, ",", "",
+                 [&](std::size_t j, std::string& sql) { append_row(sql, t, changes[i + j].after, nullptr); },
+                 [&](std::size_t j) { return detail::change_text(ChangeOp::Insert, s, changes[i + j].after); });
+        i = end;
+        continue;
+      }
+      const ChangeEvent& e = changes[i++];
+      detail::applying(
+          t.layout.name,
+          [&] { return e.op == ChangeOp::Truncate ? std::string("truncate") : detail::change_text(e.op, s, e.before.empty() ? e.after : e.before); },
+          [&] {
+            if (e.op == ChangeOp::Truncate) return truncate_rows(t, true);
+            if (e.before.empty()) {
+              if (e.op == ChangeOp::Delete) throw Error(ErrorKind::Destination, "delete event without a before image", false, t.layout.where);
+              throw Error(ErrorKind::Destination, "update of a table without a key arrived without its old row", false, t.layout.where);
+            }
+            detail::check_width(t.layout, e.before);
+            remove_one(t, e.before);
+            if (e.op == ChangeOp::Update) {
+              detail::check_width(t.layout, e.after);
+              std::string sql = t.state.insert_head;
+              append_row(sql, t, e.after, nullptr);
+              conn_.exec(sql, t.layout.where);
+            }
+          });
+    }
   }
 
   // Keyless tables: one row equal to the whole image goes (or is flagged).
-  void remove_one(const TableWriter& w, const TableSchema& s, const Row& image) {
+  void remove_one(const TableEntry& t, const Row& image) {
+    const MyTable& m = t.state;
     std::string cond;
-    for (std::size_t i = 0; i < w.ncols; ++i) {
-      if (int(i) == w.flag) continue;
-      cond += (cond.empty() ? "" : " AND ") + quote_ident(s.columns[i].name) + " <=> ";
-      append_literal(conn_, cond, image[i], s.columns[i]);
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (t.layout.is_flag(i)) continue;
+      cond += (cond.empty() ? "" : " AND ") + m.columns[i] + " <=> ";
+      append_literal(conn_, cond, image[i], m.schema.columns[i]);
     }
-    if (w.flag >= 0) {
-      std::string f = quote_ident(s.columns[std::size_t(w.flag)].name);
-      run(fmt::format("UPDATE {} SET {} = 1 WHERE {} AND {} = 0 LIMIT 1", w.name, f, cond.empty() ? "1" : cond, f), w);
+    if (t.layout.soft_delete >= 0) {
+      const std::string& f = m.columns[static_cast<std::size_t>(t.layout.soft_delete)];
+      conn_.exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} AND {} = 0 LIMIT 1", m.name, f, cond.empty() ? "1" : cond, f), t.layout.where);
     } else {
-      run(fmt::format("DELETE FROM {} WHERE {} LIMIT 1", w.name, cond.empty() ? "1" : cond), w);
+      conn_.exec(fmt::format("DELETE FROM {} WHERE {} LIMIT 1", m.name, cond.empty() ? "1" : cond), t.layout.where);
     }
   }
 
-  void truncate_rows(const TableWriter& w, bool soft) {
-    if (soft && w.flag >= 0)
-      run(fmt::format("UPDATE {} SET {} = 1", w.name, w.flag_col), w);
+  void truncate_rows(const TableEntry& t, bool soft) {
+    if (soft && t.layout.soft_delete >= 0)
+      conn_.exec(fmt::format("UPDATE {} SET {} = 1", t.state.name, t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
+                 t.layout.where);
     else
-      run("DELETE FROM " + w.name, w);
+      conn_.exec("DELETE FROM " + t.state.name, t.layout.where);
   }
 
+  void drop_temporary(const std::string& name) noexcept {
+    try {
+      conn_.exec("DROP TEMPORARY TABLE IF EXISTS " + name);
+    } catch (const Error&) {
+      // Gone with the connection, or dropped by the next backfill's DROP ... IF EXISTS.
+    }
+  }
+
+  std::string key_set_table(const TableSchema& s, const std::string& set) const {
+    return detail::key_set_table_name("_cdc_keys_", TableId(s.id.name), set, kMaxIdentifier);
+  }
+
+  bool key_set_exists(const TableEntry& t, const std::string& keys) {
+    return conn_
+        .scalar(fmt::format("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}", conn_.quoted(db_),
+                            conn_.quoted(keys)),
+                t.layout.where)
+        .has_value();
+  }
+
+  // CREATE TABLE commits the transaction it runs in, so the key set is created on a connection of
+  // its own: this transaction's chunk rows, keys and checkpoint still commit together. Its
+  // columns are the target's key columns with their types and collations, so the sweep compares
+  // keys as the target does.
+  void ensure_key_set(const TableEntry& t, const std::string& keys) {
+    if (key_set_exists(t, keys)) return;
+    auto types = conn_.rows(fmt::format("SELECT COLUMN_NAME, COLUMN_TYPE, CHARACTER_SET_NAME, COLLATION_NAME FROM "
+                                        "information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                                        conn_.quoted(db_), conn_.quoted(t.state.schema.id.name)),
+                            t.layout.where);
+    std::string cols;
+    for (int k : t.layout.key) {
+      const std::string& name = t.state.schema.columns[static_cast<std::size_t>(k)].name;
+      auto it = std::find_if(types.begin(), types.end(), [&](const auto& r) { return r[0] && strcasecmp(r[0]->c_str(), name.c_str()) == 0; });
+      if (it == types.end() || !(*it)[1])
+        throw Error(ErrorKind::Schema, fmt::format("key column {} is missing from table {}", name, t.layout.name), false, t.layout.where);
+      cols += quote_ident(name) + " " + *(*it)[1];
+      if ((*it)[2] && (*it)[3]) cols += " CHARACTER SET " + *(*it)[2] + " COLLATE " + *(*it)[3];
+      cols += " NOT NULL, ";
+    }
+    // A connection of its own for one statement (sets are made once per resync; a connection kept
+    // for them would sit idle long enough for the server to drop it).
+    Conn ddl(params_, ErrorKind::Destination);
+    ddl.exec(fmt::format("CREATE TABLE IF NOT EXISTS {}.{} ({}PRIMARY KEY ({})) ENGINE=InnoDB", quote_ident(db_), quote_ident(keys), cols,
+                          key_list(t)),
+              t.layout.where);
+  }
+
+  // Key sets swept (or dropped) in the transaction that just committed.
+  void drop_pending_key_sets() noexcept {
+    for (const auto& keys : pending_drops_) {
+      try {
+        conn_.exec(fmt::format("DROP TABLE IF EXISTS {}.{}", quote_ident(db_), quote_ident(keys)));
+      } catch (const Error& e) {
+        detail::logf(LogLevel::Warn, "mysql.destination", keys, "could not drop the swept key set: {}", e.what());
+      }
+    }
+    pending_drops_.clear();
+  }
+
+  ConnParams params_;
   Conn conn_;
   std::string db_;
   std::size_t max_bytes_ = kDefaultStatementBytes;
   bool open_ = false;
-  std::unordered_map<std::string, TableWriter> tables_;
+  std::vector<std::string> pending_drops_;  // key-set tables to drop once the transaction committed
+  detail::LayoutCache<MyTable> tables_;
 };
 
 class MysqlCheckpointStore final : public CheckpointStore {
@@ -561,10 +780,12 @@ class MysqlDestination final : public DestinationConnector {
 
   std::string dialect() const override { return "mysql"; }
 
+  // Everything but transactional DDL: MariaDB commits implicitly around ALTER TABLE.
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    return c;  // DDL commits implicitly in MariaDB: transactional_ddl stays false
+    c.backfill = c.resync_sweep = true;
+    return c;
   }
 
   std::string render_ddl(const DestinationTable& table) const override {
@@ -602,7 +823,7 @@ class MysqlDestination final : public DestinationConnector {
     return store_;
   }
 
-  std::size_t max_identifier_length() const override { return 64; }
+  std::size_t max_identifier_length() const override { return kMaxIdentifier; }
 
  private:
   std::mutex mu_;

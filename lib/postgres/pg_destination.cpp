@@ -1,8 +1,9 @@
 // PostgreSQL destination: DDL from the mapped schema, snapshot rows through COPY (binary where
-// every column's type has a codec in copy_binary.h, else text), change batches
-// applied set-wise (reduced to one final state per key, staged with COPY into a temporary table,
-// then DELETE ... USING and INSERT ... ON CONFLICT DO UPDATE), checkpoints in
-// cdc_metadata.checkpoints inside the same transaction, and a CheckpointStore over that table.
+// every column's type has a codec in copy_binary.h, else text), change batches reduced to one
+// final state per key (core/writer/change_reducer.h), staged with COPY into a temporary table and
+// applied with DELETE ... USING and INSERT ... ON CONFLICT DO UPDATE; backfills as COPY then
+// UPDATE ... FROM; resync key sets in cdc_metadata; checkpoints in cdc_metadata.checkpoints inside
+// the same transaction, and a CheckpointStore over that table.
 // Writers run with session_replication_role=replica, so target triggers and FK checks do not
 // fire for rows the source already checked (and chunks may load in any order).
 // The connector holds one admin connection behind `mu_`; each writer has its own connection.
@@ -12,6 +13,10 @@
 
 #include "core/array_literal.h"
 #include "core/logging.h"
+#include "core/writer/change_reducer.h"
+#include "core/writer/error_context.h"
+#include "core/writer/key_set.h"
+#include "core/writer/table_layout.h"
 
 #include <cdc/plan.h>
 
@@ -21,7 +26,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 
 namespace cdc::pg {
 
@@ -78,12 +82,16 @@ std::string base_type(const TableSchema& s, const Column& c) {
   return pg_type_for(c.type);
 }
 
-// The type with its constraint, for CREATE TABLE and ADD COLUMN: an ENUM with enum_as: check is
-// text limited to the labels.
+// An ENUM mapped with enum_as: check: text limited to the labels by a CHECK constraint.
+bool is_check_enum(const Column& c) { return c.source_type.empty() && c.type.id == TypeId::String && !c.type.members.empty(); }
+std::string label_check(const Column& c) {
+  return fmt::format("CHECK ({} IN ({}))", quote_ident(c.name), literal_list(c.type.members));
+}
+
+// The type with its constraint, for CREATE TABLE and ADD COLUMN.
 std::string column_type(const TableSchema& s, const Column& c) {
   std::string type = base_type(s, c);
-  if (c.source_type.empty() && c.type.id == TypeId::String && !c.type.members.empty())
-    type += fmt::format(" CHECK ({} IN ({}))", quote_ident(c.name), literal_list(c.type.members));
+  if (is_check_enum(c)) type += " " + label_check(c);
   return type;
 }
 
@@ -124,11 +132,16 @@ std::string render(const DestinationTable& table) {
 }
 
 // Creates the enum types of a table's columns that do not exist yet, and adds labels an existing
-// one lacks (a restart, or a second table's run, finds them in place).
-void ensure_enum_types(Conn& c, const TableSchema& s) {
+// one lacks (a restart, a second table's run, or labels added at the source), each before the
+// label that follows it in the source's list, so the type sorts as the source does. Returns the
+// statements run. Inside a transaction (PostgreSQL 12 and later) an added label can be used once
+// that transaction committed.
+std::vector<std::string> ensure_enum_types(Conn& c, const TableSchema& s) {
+  std::vector<std::string> ran;
   for (const auto& col : s.columns) {
     if (!has_enum_type(col)) continue;
     const std::string name = enum_type_name(s, col);
+    const std::string type = quote_table(schema_of(s), name);
     const std::string ddl = create_enum_type(s, col);
     Result have = c.exec_params(
         "SELECT t.typtype, e.enumlabel FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
@@ -138,21 +151,32 @@ void ensure_enum_types(Conn& c, const TableSchema& s) {
       std::string state = c.try_exec(ddl);
       if (state == "42710") continue;  // created concurrently
       if (!state.empty()) c.exec(ddl, where_of(s));
+      ran.push_back(ddl);
       detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "created enum type {} for column {}", name, col.name);
       continue;
     }
     if (have.text(0, 0) != "e")
       throw Error(ErrorKind::Schema,
                   fmt::format("type {} for column {} already exists and is not an enum type; set enum_as: check or text",
-                              quote_table(schema_of(s), name), col.name),
+                              type, col.name),
                   false, where_of(s));
     std::set<std::string> labels;
     for (int i = 0; i < have.rows(); ++i) labels.insert(have.text(i, 1));
-    for (const auto& label : col.type.members)
-      if (!labels.count(label))
-        c.exec(fmt::format("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}", quote_table(schema_of(s), name), quote_literal(label)),
-               where_of(s));
+    const auto& members = col.type.members;
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (labels.count(members[i])) continue;
+      std::string sql = fmt::format("ALTER TYPE {} ADD VALUE IF NOT EXISTS {}", type, quote_literal(members[i]));
+      for (std::size_t j = i + 1; j < members.size(); ++j)
+        if (labels.count(members[j])) {
+          sql += " BEFORE " + quote_literal(members[j]);
+          break;
+        }
+      c.exec(sql, where_of(s) + " column " + col.name);
+      labels.insert(members[i]);
+      ran.push_back(std::move(sql));
+    }
   }
+  return ran;
 }
 
 void write_checkpoint(Conn& c, const std::string& session, const std::vector<CheckpointEntry>& entries) {
@@ -168,38 +192,34 @@ void write_checkpoint(Conn& c, const std::string& session, const std::vector<Che
   }
 }
 
-// Per-table layout and SQL pieces, cached by a writer.
-struct TableInfo {
-  std::string signature;
-  std::string name;        // quoted target
-  std::string where;
-  std::string columns;     // quoted column list
-  std::size_t ncols = 0;
-  std::vector<int> key;
-  int flag = -1;           // soft-delete column index
-  std::string stage;       // temp staging table (quoted), created lazily
-  bool needs_upsert = false;  // write_rows met existing keys: always upsert from now on
+// A writer's own state for one target table, beside its TableLayout (detail::LayoutCache).
+struct PgTable {
+  std::string name;                  // quoted target
+  std::vector<std::string> columns;  // quoted column names, in schema order
+  std::string column_list;           // the same, comma-separated
+  std::string stage;                 // temp staging table (quoted), created lazily
+  bool needs_upsert = false;         // write_rows met existing keys: always upsert from now on
   // Binary form of each target column's type; empty when the table is written as COPY text (a
   // column type without a binary codec, or a value that did not fit its column's binary form).
   std::vector<BinaryType> wire;
   DestinationTable table;  // as info() last saw it (for a deferred COPY's retry)
 };
+using TableEntry = detail::LayoutCache<PgTable>::Entry;
 
 // Send COPY data about this much at a time.
 constexpr std::size_t kCopyChunk = 1 << 20;
 
-// The reduced state of one key within a batch.
-struct KeyState {
-  bool deleted = false;
-  Row row;                      // upsert image (full width)
-  std::vector<bool> unchanged;  // columns not to write (empty = all written)
-  Row delete_image;             // the image a delete removes (keyed: key columns used)
-  std::size_t order = 0;        // first touch, for a stable application order
-};
+// "public.t": the target as messages name it.
+std::string display_name(const TableSchema& s) { return schema_of(s) + "." + s.id.name; }
+
+// The key set `set` of a target lives in cdc_metadata (see DestinationWriter::stage_keys).
+std::string key_set_table(const TableSchema& s, const std::string& set) {
+  return quote_table(kMetadataSchema, detail::key_set_table_name("keys_", TableId(schema_of(s), s.id.name), set, kMaxIdentifier));
+}
 
 class PgWriter final : public DestinationWriter {
  public:
-  explicit PgWriter(const ConnParams& p) : c_(p, ErrorKind::Destination) {
+  explicit PgWriter(const ConnParams& p) : params_(p), c_(p, ErrorKind::Destination) {
     if (!c_.try_exec("SET session_replication_role = replica").empty())
       detail::logf(LogLevel::Debug, "postgres.destination", "", "session_replication_role=replica not permitted; triggers fire");
     c_.exec("SET synchronous_commit = on");
@@ -216,138 +236,63 @@ class PgWriter final : public DestinationWriter {
   void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
     if (rows.empty()) return;
     finish_pending();
-    TableInfo& t = info(table);
-    if (t.key.empty()) {
+    TableEntry& t = info(table);
+    PgTable& p = t.state;
+    if (!t.layout.keyed()) {
       if (send_binary(t, rows)) defer(t, false);
-      else copy_rows(t, t.name, rows, nullptr);
+      else copy_rows(t, p.name, rows, nullptr);
       return;
     }
     // Fast path: COPY straight in. A key already present (a re-read chunk, an incremental
     // poll) fails it, and the rows go through staging and an upsert instead.
-    if (!t.needs_upsert) {
-      c_.exec("SAVEPOINT cdc_rows", t.where);
+    if (!p.needs_upsert) {
+      c_.exec("SAVEPOINT cdc_rows", t.layout.where);
       try {
         if (send_binary(t, rows)) {
           defer(t, true);
           return;
         }
-        copy_rows(t, t.name, rows, nullptr);
-        c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
+        copy_rows(t, p.name, rows, nullptr);
+        c_.exec("RELEASE SAVEPOINT cdc_rows", t.layout.where);
         return;
       } catch (const Error& e) {
         if (e.message().find("SQLSTATE 23505") == std::string::npos || !c_.healthy()) throw;
-        c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.where);
-        t.needs_upsert = true;
+        c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.layout.where);
+        p.needs_upsert = true;
       }
     }
-    ensure_stage(t);
-    c_.exec("DELETE FROM " + t.stage, t.where);
-    copy_rows(t, t.stage, rows, nullptr);
-    c_.exec(upsert_sql(table, t, {}), t.where);
+    stage(t, rows, nullptr);
+    c_.exec(upsert_sql(t, {}), t.layout.where);
   }
 
+  // Keyed tables: the batch reduced per key (detail::reduce_changes), each segment applied
+  // set-wise through the staging table. Tables without a key: in order.
   void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
     finish_pending();
-    TableInfo& t = info(table);
-    if (t.key.empty()) {
-      // Runs of inserts (an append-only log table's whole batch) go in one COPY.
-      std::vector<Row> inserts;
-      auto flush_inserts = [&] {
-        if (!inserts.empty()) copy_rows(t, t.name, inserts, nullptr);
-        inserts.clear();
-      };
-      for (const auto& e : changes) {
-        if (e.op == ChangeOp::Insert) {
-          inserts.push_back(e.after);
-          continue;
-        }
-        flush_inserts();
-        apply_keyless(table, t, e);
-      }
-      flush_inserts();
+    TableEntry& t = info(table);
+    const TableSchema& s = table.schema;
+    if (!t.layout.keyed()) {
+      apply_keyless(t, changes);
       return;
     }
-    std::map<std::string, KeyState> states;
-    std::size_t order = 0;
-    auto flush = [&] {
-      if (!states.empty()) apply_states(table, t, states);
-      states.clear();
-    };
-    for (const auto& e : changes) {
-      switch (e.op) {
-        case ChangeOp::Truncate:
-          flush();
-          truncate_rows(table, t);
-          break;
-        case ChangeOp::Delete: {
-          check_width(t, e.before);
-          KeyState& s = states[key_of(t, e.before)];
-          if (s.order == 0) s.order = ++order;
-          s.deleted = true;
-          s.row.clear();
-          s.unchanged.clear();
-          s.delete_image = e.before;
-          break;
-        }
-        case ChangeOp::Insert:
-        case ChangeOp::Update: {
-          check_width(t, e.after);
-          bool key_change = false;
-          if (e.op == ChangeOp::Update && !e.before.empty()) {
-            check_width(t, e.before);
-            for (int k : t.key)
-              if (!e.before[static_cast<std::size_t>(k)].is_null() &&
-                  e.before[static_cast<std::size_t>(k)] != e.after[static_cast<std::size_t>(k)])
-                key_change = true;
-          }
-          bool masked = std::find(e.unchanged.begin(), e.unchanged.end(), true) != e.unchanged.end();
-          if (key_change && masked) {
-            // The new row takes unsent values from the old one: move it in place.
-            flush();
-            move_row(table, t, e);
-            break;
-          }
-          if (key_change) {
-            KeyState& old = states[key_of(t, e.before)];
-            if (old.order == 0) old.order = ++order;
-            old.deleted = true;
-            old.row.clear();
-            old.unchanged.clear();
-            old.delete_image = e.before;
-          }
-          KeyState& s = states[key_of(t, e.after)];
-          if (s.order == 0) s.order = ++order;
-          if (masked && !s.deleted && !s.row.empty()) {
-            // Fill unsent columns from the earlier image of this batch where it had them.
-            Row merged = e.after;
-            std::vector<bool> mask = e.unchanged;
-            for (std::size_t i = 0; i < mask.size() && i < merged.size(); ++i)
-              if (mask[i] && (s.unchanged.empty() || !s.unchanged[i])) {
-                merged[i] = s.row[i];
-                mask[i] = false;
-              }
-            s.row = std::move(merged);
-            s.unchanged = std::find(mask.begin(), mask.end(), true) != mask.end() ? std::move(mask) : std::vector<bool>{};
-          } else if (masked && s.deleted) {
-            // Deleted earlier in this batch, so unsent values are unknown: write what was sent.
-            s.row = e.after;
-            s.unchanged = e.unchanged;
-          } else {
-            s.row = e.after;
-            s.unchanged = masked ? e.unchanged : std::vector<bool>{};
-          }
-          s.deleted = false;
-          break;
-        }
-      }
+    for (const auto& seg : detail::reduce_changes(t.layout, s, changes)) {
+      if (seg.start == detail::ReducedSegment::Start::Truncate)
+        detail::applying(t.layout.name, [] { return std::string("truncate"); }, [&] { truncate_rows(t); });
+      if (seg.start == detail::ReducedSegment::Start::Move)
+        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Update, s, seg.move.after); },
+                         [&] { move_row(t, seg.move); });
+      if (!seg.deletes.empty())
+        detail::applying(t.layout.name, [&] { return detail::rows_text("delete", s, seg.deletes); },
+                         [&] { delete_rows(t, seg.deletes); });
+      for (const auto& g : seg.upserts)
+        detail::applying(t.layout.name, [&] { return detail::rows_text("upsert", s, g.rows); }, [&] { upsert_rows(t, g); });
     }
-    flush();
   }
 
   void truncate(const DestinationTable& table) override {
     finish_pending();
-    TableInfo& t = info(table);
-    c_.exec("TRUNCATE " + t.name, t.where);
+    TableEntry& t = info(table);
+    c_.exec("TRUNCATE " + t.state.name, t.layout.where);
   }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
@@ -359,8 +304,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
-    finish_pending();
-    if (!in_txn_) begin();
+    open_txn();
     const std::string sql = fmt::format(
         "INSERT INTO {}.{} (session, source_table, row_key, column_name, raw_value, error, position, at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8::double precision / 1000000))",
@@ -371,56 +315,86 @@ class PgWriter final : public DestinationWriter {
   }
 
   std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
-    finish_pending();
-    if (!in_txn_) begin();
+    open_txn();
     const TableSchema& s = table.schema;
     const std::string name = target_name(s);
     // What the table has now: a change replayed after a restart must not fail on its own effect.
     Result have = c_.exec_params(
-        "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped", {name},
-        where_of(s));
-    std::set<std::string> existing;
-    for (int i = 0; i < have.rows(); ++i) existing.insert(have.text(i, 0));
+        "SELECT a.attname, n.nspname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        {name}, where_of(s));
+    std::map<std::string, std::pair<std::string, std::string>> existing;  // column -> (type schema, type name)
+    for (int i = 0; i < have.rows(); ++i) existing[have.text(i, 0)] = {have.text(i, 1), have.text(i, 2)};
     std::vector<std::string> out;
     for (const auto& ch : changes) {
       const std::string col = quote_ident(ch.column);
-      std::string sql;
+      const std::string where = where_of(s) + " column " + ch.column;
+      std::vector<std::string> ran;
+      auto run = [&](std::string sql) {
+        c_.exec(sql, where);
+        ran.push_back(std::move(sql));
+      };
       switch (ch.kind) {
-        case ColumnChangeKind::Added:
+        case ColumnChangeKind::Added: {
           if (existing.count(ch.column)) break;
           if (has_enum_type(ch.target)) {  // its enum type first (enum_as: type)
             TableSchema one = s;
             one.columns = {ch.target};
-            ensure_enum_types(c_, one);
+            for (auto& sql : ensure_enum_types(c_, one)) ran.push_back(std::move(sql));
           }
-          // Nullable whatever the source says: rows already copied have no value for it.
-          sql = fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(s, ch.target),
-                            ch.target.default_expr && !ch.target.source_type.empty() ? " DEFAULT " + *ch.target.default_expr : "");
-          existing.insert(ch.column);
+          // Nullable whatever the source says: rows already copied have no value for it, unless
+          // the source gave its existing rows one (fill).
+          std::string def;
+          if (ch.fill && !ch.fill->is_null()) def = " DEFAULT " + literal(*ch.fill);
+          else if (ch.target.default_expr && !ch.target.source_type.empty()) def = " DEFAULT " + *ch.target.default_expr;
+          run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(s, ch.target), def));
+          existing[ch.column] = {};
           break;
-        case ColumnChangeKind::Dropped: sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", name, col); break;
+        }
+        case ColumnChangeKind::Dropped: run(fmt::format("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL", name, col)); break;
         case ColumnChangeKind::Widened:
-        case ColumnChangeKind::Incompatible:
-          sql = fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, base_type(s, ch.target), col,
-                            base_type(s, ch.target));
+        case ColumnChangeKind::Incompatible: {
+          auto now = existing.find(ch.column);
+          if (has_enum_type(ch.target)) {
+            // Labels added at the source are added to the column's enum type.
+            TableSchema one = s;
+            one.columns = {ch.target};
+            for (auto& sql : ensure_enum_types(c_, one)) ran.push_back(std::move(sql));
+            const bool same_type = now != existing.end() && now->second.first == schema_of(s) &&
+                                   now->second.second == enum_type_name(s, ch.target);
+            if (!same_type)
+              run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}", name, col, base_type(s, ch.target), col,
+                              base_type(s, ch.target)));
+            break;
+          }
+          if (is_check_enum(ch.target)) {
+            // enum_as: check: the column stays text, its CHECK takes the new label list.
+            if (now == existing.end() || now->second.second != "text")
+              run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE text USING {}::text", name, col, col));
+            for (auto& sql : replace_label_check(s, ch.target)) run(std::move(sql));
+            break;
+          }
+          run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, base_type(s, ch.target), col,
+                          base_type(s, ch.target)));
           break;
+        }
         case ColumnChangeKind::Renamed:
           if (!existing.count(ch.old_name) && existing.count(ch.column)) break;
-          sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", name, quote_ident(ch.old_name), col);
+          run(fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", name, quote_ident(ch.old_name), col));
+          existing[ch.column] = existing[ch.old_name];
           existing.erase(ch.old_name);
-          existing.insert(ch.column);
           break;
       }
-      if (!sql.empty()) c_.exec(sql, where_of(s) + " column " + ch.column);
-      out.push_back(sql);
+      std::string text;
+      for (const auto& sql : ran) text += (text.empty() ? "" : "; ") + sql;
+      out.push_back(std::move(text));
     }
-    tables_.erase(name);  // statements and staging follow the new shape
+    tables_.forget(name);  // statements and staging follow the new shape
     return out;
   }
 
   void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
-    finish_pending();
-    if (!in_txn_) begin();
+    open_txn();
     const std::string sql = fmt::format(
         "INSERT INTO {}.{} (session, source_table, target_table, kind, column_name, old_column, old_type, new_type, action, "
         "ddl, position, at) VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), NULLIF($8, ''), $9, NULLIF($10, ''), $11, "
@@ -431,6 +405,77 @@ class PgWriter final : public DestinationWriter {
                      {session, h.table, h.target, h.kind, h.column, h.old_column, h.old_type, h.new_type, h.action, h.ddl,
                       h.position, std::to_string(h.at_us)},
                      "schema history table");
+  }
+
+  // COPY into the staging table, then one UPDATE ... FROM: only keys the target has are touched.
+  void backfill(const DestinationTable& table, const std::vector<Row>& rows, const std::vector<bool>& columns) override {
+    open_txn();
+    TableEntry& t = info(table);
+    const std::vector<bool> include = backfill_columns(t, columns, "backfill");
+    std::string set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i)
+      if (include[i] && !t.layout.is_key(i))
+        set += (set.empty() ? "" : ", ") + t.state.columns[i] + " = s." + t.state.columns[i];
+    if (set.empty() || rows.empty()) return;
+    detail::applying(
+        t.layout.name, [&] { return fmt::format("a backfill of {} rows", rows.size()); },
+        [&] {
+          stage(t, rows, &include);
+          c_.exec(fmt::format("UPDATE {} AS d SET {} FROM {} AS s WHERE {}", t.state.name, set, t.state.stage, key_match(t, "d", "s")),
+                  t.layout.where);
+        });
+  }
+
+  void stage_keys(const DestinationTable& table, const std::string& set, const std::vector<Row>& rows) override {
+    open_txn();
+    TableEntry& t = info(table);
+    require_key(t, "a resync sweep");
+    const std::string keys = key_set_table(table.schema, set);
+    ensure_key_set(t, keys);
+    if (rows.empty()) return;
+    std::vector<bool> key_only(t.layout.ncols, false);
+    for (int k : t.layout.key) key_only[static_cast<std::size_t>(k)] = true;
+    std::string cols = key_columns(t, "");
+    detail::applying(
+        t.layout.name, [&] { return fmt::format("{} keys staged for set {}", rows.size(), set); },
+        [&] {
+          stage(t, rows, &key_only);
+          c_.exec(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING", keys, cols, cols, t.state.stage),
+                  t.layout.where);
+        });
+  }
+
+  std::int64_t sweep_unstaged(const DestinationTable& table, const std::string& set) override {
+    open_txn();
+    TableEntry& t = info(table);
+    require_key(t, "a resync sweep");
+    const std::string keys = key_set_table(table.schema, set);
+    if (!key_set_exists(t, keys)) {
+      // Swept and dropped by a transaction that committed before a crash: nothing is left to do.
+      detail::logf(LogLevel::Info, "postgres.destination", t.layout.name, "key set {} is gone: the sweep already ran", set);
+      return 0;
+    }
+    std::string cond;
+    for (std::size_t i = 0; i < t.layout.key.size(); ++i) {
+      const std::string& c = t.state.columns[static_cast<std::size_t>(t.layout.key[i])];
+      cond += (i ? " AND " : "") + fmt::format("k.{0} = d.{0}", c);
+    }
+    Result r;
+    if (t.layout.soft_delete >= 0)
+      r = c_.exec(fmt::format("UPDATE {0} AS d SET {1} = true WHERE d.{1} IS NOT TRUE AND NOT EXISTS (SELECT 1 FROM {2} AS k WHERE {3})",
+                              t.state.name, t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)], keys, cond),
+                  t.layout.where);
+    else
+      r = c_.exec(fmt::format("DELETE FROM {} AS d WHERE NOT EXISTS (SELECT 1 FROM {} AS k WHERE {})", t.state.name, keys, cond),
+                  t.layout.where);
+    c_.exec("DROP TABLE " + keys, t.layout.where);
+    const std::string n = r.affected();
+    return n.empty() ? 0 : std::stoll(n);
+  }
+
+  void drop_key_set(const DestinationTable& table, const std::string& set) override {
+    open_txn();
+    c_.exec("DROP TABLE IF EXISTS " + key_set_table(table.schema, set), where_of(table.schema));
   }
 
   void rollback() noexcept override {
@@ -448,40 +493,64 @@ class PgWriter final : public DestinationWriter {
     }
     Result r(PQexec(c_.get(), "ROLLBACK"));
     // Staging tables created in the failed transaction are gone.
-    for (auto& [k, t] : tables_) t.stage.clear();
+    tables_.for_each([](TableEntry& t) { t.state.stage.clear(); });
   }
 
  private:
-  TableInfo& info(const DestinationTable& table) {
+  // The optional operations run in the current transaction, opening one when none is.
+  void open_txn() {
+    finish_pending();
+    if (!in_txn_) begin();
+  }
+
+  TableEntry& info(const DestinationTable& table) {
     if (!c_) throw Error(ErrorKind::Connection, "PostgreSQL writer connection was closed", true, "destination");
     const TableSchema& s = table.schema;
-    std::string sig = shape_signature(table);
-    std::string id = target_name(s);
-    TableInfo& t = tables_[id];
-    if (t.signature == sig) return t;
-    t = TableInfo{};
-    t.signature = sig;
-    t.name = id;
-    t.where = where_of(s);
-    t.ncols = s.columns.size();
-    WriteLayout layout = write_layout(table);
-    t.key = std::move(layout.key);
-    t.flag = layout.soft_delete;
-    for (std::size_t i = 0; i < s.columns.size(); ++i) t.columns += (i ? ", " : "") + quote_ident(s.columns[i].name);
-    t.wire = binary_types(table, t);
-    t.table = table;
+    const std::string id = target_name(s);
+    bool rebuilt = false;
+    TableEntry& t = tables_.get(id, table, display_name(s), &rebuilt);
+    if (rebuilt) {
+      PgTable& p = t.state;
+      p.name = id;
+      for (const auto& c : s.columns) p.columns.push_back(quote_ident(c.name));
+      for (std::size_t i = 0; i < p.columns.size(); ++i) p.column_list += (i ? ", " : "") + p.columns[i];
+      p.table = table;
+      p.wire = binary_types(t);
+    }
     return t;
+  }
+
+  static void require_key(const TableEntry& t, const char* what) {
+    if (!t.layout.keyed())
+      throw Error(ErrorKind::Schema, fmt::format("table {} has no primary key, which {} needs", t.layout.name, what), false,
+                  t.layout.where);
+  }
+
+  // Validates a backfill's column marks; the columns to stage (marked ones and the key).
+  static std::vector<bool> backfill_columns(const TableEntry& t, const std::vector<bool>& marked, const char* what) {
+    require_key(t, what);
+    if (marked.size() != t.layout.ncols)
+      throw Error(ErrorKind::Internal, fmt::format("{} marks {} columns, table {} has {}", what, marked.size(), t.layout.name, t.layout.ncols),
+                  false, t.layout.where);
+    std::vector<bool> include(t.layout.ncols, false);
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (marked[i] && (t.layout.is_key(i) || t.layout.is_flag(i)))
+        throw Error(ErrorKind::Internal, fmt::format("{} may not set key or soft-delete column {} of table {}", what, i, t.layout.name),
+                    false, t.layout.where);
+      include[i] = marked[i] || t.layout.is_key(i);
+    }
+    return include;
   }
 
   // The binary form of each column of the table as it is at the destination (its types may
   // differ from the mapped schema when the table existed); empty when one has no codec.
-  std::vector<BinaryType> binary_types(const DestinationTable& table, const TableInfo& t) {
-    const TableSchema& s = table.schema;
+  std::vector<BinaryType> binary_types(const TableEntry& t) {
+    const TableSchema& s = t.state.table.schema;
     Result r = c_.exec_params(
         "SELECT a.attname, bt.typname, bt.typtype FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
         "WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped",
-        {t.name}, t.where);
+        {t.state.name}, t.layout.where);
     std::map<std::string, std::pair<std::string, std::string>> types;
     for (int i = 0; i < r.rows(); ++i) types[r.text(i, 0)] = {r.text(i, 1), r.text(i, 2)};
     std::vector<BinaryType> wire;
@@ -491,7 +560,7 @@ class PgWriter final : public DestinationWriter {
       BinaryType b = BinaryType::None;
       if (it != types.end() && it->second.second != "d" && it->second.first != "name")
         b = target_binary_type(it->second.first, it->second.second.empty() ? 'b' : it->second.second[0]);
-      if (static_cast<int>(i) == t.flag && b != BinaryType::Bool) b = BinaryType::None;
+      if (t.layout.is_flag(i) && b != BinaryType::Bool) b = BinaryType::None;
       if (b == BinaryType::None) {
         detail::logf(LogLevel::Debug, "postgres.destination", s.id.to_string(), "COPY text: column {} has type {}",
                      s.columns[i].name, it == types.end() ? "?" : it->second.first);
@@ -502,38 +571,30 @@ class PgWriter final : public DestinationWriter {
     return wire;
   }
 
-  void ensure_stage(TableInfo& t) {
-    if (!t.stage.empty()) return;
+  void ensure_stage(TableEntry& t) {
+    PgTable& p = t.state;
+    if (!p.stage.empty()) return;
     std::string name = quote_ident("cdc_stage_" + std::to_string(++stage_counter_));
     // Emptied by DELETE between uses in a transaction and cheaply at commit.
-    c_.exec(fmt::format("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA", name, t.columns,
-                        t.name),
-            t.where);
-    t.stage = name;
+    c_.exec(fmt::format("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA", name,
+                        p.column_list, p.name),
+            t.layout.where);
+    p.stage = name;
   }
 
-  // Rows may omit a trailing soft-delete flag (written as false).
-  static void check_width(const TableInfo& t, const Row& row) {
-    if (row.size() == t.ncols) return;
-    if (t.flag >= 0 && static_cast<std::size_t>(t.flag) == t.ncols - 1 && row.size() == t.ncols - 1) return;
-    throw Error(ErrorKind::Internal, fmt::format("row has {} values, table has {} columns", row.size(), t.ncols), false, t.where);
-  }
-
-  static std::string key_of(const TableInfo& t, const Row& r) {
-    std::string k;
-    for (int i : t.key) {
-      append_copy_text(r[static_cast<std::size_t>(i)], k);
-      k += '\t';
-    }
-    return k;
+  // Empties the staging table and COPYs `rows` (the `include` columns, all when null) into it.
+  void stage(TableEntry& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+    ensure_stage(t);
+    c_.exec("DELETE FROM " + t.state.stage, t.layout.where);
+    copy_rows(t, t.state.stage, rows, include);
   }
 
   // Starts a binary COPY of `rows` into the table itself and sends all of it with its end, without
   // waiting for the result (see defer). False, with nothing sent, when the table goes as text.
-  bool send_binary(TableInfo& t, const std::vector<Row>& rows) {
-    for (const Row& row : rows) check_width(t, row);
-    if (t.wire.empty() || !encode_binary(t, rows, nullptr)) return false;
-    send_copy_binary(t.name, t.columns, bin_, t.where);
+  bool send_binary(TableEntry& t, const std::vector<Row>& rows) {
+    for (const Row& row : rows) detail::check_width(t.layout, row);
+    if (t.state.wire.empty() || !encode_binary(t, rows, nullptr)) return false;
+    send_copy_binary(t.state.name, t.state.column_list, bin_, t.layout.where);
     return true;
   }
 
@@ -549,7 +610,7 @@ class PgWriter final : public DestinationWriter {
   // The COPY just sent finishes on the server while the caller reads the next batch; its result
   // is taken by finish_pending() before anything else uses the connection. Its data is kept for
   // the retry through staging that a key already present needs.
-  void defer(TableInfo& t, bool savepoint) {
+  void defer(TableEntry& t, bool savepoint) {
     pending_.active = true;
     pending_.t = &t;
     pending_.savepoint = savepoint;
@@ -559,80 +620,79 @@ class PgWriter final : public DestinationWriter {
   void finish_pending() {
     if (!pending_.active) return;
     pending_.active = false;
-    TableInfo& t = *pending_.t;
+    TableEntry& t = *pending_.t;
     try {
-      c_.copy_in_wait(t.where);
-      if (pending_.savepoint) c_.exec("RELEASE SAVEPOINT cdc_rows", t.where);
+      c_.copy_in_wait(t.layout.where);
+      if (pending_.savepoint) c_.exec("RELEASE SAVEPOINT cdc_rows", t.layout.where);
     } catch (const Error& e) {
       if (!pending_.savepoint || e.message().find("SQLSTATE 23505") == std::string::npos || !c_.healthy()) throw;
-      c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.where);
-      t.needs_upsert = true;
+      c_.exec("ROLLBACK TO SAVEPOINT cdc_rows", t.layout.where);
+      t.state.needs_upsert = true;
       ensure_stage(t);
-      c_.exec("DELETE FROM " + t.stage, t.where);
-      send_copy_binary(t.stage, t.columns, pending_.data, t.where);
-      c_.copy_in_wait(t.where);
-      c_.exec(upsert_sql(t.table, t, {}), t.where);
+      c_.exec("DELETE FROM " + t.state.stage, t.layout.where);
+      send_copy_binary(t.state.stage, t.state.column_list, pending_.data, t.layout.where);
+      c_.copy_in_wait(t.layout.where);
+      c_.exec(upsert_sql(t, {}), t.layout.where);
     }
   }
 
   // COPY rows (selected columns when `include` is given) into `target`: binary when every value
   // fits its column's binary form, else text.
-  void copy_rows(TableInfo& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  void copy_rows(TableEntry& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
+    const PgTable& p = t.state;
     std::string cols;
     if (include) {
-      auto names = split_columns(t);
-      for (std::size_t i = 0; i < names.size(); ++i)
-        if ((*include)[i]) cols += (cols.empty() ? "" : ", ") + names[i];
+      for (std::size_t i = 0; i < p.columns.size(); ++i)
+        if ((*include)[i]) cols += (cols.empty() ? "" : ", ") + p.columns[i];
     } else {
-      cols = t.columns;
+      cols = p.column_list;
     }
-    for (const Row& row : rows) check_width(t, row);
-    if (!t.wire.empty() && encode_binary(t, rows, include)) {
-      send_copy_binary(target, cols, bin_, t.where);
-      c_.copy_in_wait(t.where);
+    for (const Row& row : rows) detail::check_width(t.layout, row);
+    if (!p.wire.empty() && encode_binary(t, rows, include)) {
+      send_copy_binary(target, cols, bin_, t.layout.where);
+      c_.copy_in_wait(t.layout.where);
       return;
     }
-    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.where);
+    c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.layout.where);
     text_.clear();
     for (const Row& row : rows) {
       bool first = true;
-      for (std::size_t i = 0; i < t.ncols; ++i) {
+      for (std::size_t i = 0; i < t.layout.ncols; ++i) {
         if (include && !(*include)[i]) continue;
         if (!first) text_ += '\t';
         first = false;
-        if (static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null())) text_ += 'f';
-        else append_copy_text(row[i], text_);
+        append_copy_text(t.layout.value(row, i), text_);
       }
       text_ += '\n';
       if (text_.size() >= kCopyChunk) {
-        c_.copy_in_put(text_.data(), text_.size(), t.where);
+        c_.copy_in_put(text_.data(), text_.size(), t.layout.where);
         text_.clear();
       }
     }
-    c_.copy_in_put(text_.data(), text_.size(), t.where);
-    c_.copy_in_end(t.where);
+    c_.copy_in_put(text_.data(), text_.size(), t.layout.where);
+    c_.copy_in_end(t.layout.where);
   }
 
   // The whole COPY binary stream of `rows` into bin_ (encoded before the COPY starts, so a value
   // that does not fit sends the batch as text instead of half a stream). False when a value does
   // not fit: the table is written as text from then on.
-  bool encode_binary(TableInfo& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  bool encode_binary(TableEntry& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
     bin_.clear();
     append_copy_binary_header(bin_);
-    std::size_t nfields = include ? static_cast<std::size_t>(std::count(include->begin(), include->end(), true)) : t.ncols;
-    static const Value kFalse = Value::boolean(false);
+    const std::size_t ncols = t.layout.ncols;
+    std::size_t nfields = include ? static_cast<std::size_t>(std::count(include->begin(), include->end(), true)) : ncols;
     for (const Row& row : rows) {
       char* n = bin_.grow(2);
       n[0] = static_cast<char>(nfields >> 8);
       n[1] = static_cast<char>(nfields & 0xff);
-      for (std::size_t i = 0; i < t.ncols; ++i) {
+      for (std::size_t i = 0; i < ncols; ++i) {
         if (include && !(*include)[i]) continue;
-        const Value& v = static_cast<int>(i) == t.flag && (i >= row.size() || row[i].is_null()) ? kFalse : row[i];
-        if (!append_binary_field(t.wire[i], v, bin_)) {
-          detail::logf(LogLevel::Info, "postgres.destination", t.where,
+        const Value& v = t.layout.value(row, i);
+        if (!append_binary_field(t.state.wire[i], v, bin_)) {
+          detail::logf(LogLevel::Info, "postgres.destination", t.layout.where,
                        "{} value {} of column {} has no exact binary form: the table is written as COPY text", to_string(v.kind()),
-                       v.to_display(), split_columns(t)[i]);
-          t.wire.clear();
+                       v.to_display(), t.state.columns[i]);
+          t.state.wire.clear();
           return false;
         }
       }
@@ -641,124 +701,104 @@ class PgWriter final : public DestinationWriter {
     return true;
   }
 
-  static std::vector<std::string> split_columns(const TableInfo& t) {
-    std::vector<std::string> out;
-    std::string cur;
-    bool quoted = false;
-    for (std::size_t i = 0; i < t.columns.size(); ++i) {
-      char ch = t.columns[i];
-      if (ch == '"') {
-        quoted = !quoted;
-        cur += ch;
-      } else if (!quoted && ch == ',') {
-        out.push_back(cur);
-        cur.clear();
-        if (i + 1 < t.columns.size() && t.columns[i + 1] == ' ') ++i;
-      } else {
-        cur += ch;
-      }
+  std::string upsert_sql(const TableEntry& t, const std::vector<bool>& include) const {
+    const PgTable& p = t.state;
+    std::string cols, set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (!include.empty() && !include[i]) continue;
+      const std::string& c = p.columns[i];
+      cols += (cols.empty() ? "" : ", ") + c;
+      if (t.layout.is_key(i)) continue;
+      set += (set.empty() ? "" : ", ") + c + " = excluded." + c;
     }
-    if (!cur.empty()) out.push_back(cur);
+    return fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM {2} ON CONFLICT ({3}) DO {4}", p.name, cols, p.stage,
+                       key_columns(t, ""), set.empty() ? "NOTHING" : "UPDATE SET " + set);
+  }
+
+  // The key columns, quoted and comma-separated, each prefixed by `alias.` when given.
+  static std::string key_columns(const TableEntry& t, const std::string& alias) {
+    std::string out;
+    for (int k : t.layout.key)
+      out += (out.empty() ? "" : ", ") + (alias.empty() ? "" : alias + ".") + t.state.columns[static_cast<std::size_t>(k)];
     return out;
   }
 
-  std::string upsert_sql(const DestinationTable& table, const TableInfo& t, const std::vector<bool>& include) const {
-    const TableSchema& s = table.schema;
-    std::string cols, set;
-    for (std::size_t i = 0; i < t.ncols; ++i) {
-      if (!include.empty() && !include[i]) continue;
-      std::string c = quote_ident(s.columns[i].name);
-      cols += (cols.empty() ? "" : ", ") + c;
-      if (std::find(t.key.begin(), t.key.end(), static_cast<int>(i)) != t.key.end()) continue;
-      set += (set.empty() ? "" : ", ") + c + " = excluded." + c;
-    }
-    std::string keys;
-    for (std::size_t i = 0; i < s.primary_key.size(); ++i) keys += (i ? ", " : "") + quote_ident(s.primary_key[i]);
-    return fmt::format("INSERT INTO {0} ({1}) SELECT {1} FROM {2} ON CONFLICT ({3}) DO {4}", t.name, cols, t.stage, keys,
-                       set.empty() ? "NOTHING" : "UPDATE SET " + set);
-  }
-
-  std::string key_match(const DestinationTable& table, const TableInfo& t, const std::string& a, const std::string& b) const {
+  static std::string key_match(const TableEntry& t, const std::string& a, const std::string& b) {
     std::string cond;
-    for (std::size_t i = 0; i < t.key.size(); ++i) {
-      std::string c = quote_ident(table.schema.primary_key[i]);
-      cond += (i ? " AND " : "") + a + "." + c + " = " + b + "." + c;
+    for (int k : t.layout.key) {
+      const std::string& c = t.state.columns[static_cast<std::size_t>(k)];
+      cond += (cond.empty() ? "" : " AND ") + a + "." + c + " = " + b + "." + c;
     }
     return cond;
   }
 
-  void apply_states(const DestinationTable& table, TableInfo& t, std::map<std::string, KeyState>& states) {
-    ensure_stage(t);
-    std::vector<const KeyState*> ordered;
-    for (auto& [k, s] : states) ordered.push_back(&s);
-    std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->order < b->order; });
-    // Deletes first: the remaining upserts touch other keys.
-    std::vector<Row> deletes;
-    for (auto* s : ordered)
-      if (s->deleted) deletes.push_back(s->delete_image);
-    if (!deletes.empty()) {
-      c_.exec("DELETE FROM " + t.stage, t.where);
-      // Only key columns matter; other columns may be NULL in a key-only old image.
-      std::vector<Row> keys;
-      keys.reserve(deletes.size());
-      for (auto& d : deletes) {
-        Row r(t.ncols);
-        for (int k : t.key) r[static_cast<std::size_t>(k)] = d[static_cast<std::size_t>(k)];
-        if (t.flag >= 0) r[static_cast<std::size_t>(t.flag)] = Value::boolean(true);
-        keys.push_back(std::move(r));
-      }
-      copy_rows(t, t.stage, keys, nullptr);
-      if (t.flag >= 0)
-        c_.exec(fmt::format("UPDATE {0} AS d SET {1} = true FROM {2} AS s WHERE {3}", t.name,
-                            quote_ident(table.schema.columns[static_cast<std::size_t>(t.flag)].name), t.stage,
-                            key_match(table, t, "d", "s")),
-                t.where);
-      else
-        c_.exec(fmt::format("DELETE FROM {0} AS d USING {1} AS s WHERE {2}", t.name, t.stage, key_match(table, t, "d", "s")),
-                t.where);
-    }
-    // Upserts grouped by which columns they write.
-    std::map<std::vector<bool>, std::vector<Row>> groups;
-    for (auto* s : ordered) {
-      if (s->deleted) continue;
-      std::vector<bool> include(t.ncols, true);
-      for (std::size_t i = 0; i < s->unchanged.size() && i < t.ncols; ++i)
-        if (s->unchanged[i] && std::find(t.key.begin(), t.key.end(), static_cast<int>(i)) == t.key.end() &&
-            static_cast<int>(i) != t.flag)
-          include[i] = false;
-      groups[include].push_back(s->row);
-    }
-    for (auto& [include, rows] : groups) {
-      c_.exec("DELETE FROM " + t.stage, t.where);
-      bool all = std::find(include.begin(), include.end(), false) == include.end();
-      copy_rows(t, t.stage, rows, all ? nullptr : &include);
-      c_.exec(upsert_sql(table, t, all ? std::vector<bool>{} : include), t.where);
-    }
+  // Deletes by key (or sets the flag) for every reduced delete, through the staging table.
+  void delete_rows(TableEntry& t, const std::vector<detail::ReducedRow>& deletes) {
+    // Only key columns matter; other columns may be NULL in a key-only old image.
+    std::vector<bool> key_only(t.layout.ncols, false);
+    for (int k : t.layout.key) key_only[static_cast<std::size_t>(k)] = true;
+    std::vector<Row> keys;
+    keys.reserve(deletes.size());
+    for (const auto& d : deletes) keys.push_back(d.row);
+    stage(t, keys, &key_only);
+    if (t.layout.soft_delete >= 0)
+      c_.exec(fmt::format("UPDATE {0} AS d SET {1} = true FROM {2} AS s WHERE {3}", t.state.name,
+                          t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)], t.state.stage, key_match(t, "d", "s")),
+              t.layout.where);
+    else
+      c_.exec(fmt::format("DELETE FROM {0} AS d USING {1} AS s WHERE {2}", t.state.name, t.state.stage, key_match(t, "d", "s")),
+              t.layout.where);
   }
 
-  // A key-changing update whose new image lacks unsent (TOAST) values: update the old row in place.
-  void move_row(const DestinationTable& table, TableInfo& t, const ChangeEvent& e) {
-    std::vector<std::optional<std::string>> params;
-    std::string set, cond;
-    int p = 0;
-    for (std::size_t i = 0; i < t.ncols; ++i) {
-      if (i < e.unchanged.size() && e.unchanged[i]) continue;
-      std::string v;
-      if (static_cast<int>(i) == t.flag) v = "f";
-      else if (e.after[i].is_null()) {
-        set += (set.empty() ? "" : ", ") + quote_ident(table.schema.columns[i].name) + " = NULL";
-        continue;
-      } else append_param(e.after[i], v);
-      set += (set.empty() ? "" : ", ") + quote_ident(table.schema.columns[i].name) + fmt::format(" = ${}", ++p);
-      params.push_back(v);
+  void upsert_rows(TableEntry& t, const detail::UpsertGroup& g) {
+    std::vector<Row> rows;
+    rows.reserve(g.rows.size());
+    for (const auto& r : g.rows) rows.push_back(r.row);
+    const bool all = g.all_written();
+    stage(t, rows, all ? nullptr : &g.written);
+    c_.exec(upsert_sql(t, all ? std::vector<bool>{} : g.written), t.layout.where);
+  }
+
+  // A key-changing update whose new image lacks unsent (TOAST) values: the old row is updated in
+  // place. A soft-deleted row holding the new key gives way; a live one means this move was
+  // already applied (a replay), and the move is skipped instead of failing on the key.
+  void move_row(TableEntry& t, const detail::KeyMove& m) {
+    const PgTable& p = t.state;
+    // One statement's $n parameters.
+    struct Params {
+      std::vector<std::optional<std::string>> values;
+      std::string add(const Value& v) {
+        if (v.is_null()) return "NULL";
+        std::string text;
+        append_param(v, text);
+        values.push_back(std::move(text));
+        return fmt::format("${}", values.size());
+      }
+    };
+    auto key_cond = [&](Params& ps, const Row& image) {
+      std::string cond;
+      for (int k : t.layout.key) {
+        const auto i = static_cast<std::size_t>(k);
+        cond += (cond.empty() ? "" : " AND ") + p.columns[i] + " = " + ps.add(image[i]);
+      }
+      return cond;
+    };
+    if (t.layout.soft_delete >= 0) {
+      Params d;
+      const std::string cond = key_cond(d, m.after);
+      c_.exec_params(fmt::format("DELETE FROM {} WHERE {} AND {} IS TRUE", p.name, cond,
+                                 p.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
+                     d.values, t.layout.where);
     }
-    for (std::size_t k = 0; k < t.key.size(); ++k) {
-      std::string v;
-      append_param(e.before[static_cast<std::size_t>(t.key[k])], v);
-      cond += (k ? " AND " : "") + quote_ident(table.schema.primary_key[k]) + fmt::format(" = ${}", ++p);
-      params.push_back(v);
-    }
-    c_.exec_params(fmt::format("UPDATE {} SET {} WHERE {}", t.name, set, cond), params, t.where);
+    Params u;
+    std::string set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i)
+      if (m.written[i]) set += (set.empty() ? "" : ", ") + p.columns[i] + " = " + u.add(t.layout.value(m.after, i));
+    const std::string old_key = key_cond(u, m.before);
+    const std::string new_key = key_cond(u, m.after);
+    c_.exec_params(fmt::format("UPDATE {0} SET {1} WHERE {2} AND NOT EXISTS (SELECT 1 FROM {0} WHERE {3})", p.name, set, old_key,
+                               new_key),
+                   u.values, t.layout.where);
   }
 
   // Text parameter form of a value (as COPY text without the escaping).
@@ -776,69 +816,155 @@ class PgWriter final : public DestinationWriter {
     append_copy_text(v, out);
   }
 
-  // Tables without a key: inserts append; deletes remove one row equal to the old image.
-  void apply_keyless(const DestinationTable& table, TableInfo& t, const ChangeEvent& e) {
-    switch (e.op) {
-      case ChangeOp::Truncate: truncate_rows(table, t); return;
-      case ChangeOp::Insert: copy_rows(t, t.name, {e.after}, nullptr); return;
-      case ChangeOp::Delete: remove_one(table, t, e.before); return;
-      case ChangeOp::Update:
-        if (e.before.empty())
-          throw Error(ErrorKind::Destination, "update of a table without a key arrived without its old row", false, t.where);
-        remove_one(table, t, e.before);
-        copy_rows(t, t.name, {e.after}, nullptr);
-        return;
-    }
+  // A value as an SQL literal (DDL defaults), through libpq's escaping; PostgreSQL casts it to the
+  // column's type.
+  std::string literal(const Value& v) const {
+    if (v.is_null()) return "NULL";
+    std::string text;
+    append_param(v, text);
+    return c_.literal(text);
   }
 
-  void remove_one(const DestinationTable& table, TableInfo& t, const Row& image) {
-    check_width(t, image);
+  // Tables without a key: inserts append (a run of them in one COPY); deletes remove one row
+  // equal to the old image; an update is both.
+  void apply_keyless(TableEntry& t, const std::vector<ChangeEvent>& changes) {
+    const TableSchema& s = t.state.table.schema;
+    std::vector<Row> inserts;
+    auto flush_inserts = [&] {
+      if (inserts.empty()) return;
+      detail::applying(t.layout.name, [&] { return fmt::format("{} inserts", inserts.size()); },
+                       [&] { copy_rows(t, t.state.name, inserts, nullptr); });
+      inserts.clear();
+    };
+    for (const auto& e : changes) {
+      if (e.op == ChangeOp::Insert) {
+        inserts.push_back(e.after);
+        continue;
+      }
+      flush_inserts();
+      detail::applying(
+          t.layout.name,
+          [&] { return e.op == ChangeOp::Truncate ? std::string("truncate") : detail::change_text(e.op, s, e.before); },
+          [&] {
+            switch (e.op) {
+              case ChangeOp::Truncate: truncate_rows(t); return;
+              case ChangeOp::Insert: return;
+              case ChangeOp::Delete: remove_one(t, e.before); return;
+              case ChangeOp::Update:
+                if (e.before.empty())
+                  throw Error(ErrorKind::Destination, "update of a table without a key arrived without its old row", false,
+                              t.layout.where);
+                remove_one(t, e.before);
+                copy_rows(t, t.state.name, {e.after}, nullptr);
+                return;
+            }
+          });
+    }
+    flush_inserts();
+  }
+
+  void remove_one(TableEntry& t, const Row& image) {
+    detail::check_width(t.layout, image);
+    const PgTable& p = t.state;
     std::vector<std::optional<std::string>> params;
     std::string cond;
-    int p = 0;
-    for (std::size_t i = 0; i < t.ncols; ++i) {
-      if (static_cast<int>(i) == t.flag) continue;
-      std::string c = quote_ident(table.schema.columns[i].name);
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (t.layout.is_flag(i)) continue;
       if (image[i].is_null()) {
-        cond += (cond.empty() ? "" : " AND ") + c + " IS NULL";
+        cond += (cond.empty() ? "" : " AND ") + p.columns[i] + " IS NULL";
         continue;
       }
       std::string v;
       append_param(image[i], v);
       params.push_back(v);
-      cond += (cond.empty() ? "" : " AND ") + c + fmt::format(" = ${}", ++p);
+      cond += (cond.empty() ? "" : " AND ") + p.columns[i] + fmt::format(" = ${}", params.size());
     }
-    if (t.flag >= 0) {
-      std::string f = quote_ident(table.schema.columns[static_cast<std::size_t>(t.flag)].name);
+    if (t.layout.soft_delete >= 0) {
+      const std::string& f = p.columns[static_cast<std::size_t>(t.layout.soft_delete)];
       c_.exec_params(fmt::format("UPDATE {0} SET {1} = true WHERE ctid = (SELECT ctid FROM {0} WHERE {2} AND NOT {1} LIMIT 1)",
-                                 t.name, f, cond),
-                     params, t.where);
+                                 p.name, f, cond),
+                     params, t.layout.where);
     } else {
-      c_.exec_params(fmt::format("DELETE FROM {0} WHERE ctid = (SELECT ctid FROM {0} WHERE {1} LIMIT 1)", t.name, cond), params,
-                     t.where);
+      c_.exec_params(fmt::format("DELETE FROM {0} WHERE ctid = (SELECT ctid FROM {0} WHERE {1} LIMIT 1)", p.name, cond), params,
+                     t.layout.where);
     }
   }
 
-  void truncate_rows(const DestinationTable& table, TableInfo& t) {
-    if (t.flag >= 0)
-      c_.exec(fmt::format("UPDATE {} SET {} = true", t.name, quote_ident(table.schema.columns[static_cast<std::size_t>(t.flag)].name)),
-              t.where);
+  void truncate_rows(TableEntry& t) {
+    if (t.layout.soft_delete >= 0)
+      c_.exec(fmt::format("UPDATE {} SET {} = true", t.state.name, t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
+              t.layout.where);
     else
-      c_.exec("TRUNCATE " + t.name, t.where);
+      c_.exec("TRUNCATE " + t.state.name, t.layout.where);
   }
 
+  // PostgreSQL's DDL is transactional, but two chunk writers of one resync may both find the key
+  // set missing and would then collide on its name when they commit; it is created on a
+  // connection of its own (an empty table is harmless if this transaction rolls back).
+  void ensure_key_set(const TableEntry& t, const std::string& keys) {
+    if (key_set_exists(t, keys)) return;
+    Result types = c_.exec_params(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        {t.state.name}, t.layout.where);
+    std::map<std::string, std::string> type_of;
+    for (int i = 0; i < types.rows(); ++i) type_of[types.text(i, 0)] = types.text(i, 1);
+    std::string cols;
+    for (int k : t.layout.key) {
+      const std::string& name = t.state.table.schema.columns[static_cast<std::size_t>(k)].name;
+      auto it = type_of.find(name);
+      if (it == type_of.end())
+        throw Error(ErrorKind::Schema, fmt::format("key column {} is missing from table {}", name, t.layout.name), false,
+                    t.layout.where);
+      cols += quote_ident(name) + " " + it->second + " NOT NULL, ";
+    }
+    const std::string ddl = fmt::format("CREATE TABLE IF NOT EXISTS {} ({}PRIMARY KEY ({}))", keys, cols, key_columns(t, ""));
+    Conn side(params_, ErrorKind::Destination);
+    const std::string state = side.try_exec(ddl);
+    if (!state.empty() && state != "23505" && state != "42P07") side.exec(ddl, t.layout.where);  // throws its error
+  }
+
+  // The label CHECK of an enum_as: check column, replaced by one with the column's labels now.
+  // The constraint was named by PostgreSQL when the column was made; it is found as the column's
+  // own CHECK that compares it with literals (`= ANY (ARRAY[...])`, or `= '...'` for one label),
+  // so a CHECK a user added on the column otherwise stays.
+  std::vector<std::string> replace_label_check(const TableSchema& s, const Column& col) {
+    const std::string name = target_name(s);
+    Result cons = c_.exec_params(
+        "SELECT c.conname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1] "
+        "WHERE c.conrelid = $1::regclass AND c.contype = 'c' AND cardinality(c.conkey) = 1 AND a.attname = $2 ORDER BY c.conname",
+        {name, col.name}, where_of(s));
+    std::vector<std::string> out;
+    std::string keep;
+    for (int i = 0; i < cons.rows(); ++i) {
+      const std::string def = cons.text(i, 1);
+      if (def.find("= ANY (ARRAY[") == std::string::npos && def.find(" = '") == std::string::npos) continue;
+      out.push_back(fmt::format("ALTER TABLE {} DROP CONSTRAINT {}", name, quote_ident(cons.text(i, 0))));
+      if (keep.empty()) keep = cons.text(i, 0);
+    }
+    if (keep.empty()) keep = fit_identifier(s.id.name + "_" + col.name + "_check", kMaxIdentifier);
+    out.push_back(fmt::format("ALTER TABLE {} ADD CONSTRAINT {} {}", name, quote_ident(keep), label_check(col)));
+    return out;
+  }
+
+  bool key_set_exists(const TableEntry& t, const std::string& keys) {
+    return c_.exec_params("SELECT to_regclass($1) IS NOT NULL", {keys}, t.layout.where).text(0, 0) == "t";
+  }
+
+  ConnParams params_;
   Conn c_;
   ByteBuffer bin_;     // COPY binary data being sent
   struct Pending {
     bool active = false;    // a COPY was sent whose result is not taken yet
-    TableInfo* t = nullptr;
+    TableEntry* t = nullptr;
     bool savepoint = false; // it runs inside SAVEPOINT cdc_rows (write_rows' fast path)
     ByteBuffer data;        // what it sent
   } pending_;
   std::string text_;  // COPY text data being sent
   bool in_txn_ = false;
   int stage_counter_ = 0;
-  std::unordered_map<std::string, TableInfo> tables_;
+  detail::LayoutCache<PgTable> tables_;
 };
 
 class PgCheckpointStore final : public CheckpointStore {
@@ -918,7 +1044,8 @@ class PgDestination final : public DestinationConnector {
 
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
-    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = c.transactional_ddl = true;
+    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
+    c.transactional_ddl = c.backfill = c.resync_sweep = true;
     return c;
   }
 

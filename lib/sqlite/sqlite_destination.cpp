@@ -1,5 +1,8 @@
 // SQLite destination: DDL, table preparation and writers. The database runs in WAL mode with
 // synchronous=NORMAL, which survives process kills (not power loss) and keeps commits cheap.
+// Change batches are reduced to one final state per key (core/writer/change_reducer.h) and
+// applied with prepared statements; backfills, resync key sets (`_cdc_keys_...` tables) and DDL
+// run in the writer's transaction, so they commit with the data and the checkpoint.
 // The connector holds one admin connection behind a mutex; every writer has its own connection
 // and caches its prepared statements per table.
 #include "sqlite/sqlite_connectors.h"
@@ -7,12 +10,19 @@
 
 #include "core/logging.h"
 #include "core/text_util.h"
+#include "core/writer/change_reducer.h"
+#include "core/writer/error_context.h"
+#include "core/writer/key_set.h"
+#include "core/writer/table_layout.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
 #include <mutex>
-#include <unordered_map>
+#include <optional>
 
 namespace cdc::sqlite {
 
@@ -48,21 +58,69 @@ std::string render(const DestinationTable& table) {
   return sql;
 }
 
-// How rows of one table are laid out and bound, plus the table's cached statements.
-struct TableWriter {
-  std::string signature;
-  std::string name;      // quoted table name
-  std::string where;     // "table x" for errors
-  std::size_t ncols = 0;
-  int flag = -1;         // soft-delete flag column, -1 = hard deletes
-  std::string flag_col;  // its quoted name
-  std::vector<int> key;  // key column indexes
-  Stmt replace;          // write_rows (keyed: INSERT OR REPLACE; else INSERT)
-  Stmt upsert;           // apply, all columns
-  std::unordered_map<std::string, Stmt> upsert_masked;  // apply, some columns unchanged
-  Stmt delete_key;       // keyed: DELETE (or soft UPDATE) by key
-  Stmt delete_one;       // keyless: remove one row matching the whole image
+// A value as an SQLite literal for DDL (a column's DEFAULT), rendered as Stmt::bind would store it:
+// text in single quotes with quotes doubled, blobs as X'..'. Nothing for text holding NUL, which
+// only a cast could spell, and ADD COLUMN takes no expression as its default.
+std::optional<std::string> sqlite_literal(const Value& v) {
+  auto hex = [](const std::string& bytes) {
+    static const char* digits = "0123456789abcdef";
+    std::string out = "X'";
+    for (unsigned char c : bytes) {
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+    return out + "'";
+  };
+  switch (v.kind()) {
+    case ValueKind::Null: return "NULL";
+    case ValueKind::Bool: return v.as_bool() ? "1" : "0";
+    case ValueKind::Int: return std::to_string(v.as_int());
+    case ValueKind::UInt: {
+      std::uint64_t u = v.as_uint();
+      if (u <= std::uint64_t(std::numeric_limits<std::int64_t>::max())) return std::to_string(u);
+      return "'" + std::to_string(u) + "'";
+    }
+    case ValueKind::Double: {
+      double d = v.as_double();
+      if (std::isnan(d)) return "NULL";  // SQLite stores NaN as NULL
+      if (std::isinf(d)) return d > 0 ? "9e999" : "-9e999";
+      return fmt::format("{}", d);  // shortest form that reads back as the same double
+    }
+    case ValueKind::Bytes: return hex(v.text());
+    default: {
+      const std::string& t = v.text();
+      if (t.find('\0') != std::string::npos) return std::nullopt;
+      std::string out = "'";
+      for (char c : t) {
+        if (c == '\'') out += '\'';
+        out += c;
+      }
+      return out + "'";
+    }
+  }
+}
+
+// A writer's own state for one target table, beside its TableLayout (detail::LayoutCache): the
+// table's names and its prepared statements.
+struct SqTable {
+  TableSchema schema;
+  std::string name;                  // quoted table name
+  std::vector<std::string> columns;  // quoted column names, in schema order
+  Stmt replace;                      // write_rows (keyed: INSERT OR REPLACE; else INSERT)
+  std::map<std::vector<bool>, Stmt> upserts;    // apply, by the columns written
+  std::map<std::vector<bool>, Stmt> backfills;  // backfill, by the columns set
+  Stmt delete_key;                   // keyed: DELETE (or soft UPDATE) by key
+  Stmt delete_one;                   // keyless: remove one row matching the whole image
+
+  void reset() noexcept {
+    replace.reset();
+    delete_key.reset();
+    delete_one.reset();
+    for (auto& [m, s] : upserts) s.reset();
+    for (auto& [m, s] : backfills) s.reset();
+  }
 };
+using TableEntry = detail::LayoutCache<SqTable>::Entry;
 
 class SqliteWriter final : public DestinationWriter {
  public:
@@ -80,49 +138,54 @@ class SqliteWriter final : public DestinationWriter {
   }
 
   void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
-    TableWriter& w = writer_for(table);
-    if (!w.replace) {
-      std::string sql = fmt::format("{} INTO {} ({}) VALUES ({})", w.key.empty() ? "INSERT" : "INSERT OR REPLACE",
-                                    w.name, columns_sql(table.schema, {}), placeholders(w.ncols));
-      w.replace = Stmt(db_, sql, w.where);
-    }
+    TableEntry& t = info(table);
+    Stmt& s = replace_stmt(t);
     for (const Row& row : rows) {
-      check_width(w, row);
-      bind_row(w.replace, w, row, nullptr);
-      step_reset(w.replace);
+      detail::check_width(t.layout, row);
+      bind_row(s, t, row, nullptr);
+      step_reset(s);
     }
   }
 
+  // Keyed tables: the batch reduced per key (detail::reduce_changes), then one prepared
+  // statement per remaining delete and upsert. Tables without a key: in order.
   void apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) override {
-    TableWriter& w = writer_for(table);
-    for (const ChangeEvent& e : changes) {
-      try {
-        switch (e.op) {
-          case ChangeOp::Insert:
-          case ChangeOp::Update: apply_upsert(table, w, e); break;
-          case ChangeOp::Delete:
-            if (e.before.empty())
-              throw Error(ErrorKind::Destination, "delete event without a before image", false, w.where);
-            check_width(w, e.before);
-            remove(table, w, e.before);
-            break;
-          case ChangeOp::Truncate: truncate_rows(w, table.deletes.strategy == DeleteStrategy::Soft); break;
-        }
-      } catch (const Error& err) {
-        const Row& r = e.before.empty() ? e.after : e.before;
-        throw Error(err.kind(), fmt::format("{} (applying {} of key {})", err.message(), to_string(e.op), detail::row_key_text(table.schema, r)),
-                    err.retryable(), err.where());
+    TableEntry& t = info(table);
+    const TableSchema& s = t.state.schema;
+    if (!t.layout.keyed()) {
+      for (const ChangeEvent& e : changes)
+        detail::applying(
+            t.layout.name,
+            [&] { return e.op == ChangeOp::Truncate ? std::string("truncate") : detail::change_text(e.op, s, e.before.empty() ? e.after : e.before); },
+            [&] { apply_keyless(t, e); });
+      return;
+    }
+    for (const auto& seg : detail::reduce_changes(t.layout, s, changes)) {
+      if (seg.start == detail::ReducedSegment::Start::Truncate)
+        detail::applying(t.layout.name, [] { return std::string("truncate"); }, [&] { truncate_rows(t, true); });
+      if (seg.start == detail::ReducedSegment::Start::Move)
+        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Update, s, seg.move.after); },
+                         [&] { move_row(t, seg.move); });
+      for (const auto& d : seg.deletes)
+        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Delete, s, d.row); },
+                         [&] { remove_key(t, d.row); });
+      for (const auto& g : seg.upserts) {
+        Stmt& st = upsert_stmt(t, g.written);
+        const bool all = g.all_written();
+        for (const auto& r : g.rows)
+          detail::applying(t.layout.name, [&] { return detail::change_text(r.event->op, s, r.row); },
+                           [&] {
+                             bind_row(st, t, r.row, all ? nullptr : &g.written);
+                             step_reset(st);
+                           });
       }
     }
   }
 
-  void truncate(const DestinationTable& table) override {
-    TableWriter& w = writer_for(table);
-    truncate_rows(w, false);
-  }
+  void truncate(const DestinationTable& table) override { truncate_rows(info(table), false); }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
-    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    open_txn();
     if (!checkpoint.empty()) {
       if (!cp_upsert_) {
         cp_upsert_ = Stmt(db_,
@@ -146,7 +209,7 @@ class SqliteWriter final : public DestinationWriter {
   }
 
   void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override {
-    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    open_txn();
     if (!quarantine_insert_) {
       db_.exec(quarantine_table_ddl(), "quarantine table");
       quarantine_insert_ = Stmt(db_,
@@ -174,29 +237,43 @@ class SqliteWriter final : public DestinationWriter {
   // rebuilding the table, which cdc does not do (the change is recorded with no statement).
   std::vector<std::string> evolve(const DestinationTable& table, const std::vector<TargetColumnChange>& changes) override {
     const TableSchema& s = table.schema;
-    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    open_txn();
     TableInfo info = read_table_info(db_, s.id.name);
     auto has = [&](const std::string& c) {
       return std::any_of(info.columns.begin(), info.columns.end(),
                          [&](const Column& x) { return sqlite3_stricmp(x.name.c_str(), c.c_str()) == 0; });
     };
+    const std::string name = quote_ident(s.id.name);
     std::vector<std::string> out;
     for (const auto& ch : changes) {
+      const std::string where = where_of(s) + " column " + ch.column;
       std::string sql;
-      if (ch.kind == ColumnChangeKind::Added && !has(ch.column))
-        sql = fmt::format("ALTER TABLE {} ADD COLUMN {}", quote_ident(s.id.name), column_def(ch.target, false));
-      else if (ch.kind == ColumnChangeKind::Renamed && !(has(ch.column) && !has(ch.old_name)))
-        sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", quote_ident(s.id.name), quote_ident(ch.old_name),
-                          quote_ident(ch.column));
-      if (!sql.empty()) db_.exec(sql, where_of(s) + " column " + ch.column);
+      if (ch.kind == ColumnChangeKind::Added && !has(ch.column)) {
+        // Existing rows read the default: the value the source gave them. A value without a
+        // literal form is set by an UPDATE instead, bound as the writer binds values.
+        const bool filled = ch.fill && !ch.fill->is_null();
+        const std::optional<std::string> literal = filled ? sqlite_literal(*ch.fill) : std::nullopt;
+        sql = fmt::format("ALTER TABLE {} ADD COLUMN {}{}", name, column_def(ch.target, false), literal ? " DEFAULT " + *literal : "");
+        db_.exec(sql, where);
+        if (filled && !literal) {
+          const std::string update = fmt::format("UPDATE {} SET {} = ?1", name, quote_ident(ch.column));
+          Stmt fill(db_, update, where);
+          fill.bind(1, *ch.fill);
+          fill.run();
+          sql += "; " + update;
+        }
+      } else if (ch.kind == ColumnChangeKind::Renamed && !(has(ch.column) && !has(ch.old_name))) {
+        sql = fmt::format("ALTER TABLE {} RENAME COLUMN {} TO {}", name, quote_ident(ch.old_name), quote_ident(ch.column));
+        db_.exec(sql, where);
+      }
       out.push_back(sql);
     }
-    tables_.erase(s.id.name);
+    tables_.forget(s.id.name);
     return out;
   }
 
   void record_schema_changes(const std::string& session, const std::vector<SchemaHistoryEntry>& entries) override {
-    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+    open_txn();
     db_.exec(schema_history_table_ddl(), "schema history table");
     Stmt s(db_,
            fmt::format("INSERT INTO {}(session, source_table, target_table, kind, column_name, old_column, old_type, new_type, "
@@ -216,69 +293,200 @@ class SqliteWriter final : public DestinationWriter {
     }
   }
 
-  void rollback() noexcept override {
-    for (auto& [name, w] : tables_) {
-      w.replace.reset();
-      w.upsert.reset();
-      w.delete_key.reset();
-      w.delete_one.reset();
+  // One prepared UPDATE per row: a key the target lacks matches nothing, so nothing is inserted.
+  void backfill(const DestinationTable& table, const std::vector<Row>& rows, const std::vector<bool>& columns) override {
+    open_txn();
+    TableEntry& t = info(table);
+    require_key(t, "a backfill");
+    if (columns.size() != t.layout.ncols)
+      throw Error(ErrorKind::Internal, fmt::format("backfill marks {} columns, table {} has {}", columns.size(), t.layout.name, t.layout.ncols),
+                  false, t.layout.where);
+    std::string set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (!columns[i]) continue;
+      if (t.layout.is_key(i) || t.layout.is_flag(i))
+        throw Error(ErrorKind::Internal, fmt::format("backfill may not set key or soft-delete column {} of table {}",
+                                                     t.state.schema.columns[i].name, t.layout.name),
+                    false, t.layout.where);
+      set += (set.empty() ? "" : ", ") + t.state.columns[i] + " = ?";
     }
+    if (set.empty()) return;
+    auto it = t.state.backfills.find(columns);
+    if (it == t.state.backfills.end())
+      it = t.state.backfills.emplace(columns, Stmt(db_, fmt::format("UPDATE {} SET {} WHERE {}", t.state.name, set, key_cond(t, "")), t.layout.where)).first;
+    Stmt& st = it->second;
+    for (const Row& row : rows)
+      detail::applying(t.layout.name, [&] { return "a backfill of key " + detail::row_key_text(t.state.schema, row); },
+                       [&] {
+                         detail::check_width(t.layout, row);
+                         int p = 1;
+                         for (std::size_t i = 0; i < t.layout.ncols; ++i)
+                           if (columns[i]) st.bind(p++, row[i]);
+                         for (int k : t.layout.key) st.bind(p++, row[static_cast<std::size_t>(k)]);
+                         step_reset(st);
+                       });
+  }
+
+  void stage_keys(const DestinationTable& table, const std::string& set, const std::vector<Row>& rows) override {
+    open_txn();
+    TableEntry& t = info(table);
+    require_key(t, "a resync sweep");
+    const std::string keys = quote_ident(key_set_table(table.schema, set));
+    // SQLite has one writer at a time and transactional DDL: the set is created in this transaction.
+    TableInfo target = read_table_info(db_, t.state.schema.id.name);
+    std::string cols;
+    for (int k : t.layout.key) {
+      const std::string& name = t.state.schema.columns[static_cast<std::size_t>(k)].name;
+      auto c = std::find_if(target.columns.begin(), target.columns.end(),
+                            [&](const Column& x) { return sqlite3_stricmp(x.name.c_str(), name.c_str()) == 0; });
+      cols += quote_ident(name) + (c == target.columns.end() || c->source_type.empty() ? "" : " " + c->source_type) + ", ";
+    }
+    db_.exec(fmt::format("CREATE TABLE IF NOT EXISTS {} ({}PRIMARY KEY ({}))", keys, cols, key_list(t)), t.layout.where);
+    if (rows.empty()) return;
+    std::string marks;
+    for (std::size_t i = 0; i < t.layout.key.size(); ++i) marks += i ? ", ?" : "?";
+    Stmt st(db_, fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT DO NOTHING", keys, key_list(t), marks), t.layout.where);
+    for (const Row& row : rows)
+      detail::applying(t.layout.name, [&] { return "staging key " + detail::row_key_text(t.state.schema, row) + " in set " + set; },
+                       [&] {
+                         detail::check_width(t.layout, row);
+                         int p = 1;
+                         for (int k : t.layout.key) st.bind(p++, row[static_cast<std::size_t>(k)]);
+                         step_reset(st);
+                       });
+  }
+
+  std::int64_t sweep_unstaged(const DestinationTable& table, const std::string& set) override {
+    open_txn();
+    TableEntry& t = info(table);
+    require_key(t, "a resync sweep");
+    const std::string name = key_set_table(table.schema, set);
+    {
+      Stmt exists(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", t.layout.where);
+      exists.bind_text(1, name);
+      if (!exists.step()) {
+        // Swept and dropped by a transaction that committed before a crash: nothing is left to do.
+        detail::logf(LogLevel::Info, "sqlite.destination", t.layout.name, "key set {} is gone: the sweep already ran", set);
+        return 0;
+      }
+    }
+    const std::string keys = quote_ident(name);
+    std::string cond;
+    for (int k : t.layout.key) {
+      const std::string& c = t.state.columns[static_cast<std::size_t>(k)];
+      cond += (cond.empty() ? "" : " AND ") + fmt::format("{0}.{1} = {2}.{1}", keys, c, t.state.name);
+    }
+    const std::string unstaged = fmt::format("NOT EXISTS (SELECT 1 FROM {} WHERE {})", keys, cond);
+    if (t.layout.soft_delete >= 0) {
+      const std::string& f = t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)];
+      db_.exec(fmt::format("UPDATE {} SET {} = 1 WHERE {} IS NOT 1 AND {}", t.state.name, f, f, unstaged), t.layout.where);
+    } else {
+      db_.exec(fmt::format("DELETE FROM {} WHERE {}", t.state.name, unstaged), t.layout.where);
+    }
+    const std::int64_t removed = sqlite3_changes(db_.get());
+    db_.exec("DROP TABLE " + keys, t.layout.where);
+    return removed;
+  }
+
+  void drop_key_set(const DestinationTable& table, const std::string& set) override {
+    open_txn();
+    db_.exec("DROP TABLE IF EXISTS " + quote_ident(key_set_table(table.schema, set)), where_of(table.schema));
+  }
+
+  void rollback() noexcept override {
+    tables_.for_each([](TableEntry& t) { t.state.reset(); });
     db_.rollback_quietly();
   }
 
  private:
+  // The optional operations run in the current transaction, opening one when none is.
+  void open_txn() {
+    if (!db_.in_transaction()) db_.exec("BEGIN IMMEDIATE");
+  }
+
   static std::string placeholders(std::size_t n) {
     std::string out;
     for (std::size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
     return out;
   }
 
+  static std::string key_set_table(const TableSchema& s, const std::string& set) {
+    return detail::key_set_table_name("_cdc_keys_", TableId(s.id.name), set, 0);
+  }
+
+  static void require_key(const TableEntry& t, const char* what) {
+    if (!t.layout.keyed())
+      throw Error(ErrorKind::Schema, fmt::format("table {} has no primary key, which {} needs", t.layout.name, what), false,
+                  t.layout.where);
+  }
+
+  TableEntry& info(const DestinationTable& table) {
+    const TableSchema& s = table.schema;
+    bool rebuilt = false;
+    TableEntry& t = tables_.get(s.id.name, table, s.id.to_string(), &rebuilt);
+    if (rebuilt) {
+      t.state.schema = s;
+      t.state.name = quote_ident(s.id.name);
+      for (const auto& c : s.columns) t.state.columns.push_back(quote_ident(c.name));
+    }
+    return t;
+  }
+
   // Quoted column list; `include` empty = all columns.
-  static std::string columns_sql(const TableSchema& s, const std::vector<bool>& include) {
+  static std::string columns_sql(const TableEntry& t, const std::vector<bool>& include) {
     std::string out;
-    bool first = true;
-    for (std::size_t i = 0; i < s.columns.size(); ++i) {
+    for (std::size_t i = 0; i < t.state.columns.size(); ++i) {
       if (!include.empty() && !include[i]) continue;
-      out += (first ? "" : ", ") + quote_ident(s.columns[i].name);
-      first = false;
+      out += (out.empty() ? "" : ", ") + t.state.columns[i];
     }
     return out;
   }
 
-  TableWriter& writer_for(const DestinationTable& table) {
-    const TableSchema& s = table.schema;
-    std::string sig = shape_signature(table);
-    TableWriter& w = tables_[s.id.name];
-    if (w.signature == sig && !sig.empty()) return w;
-    w = TableWriter{};
-    w.signature = sig;
-    w.name = quote_ident(s.id.name);
-    w.where = where_of(s);
-    w.ncols = s.columns.size();
-    WriteLayout layout = write_layout(table);
-    w.key = std::move(layout.key);
-    w.flag = layout.soft_delete;
-    if (w.flag >= 0) w.flag_col = quote_ident(table.deletes.column);
-    return w;
+  static std::string key_list(const TableEntry& t) {
+    std::string out;
+    for (int k : t.layout.key) out += (out.empty() ? "" : ", ") + t.state.columns[static_cast<std::size_t>(k)];
+    return out;
   }
 
-  // Rows may omit a trailing soft-delete flag; it is written as 0 (live) by upserts anyway.
-  static void check_width(const TableWriter& w, const Row& row) {
-    if (row.size() == w.ncols) return;
-    if (w.flag >= 0 && std::size_t(w.flag) == w.ncols - 1 && row.size() == w.ncols - 1) return;
-    throw Error(ErrorKind::Internal, fmt::format("row has {} values, table has {} columns", row.size(), w.ncols), false,
-                w.where);
+  // `k1 = ? AND k2 = ?` (each column prefixed by `prefix`).
+  static std::string key_cond(const TableEntry& t, const std::string& prefix) {
+    std::string cond;
+    for (int k : t.layout.key) cond += (cond.empty() ? "" : " AND ") + prefix + t.state.columns[static_cast<std::size_t>(k)] + " = ?";
+    return cond;
   }
 
-  // Binds the columns of `row` selected by `include` (all when null) in order; the flag binds 0.
-  static void bind_row(Stmt& s, const TableWriter& w, const Row& row, const std::vector<bool>* include) {
+  Stmt& replace_stmt(TableEntry& t) {
+    if (!t.state.replace)
+      t.state.replace = Stmt(db_,
+                             fmt::format("{} INTO {} ({}) VALUES ({})", t.layout.keyed() ? "INSERT OR REPLACE" : "INSERT", t.state.name,
+                                         columns_sql(t, {}), placeholders(t.layout.ncols)),
+                             t.layout.where);
+    return t.state.replace;
+  }
+
+  Stmt& upsert_stmt(TableEntry& t, const std::vector<bool>& written) {
+    auto it = t.state.upserts.find(written);
+    if (it != t.state.upserts.end()) return it->second;
+    std::size_t n = 0;
+    std::string set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (!written[i]) continue;
+      ++n;
+      if (t.layout.is_key(i)) continue;
+      const std::string& c = t.state.columns[i];
+      set += (set.empty() ? "" : ", ") + c + " = excluded." + c;
+    }
+    std::string sql = fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", t.state.name, columns_sql(t, written),
+                                  placeholders(n), key_list(t), set.empty() ? "NOTHING" : "UPDATE SET " + set);
+    return t.state.upserts.emplace(written, Stmt(db_, sql, t.layout.where)).first->second;
+  }
+
+  // Binds the columns of `row` selected by `include` (all when null) in order.
+  static void bind_row(Stmt& s, const TableEntry& t, const Row& row, const std::vector<bool>* include) {
     int p = 1;
-    for (std::size_t i = 0; i < w.ncols; ++i) {
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
       if (include && !(*include)[i]) continue;
-      if (int(i) == w.flag)
-        s.bind_int64(p++, 0);
-      else
-        s.bind(p++, row[i]);
+      s.bind(p++, t.layout.value(row, i));
     }
   }
 
@@ -287,113 +495,101 @@ class SqliteWriter final : public DestinationWriter {
     sqlite3_reset(s.get());
   }
 
-  void apply_upsert(const DestinationTable& table, TableWriter& w, const ChangeEvent& e) {
-    check_width(w, e.after);
-    const TableSchema& s = table.schema;
-    if (w.key.empty()) {
-      // No key: an update replaces one row equal to the old image.
-      if (e.op == ChangeOp::Update && !e.before.empty()) {
-        check_width(w, e.before);
-        remove(table, w, e.before);
-      }
-      if (!w.replace) write_rows(table, {});  // prepares the plain INSERT
-      bind_row(w.replace, w, e.after, nullptr);
-      step_reset(w.replace);
-      return;
-    }
-    if (e.op == ChangeOp::Update && !e.before.empty()) {
-      check_width(w, e.before);
-      for (int k : w.key)
-        if (e.before[std::size_t(k)] != e.after[std::size_t(k)]) {
-          remove(table, w, e.before);  // the key changed: the old row goes
-          break;
-        }
-    }
-    bool masked = std::find(e.unchanged.begin(), e.unchanged.end(), true) != e.unchanged.end();
-    if (!masked) {
-      if (!w.upsert) w.upsert = Stmt(db_, upsert_sql(s, w, {}), w.where);
-      bind_row(w.upsert, w, e.after, nullptr);
-      step_reset(w.upsert);
-      return;
-    }
-    std::vector<bool> include(w.ncols, true);
-    std::string mask(w.ncols, '1');
-    for (std::size_t i = 0; i < w.ncols && i < e.unchanged.size(); ++i)
-      if (e.unchanged[i] && std::find(w.key.begin(), w.key.end(), int(i)) == w.key.end() && int(i) != w.flag) {
-        include[i] = false;
-        mask[i] = '0';
-      }
-    auto it = w.upsert_masked.find(mask);
-    if (it == w.upsert_masked.end()) it = w.upsert_masked.emplace(mask, Stmt(db_, upsert_sql(s, w, include), w.where)).first;
-    bind_row(it->second, w, e.after, &include);
-    step_reset(it->second);
-  }
-
-  static std::string upsert_sql(const TableSchema& s, const TableWriter& w, const std::vector<bool>& include) {
-    std::size_t n = 0;
-    std::string set;
-    for (std::size_t i = 0; i < w.ncols; ++i) {
-      if (!include.empty() && !include[i]) continue;
-      ++n;
-      if (std::find(w.key.begin(), w.key.end(), int(i)) != w.key.end()) continue;
-      std::string c = quote_ident(s.columns[i].name);
-      set += (set.empty() ? "" : ", ") + c + " = excluded." + c;
-    }
-    std::string keys;
-    for (std::size_t i = 0; i < s.primary_key.size(); ++i) keys += (i ? ", " : "") + quote_ident(s.primary_key[i]);
-    return fmt::format("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO {}", w.name, columns_sql(s, include),
-                       placeholders(n), keys, set.empty() ? "NOTHING" : "UPDATE SET " + set);
-  }
-
-  // Deletes (or soft-deletes) the row identified by `image`: by key, or for keyless tables one row
-  // equal to the whole image.
-  void remove(const DestinationTable& table, TableWriter& w, const Row& image) {
-    const TableSchema& s = table.schema;
-    const std::string& flag = w.flag_col;
-    if (!w.key.empty()) {
-      if (!w.delete_key) {
-        std::string cond;
-        for (std::size_t i = 0; i < w.key.size(); ++i)
-          cond += (i ? " AND " : "") + quote_ident(s.primary_key[i]) + " = ?";
-        std::string sql = w.flag >= 0 ? fmt::format("UPDATE {} SET {} = 1 WHERE {}", w.name, flag, cond)
-                                      : fmt::format("DELETE FROM {} WHERE {}", w.name, cond);
-        w.delete_key = Stmt(db_, sql, w.where);
-      }
-      for (std::size_t i = 0; i < w.key.size(); ++i) w.delete_key.bind(int(i) + 1, image[std::size_t(w.key[i])]);
-      step_reset(w.delete_key);
-      return;
-    }
-    if (!w.delete_one) {
-      std::string cond;
-      for (std::size_t i = 0; i < w.ncols; ++i) {
-        if (int(i) == w.flag) continue;
-        cond += (cond.empty() ? "" : " AND ") + quote_ident(s.columns[i].name) + " IS ?";
-      }
-      if (w.flag >= 0) cond += (cond.empty() ? "" : " AND ") + flag + " = 0";
-      std::string sql =
-          w.flag >= 0
-              ? fmt::format("UPDATE {0} SET {1} = 1 WHERE rowid = (SELECT rowid FROM {0} WHERE {2} LIMIT 1)", w.name, flag,
-                            cond)
-              : fmt::format("DELETE FROM {0} WHERE rowid = (SELECT rowid FROM {0} WHERE {1} LIMIT 1)", w.name, cond);
-      w.delete_one = Stmt(db_, sql, w.where);
+  // Deletes (or soft-deletes) the row with the key of `image`.
+  void remove_key(TableEntry& t, const Row& image) {
+    if (!t.state.delete_key) {
+      std::string sql = t.layout.soft_delete >= 0
+                            ? fmt::format("UPDATE {} SET {} = 1 WHERE {}", t.state.name,
+                                          t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)], key_cond(t, ""))
+                            : fmt::format("DELETE FROM {} WHERE {}", t.state.name, key_cond(t, ""));
+      t.state.delete_key = Stmt(db_, sql, t.layout.where);
     }
     int p = 1;
-    for (std::size_t i = 0; i < w.ncols; ++i) {
-      if (int(i) == w.flag) continue;
-      w.delete_one.bind(p++, image[i]);
-    }
-    step_reset(w.delete_one);
+    for (int k : t.layout.key) t.state.delete_key.bind(p++, image[static_cast<std::size_t>(k)]);
+    step_reset(t.state.delete_key);
   }
 
-  void truncate_rows(TableWriter& w, bool soft) {
-    if (soft && w.flag >= 0)
-      db_.exec(fmt::format("UPDATE {} SET {} = 1", w.name, w.flag_col), w.where);
+  // A key-changing update whose new image lacks unsent values: the old row is updated in place.
+  // A soft-deleted row holding the new key gives way; a live one means this move was already
+  // applied (a replay), and the move is skipped instead of failing on the key.
+  void move_row(TableEntry& t, const detail::KeyMove& m) {
+    const SqTable& q = t.state;
+    if (t.layout.soft_delete >= 0) {
+      Stmt del(db_, fmt::format("DELETE FROM {} WHERE {} AND {} IS 1", q.name, key_cond(t, ""),
+                                q.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
+               t.layout.where);
+      int p = 1;
+      for (int k : t.layout.key) del.bind(p++, m.after[static_cast<std::size_t>(k)]);
+      del.run();
+    }
+    std::string set;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i)
+      if (m.written[i]) set += (set.empty() ? "" : ", ") + q.columns[i] + " = ?";
+    Stmt up(db_, fmt::format("UPDATE {0} SET {1} WHERE {2} AND NOT EXISTS (SELECT 1 FROM {0} WHERE {2})", q.name, set, key_cond(t, "")),
+            t.layout.where);
+    int p = 1;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i)
+      if (m.written[i]) up.bind(p++, t.layout.value(m.after, i));
+    for (int k : t.layout.key) up.bind(p++, m.before[static_cast<std::size_t>(k)]);
+    for (int k : t.layout.key) up.bind(p++, m.after[static_cast<std::size_t>(k)]);
+    up.run();
+  }
+
+  // Tables without a key: inserts append; a delete removes one row equal to the whole image; an
+  // update is both.
+  void apply_keyless(TableEntry& t, const ChangeEvent& e) {
+    if (e.op == ChangeOp::Truncate) return truncate_rows(t, true);
+    if (e.op != ChangeOp::Insert) {
+      if (e.before.empty()) {
+        if (e.op == ChangeOp::Delete) throw Error(ErrorKind::Destination, "delete event without a before image", false, t.layout.where);
+        throw Error(ErrorKind::Destination, "update of a table without a key arrived without its old row", false, t.layout.where);
+      }
+      detail::check_width(t.layout, e.before);
+      remove_one(t, e.before);
+      if (e.op == ChangeOp::Delete) return;
+    }
+    detail::check_width(t.layout, e.after);
+    Stmt& s = replace_stmt(t);
+    bind_row(s, t, e.after, nullptr);
+    step_reset(s);
+  }
+
+  void remove_one(TableEntry& t, const Row& image) {
+    SqTable& q = t.state;
+    if (!q.delete_one) {
+      std::string cond;
+      for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+        if (t.layout.is_flag(i)) continue;
+        cond += (cond.empty() ? "" : " AND ") + q.columns[i] + " IS ?";
+      }
+      std::string sql;
+      if (t.layout.soft_delete >= 0) {
+        const std::string& flag = q.columns[static_cast<std::size_t>(t.layout.soft_delete)];
+        cond += (cond.empty() ? "" : " AND ") + flag + " = 0";
+        sql = fmt::format("UPDATE {0} SET {1} = 1 WHERE rowid = (SELECT rowid FROM {0} WHERE {2} LIMIT 1)", q.name, flag, cond);
+      } else {
+        sql = fmt::format("DELETE FROM {0} WHERE rowid = (SELECT rowid FROM {0} WHERE {1} LIMIT 1)", q.name, cond);
+      }
+      q.delete_one = Stmt(db_, sql, t.layout.where);
+    }
+    int p = 1;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+      if (t.layout.is_flag(i)) continue;
+      q.delete_one.bind(p++, image[i]);
+    }
+    step_reset(q.delete_one);
+  }
+
+  void truncate_rows(TableEntry& t, bool soft) {
+    if (soft && t.layout.soft_delete >= 0)
+      db_.exec(fmt::format("UPDATE {} SET {} = 1", t.state.name, t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
+               t.layout.where);
     else
-      db_.exec("DELETE FROM " + w.name, w.where);
+      db_.exec("DELETE FROM " + t.state.name, t.layout.where);
   }
 
   Db db_;
-  std::unordered_map<std::string, TableWriter> tables_;
+  detail::LayoutCache<SqTable> tables_;
   Stmt cp_upsert_, cp_delete_, quarantine_insert_;
 };
 
@@ -411,7 +607,8 @@ class SqliteDestination final : public DestinationConnector {
 
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
-    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = c.transactional_ddl = true;
+    c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
+    c.transactional_ddl = c.backfill = c.resync_sweep = true;
     return c;
   }
 

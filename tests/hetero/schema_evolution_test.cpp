@@ -361,3 +361,47 @@ TEST_CASE("MariaDB columns added, widened and renamed reach SQLite while streami
                                  "widened | qty | - | applied | -",
                                  "added | extra | - | applied | ALTER TABLE \"items\" ADD COLUMN \"extra\" VARCHAR(20)"});
 }
+
+TEST_CASE("ENUM labels added at a MariaDB source reach PostgreSQL enum types and label checks while streaming",
+          "[hetero][schema][enum]") {
+  pg_test::QuietLog quiet;
+  MariaDb src("lbl");
+  pg_test::TempDb pg("lbl");
+  Maria m;
+  m.exec("USE " + src.name);
+  for (const char* t : {"typed", "checked"}) {
+    m.exec(std::string("CREATE TABLE ") + t + " (id INT PRIMARY KEY, s ENUM('a','b'))");
+    m.exec(std::string("INSERT INTO ") + t + " VALUES (1, 'b')");
+  }
+  auto config = stream_config(mariadb_url(src.name), pg.url());
+  config.tables["checked"].enum_as = cdc::EnumAs::Check;
+  cdc::ReplicationSession session(config);
+  session.start();
+  REQUIRE(eventually([&] { return session.status().state == cdc::SessionState::Streaming; }, 60));
+  pg_test::Conn p(pg.url());
+  REQUIRE(eventually([&] { return p.count("typed") == 1 && p.count("checked") == 1; }));
+
+  // A label appended at the source, and a row that uses it right after.
+  for (const char* t : {"typed", "checked"}) {
+    m.exec(std::string("ALTER TABLE ") + t + " MODIFY s ENUM('a','b','c')");
+    m.exec(std::string("INSERT INTO ") + t + " VALUES (2, 'c')");
+    m.exec(std::string("UPDATE ") + t + " SET s = 'c' WHERE id = 1");
+  }
+  REQUIRE(eventually([&] { return p.count("typed") == 2 && p.count("checked") == 2; }));
+  REQUIRE(eventually([&] { return p.scalar("SELECT s FROM typed WHERE id = 1") == "c" && p.scalar("SELECT s FROM checked WHERE id = 1") == "c"; }));
+  stop_streaming(session);
+
+  CHECK(p.rows("SELECT id, s FROM typed ORDER BY id") == std::vector<std::string>{"1 | c", "2 | c"});
+  CHECK(p.rows("SELECT id, s FROM checked ORDER BY id") == std::vector<std::string>{"1 | c", "2 | c"});
+  CHECK(p.rows("SELECT enumlabel FROM pg_enum WHERE enumtypid = 'typed_s'::regtype ORDER BY enumsortorder") ==
+        std::vector<std::string>{"a", "b", "c"});
+  CHECK(pg_type(p, "typed", "s") == "typed_s");
+  CHECK(pg_type(p, "checked", "s") == "text");
+  CHECK(p.rows("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'checked'::regclass AND contype = 'c'") ==
+        std::vector<std::string>{"CHECK ((s = ANY (ARRAY['a'::text, 'b'::text, 'c'::text])))"});
+  CHECK(p.rows("SELECT target_table, kind, column_name, action, ddl FROM cdc_metadata.schema_history ORDER BY target_table") ==
+        std::vector<std::string>{
+            "checked | widened | s | applied | ALTER TABLE \"public\".\"checked\" DROP CONSTRAINT \"checked_s_check\"; "
+            "ALTER TABLE \"public\".\"checked\" ADD CONSTRAINT \"checked_s_check\" CHECK (\"s\" IN (E'a', E'b', E'c'))",
+            "typed | widened | s | applied | ALTER TYPE \"public\".\"typed_s\" ADD VALUE IF NOT EXISTS E'c'"});
+}

@@ -5,6 +5,7 @@
 // SIGKILL of cdc-cli mid-snapshot and mid-stream. Every test works in its own databases.
 #include "mysql/binlog_stream.h"
 #include "mysql/mysql_conn.h"
+#include "mysql_test_util.h"
 
 #include <cdc/cdc.h>
 
@@ -30,58 +31,18 @@
 using namespace cdc;
 using cdc::mysql::Conn;
 using cdc::mysql::ConnParams;
+using mysql_test::base_url;
+using mysql_test::connect;
+using mysql_test::Dbs;
+using mysql_test::url_for;
 
 namespace {
-
-std::string base_url() {
-  if (const char* u = std::getenv("CDC_MYSQL_TEST_URL")) return u;
-  std::ifstream in(std::string(CDC_MARIADB_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  if (url.empty()) FAIL("no MariaDB test server: run the mariadb_server_start fixture or set CDC_MYSQL_TEST_URL");
-  return url;
-}
-
-// "mysql://root@127.0.0.1:1234/cdc_test" with another database name.
-std::string url_for(const std::string& db) {
-  std::string u = base_url();
-  auto q = u.find('?');
-  std::string params = q == std::string::npos ? "" : u.substr(q);
-  u = u.substr(0, q);
-  auto slash = u.find('/', u.find("//") + 2);
-  return u.substr(0, slash) + "/" + db + params;
-}
 
 LogicalType lt(TypeId id) {
   LogicalType t;
   t.id = id;
   return t;
 }
-
-Conn connect(const std::string& db) {
-  return Conn(ConnParams::from_url(ConnectorUrl::parse(url_for(db)), "test"), ErrorKind::Source);
-}
-
-// A source and a destination database named after the test, dropped afterwards.
-struct Dbs {
-  std::string src, dst;
-  explicit Dbs(const std::string& name) : src("it_" + name + "_src"), dst("it_" + name + "_dst") {
-    Conn c = connect("mysql");
-    for (auto& d : {src, dst}) {
-      c.exec("DROP DATABASE IF EXISTS " + mysql::quote_ident(d));
-      c.exec("CREATE DATABASE " + mysql::quote_ident(d) + " CHARACTER SET utf8mb4");
-    }
-  }
-  ~Dbs() {
-    try {
-      Conn c = connect("mysql");
-      for (auto& d : {src, dst}) c.exec("DROP DATABASE IF EXISTS " + mysql::quote_ident(d));
-    } catch (...) {
-    }
-  }
-  std::string src_url() const { return url_for(src); }
-  std::string dst_url() const { return url_for(dst); }
-};
 
 struct TempDir {
   std::string path;

@@ -1,0 +1,120 @@
+// The MariaDB writer's optional operations and apply rules against the fixture server: the shared
+// writer scenarios (tests/support/writer_scenarios.h), plus what MariaDB's implicit commits around
+// DDL make its own: a key set created on first use and a backfill's TEMPORARY table leave the
+// writer's transaction open, so chunk rows, staged keys and checkpoint commit or roll back
+// together, and a swept set is dropped only once the sweep committed.
+#include "mysql_test_util.h"
+
+#include "support/writer_scenarios.h"
+
+#include <cdc/cdc.h>
+
+using mysql_test::Conn;
+using mysql_test::Dbs;
+namespace ws = writer_scenarios;
+
+namespace {
+
+ws::Rows rows(Conn& c, const std::string& sql) {
+  ws::Rows out;
+  for (const auto& r : c.rows(sql)) {
+    std::string line;
+    for (std::size_t i = 0; i < r.size(); ++i) line += (i ? " | " : "") + r[i].value_or("NULL");
+    out.push_back(line);
+  }
+  return out;
+}
+
+ws::Target target(const Dbs& dbs, Conn& c) {
+  ws::Target t;
+  t.dest = cdc::ConnectorRegistry::instance().open_destination(dbs.dst_url());
+  t.query = [&c](const std::string& sql) { return rows(c, sql); };
+  t.key_sets = [&c, db = dbs.dst](const std::string& table) {
+    return std::stoi(c.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + db +
+                              "' AND TABLE_NAME LIKE '\\_cdc\\_keys\\_" + table + "\\_%'")
+                         .value_or("-1"));
+  };
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("writer capabilities, backfill, resync sweep, evolve with fill, key changes", "[mysql][writer]") {
+  Dbs dbs("writer");
+  Conn c = mysql_test::connect(dbs.dst);
+  ws::Target t = target(dbs, c);
+  ws::capabilities(t, false);
+  SECTION("backfill") { ws::backfill(t); }
+  SECTION("resync sweep") { ws::resync_sweep(t); }
+  SECTION("evolve with fill") {
+    ws::evolve_fill(t);
+    CHECK(rows(c, "SELECT COLUMN_NAME, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '" + dbs.dst +
+                      "' AND TABLE_NAME = 'ev' AND COLUMN_NAME IN ('c', 'd') ORDER BY COLUMN_NAME") ==
+          ws::Rows{"c | -42", "d | NULL"});
+  }
+  SECTION("key changes") { ws::key_changes(t); }
+  SECTION("error context") {
+    // The multi-row INSERT failed, its rows went again one by one, and the error names the row.
+    CHECK_THAT(ws::error_context(t), Catch::Contains("cannot be null") && Catch::EndsWith("(applying insert of key id=2 to table ctx)"));
+  }
+}
+
+TEST_CASE("key sets and backfills never commit the writer's transaction early", "[mysql][writer]") {
+  Dbs dbs("atomic");
+  Conn c = mysql_test::connect(dbs.dst);
+  ws::Target t = target(dbs, c);
+  auto table = ws::items(t, "chunked", false);
+  t.dest->prepare_table(table);
+  auto store = t.dest->checkpoint_store();
+  auto w = t.dest->open_writer();
+  const std::string select = "SELECT id, v FROM chunked ORDER BY id";
+
+  // A resync chunk: rows, their keys (the set made on first use) and the checkpoint, together.
+  w->begin();
+  w->write_rows(table, {ws::r(1, "a"), ws::r(2, "b")});
+  w->stage_keys(table, "resync", {ws::r(1), ws::r(2)});
+  w->commit("s", {{"chunk:chunked:0", "done"}});
+  CHECK(t.rows_of(select) == ws::Target::join({"1 | a", "2 | b"}));
+  CHECK(t.key_sets("chunked") == 1);
+  CHECK(store->load("s").at("chunk:chunked:0") == "done");
+
+  // The same with a set that does not exist yet, rolled back: no row, no checkpoint, no key (the
+  // set itself was made on a connection of its own and stays, empty).
+  w->begin();
+  w->write_rows(table, {ws::r(3, "c")});
+  w->stage_keys(table, "other", {ws::r(3)});
+  w->rollback();
+  CHECK(t.rows_of(select) == ws::Target::join({"1 | a", "2 | b"}));
+  CHECK(store->load("s").count("chunk:chunked:1") == 0);
+  CHECK(t.key_sets("chunked") == 2);
+  const std::string other = c.scalar("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + dbs.dst +
+                                     "' AND TABLE_NAME LIKE '\\_cdc\\_keys\\_chunked\\_other\\_%'")
+                                .value_or("");
+  REQUIRE_FALSE(other.empty());
+  CHECK(c.scalar("SELECT COUNT(*) FROM `" + other + "`").value_or("") == "0");
+  // Its key columns are the target's, type and collation included.
+  CHECK(rows(c, "SELECT COLUMN_NAME, COLUMN_TYPE, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '" + dbs.dst +
+                    "' AND TABLE_NAME = '" + other + "'") == ws::Rows{"id | bigint(20) | PRI"});
+
+  // A backfill's temporary table does not commit what came before it either.
+  w->begin();
+  w->write_rows(table, {ws::r(4, "d")});
+  w->backfill(table, {ws::r(1, "A", 10)}, {false, true, false});
+  w->rollback();
+  CHECK(t.rows_of(select) == ws::Target::join({"1 | a", "2 | b"}));
+
+  // The sweep's set is dropped once the sweep committed, not before (DROP TABLE would commit it).
+  w->begin();
+  w->stage_keys(table, "final", {ws::r(1)});
+  CHECK(w->sweep_unstaged(table, "final") == 1);
+  CHECK(t.key_sets("chunked") == 3);
+  w->commit("s", {{"resync:chunked", "swept"}});
+  CHECK(t.key_sets("chunked") == 2);
+  CHECK(t.rows_of(select) == "1 | a");
+  CHECK(store->load("s").at("resync:chunked") == "swept");
+
+  // begin() inside an open transaction is a bug, not an implicit commit.
+  w->begin();
+  CHECK_THROWS_AS(w->begin(), cdc::Error);
+  w->rollback();
+}
