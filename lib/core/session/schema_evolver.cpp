@@ -85,8 +85,10 @@ struct TargetPlan {
   std::vector<std::string> backfill;       // source columns to re-read
 };
 
-// The new plan and what the target must do for it.
-TargetPlan plan_target(Engine& e, const TablePlan& old_plan, const SchemaChange& sc, const Decision& d) {
+// The new plan and what the target must do for it. `late`: the definition was read after the
+// change's position (the stream runs behind), so rows logged in between carry the names and types
+// they had then: renamed columns are read again too.
+TargetPlan plan_target(Engine& e, const TablePlan& old_plan, const SchemaChange& sc, const Decision& d, bool late) {
   TargetPlan out;
   out.plan = e.plan_for(effective_source(d.kept_types, d.left_out, sc.after), old_plan.key);
   for (std::size_t i = 0; i < d.changes.size(); ++i) {
@@ -103,6 +105,7 @@ TargetPlan plan_target(Engine& e, const TablePlan& old_plan, const SchemaChange&
       if (!tc.fill) out.backfill.push_back(c.column);
     }
     if (type_changed && after && !sc.values_kept.count(c.column)) out.backfill.push_back(c.column);
+    if (c.kind == ColumnChangeKind::Renamed && after && late) out.backfill.push_back(c.column);
     if (c.kind == ColumnChangeKind::Dropped) {
       if (!before) continue;
       tc.column = before->name;
@@ -299,7 +302,7 @@ struct Evolution {
     for (int round = 0; round < 2; ++round) {
       TargetPlan tp;
       try {
-        tp = plan_target(e, old_plan, sc, d);
+        tp = plan_target(e, old_plan, sc, d, !sc.observed_at.empty() && e.position_after(sc.observed_at, at));
       } catch (const Error& err) {
         return fail(err.what());
       }
