@@ -47,6 +47,13 @@ struct ReadRequest {
   std::string where;            // extra SQL filter, in the source's dialect; empty = none
   std::int64_t batch_size = 10000;
   std::string snapshot_id;      // from StreamStart or share_snapshot(); empty = the source's current state
+  // A whole-table read (no chunk bounds) that must report its exact change-log position
+  // (RowReader::position()) although no snapshot with one was given: a table without a key that
+  // joins a running stream. MariaDB and SQLite readers always report one; PostgreSQL reads under
+  // the snapshot of a temporary logical slot created for the read (it needs a free WAL sender and
+  // slot, and waits for running transactions to end, like any slot creation). Reading a part of
+  // a table with it set throws cdc::Error(Internal).
+  bool exact_position = false;
 };
 
 struct IncrementalRequest {
