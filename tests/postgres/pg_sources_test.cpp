@@ -299,6 +299,39 @@ TEST_CASE("postgres: a keyless table joining a running stream is read whole at a
   }
 }
 
+TEST_CASE("postgres: a keyless table read whole under the stream's snapshot reports the stream's start", "[postgres]") {
+  QuietLog quiet;
+  TempDb db("snapread");
+  Conn s(db.url());
+  s.exec("CREATE TABLE k (n int, v text)");
+  s.exec("ALTER TABLE k REPLICA IDENTITY FULL");
+  s.exec("INSERT INTO k SELECT g, 'v' FROM generate_series(1, 50) g");
+  auto src = open_source(db.url());
+  cdc::TableSchema k = table_of(*src, "k");
+  cdc::StreamStart start = src->prepare_stream({cdc::StreamTable{k}});
+  s.exec("INSERT INTO k VALUES (51, 'after')");  // committed after the snapshot: the stream has it
+  cdc::SnapshotPlanOptions opt;
+  opt.whole_table = true;
+  auto chunks = src->plan_snapshot(k, opt);
+  REQUIRE(chunks.size() == 1);
+  cdc::ReadRequest req;
+  req.schema = k;
+  req.chunk = chunks[0];
+  req.snapshot_id = start.snapshot_id;
+  auto reader = src->read_chunk(req);
+  std::vector<cdc::Row> rows, batch;
+  while (reader->next(batch))
+    for (auto& r : batch) rows.push_back(r);
+  CHECK(rows.size() == 50);
+  CHECK(reader->position() == start.position);
+  reader.reset();
+  src->release_snapshot(start.snapshot_id);
+  auto stream = src->open_stream({cdc::StreamTable{k}}, start.position);
+  auto evs = poll_events(*stream, 1);
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].after[0] == cdc::Value::int64(51));
+}
+
 TEST_CASE("postgres: schema changes carry observed_at and the values added columns gave existing rows", "[postgres]") {
   QuietLog quiet;
   TempDb db("fills");
