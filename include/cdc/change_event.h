@@ -25,8 +25,10 @@ struct CDC_API ChangeEvent {
   TableId table;
   Row before;  // Update (old image or at least the key) and Delete (at least the key); may be empty
   Row after;   // Insert and Update
-  // Columns of `after` the source did not send (PostgreSQL's unchanged TOAST values): those must
-  // not be written. Empty means every column was sent.
+  // Columns of `after` the source did not send: PostgreSQL's unchanged TOAST values, and columns
+  // the row image lacks because it was logged before the column existed (or before capture
+  // covered it): those must not be written (their value in `after` is NULL and means nothing).
+  // Empty means every column was sent.
   std::vector<bool> unchanged;
   Position position;            // position of this event; resuming after it never re-delivers it
   std::string transaction_id;   // source transaction, empty when unknown

@@ -23,6 +23,9 @@ enum class SchemaChangeKind : std::uint8_t {
   Altered,  // its columns changed (`after` is the whole table as described)
   Created,  // a table appeared at the source (`after.id` names it; the session describes it)
   Dropped,  // a table disappeared from the source (`after.id` names it)
+  // (A rename is a Dropped of the old name and a Created of the new one, at the same position.
+  // Sources that report these do so for every table of the source, whether the stream was asked
+  // for it or not: the session filters them by its include patterns.)
 };
 
 CDC_API std::string_view to_string(SchemaChangeKind kind);

@@ -47,6 +47,13 @@ struct ReadRequest {
   std::string where;            // extra SQL filter, in the source's dialect; empty = none
   std::int64_t batch_size = 10000;
   std::string snapshot_id;      // from StreamStart or share_snapshot(); empty = the source's current state
+  // A whole-table read (no chunk bounds) that must report its exact change-log position
+  // (RowReader::position()) although no snapshot with one was given: a table without a key that
+  // joins a running stream. MariaDB and SQLite readers always report one; PostgreSQL reads under
+  // the snapshot of a temporary logical slot created for the read (it needs a free WAL sender and
+  // slot, and waits for running transactions to end, like any slot creation). Reading a part of
+  // a table with it set throws cdc::Error(Internal).
+  bool exact_position = false;
 };
 
 struct IncrementalRequest {
@@ -140,19 +147,31 @@ class CDC_API SourceConnector {
   // The snapshot phase is over: frees what keeps `snapshot_id` readable (no-op when unknown).
   virtual void release_snapshot(const std::string& snapshot_id);
   // Tables that join a session whose stream already runs (added by a config reload, created at
-  // the source): installs what their capture needs (PostgreSQL adds them to cdc's publication,
-  // SQLite installs triggers), idempotently. Called before their snapshot starts, so that every
-  // change after current_position() is in the log the stream reads. Throws cdc::Error naming the
-  // table when it cannot (a user-supplied publication that lacks it).
+  // the source): installs what their capture needs, idempotently. Called before their snapshot
+  // starts, so that every change committed after current_position() (read once this returns)
+  // reaches a stream opened at or before that change. PostgreSQL adds them to cdc's publication
+  // after every transaction writing to them has ended (it takes a SHARE lock on them for the
+  // change, so a writer that started before may delay it; a FOR ALL TABLES publication needs
+  // nothing); SQLite installs their triggers, and installs them again for a table whose columns
+  // changed (added columns are captured from then on); MariaDB's binlog has every table already.
+  // Throws cdc::Error naming the table when it cannot (Config: a user-supplied publication that
+  // lacks it, with the statement that fixes it).
   virtual void extend_capture(const std::vector<StreamTable>& tables);
   // Opens the change stream after `from` (events at or before `from` are not delivered).
   virtual std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from);
   // The source's log position now: every change committed after this call returns is delivered
   // by a stream at a position strictly after it, and every change committed before it at a
-  // position at or before it. Empty when the source cannot tell.
+  // position at or before it ("committed" = visible to a snapshot taken at that moment). Empty
+  // when the source cannot tell. PostgreSQL: the WAL insert position minus one, returned once no
+  // transaction whose commit record precedes it is still invisible (it waits for transactions
+  // that were inside a statement, at most 2 minutes, then throws a retryable Error). MariaDB: the
+  // binlog position of a consistent snapshot (file:offset#GTID state). SQLite: the capture
+  // sequence (empty before capture is installed).
   virtual Position current_position();
   // Bytes of change log between two positions of this source (how much log a held table keeps
-  // the server from releasing), or -1 when the source cannot tell.
+  // the server from releasing), 0 when `to` is not after `from`, or -1 when the source cannot
+  // tell. PostgreSQL: the LSN difference; MariaDB: across binlog files by their sizes (-1 when a
+  // file is gone); SQLite: -1.
   virtual std::int64_t log_bytes_between(const Position& from, const Position& to);
   // Orders positions: <0, 0, >0. Throws cdc::Error(State) for text it did not produce.
   virtual int compare_positions(const Position& a, const Position& b) const;

@@ -247,6 +247,58 @@ Value time_value(std::int64_t packed, unsigned fsp) {
 
 }  // namespace
 
+namespace {
+
+// The QUERY event's status variables up to the ones cdc reads (sql_mode and the client character
+// set), each a one-byte code and a value of its own layout
+// (https://mariadb.com/kb/en/query_event/). Stops at a code whose layout it does not know: those
+// come later than the ones wanted.
+void read_query_status(std::string_view vars, Event& e) {
+  std::size_t i = 0;
+  auto le = [&](std::size_t at, std::size_t k) {
+    std::uint64_t v = 0;
+    for (std::size_t b = 0; b < k; ++b) v |= std::uint64_t(static_cast<std::uint8_t>(vars[at + b])) << (8 * b);
+    return v;
+  };
+  auto fits = [&](std::size_t k) { return i + k <= vars.size(); };
+  while (i < vars.size()) {
+    std::uint8_t code = static_cast<std::uint8_t>(vars[i++]);
+    std::size_t len;
+    switch (code) {
+      case 0: len = 4; break;  // Q_FLAGS2_CODE
+      case 1:                  // Q_SQL_MODE_CODE
+        if (!fits(8)) return;
+        e.sql_mode = le(i, 8);
+        e.has_sql_mode = true;
+        len = 8;
+        break;
+      case 2:  // Q_CATALOG_CODE: length, name, NUL
+        if (!fits(1)) return;
+        len = 2 + static_cast<std::uint8_t>(vars[i]);
+        break;
+      case 3: len = 4; break;  // Q_AUTO_INCREMENT
+      case 4:                  // Q_CHARSET_CODE: client, connection, server collations
+        if (!fits(6)) return;
+        e.client_collation = std::uint32_t(le(i, 2));
+        len = 6;
+        break;
+      case 5:  // Q_TIME_ZONE_CODE
+      case 6:  // Q_CATALOG_NZ_CODE
+        if (!fits(1)) return;
+        len = 1 + static_cast<std::uint8_t>(vars[i]);
+        break;
+      case 7:                  // Q_LC_TIME_NAMES_CODE
+      case 8: len = 2; break;  // Q_CHARSET_DATABASE_CODE
+      case 9: len = 8; break;  // Q_TABLE_MAP_FOR_UPDATE_CODE
+      default: return;
+    }
+    if (!fits(len)) return;
+    i += len;
+  }
+}
+
+}  // namespace
+
 std::size_t decode_value(const ColumnDef& col, const std::uint8_t* p, std::size_t n, Value& out) {
   auto need = [&](std::size_t k) {
     if (k > n) bad(fmt::format("value of column {} truncated", col.name.empty() ? std::string("?") : col.name));
@@ -553,7 +605,7 @@ Event Decoder::decode(const std::uint8_t* data, std::size_t size) {
       r.le(2);  // error code
       std::size_t status_len = have_fde_ && post_header_len_[2] >= 13 ? std::size_t(r.le(2)) : 0;
       if (have_fde_ && post_header_len_[2] > 13) r.skip(post_header_len_[2] - 13u);
-      r.skip(status_len);
+      read_query_status(r.bytes(status_len), e);
       e.schema = std::string(r.bytes(db_len));
       r.skip(1);
       e.sql = std::string(r.bytes(r.left()));

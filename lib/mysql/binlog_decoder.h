@@ -118,6 +118,11 @@ struct Event {
   // QUERY
   std::string schema;
   std::string sql;
+  // QUERY status variables (https://mariadb.com/kb/en/query_event/): the session's sql_mode
+  // (Q_SQL_MODE_CODE) and character_set_client as a collation id (Q_CHARSET_CODE), 0 when absent.
+  std::uint64_t sql_mode = 0;
+  bool has_sql_mode = false;
+  std::uint32_t client_collation = 0;
   // XID
   std::uint64_t xid = 0;
   // GTID (MariaDB): domain-server-sequence

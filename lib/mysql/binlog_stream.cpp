@@ -8,6 +8,7 @@
 #include "mysql/binlog_stream.h"
 
 #include "mysql/binlog_decoder.h"
+#include "mysql/ddl_parse.h"
 #include "mysql/mysql_types.h"
 
 #include "core/logging.h"
@@ -23,6 +24,8 @@
 #include <chrono>
 #include <map>
 #include <random>
+#include <set>
+#include <strings.h>
 #include <unistd.h>
 
 namespace cdc::mysql {
@@ -108,84 +111,8 @@ void check_binlog_settings(Conn& conn) {
   }
 }
 
-namespace {
-
-// Statement tokens: identifiers (bare or `quoted`), words and single punctuation characters;
-// string literals and comments are skipped.
-struct Token {
-  std::string text;
-  bool quoted = false;
-  bool is(const char* word) const { return !quoted && strcasecmp(text.c_str(), word) == 0; }
-};
-
-std::vector<Token> tokenize(const std::string& sql) {
-  std::vector<Token> out;
-  std::size_t i = 0;
-  while (i < sql.size()) {
-    char c = sql[i];
-    if (std::isspace(static_cast<unsigned char>(c))) {
-      ++i;
-    } else if (c == '`') {
-      Token t;
-      t.quoted = true;
-      ++i;
-      while (i < sql.size()) {
-        if (sql[i] == '`' && i + 1 < sql.size() && sql[i + 1] == '`') {
-          t.text += '`';
-          i += 2;
-        } else if (sql[i] == '`') {
-          ++i;
-          break;
-        } else {
-          t.text += sql[i++];
-        }
-      }
-      out.push_back(std::move(t));
-    } else if (c == '\'' || c == '"') {
-      for (++i; i < sql.size() && sql[i] != c; ++i)
-        if (sql[i] == '\\') ++i;
-      ++i;
-    } else if (c == '#' || (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-')) {
-      while (i < sql.size() && sql[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < sql.size() && sql[i + 1] == '*') {
-      auto end = sql.find("*/", i + 2);
-      i = end == std::string::npos ? sql.size() : end + 2;
-    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '$') {
-      Token t;
-      while (i < sql.size() && (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) t.text += sql[i++];
-      out.push_back(std::move(t));
-    } else {
-      out.push_back(Token{std::string(1, c), false});
-      ++i;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::map<std::string, std::string> renamed_columns(const std::string& alter_sql) {
-  std::map<std::string, std::string> out;
-  auto tok = tokenize(alter_sql);
-  auto at = [&](std::size_t i) -> const Token& {
-    static const Token none;
-    return i < tok.size() ? tok[i] : none;
-  };
-  for (std::size_t i = 0; i < tok.size(); ++i) {
-    std::size_t j = i + 1;
-    if (tok[i].is("CHANGE")) {
-      if (at(j).is("COLUMN")) ++j;
-      if (at(j).is("IF") && at(j + 1).is("EXISTS")) j += 2;
-      const Token& from = at(j);
-      const Token& to = at(j + 1);
-      if (!from.text.empty() && !to.text.empty() && from.text != to.text) out[from.text] = to.text;
-    } else if (tok[i].is("RENAME") && at(j).is("COLUMN")) {
-      j += 1;
-      if (at(j).is("IF") && at(j + 1).is("EXISTS")) j += 2;
-      if (at(j + 1).is("TO") && !at(j).text.empty() && !at(j + 2).text.empty()) out[at(j).text] = at(j + 2).text;
-    }
-  }
-  return out;
+  return ddl::renames_of(ddl::parse(alter_sql));
 }
 
 namespace {
@@ -200,7 +127,7 @@ struct WantedTable {
 class BinlogStream final : public ChangeStream {
  public:
   BinlogStream(const ConnParams& params, const std::vector<StreamTable>& tables, const Position& from,
-               std::function<TableSchema(const TableId&)> describe)
+               std::function<DescribedTable(const TableId&)> describe)
       : params_(params), pos_(parse_position(from.str())), describe_(std::move(describe)) {
     for (const auto& t : tables) {
       std::string k = key(t.schema.id.schema.empty() ? params_.database : t.schema.id.schema, t.schema.id.name);
@@ -417,20 +344,22 @@ class BinlogStream final : public ChangeStream {
         } else if (sql == "ROLLBACK") {
           tx_ = Tx{};
         } else {
-          // DDL commits implicitly. TRUNCATE of a wanted table becomes a Truncate event; other
-          // DDL needs nothing here, since rows decode by the table map logged with them.
+          // DDL commits implicitly. TRUNCATE of a wanted table becomes a Truncate event; CREATE,
+          // DROP and RENAME TABLE lifecycle events; ALTER TABLE of a table the session described
+          // a schema change event. Rows need nothing more: they decode by the table map logged
+          // with them.
           emit_pending(out, false, nullptr);
+          const std::int64_t when = std::int64_t(h.timestamp) * 1000000;
           if (auto t = truncated_table(e.sql, e.schema)) {
             ChangeEvent ev;
             ev.op = ChangeOp::Truncate;
             ev.table = *t;
             ev.position = Position(pos_.to_string());
             ev.transaction_id = tx_.id;
-            ev.commit_time_us = std::int64_t(h.timestamp) * 1000000;
+            ev.commit_time_us = when;
             push(out, std::move(ev));
-          } else if (auto change = schema_change(e.sql, e.schema, std::int64_t(h.timestamp) * 1000000)) {
-            push(out, std::move(*change));
-            schema_reported_ = true;
+          } else {
+            ddl_events(e, when, out);
           }
           commit_tx(out);
         }
@@ -458,41 +387,121 @@ class BinlogStream final : public ChangeStream {
     return s;
   }
 
-  // "ALTER [ONLINE] [IGNORE] TABLE [IF EXISTS] [`db`.]`t` ..." of a table whose schema the session
-  // gave: the table as the server has it now, compared with what the session knows; a
-  // difference becomes a schema change event (with the renames the statement spells out).
-  std::optional<ChangeEvent> schema_change(const std::string& sql, const std::string& default_db, std::int64_t when) {
-    if (known_.empty() || trim_upper_head(sql).rfind("ALTER", 0) != 0) return std::nullopt;
-    auto tok = tokenize(sql);
-    std::size_t i = 1;
-    while (i < tok.size() && (tok[i].is("ONLINE") || tok[i].is("IGNORE"))) ++i;
-    if (i >= tok.size() || !tok[i].is("TABLE")) return std::nullopt;
-    ++i;
-    if (i + 1 < tok.size() && tok[i].is("IF") && tok[i + 1].is("EXISTS")) i += 2;
-    if (i >= tok.size()) return std::nullopt;
-    std::string db = default_db, name = tok[i].text;
-    if (i + 2 < tok.size() && !tok[i + 1].quoted && tok[i + 1].text == ".") {
-      db = name;
-      name = tok[i + 2].text;
+  // The events of a DDL statement (see open_binlog_stream in binlog_stream.h). Each event carries
+  // the statement's position; poll() returns after them, since the session plans the stream anew.
+  void ddl_events(const binlog::Event& e, std::int64_t when, std::vector<ChangeEvent>& out) {
+    const ddl::Statement st = ddl::parse(e.sql, e.has_sql_mode ? ddl::options_for_sql_mode(e.sql_mode) : ddl::TokenizeOptions{});
+    auto db_of = [&](const ddl::TableName& t) { return t.db.empty() ? e.schema : t.db; };
+    auto ours = [&](const ddl::TableName& t) { return db_of(t) == params_.database; };
+    auto gone = [&](const ddl::TableName& t) {
+      if (!ours(t)) return;
+      std::string k = key(db_of(t), t.name);
+      known_.erase(k);  // a table created again under the name starts from its own description
+      gone_.insert(k);
+      lifecycle(SchemaChangeKind::Dropped, t, e, when, out);
+    };
+    auto created = [&](const ddl::TableName& t) {
+      if (!ours(t)) return;
+      gone_.erase(key(db_of(t), t.name));
+      lifecycle(SchemaChangeKind::Created, t, e, when, out);
+    };
+    switch (st.kind) {
+      case ddl::Statement::Kind::CreateTable: {
+        // Temporary tables are session-private (and not logged in row format anyway).
+        if (st.temporary) break;
+        const ddl::TableName& t = st.tables.front();
+        if (st.or_replace) gone(t);
+        // CREATE TABLE IF NOT EXISTS is logged even when the table existed: for a table this
+        // stream follows, and did not see dropped, it changed nothing.
+        std::string k = key(db_of(t), t.name);
+        if (st.if_not_exists && !st.or_replace && wanted_.count(k) && !gone_.count(k)) break;
+        created(t);
+        break;
+      }
+      case ddl::Statement::Kind::DropTable:
+        if (st.temporary) break;
+        for (const auto& t : st.tables) gone(t);
+        break;
+      case ddl::Statement::Kind::RenameTable:
+        for (const auto& [from, to] : st.renames) {
+          gone(from);
+          created(to);
+        }
+        break;
+      case ddl::Statement::Kind::AlterTable:
+        if (!st.renames.empty()) {
+          // ALTER TABLE a RENAME TO b (whatever else it changed): b is a table to describe anew.
+          for (const auto& [from, to] : st.renames) {
+            gone(from);
+            created(to);
+          }
+        } else if (auto change = schema_change(st, e, when)) {
+          push(out, std::move(*change));
+          schema_reported_ = true;
+        }
+        break;
+      case ddl::Statement::Kind::Other: break;
     }
-    auto k = known_.find(key(db, name));
+  }
+
+  void lifecycle(SchemaChangeKind kind, const ddl::TableName& t, const binlog::Event& e, std::int64_t when,
+                 std::vector<ChangeEvent>& out) {
+    auto w = wanted_.find(key(params_.database, t.name));
+    ChangeEvent ev;
+    ev.op = ChangeOp::Update;  // means nothing: a schema change event
+    // One database per URL: names are unqualified, like discover() gives them.
+    ev.table = w != wanted_.end() ? w->second.id : TableId(t.name);
+    ev.position = Position(pos_.to_string());
+    ev.transaction_id = tx_.id;
+    ev.commit_time_us = when;
+    auto change = std::make_shared<SchemaChange>();
+    change->kind = kind;
+    change->after.id = ev.table;
+    change->statement = e.sql;
+    ev.schema_change = std::move(change);
+    push(out, std::move(ev));
+    schema_reported_ = true;
+  }
+
+  // ALTER TABLE of a table whose schema the session gave: the table after this one statement
+  // (ddl::apply_alter: what the statement touches as the server describes it now, the rest as
+  // it was), compared with the schema known before it, which is the session's at first and then
+  // the one each earlier ALTER left. So a stream that replays several ALTERs reports each in
+  // turn, and rows between them decode with the columns they had. observed_at tells the session
+  // that a description may already include later DDL.
+  std::optional<ChangeEvent> schema_change(const ddl::Statement& st, const binlog::Event& e, std::int64_t when) {
+    if (known_.empty()) return std::nullopt;
+    const ddl::TableName& t = st.tables.front();
+    auto k = known_.find(key(t.db.empty() ? e.schema : t.db, t.name));
     if (k == known_.end()) return std::nullopt;
     const TableId id = wanted_.at(k->first).id;
-    TableSchema now = describe_(id);
-    now.id = id;
-    auto renamed = renamed_columns(sql);
-    if (diff_schemas(k->second, now, renamed).empty()) return std::nullopt;
-    k->second = now;
+    DescribedTable described = describe_(id);
+    const TableSchema* now = described.schema ? &*described.schema : nullptr;
+    std::optional<TableSchema> applied = ddl::apply_alter(k->second, now, st);
+    TableSchema after = applied ? std::move(*applied) : now ? *now : k->second;
+    after.id = id;
+    auto renamed = ddl::renames_of(st);
+    auto changes = diff_schemas(k->second, after, renamed);
+    if (changes.empty()) return std::nullopt;
+    auto change = std::make_shared<SchemaChange>();
+    change->observed_at = described.observed_at;
+    for (const auto& clause : st.clauses) {
+      if (clause.kind != ddl::ClauseKind::AddColumn) continue;
+      for (const auto& c : changes)
+        if (c.kind == ColumnChangeKind::Added && strcasecmp(c.column.c_str(), clause.column.c_str()) == 0)
+          if (auto v = ddl::added_column_value(clause.def, c.after, e.client_collation)) change->fill[c.column] = *v;
+    }
+    change->values_kept = ddl::values_kept(changes);
+    k->second = after;
     ChangeEvent ev;
     ev.op = ChangeOp::Update;
     ev.table = id;
     ev.position = Position(pos_.to_string());
     ev.transaction_id = tx_.id;
     ev.commit_time_us = when;
-    auto change = std::make_shared<SchemaChange>();
-    change->after = std::move(now);
+    change->after = std::move(after);
     change->renamed = std::move(renamed);
-    change->statement = sql;
+    change->statement = e.sql;
     ev.schema_change = std::move(change);
     return ev;
   }
@@ -604,16 +613,20 @@ class BinlogStream final : public ChangeStream {
     // address cannot be reused by another table's map while cached).
     if (index_cache_.size() > 1024) index_cache_.clear();
     auto& entry = index_cache_[tm.get()];
-    if (!entry.first) {
-      entry.first = tm;
-      entry.second.assign(schema.columns.size(), -1);
+    if (!entry.map) {
+      entry.map = tm;
+      entry.index.assign(schema.columns.size(), -1);
       for (std::size_t i = 0; i < schema.columns.size(); ++i)
         for (std::size_t j = 0; j < tm->columns.size(); ++j)
-          if (strcasecmp(tm->columns[j].name.c_str(), schema.columns[i].name.c_str()) == 0) entry.second[i] = int(j);
+          if (strcasecmp(tm->columns[j].name.c_str(), schema.columns[i].name.c_str()) == 0) entry.index[i] = int(j);
+      // A column the rows lack was added after they were logged (or is not there any more):
+      // marked unchanged, so the destination keeps what it has instead of writing NULL.
+      if (std::find(entry.index.begin(), entry.index.end(), -1) != entry.index.end())
+        for (int j : entry.index) entry.absent.push_back(j < 0);
       // The table changed since the session planned it: say so once per table definition.
       std::string missing, extra;
       for (std::size_t i = 0; i < schema.columns.size(); ++i)
-        if (entry.second[i] < 0) missing += (missing.empty() ? "" : ", ") + schema.columns[i].name;
+        if (entry.index[i] < 0) missing += (missing.empty() ? "" : ", ") + schema.columns[i].name;
       for (const auto& col : tm->columns) {
         bool known = std::any_of(schema.columns.begin(), schema.columns.end(),
                                  [&](const Column& c) { return strcasecmp(c.name.c_str(), col.name.c_str()) == 0; });
@@ -625,12 +638,13 @@ class BinlogStream final : public ChangeStream {
         // Extra columns alone are usually ones the config leaves out: debug only.
         detail::logf(missing.empty() ? LogLevel::Debug : LogLevel::Warn, "mysql.stream", schema.id.to_string(),
                      "binlog rows at {} {}{}{}", pos_.to_string(),
-                     missing.empty() ? "" : "lack column(s) " + missing + " (delivered as NULL)",
+                     missing.empty() ? "" : "lack column(s) " + missing + " (marked unchanged)",
                      !missing.empty() && !extra.empty() ? "; " : "",
                      extra.empty() ? "" : "carry column(s) " + extra + " the session does not replicate (excluded, or added since it started)");
       }
     }
-    const std::vector<int> map = entry.second;
+    const std::vector<int> map = entry.index;
+    const std::vector<bool> absent = entry.absent;
     auto& rows = e.rows.rows;
     const auto kind = e.rows.kind;
     const std::int64_t when = std::int64_t(e.header.timestamp) * 1000000;
@@ -649,6 +663,7 @@ class BinlogStream final : public ChangeStream {
         if (!pass.empty() && !pass[r]) continue;
         ev.op = ChangeOp::Insert;
         ev.after = map_row(*tm, schema, map, std::move(rows[r]));
+        ev.unchanged = absent;
       } else if (kind == binlog::RowsEvent::Kind::Delete) {
         if (!pass.empty() && !pass[r]) continue;
         ev.op = ChangeOp::Delete;
@@ -659,9 +674,11 @@ class BinlogStream final : public ChangeStream {
           ev.op = ChangeOp::Update;
           ev.before = map_row(*tm, schema, map, std::move(rows[r]));
           ev.after = map_row(*tm, schema, map, std::move(rows[r + 1]));
+          ev.unchanged = absent;
         } else if (in_after) {  // moved into the filter: arrives as an insert
           ev.op = ChangeOp::Insert;
           ev.after = map_row(*tm, schema, map, std::move(rows[r + 1]));
+          ev.unchanged = absent;
         } else if (in_before) {  // left the filter: arrives as a delete
           ev.op = ChangeOp::Delete;
           ev.before = map_row(*tm, schema, map, std::move(rows[r]));
@@ -708,8 +725,9 @@ class BinlogStream final : public ChangeStream {
   BinlogPos committed_;  // end of the last whole transaction read
   Position acked_;
   std::map<std::string, TableSchema> wanted_;
-  std::function<TableSchema(const TableId&)> describe_;
-  std::map<std::string, TableSchema> known_;  // table key -> the whole table as the session knows it
+  std::function<DescribedTable(const TableId&)> describe_;
+  std::map<std::string, TableSchema> known_;  // table key -> the whole table as known at this point of the log
+  std::set<std::string> gone_;                // table keys dropped (or renamed away) in the log read so far
   bool schema_reported_ = false;              // a schema change event was just delivered
   Conn conn_;
   MARIADB_RPL* rpl_ = nullptr;
@@ -721,13 +739,20 @@ class BinlogStream final : public ChangeStream {
   std::map<std::string, std::string> filters_;  // table key -> row filter (SQL)
   Conn filter_conn_;
   std::map<std::string, std::string> warned_;  // table -> last schema difference logged
-  std::map<const binlog::TableMap*, std::pair<std::shared_ptr<const binlog::TableMap>, std::vector<int>>> index_cache_;
+  // Per table map: requested columns -> its column (-1 = absent), and the absent ones (empty
+  // when none). The entry keeps the map alive, so its address is not reused while cached.
+  struct MapIndex {
+    std::shared_ptr<const binlog::TableMap> map;
+    std::vector<int> index;
+    std::vector<bool> absent;
+  };
+  std::map<const binlog::TableMap*, MapIndex> index_cache_;
 };
 
 }  // namespace
 
 std::unique_ptr<ChangeStream> open_binlog_stream(const ConnParams& params, const std::vector<StreamTable>& tables,
-                                                 const Position& from, std::function<TableSchema(const TableId&)> describe) {
+                                                 const Position& from, std::function<DescribedTable(const TableId&)> describe) {
   return std::make_unique<BinlogStream>(params, tables, from, std::move(describe));
 }
 

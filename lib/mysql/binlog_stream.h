@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,22 @@ int compare_binlog_positions(const Position& a, const Position& b);
 // the binlog; throws cdc::Error(Config) saying which setting to change.
 void check_binlog_settings(Conn& conn);
 
+// A table as the server describes it now, and the binlog position read right after (every DDL
+// the description reflects is at or before it).
+struct DescribedTable {
+  std::optional<TableSchema> schema;  // none: the table does not exist (any more)
+  Position observed_at;
+};
+
 // `describe` gives a table as the server has it now; with it, an ALTER TABLE of a table whose
-// StreamTable::source is given is reported as a schema change event (renames from the statement).
+// StreamTable::source is given is reported as a schema change event: the table after that one
+// statement (the columns it touches as described now), with renames, the constant values of
+// added columns and the widenings that kept values (ddl_parse.h). CREATE, DROP and RENAME TABLE
+// of tables of the URL's database are reported as Created/Dropped events whatever the stream
+// was asked for (a rename is a drop and a create).
 std::unique_ptr<ChangeStream> open_binlog_stream(const ConnParams& params, const std::vector<StreamTable>& tables,
                                                  const Position& from,
-                                                 std::function<TableSchema(const TableId&)> describe = {});
+                                                 std::function<DescribedTable(const TableId&)> describe = {});
 
 // Column renames an ALTER TABLE statement spells out (RENAME COLUMN a TO b, CHANGE [COLUMN] a b
 // ...): old name -> new name. Pure; for the stream and its tests.

@@ -11,5 +11,6 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/mysql_destination.cpp
   ${CMAKE_CURRENT_LIST_DIR}/binlog_decoder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/binlog_stream.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ddl_parse.cpp
 )
 target_link_libraries(cdc PRIVATE PkgConfig::MARIADB)

@@ -367,9 +367,7 @@ class MysqlSource final : public SourceConnector {
   StreamStart prepare_stream(const std::vector<StreamTable>&) override {
     Conn conn = open();
     check_binlog_settings(conn);
-    conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
-    std::string pos = snapshot_position(conn);
-    conn.exec("COMMIT");
+    std::string pos = consistent_position(conn);
     if (pos.empty()) throw Error(ErrorKind::Source, "the server reports no binlog position (is log_bin on?)", false, params_.redacted);
     StreamStart s;
     s.position = Position(pos);
@@ -379,13 +377,59 @@ class MysqlSource final : public SourceConnector {
   std::unique_ptr<ChangeStream> open_stream(const std::vector<StreamTable>& tables, const Position& from) override {
     return open_binlog_stream(params_, tables, from, [this](const TableId& id) {
       Conn conn = open();
+      DescribedTable d;
       auto found = discover_tables(conn, nullptr, id.name);
-      if (found.empty()) throw Error(ErrorKind::Schema, "table " + id.to_string() + " no longer exists", false, "table " + id.to_string());
-      return found.front();
+      if (!found.empty()) d.schema = std::move(found.front());
+      // Read after the description, so every DDL it reflects is at or before it.
+      d.observed_at = Position(consistent_position(conn));
+      return d;
     });
   }
 
   int compare_positions(const Position& a, const Position& b) const override { return compare_binlog_positions(a, b); }
+
+  // The binlog position of a consistent snapshot taken now: MariaDB reports, with
+  // START TRANSACTION WITH CONSISTENT SNAPSHOT, the binlog position that snapshot corresponds to
+  // (Binlog_snapshot_file/position; https://mariadb.com/kb/en/enhancements-for-start-transaction-with-consistent/).
+  // Transactions in the binlog before it are visible to the snapshot, and those after it are
+  // not, so a change committed (visible) before this call is logged before the position, and
+  // one committed after the call returns is logged after it. The stream gives each row event
+  // the end of its event and the last event of a transaction the end of its XID (or of the DDL
+  // statement), so the first is delivered at or before the position, the second strictly after.
+  // SHOW MASTER STATUS would not do: it is the end of the binlog, which can hold transactions
+  // already written there but not yet committed in the engine (group commit writes the binlog
+  // first), so a snapshot taken right after could miss them while their position says they
+  // are in it.
+  Position current_position() override {
+    Conn conn = open();
+    std::string pos = consistent_position(conn);
+    if (pos.empty()) throw Error(ErrorKind::Source, "the server reports no binlog position (is log_bin on?)", false, params_.redacted);
+    return Position(pos);
+  }
+
+  // Bytes of binlog between two positions, across files (SHOW BINARY LOGS gives each file's
+  // size); -1 when a file between them is gone from the server or a position is not one of its
+  // files.
+  std::int64_t log_bytes_between(const Position& from, const Position& to) override {
+    if (from.empty() || to.empty()) return -1;
+    BinlogPos a = parse_position(from.str()), b = parse_position(to.str());
+    if (compare_binlog_positions(from, to) >= 0) return 0;
+    if (a.file == b.file) return std::int64_t(b.offset - a.offset);
+    Conn conn = open();
+    std::map<std::string, std::int64_t> sizes;
+    std::vector<std::string> order;
+    for (auto& r : conn.rows("SHOW BINARY LOGS")) {
+      if (r.size() < 2 || !r[0] || !r[1]) continue;
+      sizes[*r[0]] = std::stoll(*r[1]);
+      order.push_back(*r[0]);
+    }
+    auto first = std::find(order.begin(), order.end(), a.file);
+    auto last = std::find(order.begin(), order.end(), b.file);
+    if (first == order.end() || last == order.end() || first > last) return -1;
+    std::int64_t total = sizes[a.file] - std::int64_t(a.offset);
+    for (auto it = first + 1; it != last; ++it) total += sizes[*it];
+    return total + std::int64_t(b.offset);
+  }
 
   std::vector<std::pair<std::string, std::string>> stream_diagnostics() override {
     std::vector<std::pair<std::string, std::string>> out;
@@ -408,6 +452,14 @@ class MysqlSource final : public SourceConnector {
 
   std::string qualified(const TableId& id) const {
     return quote_ident(id.schema.empty() ? params_.database : id.schema) + "." + quote_ident(id.name);
+  }
+
+  // See current_position().
+  static std::string consistent_position(Conn& conn) {
+    conn.exec("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY");
+    std::string pos = snapshot_position(conn);
+    conn.exec("COMMIT");
+    return pos;
   }
 
   static std::string snapshot_position(Conn& conn) {

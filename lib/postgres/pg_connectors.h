@@ -7,13 +7,16 @@
 #include <cdc/checkpoint_store.h>
 #include <cdc/destination.h>
 #include <cdc/source.h>
+#include <cdc/value.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cdc::pg {
@@ -28,6 +31,19 @@ inline constexpr const char* kCheckpointTable = "checkpoints";
 inline constexpr const char* kQuarantineTable = "quarantine";
 inline constexpr const char* kSchemaHistoryTable = "schema_history";
 std::string checkpoint_ddl();
+
+// A table as the catalog has it now, for a stream that met a changed Relation message.
+struct DescribedTable {
+  TableSchema table;
+  // pg_current_wal_insert_lsn() - 1 read after the description: every DDL the description
+  // reflects committed at or before it (SchemaChange::observed_at).
+  std::uint64_t observed_lsn = 0;
+  // What every row that existed when a column was added holds in it, where the catalog proves
+  // it (see PgSource::known_fills): column -> value. Columns without proof are absent.
+  std::map<std::string, Value> fills;
+  // Each column's pg_attribute.atttypid and atttypmod, as Relation messages carry them.
+  std::map<std::string, std::pair<std::uint32_t, std::int32_t>> types;
+};
 
 // The change stream over a logical replication slot (pg_stream.cpp).
 struct StreamSettings {
@@ -45,7 +61,7 @@ struct StreamSettings {
   std::string slot_created_at;
   // Describes a table as the catalog has it now (a connection of its own): called when a
   // Relation message of a table whose StreamTable::source is given differs from the last one.
-  std::function<TableSchema(const TableId&)> describe;
+  std::function<DescribedTable(const TableId&)> describe;
 };
 std::unique_ptr<ChangeStream> open_pg_stream(const StreamSettings& settings, const std::vector<StreamTable>& tables,
                                              const Position& from);

@@ -12,6 +12,33 @@
 // in a REPEATABLE READ transaction held open, so a copy creates no slot. When a stream's snapshot
 // is gone (its connection died), a whole-table read takes a temporary slot's snapshot in its own
 // transaction (SNAPSHOT 'use'), whose consistent point is again the exact position of the rows read.
+// A whole-table read that asks for an exact position (ReadRequest::exact_position) without a
+// snapshot does the same: a table joining a running stream takes over from it exactly there.
+//
+// The position now (current_position) is the WAL insert position P minus one. A commit record
+// inserted after P was read starts at or after P, so its transaction is delivered strictly after
+// P-1; one inserted before starts before P. pg_current_wal_lsn() would not do: it is where WAL has
+// been written, which lags behind inserted records (with synchronous_commit=off a transaction is
+// visible before its commit record is written, and would come out after the position although
+// committed before it). Inserted is not yet visible, though: a committing backend inserts its
+// commit record, flushes it (and waits for synchronous standbys) and only then leaves the proc
+// array. A table copied right after the call could miss such a transaction while its position
+// says it is in the copy. So the call then waits until every transaction of this database that
+// held an xid when P was read, and whose backend was inside a statement (a commit always runs
+// inside one; a backend idle in its transaction is not committing), has ended, left that statement
+// or gone idle (PgSource::wait_for_committing). Prepared transactions committed by COMMIT PREPARED
+// at that very moment are not waited for.
+//
+// Tables joining a running stream (extend_capture) are added to cdc's publication in a
+// transaction that first takes a SHARE lock on them, which waits for every transaction writing to
+// them to end. pgoutput decides per change whether its table is published, with the catalog as of
+// that change in the WAL: a transaction that wrote to the table before ALTER PUBLICATION ... ADD
+// TABLE committed never has those writes sent, even when it commits afterwards (see
+// https://github.com/electric-sql/electric/pull/4787, and PostgreSQL commit 4909b38af0 "Fix data
+// loss in logical replication", back-patched in 2025, which distributes the invalidations of such
+// DDL to concurrent transactions being decoded but leaves changes made before it unpublished).
+// With the lock, such writers have committed before the table joins, so a snapshot taken later
+// holds their rows, and every later write is made after the publication changed and is sent.
 //
 // Thread-safety: each call opens its own connection; the shared pieces, the connections that
 // keep exported snapshots readable, are guarded by `mu_`.
@@ -19,6 +46,7 @@
 #include "postgres/pg_connectors.h"
 #include "postgres/pg_types.h"
 
+#include "core/array_literal.h"
 #include "core/batch_reader.h"
 #include "core/logging.h"
 
@@ -29,10 +57,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <mutex>
+#include <thread>
 
 namespace cdc::pg {
 
@@ -477,7 +507,19 @@ class PgSource final : public SourceConnector {
     s.describe = [this, conn](const TableId& id) {
       if (!conn->healthy()) *conn = open();
       Result r = conn->exec_params("SELECT $1::regclass::oid", {quote_table(id.schema, id.name)}, where_of(id));
-      return describe(*conn, r.text(0, 0), id);
+      DescribedTable d;
+      d.table = describe(*conn, r.text(0, 0), id);
+      d.fills = known_fills(*conn, d.table);
+      Result types = conn->exec_params(
+          "SELECT attname, atttypid::bigint, atttypmod FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 "
+          "AND NOT attisdropped",
+          {r.text(0, 0)}, where_of(id));
+      for (int i = 0; i < types.rows(); ++i)
+        d.types[types.text(i, 0)] = {static_cast<std::uint32_t>(types.int64(i, 1)), static_cast<std::int32_t>(types.int64(i, 2))};
+      // Read after the description: every DDL it reflects committed before (no wait needed,
+      // since only an upper bound of those commits matters here).
+      d.observed_lsn = insert_position(*conn) - 1;
+      return d;
     };
     return open_pg_stream(s, tables, from);
   }
@@ -485,6 +527,84 @@ class PgSource final : public SourceConnector {
   int compare_positions(const Position& a, const Position& b) const override {
     std::uint64_t x = parse_lsn(a.str()), y = parse_lsn(b.str());
     return x < y ? -1 : x > y ? 1 : 0;
+  }
+
+  // See the header: the insert position minus one, once no transaction that may have inserted
+  // its commit record before it is still invisible.
+  Position current_position() override {
+    Conn c = open();
+    std::uint64_t insert = insert_position(c);
+    wait_for_committing(c, insert);
+    return Position(format_lsn(insert - 1));
+  }
+
+  std::int64_t log_bytes_between(const Position& from, const Position& to) override {
+    if (from.empty() || to.empty()) return -1;
+    std::uint64_t a = parse_lsn(from.str()), b = parse_lsn(to.str());
+    return b > a ? static_cast<std::int64_t>(b - a) : 0;
+  }
+
+  void extend_capture(const std::vector<StreamTable>& tables) override {
+    if (tables.empty()) return;
+    Conn c = open();
+    check_replica_identity(c, tables);
+    Result pub = c.exec_params("SELECT puballtables FROM pg_publication WHERE pubname = $1", {publication_},
+                               "publication " + publication_);
+    if (!own_publication_) {
+      if (pub.rows() == 0)
+        throw Error(ErrorKind::Config, fmt::format("publication \"{}\" does not exist on the PostgreSQL source", publication_),
+                    false, "source");
+      for (const auto& st : tables) {
+        const TableId& id = st.schema.id;
+        if (published(c, id)) continue;
+        throw Error(ErrorKind::Config,
+                    fmt::format("table {} is not in publication \"{}\" (given by the source URL's publication parameter), "
+                                "so its changes would not reach cdc: run ALTER PUBLICATION {} ADD TABLE {} on the source, "
+                                "or leave the table out",
+                                id.to_string(), publication_, quote_ident(publication_), qualified(id)),
+                    false, where_of(id));
+      }
+      return;
+    }
+    if (pub.rows() > 0 && pub.text(0, 0) == "t") return;  // FOR ALL TABLES publishes every table already
+    std::vector<const StreamTable*> missing;
+    for (const auto& st : tables)
+      if (pub.rows() == 0 || !published(c, st.schema.id)) missing.push_back(&st);
+    if (missing.empty()) return;
+    std::string locks, list;
+    for (const StreamTable* st : missing) {
+      locks += (locks.empty() ? "" : ", ") + qualified(st->schema.id);
+      list += (list.empty() ? "" : ", ") + qualified(st->schema.id);
+      if (!st->where.empty()) list += " WHERE (" + st->where + ")";
+    }
+    const std::string change =
+        pub.rows() == 0 ? fmt::format("CREATE PUBLICATION {} FOR TABLE {} WITH (publish_via_partition_root = true)",
+                                      quote_ident(publication_), list)
+                        : fmt::format("ALTER PUBLICATION {} ADD TABLE {}", quote_ident(publication_), list);
+    // SHARE conflicts with the ROW EXCLUSIVE lock of every writer: taking it waits for writers
+    // that started before to end, and keeps new ones out until the publication has changed (see
+    // the header). Short lock timeouts, retried, so that writers do not queue behind a long wait.
+    const std::string where = "publication " + publication_;
+    const auto deadline = std::chrono::steady_clock::now() + kCommitWait;
+    for (int attempt = 1;; ++attempt) {
+      c.exec("BEGIN", where);
+      std::string state = c.try_exec("SET LOCAL lock_timeout = '500ms'; LOCK TABLE " + locks + " IN SHARE MODE");
+      if (state.empty()) {
+        c.exec(change, where);
+        c.exec("COMMIT", where);
+        break;
+      }
+      c.exec("ROLLBACK", where);
+      if (state != "55P03" || std::chrono::steady_clock::now() >= deadline)
+        throw Error(ErrorKind::Source,
+                    fmt::format("cannot add {} to publication \"{}\": LOCK TABLE ... IN SHARE MODE failed with SQLSTATE {} "
+                                "after {} attempt(s) (a transaction writing to the table has been open for long; it must "
+                                "end first, so that none of its changes is lost)",
+                                locks, publication_, state, attempt),
+                    state == "55P03", where);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    detail::logf(LogLevel::Info, "postgres.source", "", "added {} to publication {}", locks, publication_);
   }
 
   std::vector<std::string> teardown() override {
@@ -544,9 +664,19 @@ class PgSource final : public SourceConnector {
   // gives its transaction a snapshot with an exact position: the stream takes over there, which
   // is what keeps a table without a key free of doubled rows.
   Position begin_snapshot(Conn& c, const ReadRequest& req, const std::string& w) {
-    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
     const std::string& id = req.snapshot_id;
-    if (id.empty()) return {};
+    const bool whole = req.chunk.lower.empty() && req.chunk.upper.empty();
+    if (req.exact_position && !whole)
+      throw Error(ErrorKind::Internal,
+                  fmt::format("an exact position was asked for a part of table {} (only a whole-table read has one)",
+                              req.schema.id.to_string()),
+                  false, w);
+    if (id.empty()) {
+      if (req.exact_position) return begin_slot_snapshot(c, req, w, "no snapshot was given");
+      c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
+      return {};
+    }
+    c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
     std::string state = c.try_exec("SET TRANSACTION SNAPSHOT " + c.literal(id));
     bool for_stream = false;
     {
@@ -556,24 +686,133 @@ class PgSource final : public SourceConnector {
       if (state.empty()) return for_stream ? it->second : Position();
     }
     c.exec("ROLLBACK", w);
-    if (for_stream && req.chunk.count == 1) {
-      c = Conn(params_, ErrorKind::Source, ConnKind::Replication);
-      // The slot command must be the transaction's first statement (protocol-replication.html,
-      // CREATE_REPLICATION_SLOT ... SNAPSHOT 'use').
-      c.exec("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", w);
-      std::string name = temp_slot_name("read", c);
-      Result r = create_slot(c, fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'use')",
-                                            quote_ident(name)));
-      Position at(format_lsn(parse_lsn(r.text(0, 1)) - 1));
-      detail::logf(LogLevel::Info, "postgres.source", req.schema.id.to_string(),
-                   "snapshot {} is gone (SQLSTATE {}); reading the table under temporary slot {} at {}", id, state, name,
-                   r.text(0, 1));
-      return at;
-    }
+    if ((for_stream && req.chunk.count == 1) || req.exact_position)
+      return begin_slot_snapshot(c, req, w, fmt::format("snapshot {} is gone (SQLSTATE {})", id, state));
     detail::logf(LogLevel::Warn, "postgres.source", req.schema.id.to_string(),
                  "snapshot {} is gone (SQLSTATE {}); this chunk reads a snapshot of its own", id, state);
     c.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", w);
     return {};
+  }
+
+  // Replaces `c` by a replication connection whose transaction reads under the snapshot of a
+  // temporary slot created for it; returns the slot's consistent point minus one, the exact
+  // position of what the transaction sees. The slot goes with the connection.
+  Position begin_slot_snapshot(Conn& c, const ReadRequest& req, const std::string& w, const std::string& why) {
+    c = Conn(params_, ErrorKind::Source, ConnKind::Replication);
+    // The slot command must be the transaction's first statement (protocol-replication.html,
+    // CREATE_REPLICATION_SLOT ... SNAPSHOT 'use').
+    c.exec("BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ", w);
+    std::string name = temp_slot_name("read", c);
+    Result r = create_slot(c, fmt::format("CREATE_REPLICATION_SLOT {} TEMPORARY LOGICAL pgoutput (SNAPSHOT 'use')",
+                                          quote_ident(name)));
+    Position at(format_lsn(parse_lsn(r.text(0, 1)) - 1));
+    detail::logf(LogLevel::Info, "postgres.source", req.schema.id.to_string(),
+                 "{}; reading the table under temporary slot {} at {}", why, name, r.text(0, 1));
+    return at;
+  }
+
+  static std::uint64_t insert_position(Conn& c) {
+    return parse_lsn(c.exec("SELECT pg_current_wal_insert_lsn()::text", "source").text(0, 0));
+  }
+
+  // Waits until no transaction that may have inserted its commit record before WAL position
+  // `insert` is still invisible (see the header): each transaction of this database holding an
+  // xid whose backend is inside a statement is waited for until it ends (its xid lock goes, which
+  // happens after it left the proc array), or its backend goes idle in the transaction or starts
+  // another statement (then the statement running at `insert` did not commit). Without
+  // pg_read_all_stats the state of other users' backends is hidden; they are waited for until
+  // their transaction ends.
+  void wait_for_committing(Conn& c, std::uint64_t insert) const {
+    static const char* kRunning =
+        "SELECT l.pid, l.transactionid::text, coalesce(a.state, ''), coalesce(a.query_start::text, '') "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'transactionid' AND l.mode = 'ExclusiveLock' AND l.granted "
+        "  AND l.pid <> pg_backend_pid() AND a.datname = current_database()";
+    auto idle = [](const std::string& state) { return state.rfind("idle", 0) == 0; };
+    std::map<std::pair<std::int64_t, std::string>, std::string> waiting;  // (pid, xid) -> statement start
+    {
+      Result r = c.exec(kRunning, "source");
+      for (int i = 0; i < r.rows(); ++i)
+        if (!idle(r.text(i, 2))) waiting[{r.int64(i, 0), r.text(i, 1)}] = r.text(i, 3);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + kCommitWait;
+    auto pause = std::chrono::milliseconds(1);
+    while (!waiting.empty()) {
+      if (std::chrono::steady_clock::now() >= deadline) {
+        const auto& [who, started] = *waiting.begin();
+        throw Error(ErrorKind::Source,
+                    fmt::format("transaction {} (backend pid {}) was inside a statement (started {}) when cdc read WAL "
+                                "position {}, and still is after {} s: its commit may already be in the WAL without being "
+                                "visible, so cdc cannot yet name a position that a snapshot agrees with; retrying later "
+                                "(grant pg_read_all_stats to cdc's user so that idle transactions are not waited for)",
+                                who.second, who.first, started.empty() ? "at an unknown time" : "at " + started,
+                                format_lsn(insert), std::chrono::duration_cast<std::chrono::seconds>(kCommitWait).count()),
+                    true, "source");
+      }
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(50));
+      std::map<std::pair<std::int64_t, std::string>, std::string> still;
+      Result r = c.exec(kRunning, "source");
+      for (int i = 0; i < r.rows(); ++i) {
+        auto it = waiting.find({r.int64(i, 0), r.text(i, 1)});
+        if (it != waiting.end() && !idle(r.text(i, 2)) && r.text(i, 3) == it->second) still.insert(*it);
+      }
+      waiting.swap(still);
+    }
+  }
+
+  // Whether changes of table `id` reach the publication (as itself, its root, or its partitions).
+  bool published(Conn& c, const TableId& id) const {
+    Result r = c.exec_params(
+        "WITH rels AS (SELECT $2::regclass AS relid UNION SELECT relid FROM pg_partition_tree($2::regclass) "
+        "  UNION SELECT relid FROM pg_partition_ancestors($2::regclass)) "
+        "SELECT EXISTS (SELECT 1 FROM pg_publication_tables p JOIN rels r "
+        "  ON (quote_ident(p.schemaname) || '.' || quote_ident(p.tablename))::regclass = r.relid WHERE p.pubname = $1)",
+        {publication_, qualified(id)}, where_of(id));
+    return r.text(0, 0) == "t";
+  }
+
+  // What the rows that existed when each column was added hold in it, where the catalog proves
+  // it, for every storage table behind `t` (itself, or the leaf partitions of a partitioned one):
+  //  - a column added with a non-volatile default keeps that value as its "missing value"
+  //    (pg_attribute.atthasmissing/attmissingval, PostgreSQL 11+) until the table is rewritten:
+  //    the fill is that value, where every leaf has the same one;
+  //  - a column without one holds NULL in rows that predate it, unless the table was rewritten
+  //    (a volatile default computes values in a rewrite, which logical decoding does not show;
+  //    a later rewrite also materialises and clears a missing value). A table never rewritten
+  //    since its creation still has relfilenode = oid (a rewrite, TRUNCATE, VACUUM FULL or
+  //    CLUSTER gives it a new relfilenode), so NULL is proven only when every leaf has
+  //    relfilenode = oid and no missing value.
+  // Anything else (a rewritten table, array columns whose missing value is an array of arrays,
+  // leaves that disagree) is left out, and the session backfills the column from the source.
+  std::map<std::string, Value> known_fills(Conn& c, const TableSchema& t) const {
+    std::map<std::string, Value> out;
+    Result r = c.exec_params(
+        "SELECT a.attname, bool_and(c.relfilenode = c.oid), bool_and(NOT a.atthasmissing), "
+        "  bool_and(a.atthasmissing), min(a.attmissingval::text), max(a.attmissingval::text) "
+        "FROM (SELECT $1::regclass AS relid UNION SELECT relid FROM pg_partition_tree($1::regclass)) p "
+        "JOIN pg_class c ON c.oid = p.relid "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+        "WHERE c.relkind NOT IN ('p', 'I') GROUP BY a.attname",
+        {qualified(t.id)}, where_of(t.id));
+    for (int i = 0; i < r.rows(); ++i) {
+      int ci = t.index_of(r.text(i, 0));
+      if (ci < 0) continue;
+      const Column& col = t.columns[static_cast<std::size_t>(ci)];
+      if (r.text(i, 2) == "t") {
+        if (r.text(i, 1) == "t") out[col.name] = Value();
+        continue;
+      }
+      if (r.text(i, 3) != "t" || r.is_null(i, 4) || r.text(i, 4) != r.text(i, 5) || col.type.id == TypeId::Array) continue;
+      try {
+        detail::ArrayNode missing = detail::parse_array_literal(r.text(i, 4));
+        if (missing.items.size() != 1 || missing.items[0].is_array) continue;
+        out[col.name] = missing.items[0].is_null ? Value() : value_from_text(col, missing.items[0].text);
+      } catch (const Error&) {
+        // Not a value cdc can read back exactly: the column is backfilled instead.
+      }
+    }
+    return out;
   }
 
   // A temporary slot's name: unique on the server (the backend's pid), within 63 bytes.
@@ -727,6 +966,10 @@ class PgSource final : public SourceConnector {
     else
       c.exec(fmt::format("ALTER PUBLICATION {} SET TABLE {}", quote_ident(publication_), list), "publication " + publication_);
   }
+
+  // How long current_position() waits for a transaction inside a statement, and
+  // extend_capture() for the writers of a table, before giving up (retryable).
+  static constexpr std::chrono::seconds kCommitWait{120};
 
   ConnParams params_;
   std::string slot_;

@@ -367,18 +367,34 @@ class PgStream final : public ChangeStream {
   }
 
   // A Relation message unlike the last one of this table: the table as the catalog has it now
-  // is compared with what the session knows, and a difference is reported as a schema change
-  // event (before any row of the new shape), after which poll() returns.
+  // is compared with what the session knows, and a difference the message already shows is
+  // reported as a schema change event (before any row of the new shape), after which poll()
+  // returns. A stream that runs behind meets Relation messages of older shapes, while the catalog
+  // is already ahead: those report nothing (their rows map by name, columns they lack marked
+  // unchanged), so that rows logged before a DDL are applied before the session learns of it.
   void check_schema(const TableId& id, const RelationMsg& m, std::vector<ChangeEvent>& out) {
     std::string sig;
     for (const auto& c : m.columns) sig += fmt::format("{}\x1f{}\x1f{}\x1e", c.name, c.type_oid, c.typmod);
     std::string& last = relation_sig_[id];
     if (last == sig) return;
     last = sig;
-    TableSchema now = settings_.describe(id);
+    DescribedTable described = settings_.describe(id);
+    TableSchema now = std::move(described.table);
     TableSchema& known = known_[id];
-    if (diff_schemas(known, now).empty()) return;
+    auto changes = diff_schemas(known, now);
+    if (changes.empty() || !shows_any(m, changes, described)) return;
     known = now;
+    auto change = std::make_shared<SchemaChange>();
+    // The catalog may already be ahead of this point of the WAL (the stream runs behind): the
+    // session applies what it reads back from the source only once the stream passed this.
+    change->observed_at = Position(format_lsn(described.observed_lsn));
+    for (const auto& c : changes) {
+      if (c.kind != ColumnChangeKind::Added) continue;
+      auto fill = described.fills.find(c.column);
+      if (fill != described.fills.end()) change->fill.emplace(c.column, fill->second);
+    }
+    // values_kept stays empty: ALTER COLUMN ... TYPE may rewrite values (USING) without logging
+    // a row change, so every changed column is read back from the source.
     ChangeEvent e;
     e.op = ChangeOp::Update;
     e.table = id;
@@ -388,13 +404,41 @@ class PgStream final : public ChangeStream {
     e.transaction_id = txn_xid_;
     e.commit_time_us = txn_time_us_;
     e.end_of_transaction = false;
-    auto change = std::make_shared<SchemaChange>();
     change->after = std::move(now);
     e.schema_change = std::move(change);
     if (pending_) out.push_back(std::move(*pending_));
     pending_.reset();
     out.push_back(std::move(e));
     schema_reported_ = true;
+  }
+
+  // Whether the Relation message already has the shape after at least one of `changes`: an
+  // added or renamed column present, a dropped one absent, a changed type as the catalog has it.
+  static bool shows_any(const RelationMsg& m, const std::vector<ColumnChange>& changes, const DescribedTable& now) {
+    auto find = [&](const std::string& name) -> const RelationColumn* {
+      for (const auto& c : m.columns)
+        if (c.name == name) return &c;
+      return nullptr;
+    };
+    for (const auto& c : changes) {
+      const RelationColumn* col = find(c.column);
+      switch (c.kind) {
+        case ColumnChangeKind::Added:
+        case ColumnChangeKind::Renamed:
+          if (col) return true;
+          break;
+        case ColumnChangeKind::Dropped:
+          if (!col) return true;
+          break;
+        case ColumnChangeKind::Widened:
+        case ColumnChangeKind::Incompatible: {
+          auto type = now.types.find(c.column);
+          if (col && type != now.types.end() && type->second == std::make_pair(col->type_oid, col->typmod)) return true;
+          break;
+        }
+      }
+    }
+    return false;
   }
 
   const RelMap* rel(std::uint32_t relid) const {

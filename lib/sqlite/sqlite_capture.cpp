@@ -4,7 +4,12 @@
 //   _cdc_log(seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl, op, ts)   one row per row change, global order
 //   _cdc_tables(id, name, columns)                                   captured tables and their column lists
 //   _cdc_img_<id>(seq, "b:<col>"..., "a:<col>"...)                  before/after images per table
+//   _cdc_image_columns(tbl, name, since)                             when each image column began
 // and AFTER INSERT/UPDATE/DELETE triggers "_cdc_trg_<table>_ins|_upd|_del" that append to them.
+// When a table's columns change, installing its capture again (prepare_stream/extend_capture)
+// adds the new image columns and recreates the triggers in one write transaction; `since` is the
+// last sequence logged before that, so entries up to it were written without the column and
+// arrive with it marked unchanged (not as a NULL the table never held).
 // Image columns are declared without a type: no affinity, so every value keeps its storage class
 // exactly (JSON would lose BLOBs). Updates record the full before image so key changes and
 // tables without a key can be applied. SQLite serialises writers, so every committed log entry
@@ -29,6 +34,7 @@ constexpr int kWriteFlags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
 constexpr int kBusyTimeoutMs = 30000;
 constexpr const char* kLog = "\"_cdc_log\"";
 constexpr const char* kTables = "\"_cdc_tables\"";
+constexpr const char* kImageColumns = "\"_cdc_image_columns\"";
 // Microseconds since the epoch (SQLite 3.40 has no unixepoch('subsec'); julianday has ms precision).
 constexpr const char* kNowUs = "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)";
 
@@ -60,6 +66,9 @@ void create_log(Db& db) {
   db.exec(fmt::format("CREATE TABLE IF NOT EXISTS {}(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, "
                       "columns TEXT NOT NULL)",
                       kTables));
+  db.exec(fmt::format("CREATE TABLE IF NOT EXISTS {}(tbl INTEGER NOT NULL, name TEXT NOT NULL, since INTEGER NOT NULL, "
+                      "PRIMARY KEY (tbl, name))",
+                      kImageColumns));
 }
 
 std::int64_t current_seq(Db& db) {
@@ -107,11 +116,17 @@ void install_table(Db& db, const std::string& name) {
     s.bind_text(1, plain);
     while (s.step()) have.push_back(s.column_text(0));
   }
+  const std::int64_t since = current_seq(db);
   for (const char* side : {"b:", "a:"})
     for (auto& c : info.columns) {
       std::string col = side + c.name;
-      if (std::find(have.begin(), have.end(), col) == have.end())
-        db.exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", img, quote_ident(col)), where);
+      if (std::find(have.begin(), have.end(), col) != have.end()) continue;
+      db.exec(fmt::format("ALTER TABLE {} ADD COLUMN {}", img, quote_ident(col)), where);
+      Stmt rec(db, fmt::format("INSERT OR REPLACE INTO {}(tbl, name, since) VALUES(?1, ?2, ?3)", kImageColumns), where);
+      rec.bind_int64(1, id);
+      rec.bind_text(2, col);
+      rec.bind_int64(3, since);
+      rec.run();
     }
 
   const std::string t = quote_ident(name);
@@ -209,6 +224,7 @@ class CaptureStream final : public ChangeStream {
     const StreamTable* table = nullptr;  // null: not wanted
     Stmt image;
     std::vector<int> before_idx, after_idx;  // image column per output column, -1 = not logged
+    std::vector<std::int64_t> after_since;   // per output column: entries up to it lack the column
     std::vector<int> all_after;              // every "a:" column of the image, for the filter
     Stmt filter;
     std::vector<int> key;                    // key indexes in the output schema
@@ -246,11 +262,19 @@ class CaptureStream final : public ChangeStream {
       cols.emplace(c, i);
       if (c.rfind("a:", 0) == 0) r.all_after.push_back(i);
     }
+    std::map<std::string, std::int64_t> since;
+    if (table_exists("_cdc_image_columns")) {
+      Stmt s(db_, fmt::format("SELECT name, since FROM {} WHERE tbl = ?1", kImageColumns), where);
+      s.bind_int64(1, id);
+      while (s.step()) since[s.column_text(0)] = s.column_int64(1);
+    }
     for (auto& c : schema.columns) {
       auto b = cols.find("b:" + c.name);
       auto a = cols.find("a:" + c.name);
       r.before_idx.push_back(b == cols.end() ? -1 : b->second);
       r.after_idx.push_back(a == cols.end() ? -1 : a->second);
+      auto sa = since.find("a:" + c.name);
+      r.after_since.push_back(sa == since.end() ? 0 : sa->second);
     }
     r.key = schema.key_indexes();
     if (!r.table->where.empty()) {
@@ -270,6 +294,17 @@ class CaptureStream final : public ChangeStream {
     for (std::size_t i = 0; i < idx.size(); ++i)
       if (idx[i] >= 0) row[i] = image.column_value(idx[i], schema.columns[i].type.id);
     return row;
+  }
+
+  // The columns entry `seq` did not log: none of its triggers had them (the image table lacks
+  // the column, or gained it after the entry). Empty when every column was logged.
+  static std::vector<bool> not_logged(const Reader& r, std::int64_t seq) {
+    std::vector<bool> out(r.after_idx.size(), false);
+    bool any = false;
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (r.after_idx[i] < 0 || seq <= r.after_since[i]) out[i] = any = true;
+    if (!any) out.clear();
+    return out;
   }
 
   bool passes(Reader& r) {
@@ -343,7 +378,9 @@ class CaptureStream final : public ChangeStream {
       case kInsert: {
         Row after = project(r.image, r.after_idx, schema);
         if (passes(r)) {
-          make(ChangeOp::Insert).after = std::move(after);
+          ChangeEvent& e = make(ChangeOp::Insert);
+          e.after = std::move(after);
+          e.unchanged = not_logged(r, seq);
         } else if (keyed) {
           make(ChangeOp::Delete).before = std::move(after);
         } else {
@@ -358,6 +395,7 @@ class CaptureStream final : public ChangeStream {
           ChangeEvent& e = make(ChangeOp::Update);
           e.before = std::move(before);
           e.after = std::move(after);
+          e.unchanged = not_logged(r, seq);
           return 1;
         }
         // The row left the filter: remove it under its old key (and the new one, if that differs).

@@ -336,6 +336,23 @@ class SqliteSource final : public SourceConnector {
   }
   std::vector<std::string> teardown() override { return teardown_capture(path_); }
 
+  // The capture log is written inside the writing transaction and SQLite has one writer at a
+  // time: a read transaction sees exactly the entries of the transactions committed before it,
+  // and a later commit takes a larger sequence (AUTOINCREMENT never reuses one).
+  Position current_position() override {
+    Db db = open_read();
+    db.exec("BEGIN");
+    std::string seq = capture_position(db);
+    db.exec("COMMIT");
+    return Position(seq);
+  }
+
+  // Installs the triggers and image tables of new tables, and installs them again for tables
+  // whose columns changed (from then on the new columns are logged).
+  void extend_capture(const std::vector<StreamTable>& tables) override {
+    if (!tables.empty()) prepare_capture(path_, tables);
+  }
+
  private:
   Db open_read() const { return Db(path_, kReadFlags, kBusyTimeoutMs, ErrorKind::Source); }
 

@@ -451,7 +451,7 @@ TEST_CASE("sqlite capture streams inserts, updates, key changes and deletes", "[
   auto removed = src->teardown();
   CHECK(std::find(removed.begin(), removed.end(), "dropped trigger _cdc_trg_items_ins") != removed.end());
   CHECK(std::find(removed.begin(), removed.end(), "dropped table _cdc_log") != removed.end());
-  CHECK(removed.size() == 10);  // 6 triggers, log, tables, 2 image tables
+  CHECK(removed.size() == 11);  // 6 triggers, log, tables, image columns, 2 image tables
   CHECK(db.scalar("SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_cdc\\_%' ESCAPE '\\'") == 0);
   db.exec("INSERT INTO items(id) VALUES(99)");  // no trigger left to fail
   CHECK(src->teardown().empty());

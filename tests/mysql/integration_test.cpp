@@ -519,7 +519,9 @@ TEST_CASE("ALTER TABLE ADD COLUMN ... AFTER between two inserts replays both row
   auto evs = poll_events(*stream, 2);
   REQUIRE(evs.size() == 2);
   CHECK(evs[0].after == Row{Value::int64(1), Value(), Value::string("one"), Value::int64(10)});
+  CHECK(evs[0].unchanged == std::vector<bool>{false, true, false, false});  // logged before `mid` existed
   CHECK(evs[1].after == Row{Value::int64(2), Value::decimal("2.5"), Value::string("two"), Value::int64(20)});
+  CHECK(evs[1].unchanged.empty());
 }
 
 TEST_CASE("the stream follows FLUSH BINARY LOGS and reports ordered positions", "[mysql]") {

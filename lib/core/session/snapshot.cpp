@@ -250,6 +250,8 @@ void SnapshotPool::copy_chunk_once(TableState& t, int index, std::unique_ptr<Des
     req.where = t.plan.settings.where;
     req.batch_size = *t.plan.settings.batch_size;
     req.snapshot_id = t.late_join ? std::string() : e_.snapshot_id;
+    // A table without a key copied beside the stream hands over at exactly what it read.
+    req.exact_position = t.late_join && t.mode == TableMode::Replicate && t.plan.read.primary_key.empty();
     resync = t.phase() == TablePhase::Resyncing;
     single = t.chunks.size() == 1;
     set = t.rec.resync_set;
