@@ -116,6 +116,7 @@ void settle(cdc::ReplicationSession& session) {
 }  // namespace
 
 TEST_CASE("a table added by a reload is copied beside the stream and converges under writes", "[sqlite][lifecycle]") {
+  if (std::getenv("CDC_TEST_DEBUG")) cdc::set_log_level(cdc::LogLevel::Debug);
   Shop shop;
   cdc::ReplicationSession session(shop.config({"a"}));
   session.start();

@@ -237,8 +237,11 @@ void Engine::live_loop() {
       bool pending = snapshot_busy;
       {
         std::lock_guard<std::mutex> lock(mu);
-        for (const auto& t : tables)
+        for (const auto& t : tables) {
           if (t->backfill || t->reconcile) pending = true;
+          // Released but not yet in the stream's table list: the stream reopens for it.
+          if (t->mode == TableMode::Replicate && t->phase() == TablePhase::Streaming && !t->holding && !t->in_stream) pending = true;
+        }
         if (restart_stream) pending = true;
       }
       idle_rounds = got || pending ? 0 : idle_rounds + 1;

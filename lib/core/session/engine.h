@@ -36,6 +36,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,7 +89,7 @@ class StreamApplier {
 
  private:
   Position open_from();  // sets each table's skip point; caller holds Engine::mu
-  std::vector<StreamTable> stream_tables() const;  // caller holds Engine::mu
+  std::vector<StreamTable> stream_tables();  // caller holds Engine::mu
   void apply_batch(std::vector<ChangeEvent>& events);
   void commit_batch(std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>& groups,
                     std::map<TableState*, std::vector<QuarantinedRow>>& quarantined, const Position& boundary);
@@ -104,6 +105,10 @@ class StreamApplier {
     Position held;  // empty: the table follows the session's position again
   };
   std::vector<CheckpointEntry> position_entries(const Position& boundary, std::vector<HeldMove>& moves);
+
+  // Whether a table that applies changes is missing from the tables the stream was opened with
+  // (it joined since): the stream must reopen to deliver its events. Caller holds Engine::mu.
+  bool missing_tables() const;
 
   Engine& e_;
   std::unique_ptr<ChangeStream> stream_;

@@ -158,6 +158,13 @@ void SnapshotPool::start_table(TableState& t, std::unique_ptr<DestinationWriter>
   if (late) {
     e_.with_retry(&t, "prepare the target table", [&] { e_.destination->prepare_table(t.plan.target); });
     if (t.mode == TableMode::Replicate) {
+      // Pin the log first: the stream must not let the source release what this table will
+      // replay while its position is being read (SQLite prunes its log on acknowledgement).
+      {
+        std::lock_guard<std::mutex> lock(e_.mu);
+        if (t.held.empty()) t.held = e_.stream_position;
+        t.holding = true;
+      }
       e_.with_retry(&t, "install change capture", [&] { e_.source->extend_capture({st}); });
       e_.with_retry(&t, "read the source's position", [&] { from = e_.source->current_position(); });
       if (from.empty()) {

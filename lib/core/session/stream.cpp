@@ -27,13 +27,15 @@ using Groups = std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>;
 using Quarantine = std::map<TableState*, std::vector<QuarantinedRow>>;
 }  // namespace
 
-std::vector<StreamTable> StreamApplier::stream_tables() const {
+// The tables the stream is opened with; they are marked `in_stream` (their events arrive).
+std::vector<StreamTable> StreamApplier::stream_tables() {
   std::vector<StreamTable> out;
-  for (const auto& t : e_.tables) {
+  for (auto& t : e_.tables) {
     if (t->mode != TableMode::Replicate || t->plan.read.columns.empty()) continue;
     TablePhase p = t->phase();
     if (p == TablePhase::Removed || p == TablePhase::Dropped || p == TablePhase::Pending) continue;
     out.push_back(e_.stream_table(*t));
+    t->in_stream = true;
   }
   return out;
 }
@@ -54,11 +56,25 @@ Position StreamApplier::open_from() {
 void StreamApplier::close() {
   stream_.reset();
   writer_.reset();
+  std::lock_guard<std::mutex> lock(e_.mu);
+  for (auto& t : e_.tables) t->in_stream = false;
+}
+
+bool StreamApplier::missing_tables() const {
+  for (const auto& t : e_.tables)
+    if (t->mode == TableMode::Replicate && t->phase() == TablePhase::Streaming && !t->holding && !t->in_stream) return true;
+  return false;
 }
 
 bool StreamApplier::step(std::chrono::milliseconds wait) {
   auto cfg = e_.config();
   try {
+    bool reopen = false;
+    if (stream_) {
+      std::lock_guard<std::mutex> lock(e_.mu);
+      reopen = missing_tables();
+    }
+    if (reopen) close();
     if (!stream_) {
       Position from;
       std::vector<StreamTable> tables;
@@ -124,7 +140,8 @@ void StreamApplier::apply_batch(std::vector<ChangeEvent>& events) {
       auto it = e_.by_source.find(ev.table);
       if (it == e_.by_source.end()) continue;
       TableState& t = *it->second;
-      if (t.mode != TableMode::Replicate || t.holding || t.awaiting_replay || t.phase() != TablePhase::Streaming) continue;
+      if (t.mode != TableMode::Replicate || t.holding || t.awaiting_replay || !t.in_stream || t.phase() != TablePhase::Streaming)
+        continue;
       if (!t.skip_until.empty()) {
         if (!e_.position_after(ev.position, t.skip_until)) continue;
         t.skip_until = Position();
@@ -168,8 +185,9 @@ std::vector<CheckpointEntry> StreamApplier::position_entries(const Position& bou
   if (!boundary.empty() && (s.empty() || e_.position_after(boundary, s))) next = boundary;
   if (next != s) entries.push_back({Ledger::stream_key(), next.str()});
   for (auto& t : e_.tables) {
+    // Only a table whose events this stream delivers moves along with it.
     if (t->mode != TableMode::Replicate || t->phase() != TablePhase::Streaming || t->holding || t->awaiting_replay ||
-        t->held.empty())
+        !t->in_stream || t->held.empty())
       continue;
     Position h = t->held;
     if (!boundary.empty() && e_.position_after(boundary, h)) h = boundary;  // it applied through the boundary

@@ -83,6 +83,7 @@ struct TableState {
   bool holding = false;
   Position skip_until;         // events at or before it are already in the target (cleared once passed)
   bool awaiting_replay = false;  // released behind the stream: applies nothing until it reopens from `held`
+  bool in_stream = false;        // the open stream was opened with it: its events arrive (else it waits for a reopen)
   bool ddl_resume = false;     // the next schema change is applied whatever the ddl policy
   TableSchema source_seen;     // the source table as the target reflects it (ledger "schema:")
   std::optional<BackfillTask> backfill;      // columns to re-read once the stream passed `after`
