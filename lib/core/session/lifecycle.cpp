@@ -354,8 +354,13 @@ void Lifecycle::discover() {
       if (follows && !t.reconcile && !t.source_seen.columns.empty() && !diff_schemas(t.source_seen, s).empty())
         changed.push_back(s);
     }
-    for (const auto& t : e_.tables)
-      if (t->live() && !t->plan.read.columns.empty() && !present.count(t->plan.source.id)) gone.push_back(t->plan.source.id);
+    // Gone only when two looks in a row miss it: a copying ALTER TABLE (MariaDB) briefly takes a
+    // table out of the catalog while it swaps the copy in.
+    for (const auto& t : e_.tables) {
+      if (!t->live() || t->plan.read.columns.empty()) continue;
+      t->missing = present.count(t->plan.source.id) ? 0 : t->missing + 1;
+      if (t->missing >= 2) gone.push_back(t->plan.source.id);
+    }
   }
   for (const auto& id : gone) dropped(id);
   for (const auto& s : added) created(s.id);

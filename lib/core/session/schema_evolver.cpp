@@ -349,6 +349,12 @@ bool SchemaEvolver::evolve(TableState& t, const SchemaChange& sc, const Position
   TableSchema seen;
   {
     std::lock_guard<std::mutex> lock(e_.mu);
+    // A difference queued by looking at the source is out of date once a change described at or
+    // after the moment it was seen arrives: applying it later would turn the table back.
+    const Position described = sc.observed_at.empty() ? at : sc.observed_at;
+    if (t.reconcile && !described.empty() &&
+        (t.reconcile->observed_at.empty() || !e_.position_after(t.reconcile->observed_at, described)))
+      t.reconcile.reset();
     seen = t.source_seen.columns.empty() ? t.plan.source : t.source_seen;
     ev.old_plan = t.plan;
     ev.d.kept_types = t.rec.kept_types;

@@ -88,6 +88,7 @@ struct TableState {
   TableSchema source_seen;     // the source table as the target reflects it (ledger "schema:")
   std::optional<BackfillTask> backfill;      // columns to re-read once the stream passed `after`
   std::optional<PendingReconcile> reconcile; // a difference found by discovery
+  int missing = 0;             // consecutive looks at the source that did not find it
 
   // Status.
   int attempts = 0;
