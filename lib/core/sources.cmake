@@ -1,4 +1,4 @@
-target_sources(cdc PRIVATE
+target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/value.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/error.cpp

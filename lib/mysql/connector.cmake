@@ -3,7 +3,7 @@
 # events and rows our own decoder (binlog_decoder.cpp) turns into changes.
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(MARIADB REQUIRED IMPORTED_TARGET libmariadb>=3.3)
-target_sources(cdc PRIVATE
+target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/register.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mysql_conn.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mysql_types.cpp
@@ -12,4 +12,4 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/binlog_decoder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/binlog_stream.cpp
 )
-target_link_libraries(cdc PRIVATE PkgConfig::MARIADB)
+target_link_libraries(cdc_internal PRIVATE PkgConfig::MARIADB)
