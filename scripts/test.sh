@@ -34,7 +34,8 @@ step "dependencies"
 bash scripts/install-deps.sh
 
 step "configure and build ($BUILD_DIR, with tests)"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
+# Failpoints ON: the crash tests drive cdc-cli to exact places (CDC_CRASH_AT, lib/core/failpoint.h).
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCDC_FAILPOINTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 
 start_servers
