@@ -125,20 +125,7 @@ struct TableRun {
 
 }  // namespace
 
-std::string session_name(const Config& config) {
-  if (!config.name.empty()) return config.name;
-  std::string stem = "cdc";
-  try {
-    auto url = ConnectorUrl::parse(config.source);
-    std::string p = url.path;
-    if (auto slash = p.find_last_of('/'); slash != std::string::npos) p = p.substr(slash + 1);
-    if (auto dot = p.find('.'); dot != std::string::npos) p = p.substr(0, dot);
-    if (!p.empty()) stem = p;
-  } catch (const Error&) {
-  }
-  return fmt::format("{}-{:08x}", stem,
-                     static_cast<std::uint32_t>(detail::fnv1a(redact_url(config.source) + " -> " + redact_url(config.destination))));
-}
+// session_name(): lib/core/session_name.cpp.
 
 std::shared_ptr<CheckpointStore> open_checkpoint_store(const Config& config, DestinationConnector* destination) {
   auto& registry = ConnectorRegistry::instance();
