@@ -13,6 +13,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/lease.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stream_prefetch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/failpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/value_order.cpp

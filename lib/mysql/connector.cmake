@@ -9,6 +9,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/mysql_types.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mysql_source.cpp
   ${CMAKE_CURRENT_LIST_DIR}/mysql_destination.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/mysql_lease.cpp
   ${CMAKE_CURRENT_LIST_DIR}/binlog_decoder.cpp
   ${CMAKE_CURRENT_LIST_DIR}/binlog_stream.cpp
 )

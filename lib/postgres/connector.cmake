@@ -10,5 +10,6 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/pg_source.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pg_stream.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pg_destination.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pg_lease.cpp
 )
 target_link_libraries(cdc_internal PRIVATE PostgreSQL::PostgreSQL)
