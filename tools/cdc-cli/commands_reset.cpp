@@ -82,8 +82,8 @@ void add_reset_command(CLI::App& app, CommandFn& selected) {
   sub->add_flag("-y,--yes", args->yes, "Do not ask for confirmation (required when stdin is not a terminal)");
   sub->footer(
       "Forgets what the checkpoint store holds for the session of CONFIG (its name, or the name derived from\n"
-      "its URLs): snapshot progress, stream positions, watermarks. The next `replicate` copies those tables\n"
-      "again from scratch, emptying their targets first; until then the target tables are left as they are.\n"
+      "its URLs): snapshot progress, stream positions, watermarks. The next `replicate` starts those tables\n"
+      "over with a fresh snapshot; until then the target tables are left as they are.\n"
       "Refused while a process runs the session (stop `replicate` first). Asks for confirmation on a\n"
       "terminal; without one, --yes is required. Prints each table whose checkpoints were forgotten.\n"
       "Exit code: 0 done, 1 refused, failed or not confirmed, 2 configuration error or --yes missing.\n"

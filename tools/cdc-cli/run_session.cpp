@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 
 #include <atomic>
-#include <functional>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unistd.h>
 
 namespace cdc_cli {
