@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # README command (b): everything CI runs.
 #   1. dependencies; 2. build with tests in build/ and run ctest; 3. install into out/install and
-#   build examples/ against the installed package (find_package(cdc)), then run both examples.
+#   build examples/ against the installed package (find_package(cdc)), then run both examples;
+#   4. clang-14 with ThreadSanitizer: the library, cdc-cli and the core and SQLite tests (cdc_tests)
+#   built in build-tsan with warnings as errors, and cdc_tests run under TSan.
 # JOBS (default 2) sets build parallelism; BUILD_DIR (default build), EXAMPLES_DIR (default
-# build-examples) and PREFIX (default out/install) where things go.
+# build-examples), TSAN_DIR (default build-tsan) and PREFIX (default out/install) where things go.
+# TSAN=0 skips step 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -11,6 +14,8 @@ JOBS=${JOBS:-2}
 PREFIX=${PREFIX:-$root/out/install}
 BUILD_DIR=${BUILD_DIR:-build}
 EXAMPLES_DIR=${EXAMPLES_DIR:-build-examples}
+TSAN_DIR=${TSAN_DIR:-build-tsan}
+TSAN=${TSAN:-1}
 work=$(mktemp -d)
 
 # ---------------------------------------------------------------------------------------------
@@ -34,7 +39,8 @@ step "dependencies"
 bash scripts/install-deps.sh
 
 step "configure and build ($BUILD_DIR, with tests)"
-cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
+# Failpoints ON: the crash tests drive cdc-cli to exact places (CDC_CRASH_AT, lib/core/failpoint.h).
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCDC_BUILD_TESTS=ON -DCDC_FAILPOINTS=ON -DCMAKE_INSTALL_PREFIX="$PREFIX"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 
 start_servers
@@ -58,5 +64,19 @@ mkdir -p "$work/jsonl"
 for t in customers products orders order_items invoices audit_log; do
   [ -s "$work/jsonl/$t.jsonl" ] || { echo "custom_destination wrote no $t.jsonl"; exit 1; }
 done
+
+if [ "$TSAN" != 0 ]; then
+  # One build serves two purposes: clang-14 compiles the library, cdc-cli and the core tests with
+  # -Werror (GCC compiles everything in step 2), and ThreadSanitizer watches the core and SQLite
+  # tests, fakes and sessions included. Debug keeps the reports' stacks whole. Crash tests need
+  # failpoints, which this build leaves out. Known races waiting for a fix: tests/tsan.supp.
+  step "clang-14 + ThreadSanitizer ($TSAN_DIR, cdc_tests)"
+  tsan_started=$SECONDS
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$TSAN_DIR" -DCMAKE_BUILD_TYPE=Debug -DCDC_SANITIZE=thread \
+    -DCDC_BUILD_TESTS=ON -DCDC_BUILD_BENCH=OFF -DCDC_FAILPOINTS=OFF -DCDC_WERROR=ON
+  cmake --build "$TSAN_DIR" -j "$JOBS" --target cdc_tests
+  TSAN_OPTIONS="suppressions=$root/tests/tsan.supp second_deadlock_stack=1" "$TSAN_DIR/tests/cdc_tests"
+  echo "clang-14 + ThreadSanitizer step: $((SECONDS - tsan_started)) s"
+fi
 
 step "all tests passed"

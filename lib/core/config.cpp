@@ -143,7 +143,9 @@ class Walker {
   void check_keys(std::initializer_list<const char*> allowed) const {
     expect_map();
     std::set<std::string> seen;
-    for (const auto& [key, value] : node_.fields) {
+    for (const auto& field : node_.fields) {
+      // A named reference, not a structured binding: C++17 lambdas cannot capture bindings.
+      const std::string& key = field.first;
       if (!seen.insert(key).second) throw config_error(join_path(path_, key), "key given twice");
       bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; });
       if (ok) continue;

@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#ifdef CDC_FAILPOINTS
+
 namespace cdc::detail {
 
 namespace {
@@ -37,3 +39,5 @@ void failpoint(std::string_view name) {
 }
 
 }  // namespace cdc::detail
+
+#endif  // CDC_FAILPOINTS

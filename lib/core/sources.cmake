@@ -1,4 +1,4 @@
-target_sources(cdc PRIVATE
+target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/value.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema.cpp
   ${CMAKE_CURRENT_LIST_DIR}/error.cpp
@@ -27,6 +27,7 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/session/snapshot.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/stream.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/table_state.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/lease.cpp
   ${CMAKE_CURRENT_LIST_DIR}/stream_prefetch.cpp
   ${CMAKE_CURRENT_LIST_DIR}/failpoint.cpp
   ${CMAKE_CURRENT_LIST_DIR}/value_order.cpp

@@ -9,6 +9,7 @@
 // The connector holds one admin connection behind a mutex; every writer has its own connection.
 #include "mysql/mysql_conn.h"
 #include "mysql/mysql_connectors.h"
+#include "mysql/mysql_lease.h"
 #include "mysql/mysql_types.h"
 
 #include "core/logging.h"
@@ -739,6 +740,12 @@ class MysqlCheckpointStore final : public CheckpointStore {
       return out;
     });
   }
+
+  std::unique_ptr<SessionLease> acquire_lease(const std::string& session, const std::string& holder) override {
+    return mysql::acquire_lease(params_, session, holder);
+  }
+
+  std::optional<std::string> lease_holder(const std::string& session) override { return mysql::lease_holder(params_, session); }
 
  private:
   std::string table() const { return quote_ident(params_.database) + "." + quote_ident(kCheckpointTable); }

@@ -9,6 +9,7 @@
 // The connector holds one admin connection behind `mu_`; each writer has its own connection.
 #include "postgres/copy_binary.h"
 #include "postgres/pg_connectors.h"
+#include "postgres/pg_lease.h"
 #include "postgres/pg_types.h"
 
 #include "core/array_literal.h"
@@ -1009,6 +1010,12 @@ class PgCheckpointStore final : public CheckpointStore {
     for (int i = 0; i < r.rows(); ++i) out.push_back(r.text(i, 0));
     return out;
   }
+
+  std::unique_ptr<SessionLease> acquire_lease(const std::string& session, const std::string& holder) override {
+    return pg::acquire_lease(params_, session, holder);
+  }
+
+  std::optional<std::string> lease_holder(const std::string& session) override { return pg::lease_holder(params_, session); }
 
  private:
   Conn& conn() {

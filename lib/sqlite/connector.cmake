@@ -1,4 +1,4 @@
-target_sources(cdc PRIVATE
+target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/register.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_db.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_types.cpp
@@ -6,5 +6,6 @@ target_sources(cdc PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_capture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_destination.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_checkpoint_store.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/sqlite_lease.cpp
 )
-target_link_libraries(cdc PRIVATE SQLite::SQLite3)
+target_link_libraries(cdc_internal PRIVATE SQLite::SQLite3)

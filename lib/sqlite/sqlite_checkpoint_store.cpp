@@ -3,6 +3,7 @@
 // entries in their data transaction. One connection guarded by one mutex.
 #include "sqlite/sqlite_connectors.h"
 #include "sqlite/sqlite_db.h"
+#include "sqlite/sqlite_lease.h"
 
 #include <fmt/format.h>
 
@@ -98,6 +99,12 @@ class SqliteCheckpointStore final : public CheckpointStore {
     while (s.step()) out.push_back(s.column_text(0));
     return out;
   }
+
+  std::unique_ptr<SessionLease> acquire_lease(const std::string& session, const std::string& holder) override {
+    return sqlite::acquire_lease(path_, session, holder);
+  }
+
+  std::optional<std::string> lease_holder(const std::string& session) override { return sqlite::lease_holder(path_, session); }
 
  private:
   std::string where() const { return "checkpoint store " + path_; }

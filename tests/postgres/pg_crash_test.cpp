@@ -10,7 +10,8 @@
 
 using namespace pg_test;
 
-#ifdef CDC_CLI_PATH
+// Every test here kills at failpoints: only in builds with -DCDC_FAILPOINTS=ON (scripts/test.sh).
+#if defined(CDC_CLI_PATH) && defined(CDC_FAILPOINTS)
 
 namespace {
 

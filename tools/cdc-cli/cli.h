@@ -33,6 +33,7 @@ void add_discover_command(CLI::App& app, CommandFn& selected);
 void add_verify_command(CLI::App& app, CommandFn& selected);
 void add_status_command(CLI::App& app, CommandFn& selected);
 void add_teardown_command(CLI::App& app, CommandFn& selected);
+void add_reset_command(CLI::App& app, CommandFn& selected);
 
 enum class OutputFormat { Table, Json };
 // Adds `--format table|json` to a subcommand.

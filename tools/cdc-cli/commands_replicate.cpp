@@ -1,4 +1,5 @@
-// cdc-cli replicate -c CONFIG: snapshot then follow changes until SIGINT/SIGTERM (or until idle).
+// cdc-cli replicate -c CONFIG: snapshot then follow changes until SIGINT/SIGTERM (or until idle);
+// SIGHUP reloads the config file.
 #include "cli.h"
 #include "run_session.h"
 
@@ -15,7 +16,7 @@ int run_replicate(const ReplicateArgs& args) {
   cdc::Config config = cdc::load_config_file(args.config_path);
   cdc::SessionOptions options;
   options.exit_when_idle = args.until_idle;
-  SessionOutcome outcome = run_session(std::move(config), std::move(options));
+  SessionOutcome outcome = run_session(std::move(config), std::move(options), args.config_path);
   return outcome.any_failed ? kExitFailure : kExitOk;
 }
 
@@ -29,8 +30,11 @@ void add_replicate_command(CLI::App& app, CommandFn& selected) {
                 "Exit once snapshots are done and no new changes arrive (batch jobs, tests)");
   sub->footer(
       "Runs until SIGINT or SIGTERM, then stops at the next committed batch (a second signal exits at once).\n"
+      "SIGHUP re-reads the config file and applies it to the running session (tables added or removed,\n"
+      "per-table settings); a file that does not load, or a change of source, destination, name or\n"
+      "checkpoint, is logged with its key path and the session goes on unchanged.\n"
       "Exit code: 0 clean stop, 1 a table failed, 2 configuration error.\n"
-      "Example: cdc-cli replicate -c cdc.yaml");
+      "Example: cdc-cli replicate -c cdc.yaml; kill -HUP <pid> after editing cdc.yaml");
   sub->callback([args, &selected] { selected = [args] { return run_replicate(*args); }; });
 }
 

@@ -3,6 +3,7 @@
 #include "progress.h"
 #include "signals.h"
 
+#include <cdc/error.h>
 #include <cdc/log.h>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <unistd.h>
 
 namespace cdc_cli {
@@ -37,9 +39,29 @@ class ScopedLogSink {
   std::shared_ptr<cdc::LogSink> previous_;
 };
 
+// SIGHUP: the config file again, for the running session. Runs on the signal watcher's thread.
+void reload_config(cdc::ReplicationSession& session, const std::string& path) {
+  cdc::log(cdc::LogLevel::Info, "cli", "", fmt::format("SIGHUP received: reloading {}", path));
+  cdc::Config config;
+  try {
+    config = cdc::load_config_file(path);
+  } catch (const cdc::Error& e) {  // what() names the key path: "tables.orders.batch_size: ..."
+    cdc::log(cdc::LogLevel::Error, "cli", "",
+             fmt::format("reload: {}: {}; the session goes on with its current configuration", path, e.what()));
+    return;
+  }
+  try {
+    session.reload(std::move(config));
+    cdc::log(cdc::LogLevel::Info, "cli", "", fmt::format("reload: {} applied", path));
+  } catch (const std::exception& e) {
+    cdc::log(cdc::LogLevel::Error, "cli", "",
+             fmt::format("reload: {} not applied: {}; the session goes on with its current configuration", path, e.what()));
+  }
+}
+
 }  // namespace
 
-SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options) {
+SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path) {
   auto mode = stderr_is_terminal() ? ProgressDisplay::Mode::Live : ProgressDisplay::Mode::Plain;
   auto display = std::make_shared<ProgressDisplay>(mode, stderr);
   ScopedLogSink sink_guard(std::make_shared<DisplayLogSink>(display));
@@ -53,13 +75,17 @@ SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options) {
   SessionOutcome outcome;
   {
     // Declared after the session so it is destroyed (and its thread joined) first.
-    SignalWatcher watcher([&](int sig) {
-      interrupted = true;
-      display->print_line(fmt::format("cdc-cli: {} received, stopping at the next committed batch "
-                                      "(again to exit at once)",
-                                      sig == SIGINT ? "SIGINT" : "SIGTERM"));
-      session.stop();
-    });
+    std::function<void()> on_reload;
+    if (!reload_path.empty()) on_reload = [&] { reload_config(session, reload_path); };
+    SignalWatcher watcher(
+        [&](int sig) {
+          interrupted = true;
+          display->print_line(fmt::format("cdc-cli: {} received, stopping at the next committed batch "
+                                          "(again to exit at once)",
+                                          sig == SIGINT ? "SIGINT" : "SIGTERM"));
+          session.stop();
+        },
+        on_reload);
     outcome.status = session.run();
   }
   display->finish(outcome.status);

@@ -5,6 +5,8 @@
 #include <cdc/config.h>
 #include <cdc/session.h>
 
+#include <string>
+
 namespace cdc_cli {
 
 struct SessionOutcome {
@@ -15,6 +17,9 @@ struct SessionOutcome {
 
 // Blocks until the session ends or a signal stops it; prints the summary on stdout.
 // Throws cdc::Error from the session (config errors, unreachable source, stop_on_error).
-SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options);
+// With `reload_path` (replicate), SIGHUP re-reads that config file and hands it to
+// ReplicationSession::reload(); a file that does not load, or a change reload() refuses, is
+// logged (with its key path) and the session goes on with the configuration it has.
+SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path = {});
 
 }  // namespace cdc_cli

@@ -17,7 +17,7 @@ namespace {
 // The write end of the active watcher's pipe; read by the handler (a plain int is what an
 // async-signal-safe handler may touch).
 volatile std::sig_atomic_t g_write_fd = -1;
-struct sigaction g_old_int, g_old_term;
+struct sigaction g_old_int, g_old_term, g_old_hup;
 
 extern "C" void on_signal_handler(int sig) {
   int saved = errno;
@@ -32,7 +32,8 @@ extern "C" void on_signal_handler(int sig) {
 
 }  // namespace
 
-SignalWatcher::SignalWatcher(std::function<void(int)> on_signal) : on_signal_(std::move(on_signal)) {
+SignalWatcher::SignalWatcher(std::function<void(int)> on_stop, std::function<void()> on_reload)
+    : on_stop_(std::move(on_stop)), on_reload_(std::move(on_reload)) {
   if (::pipe(pipe_) != 0)
     throw cdc::Error(cdc::ErrorKind::Internal, std::string("pipe() failed: ") + std::strerror(errno));
   for (int fd : pipe_) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -45,12 +46,14 @@ SignalWatcher::SignalWatcher(std::function<void(int)> on_signal) : on_signal_(st
   sa.sa_flags = SA_RESTART;
   sigaction(SIGINT, &sa, &g_old_int);
   sigaction(SIGTERM, &sa, &g_old_term);
+  if (on_reload_) sigaction(SIGHUP, &sa, &g_old_hup);
   thread_ = std::thread([this] { loop(); });
 }
 
 SignalWatcher::~SignalWatcher() {
   sigaction(SIGINT, &g_old_int, nullptr);
   sigaction(SIGTERM, &g_old_term, nullptr);
+  if (on_reload_) sigaction(SIGHUP, &g_old_hup, nullptr);
   g_write_fd = -1;
   unsigned char quit = 0;  // 0 is no signal: tells the thread to end
   ssize_t r = ::write(pipe_[1], &quit, 1);
@@ -67,13 +70,17 @@ void SignalWatcher::loop() {
     ssize_t n = ::read(pipe_[0], &byte, 1);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0 || byte == 0) return;
+    if (byte == SIGHUP) {  // a request to reload, not to stop: never counts as a first or second signal
+      if (on_reload_) on_reload_();
+      continue;
+    }
     if (++received > 1) {
       static const char msg[] = "\ncdc-cli: second signal, exiting without waiting\n";
       ssize_t w = ::write(STDERR_FILENO, msg, sizeof msg - 1);
       (void)w;
       std::_Exit(128 + byte);
     }
-    if (on_signal_) on_signal_(byte);
+    if (on_stop_) on_stop_(byte);
   }
 }
 

@@ -53,9 +53,12 @@ void Engine::open() {
     std::lock_guard<std::mutex> lock(mu);
     mapper = options.type_mapper ? options.type_mapper : make_type_mapper(*cfg);
   }
-  name = session_name(*cfg);
-  // A one-off copy of the same URLs keeps its own checkpoints, apart from a replication's.
-  if (options.snapshot_only && cfg->name.empty()) name += "-copy";
+  {
+    std::lock_guard<std::mutex> lock(mu);  // status() reads it from other threads
+    name = session_name(*cfg);
+    // A one-off copy of the same URLs keeps its own checkpoints, apart from a replication's.
+    if (options.snapshot_only && cfg->name.empty()) name += "-copy";
+  }
 
   bool atomic = false;
   with_retry(nullptr, "open the checkpoint store", [&] {
