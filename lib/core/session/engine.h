@@ -282,6 +282,7 @@ struct Engine {
   bool stream_started = false;   // the change stream has been opened at least once
   bool discover_now = false;     // the live loop looks at the source's tables at the next round
   bool applying = false;         // a stream batch is between routing and its commit
+  bool release_moved = false;    // a hold was let go: the stream tells the source at its next round
   Clock::TimePoint started{};
   std::int64_t events_received = 0;
 

@@ -317,6 +317,7 @@ void Lifecycle::dropped(const TableId& id) {
     transition(t, TablePhase::Dropped, lock);
     t.holding = true;
     t.held = Position();  // nothing left to replay: the log is released
+    e_.release_moved = true;
     t.backfill.reset();
     t.reconcile.reset();
     entries.push_back({Ledger::held_key(t.id), ""});
@@ -451,6 +452,7 @@ void Lifecycle::enforce_retention() {
       if (!t.holding || t.held != h.held) continue;
       t.rec.needs_resync = true;
       t.held = Position();
+      e_.release_moved = true;
       entries.push_back({Ledger::held_key(t.id), ""});
       entries.push_back(e_.table_entry(t));
     }

@@ -89,6 +89,13 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
       stream_ = std::make_unique<PrefetchingStream>(e_.source->open_stream(tables, from));
       logf(LogLevel::Info, "session", "", "streaming changes from position {}", from.str());
     }
+    Position release;
+    {
+      std::lock_guard<std::mutex> lock(e_.mu);
+      if (e_.release_moved) release = e_.release_point();
+      e_.release_moved = false;
+    }
+    if (!release.empty()) stream_->acknowledge(release);
     std::vector<ChangeEvent> events;
     stream_->poll(events, static_cast<std::size_t>(cfg->stream_batch_rows), wait);
     failures_ = 0;
