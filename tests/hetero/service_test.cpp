@@ -283,3 +283,73 @@ TEST_CASE("a damaged PostgreSQL target is repaired by a resync while the other t
   vo.config = &config;
   check_equal(cdc::verify(config.source, config.destination, vo), 2);
 }
+
+TEST_CASE("tables created at the source join without a reload, dropped ones stop; MariaDB and PostgreSQL", "[hetero][service]") {
+  pg_test::QuietLog quiet;
+  SECTION("MariaDB to PostgreSQL: CREATE and DROP TABLE come through the binlog") {
+    MariaDb src("born");
+    pg_test::TempDb pg("born");
+    Maria m;
+    m.exec("USE " + src.name);
+    m.exec("CREATE TABLE first (id INT PRIMARY KEY, v INT)");
+    m.exec("INSERT INTO first VALUES (1, 1)");
+    auto config = stream_config(mariadb_url(src.name), pg.url());
+    config.discover_interval_s = 0;  // only the binlog tells
+    config.exclude = {"scratch*"};
+    cdc::ReplicationSession session(config);
+    session.start();
+    REQUIRE(eventually([&] { return streaming(session); }, 60));
+    m.exec("CREATE TABLE born (id INT PRIMARY KEY, name VARCHAR(20))");
+    m.exec("INSERT INTO born VALUES (1, 'one'), (2, 'two')");
+    m.exec("CREATE TABLE scratch (id INT PRIMARY KEY)");
+    m.exec("UPDATE born SET name = 'uno' WHERE id = 1");
+    pg_test::Conn p(pg.url());
+    REQUIRE(eventually([&] { return p.rows("SELECT id, name FROM born ORDER BY id") == std::vector<std::string>{"1 | uno", "2 | two"}; },
+                       60));
+    CHECK(by_table(session.status()).count("scratch") == 0);
+    m.exec("DROP TABLE born");
+    REQUIRE(eventually([&] { return by_table(session.status())["born"].phase == cdc::TablePhase::Dropped; }));
+    m.exec("INSERT INTO first VALUES (2, 2)");
+    REQUIRE(eventually([&] { return p.count("first") == 2; }));
+    session.stop();
+    session.wait();
+    CHECK(p.count("born") == 2);  // the target is left as it was
+  }
+  SECTION("PostgreSQL to MariaDB: found by looking at the source") {
+    pg_test::TempDb pg("born2");
+    MariaDb dst("born2");
+    pg_test::Conn p(pg.url());
+    p.exec("CREATE TABLE first (id int PRIMARY KEY, v int)");
+    p.exec("INSERT INTO first VALUES (1, 1)");
+    auto config = stream_config(pg.url(), mariadb_url(dst.name));
+    cdc::ReplicationSession session(config);
+    session.start();
+    REQUIRE(eventually([&] { return streaming(session); }, 60));
+    p.exec("CREATE TABLE born (id int PRIMARY KEY, name text)");
+    p.exec("INSERT INTO born VALUES (1, 'one')");
+    std::atomic<bool> stop{false};
+    std::thread load([&] {  // changes keep coming while it is copied
+      pg_test::Conn w(pg.url());
+      for (int i = 2; !stop && i < 100000; ++i) {
+        w.exec("INSERT INTO born VALUES (" + std::to_string(i) + ", 'n')");
+        if (i % 3 == 0) w.exec("DELETE FROM born WHERE id = " + std::to_string(i - 1));
+      }
+    });
+    REQUIRE(eventually([&] { return by_table(session.status())["born"].phase == cdc::TablePhase::Streaming; }, 60));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    stop = true;
+    load.join();
+    Maria m;
+    m.exec("USE " + dst.name);
+    REQUIRE(eventually([&] { return m.rows("SELECT count(*), sum(id) FROM born") == p.rows("SELECT count(*), sum(id) FROM born"); },
+                       60));
+    p.exec("DROP TABLE born");
+    REQUIRE(eventually([&] { return by_table(session.status())["born"].phase == cdc::TablePhase::Dropped; }, 30));
+    session.stop();
+    session.wait();
+    cdc::VerifyOptions vo;
+    vo.config = &config;
+    vo.include = {"first"};
+    check_equal(cdc::verify(config.source, config.destination, vo), 1);
+  }
+}

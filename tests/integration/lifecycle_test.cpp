@@ -4,6 +4,8 @@
 // row-by-row comparison of source and target (cdc::verify checksums every row).
 #include "support/sqlite_fixture.h"
 
+#include "core/session_name.h"
+
 #include <cdc/cdc.h>
 
 #include <catch2/catch.hpp>
@@ -326,4 +328,77 @@ TEST_CASE("checkpoints written by cdc 0.1 are upgraded in place and the session 
     CHECK(t.equal);
   }
   CHECK(report.tables.size() == 4);
+}
+
+TEST_CASE("snapshot: never streams from the start without copying; always copies again in place", "[sqlite][lifecycle]") {
+  Shop shop(50);
+  auto config = shop.config({"a", "b"});
+  config.tables["a"].snapshot = cdc::SnapshotPolicy::Never;
+  {
+    cdc::ReplicationSession session(config);
+    session.start();
+    REQUIRE(eventually([&] { return phase_of(session, "b") == cdc::TablePhase::Streaming; }));
+    REQUIRE(eventually([&] { return phase_of(session, "a") == cdc::TablePhase::Streaming; }));
+    Db(shop.src).exec("UPDATE a SET v = 'after' WHERE id <= 3");
+    REQUIRE(eventually([&] { return Db(shop.dst).rows("SELECT count(*) FROM a").at(0) == "int:3"; }));
+    session.stop();
+    session.wait();
+  }
+  Db d(shop.dst);
+  CHECK(d.rows("SELECT id, v FROM a ORDER BY id") ==
+        std::vector<std::string>{"int:1|text:after", "int:2|text:after", "int:3|text:after"});  // only what changed
+  CHECK(d.count("b") == 50);
+
+  // always: a restart copies b again in place; rows only the target has go, the others stay readable.
+  d.exec("INSERT INTO b VALUES (9999, 'only here', 0)");
+  d.exec("UPDATE b SET v = 'stale' WHERE id = 1");
+  config.tables["b"].snapshot = cdc::SnapshotPolicy::Always;
+  cdc::SessionOptions o;
+  o.exit_when_idle = true;
+  cdc::ReplicationSession(config, o).run();
+  shop.check_equal({"b"});
+}
+
+TEST_CASE("checkpoints under the name an older cdc derived are moved to the current one", "[sqlite][lifecycle][upgrade]") {
+  Shop shop(20);
+  auto config = shop.config({"a"});
+  config.name.clear();  // derived from the URLs
+  {
+    cdc::SessionOptions o;
+    o.exit_when_idle = true;
+    cdc::ReplicationSession(shop.config({"a"}), o).run();  // checkpoints under "life"
+  }
+  // As cdc 0.1 left them: under its derivation of the name (the URLs hashed with their parameters).
+  const std::string legacy = cdc::detail::legacy_session_name(config);
+  const std::string current = cdc::session_name(config);
+  REQUIRE(legacy != current);
+  Db d(shop.dst);
+  d.exec("UPDATE _cdc_checkpoints SET session = '" + legacy + "' WHERE session = 'life'");
+  d.exec("INSERT INTO a VALUES (9999, 'marker', 0)");  // a copy from scratch would remove it
+  cdc::SessionOptions o;
+  o.exit_when_idle = true;
+  auto status = by_table(cdc::ReplicationSession(config, o).run());
+  CHECK(status["a"].phase == cdc::TablePhase::Streaming);
+  CHECK(d.rows("SELECT count(*) FROM a WHERE id = 9999").at(0) == "int:1");  // resumed, not copied again
+  CHECK(d.rows("SELECT count(*) FROM _cdc_checkpoints WHERE session = '" + legacy + "'").at(0) == "int:0");
+  CHECK(d.rows("SELECT count(*) FROM _cdc_checkpoints WHERE session = '" + current + "' AND key = 'table:a'").at(0) == "int:1");
+}
+
+TEST_CASE("reset is refused while the session runs, and names the process", "[sqlite][lifecycle]") {
+  Shop shop(20);
+  cdc::ReplicationSession session(shop.config());
+  session.start();
+  REQUIRE(eventually([&] { return phase_of(session, "a") == cdc::TablePhase::Streaming; }));
+  try {
+    cdc::reset_checkpoints(shop.config(), {"a"});
+    FAIL("reset ran");
+  } catch (const cdc::Error& e) {
+    CHECK(e.kind() == cdc::ErrorKind::State);
+    CHECK(std::string(e.what()).find("session life is running (pid ") != std::string::npos);
+  }
+  CHECK_THROWS_WITH(session.pause_table("zz"), Catch::Contains("no table \"zz\"") && Catch::Contains("a, b, c"));
+  session.stop();
+  session.wait();
+  CHECK(cdc::reset_checkpoints(shop.config(), {"a"}) == std::vector<std::string>{"a"});
+  CHECK(cdc::reset_checkpoints(shop.config()) == std::vector<std::string>{"b", "c"});
 }

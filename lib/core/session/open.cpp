@@ -255,7 +255,8 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
     t.holding = true;
     if (t.held.empty()) t.held = stream_position;
   }
-  if (t.rec.phase == TablePhase::Resyncing) restore_chunks(t, entries);
+  // A resync the last run left unfinished goes on with its chunks; one that starts now plans anew.
+  if (was == TablePhase::Resyncing) restore_chunks(t, entries);
   return writes;
 }
 
