@@ -133,15 +133,12 @@ class MysqlWriter final : public DestinationWriter {
       apply_keyless(t, changes);
       return;
     }
-    for (const auto& seg : detail::reduce_changes(t.layout, s, changes)) {
-      if (seg.start == detail::ReducedSegment::Start::Truncate)
-        detail::applying(t.layout.name, [] { return std::string("truncate"); }, [&] { truncate_rows(t, true); });
-      if (seg.start == detail::ReducedSegment::Start::Move)
-        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Update, s, seg.move.after); },
-                         [&] { move_row(t, seg.move); });
-      delete_rows(t, seg.deletes);
-      for (const auto& g : seg.upserts) upsert_rows(t, g);
-    }
+    detail::SegmentSink sink;
+    sink.truncate = [&] { truncate_rows(t, true); };
+    sink.move = [&](const detail::KeyMove& m) { move_row(t, m); };
+    sink.deletes = [&](const std::vector<detail::ReducedRow>& rows) { delete_rows(t, rows); };
+    sink.upserts = [&](const detail::UpsertGroup& g) { upsert_rows(t, g); };
+    detail::apply_reduced(t.layout, s, changes, sink);
   }
 
   void truncate(const DestinationTable& table) override { truncate_rows(info(table), false); }

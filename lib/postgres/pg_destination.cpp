@@ -276,18 +276,16 @@ class PgWriter final : public DestinationWriter {
       apply_keyless(t, changes);
       return;
     }
-    for (const auto& seg : detail::reduce_changes(t.layout, s, changes)) {
-      if (seg.start == detail::ReducedSegment::Start::Truncate)
-        detail::applying(t.layout.name, [] { return std::string("truncate"); }, [&] { truncate_rows(t); });
-      if (seg.start == detail::ReducedSegment::Start::Move)
-        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Update, s, seg.move.after); },
-                         [&] { move_row(t, seg.move); });
-      if (!seg.deletes.empty())
-        detail::applying(t.layout.name, [&] { return detail::rows_text("delete", s, seg.deletes); },
-                         [&] { delete_rows(t, seg.deletes); });
-      for (const auto& g : seg.upserts)
-        detail::applying(t.layout.name, [&] { return detail::rows_text("upsert", s, g.rows); }, [&] { upsert_rows(t, g); });
-    }
+    detail::SegmentSink sink;
+    sink.truncate = [&] { truncate_rows(t); };
+    sink.move = [&](const detail::KeyMove& m) { move_row(t, m); };
+    sink.deletes = [&](const std::vector<detail::ReducedRow>& rows) {
+      detail::applying(t.layout.name, [&] { return detail::rows_text("delete", s, rows); }, [&] { delete_rows(t, rows); });
+    };
+    sink.upserts = [&](const detail::UpsertGroup& g) {
+      detail::applying(t.layout.name, [&] { return detail::rows_text("upsert", s, g.rows); }, [&] { upsert_rows(t, g); });
+    };
+    detail::apply_reduced(t.layout, s, changes, sink);
   }
 
   void truncate(const DestinationTable& table) override {

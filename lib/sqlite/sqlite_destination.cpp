@@ -160,26 +160,23 @@ class SqliteWriter final : public DestinationWriter {
             [&] { apply_keyless(t, e); });
       return;
     }
-    for (const auto& seg : detail::reduce_changes(t.layout, s, changes)) {
-      if (seg.start == detail::ReducedSegment::Start::Truncate)
-        detail::applying(t.layout.name, [] { return std::string("truncate"); }, [&] { truncate_rows(t, true); });
-      if (seg.start == detail::ReducedSegment::Start::Move)
-        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Update, s, seg.move.after); },
-                         [&] { move_row(t, seg.move); });
-      for (const auto& d : seg.deletes)
-        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Delete, s, d.row); },
-                         [&] { remove_key(t, d.row); });
-      for (const auto& g : seg.upserts) {
-        Stmt& st = upsert_stmt(t, g.written);
-        const bool all = g.all_written();
-        for (const auto& r : g.rows)
-          detail::applying(t.layout.name, [&] { return detail::change_text(r.event->op, s, r.row); },
-                           [&] {
-                             bind_row(st, t, r.row, all ? nullptr : &g.written);
-                             step_reset(st);
-                           });
-      }
-    }
+    detail::SegmentSink sink;
+    sink.truncate = [&] { truncate_rows(t, true); };
+    sink.move = [&](const detail::KeyMove& m) { move_row(t, m); };
+    sink.deletes = [&](const std::vector<detail::ReducedRow>& rows) {
+      for (const auto& d : rows)
+        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Delete, s, d.row); }, [&] { remove_key(t, d.row); });
+    };
+    sink.upserts = [&](const detail::UpsertGroup& g) {
+      Stmt& st = upsert_stmt(t, g.written);
+      const bool all = g.all_written();
+      for (const auto& r : g.rows)
+        detail::applying(t.layout.name, [&] { return detail::change_text(r.event->op, s, r.row); }, [&] {
+          bind_row(st, t, r.row, all ? nullptr : &g.written);
+          step_reset(st);
+        });
+    };
+    detail::apply_reduced(t.layout, s, changes, sink);
   }
 
   void truncate(const DestinationTable& table) override { truncate_rows(info(table), false); }

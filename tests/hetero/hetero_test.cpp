@@ -56,14 +56,7 @@ std::vector<cdc::Row> read_all(const std::string& url, const std::string& table,
   return rows;
 }
 
-void check_equal(const cdc::VerifyReport& report) {
-  REQUIRE_FALSE(report.tables.empty());
-  for (const auto& t : report.tables) {
-    INFO(t.source << " -> " << t.target << ": " << t.source_rows << " vs " << t.target_rows << " " << t.error);
-    for (const auto& k : t.differing_keys) INFO(k);
-    CHECK(t.equal);
-  }
-}
+using hetero_test::check_equal;
 
 }  // namespace
 

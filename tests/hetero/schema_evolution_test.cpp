@@ -21,20 +21,8 @@ using maria_test::mariadb_url;
 using pg_test::eventually;
 using hetero_test::stop_streaming;
 
-std::map<std::string, cdc::TableStatus> by_table(const cdc::SessionStatus& s) {
-  std::map<std::string, cdc::TableStatus> out;
-  for (const auto& t : s.tables) out[t.source.substr(t.source.rfind('.') + 1)] = t;
-  return out;
-}
-
-cdc::Config stream_config(const std::string& source, const std::string& destination) {
-  cdc::Config config;
-  config.source = source;
-  config.destination = destination;
-  config.poll_interval_ms = 50;
-  config.retry.initial_delay_ms = 50;
-  return config;
-}
+using hetero_test::by_table;
+using hetero_test::stream_config;
 
 std::string pg_type(pg_test::Conn& p, const std::string& table, const std::string& column) {
   return p.scalar("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = '" + table +

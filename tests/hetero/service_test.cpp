@@ -23,30 +23,15 @@ using maria_test::MariaDb;
 using maria_test::mariadb_url;
 using pg_test::eventually;
 
-std::map<std::string, cdc::TableStatus> by_table(const cdc::SessionStatus& s) {
-  std::map<std::string, cdc::TableStatus> out;
-  for (const auto& t : s.tables) out[t.source.substr(t.source.rfind('.') + 1)] = t;
-  return out;
-}
+using hetero_test::by_table;
 
 cdc::Config stream_config(const std::string& source, const std::string& destination) {
-  cdc::Config config;
-  config.source = source;
-  config.destination = destination;
-  config.poll_interval_ms = 50;
-  config.discover_interval_s = 1;
-  config.retry.initial_delay_ms = 50;
+  cdc::Config config = hetero_test::stream_config(source, destination);
+  config.discover_interval_s = 1;  // tables and changes the log does not show are found quickly
   return config;
 }
 
-void check_equal(const cdc::VerifyReport& report, std::size_t tables) {
-  REQUIRE(report.tables.size() == tables);
-  for (const auto& t : report.tables) {
-    INFO(t.source << " -> " << t.target << ": " << t.source_rows << " vs " << t.target_rows << " " << t.error);
-    for (const auto& k : t.differing_keys) INFO(k);
-    CHECK(t.equal);
-  }
-}
+using hetero_test::check_equal;
 
 bool streaming(cdc::ReplicationSession& s) {
   auto st = s.status();

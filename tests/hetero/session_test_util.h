@@ -2,10 +2,40 @@
 #pragma once
 
 #include <cdc/session.h>
+#include <cdc/verify.h>
+
+#include "support/wait.h"
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <string>
+
 namespace hetero_test {
+
+// Streaming tables by name without their schema ("items", not "public.items").
+inline std::map<std::string, cdc::TableStatus> by_table(const cdc::SessionStatus& s) { return cdc_test::by_table(s, true); }
+
+// Every table verify compared is equal (and there are `tables` of them, when given).
+inline void check_equal(const cdc::VerifyReport& report, std::size_t tables = 0) {
+  REQUIRE_FALSE(report.tables.empty());
+  if (tables) REQUIRE(report.tables.size() == tables);
+  for (const auto& t : report.tables) {
+    INFO(t.source << " -> " << t.target << ": " << t.source_rows << " vs " << t.target_rows << " " << t.error);
+    for (const auto& k : t.differing_keys) INFO(k);
+    CHECK(t.equal);
+  }
+}
+
+// A session that streams quickly in tests: short polls and retries.
+inline cdc::Config stream_config(const std::string& source, const std::string& destination) {
+  cdc::Config config;
+  config.source = source;
+  config.destination = destination;
+  config.poll_interval_ms = 50;
+  config.retry.initial_delay_ms = 50;
+  return config;
+}
 
 // One snapshot-only run (cdc-cli copy).
 inline cdc::SessionStatus copy_once(const cdc::Config& config) {

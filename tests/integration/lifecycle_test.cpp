@@ -3,6 +3,7 @@
 // stopped across restarts, a store written by cdc 0.1 upgraded in place. Every case ends in a
 // row-by-row comparison of source and target (cdc::verify checksums every row).
 #include "support/sqlite_fixture.h"
+#include "support/wait.h"
 
 #include "core/session_name.h"
 
@@ -19,22 +20,13 @@
 using cdc_test::Db;
 using cdc_test::TempDir;
 using cdc_test::url;
+using cdc_test::by_table;
 
 namespace {
+bool eventually(const std::function<bool()>& ok, int seconds = 30) { return cdc_test::eventually(ok, seconds); }
+}  // namespace
 
-bool eventually(const std::function<bool()>& ok, int seconds = 30) {
-  for (int i = 0; i < seconds * 50; ++i) {
-    if (ok()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return ok();
-}
-
-std::map<std::string, cdc::TableStatus> by_table(const cdc::SessionStatus& s) {
-  std::map<std::string, cdc::TableStatus> out;
-  for (const auto& t : s.tables) out[t.source] = t;
-  return out;
-}
+namespace {
 
 cdc::TablePhase phase_of(cdc::ReplicationSession& s, const std::string& table) { return by_table(s.status())[table].phase; }
 

@@ -83,6 +83,28 @@ void make_source(const std::string& path) {
   s.exec("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000) INSERT INTO b SELECT i, 'b' || i FROM n");
 }
 
+// A source with tables a and b, and a flaky SQLite destination in front of a real one.
+struct Flaky {
+  TempDir dir;
+  std::string src = dir.file("src.db"), dst = dir.file("dst.db");
+  cdc::Config config;
+  Faults faults;
+  std::shared_ptr<cdc::SourceConnector> source;
+  std::shared_ptr<FlakyDestination> destination;
+
+  Flaky() {
+    make_source(src);
+    config.source = url(src);
+    config.destination = url(dst);
+    source = cdc::ConnectorRegistry::instance().open_source(config.source);
+    destination = std::make_shared<FlakyDestination>(cdc::ConnectorRegistry::instance().open_destination(config.destination), faults);
+  }
+  cdc::SessionStatus copy(cdc::SessionOptions opts = {}) {
+    opts.snapshot_only = true;
+    return cdc::ReplicationSession(config, source, destination, opts).run();
+  }
+};
+
 }  // namespace
 
 TEST_CASE("retryable destination errors are retried with backoff", "[sqlite][session][retry]") {
@@ -155,24 +177,15 @@ TEST_CASE("retries give up after max_attempts and the table fails alone", "[sqli
 }
 
 TEST_CASE("a lost destination connection is retried past max_attempts for as long as it takes", "[sqlite][session][retry]") {
-  TempDir dir;
-  const auto src = dir.file("src.db"), dst = dir.file("dst.db");
-  make_source(src);
-  cdc::Config config;
-  config.source = url(src);
-  config.destination = url(dst);
-  config.retry.max_attempts = 2;
-  config.retry.initial_delay_ms = 1000;
-  config.retry.max_delay_ms = 30000;
-  Faults faults;
-  faults.retryable_left = 40;  // 40 failed commits in a row: about 18 minutes of backoff
-  auto source = cdc::ConnectorRegistry::instance().open_source(config.source);
-  auto destination = std::make_shared<FlakyDestination>(cdc::ConnectorRegistry::instance().open_destination(config.destination), faults);
+  Flaky f;
+  f.config.retry.max_attempts = 2;
+  f.config.retry.initial_delay_ms = 1000;
+  f.config.retry.max_delay_ms = 30000;
+  f.faults.retryable_left = 40;  // 40 failed commits in a row: about 18 minutes of backoff
   cdc::SessionOptions opts;
-  opts.snapshot_only = true;
   auto clock = std::make_shared<cdc::ManualClock>();
   opts.clock = clock;  // the backoff passes on this clock, not in real time
-  auto status = cdc::ReplicationSession(config, source, destination, opts).run();
+  auto status = f.copy(opts);
   int attempts = 0;
   for (const auto& t : status.tables) {
     INFO(t.source << ": " << t.error);
@@ -182,7 +195,7 @@ TEST_CASE("a lost destination connection is retried past max_attempts for as lon
   CHECK(attempts == 40);
   // Capped exponential backoff: 1, 2, 4, 8, 16 s, then 30 s each (jitter +-20%).
   CHECK(clock->waited() > std::chrono::minutes(14));
-  CHECK(cdc::verify(url(src), url(dst), cdc::VerifyOptions{}).all_equal());
+  CHECK(cdc::verify(url(f.src), url(f.dst), cdc::VerifyOptions{}).all_equal());
 }
 
 TEST_CASE("destroying a running session stops it cleanly", "[sqlite][session]") {

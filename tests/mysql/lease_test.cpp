@@ -5,32 +5,15 @@
 
 #include "support/lease_contract.h"
 
+#include "mysql_test_util.h"
+
 #include <cstdlib>
 #include <fstream>
 
 namespace {
 
-std::string server_url() {
-  if (const char* u = std::getenv("CDC_MYSQL_TEST_URL")) return u;
-  std::ifstream in(std::string(CDC_MARIADB_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  if (url.empty()) FAIL("no MariaDB test server: run the mariadb_server_start fixture or set CDC_MYSQL_TEST_URL");
-  return url;
-}
-
-// The server's URL with another database.
-std::string url_for(const std::string& db) {
-  std::string u = server_url();
-  auto q = u.find('?');
-  std::string params = q == std::string::npos ? "" : u.substr(q);
-  u = u.substr(0, q);
-  return u.substr(0, u.find('/', u.find("//") + 2)) + "/" + db + params;
-}
-
-cdc::mysql::Conn connect(const std::string& db) {
-  return cdc::mysql::Conn(cdc::mysql::ConnParams::from_url(cdc::ConnectorUrl::parse(url_for(db)), "test"), cdc::ErrorKind::Source);
-}
+using mysql_test::connect;
+using mysql_test::url_for;
 
 struct TempDatabase {
   std::string name;

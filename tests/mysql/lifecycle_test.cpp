@@ -7,6 +7,8 @@
 #include "mysql/binlog_stream.h"
 #include "mysql/mysql_conn.h"
 
+#include "mysql_test_util.h"
+
 #include <cdc/cdc.h>
 
 #include <catch2/catch.hpp>
@@ -21,25 +23,8 @@ using cdc::mysql::ConnParams;
 
 namespace {
 
-std::string base_url() {
-  if (const char* u = std::getenv("CDC_MYSQL_TEST_URL")) return u;
-  std::ifstream in(std::string(CDC_MARIADB_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  if (url.empty()) FAIL("no MariaDB test server: run the mariadb_server_start fixture or set CDC_MYSQL_TEST_URL");
-  return url;
-}
-
-std::string url_for(const std::string& db) {
-  std::string u = base_url();
-  auto q = u.find('?');
-  std::string params = q == std::string::npos ? "" : u.substr(q);
-  u = u.substr(0, q);
-  auto slash = u.find('/', u.find("//") + 2);
-  return u.substr(0, slash) + "/" + db + params;
-}
-
-Conn connect(const std::string& db) { return Conn(ConnParams::from_url(ConnectorUrl::parse(url_for(db)), "test"), ErrorKind::Source); }
+using mysql_test::connect;
+using mysql_test::url_for;
 
 // A database of the test's own (and a second one), dropped afterwards.
 struct Db {

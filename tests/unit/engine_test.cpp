@@ -6,6 +6,7 @@
 #include "support/catch_printers.h"
 #include "support/memory_destination.h"
 #include "support/scripted_source.h"
+#include "support/wait.h"
 
 #include <cdc/cdc.h>
 
@@ -20,28 +21,11 @@ using cdc_test::column;
 using cdc_test::row;
 using cdc_test::table_schema;
 
+using cdc_test::by_table;
+using cdc_test::eventually;
+using cdc_test::QuietLog;
+
 namespace {
-
-struct QuietLog {
-  QuietLog() { cdc::set_log_level(cdc::LogLevel::Error); }
-  ~QuietLog() { cdc::set_log_level(cdc::LogLevel::Info); }
-};
-
-template <typename F>
-bool eventually(F&& done, int seconds = 20) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return done();
-}
-
-std::map<std::string, cdc::TableStatus> by_table(const cdc::SessionStatus& s) {
-  std::map<std::string, cdc::TableStatus> out;
-  for (const auto& t : s.tables) out[t.source] = t;
-  return out;
-}
 
 struct Fakes {
   std::shared_ptr<cdc_test::ScriptedSource> src = std::make_shared<cdc_test::ScriptedSource>();

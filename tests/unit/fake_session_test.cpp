@@ -4,6 +4,7 @@
 #include "support/catch_printers.h"
 #include "support/memory_destination.h"
 #include "support/scripted_source.h"
+#include "support/wait.h"
 
 #include <cdc/cdc.h>
 
@@ -16,6 +17,8 @@ using cdc::Row;
 using cdc::TypeId;
 using cdc_test::column;
 using cdc_test::row;
+using cdc_test::eventually;
+using cdc_test::QuietLog;
 using cdc_test::table_schema;
 
 namespace {
@@ -52,16 +55,6 @@ struct Fakes {
   bool converged() const { return converged("items") && converged("events"); }
 };
 
-template <typename F>
-bool eventually(F&& done, int seconds = 20) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
 bool streaming(const cdc::ReplicationSession& s) {
   auto st = s.status();
   if (st.state != cdc::SessionState::Streaming || st.tables.empty()) return false;
@@ -69,11 +62,6 @@ bool streaming(const cdc::ReplicationSession& s) {
     if (t.phase != cdc::TablePhase::Streaming) return false;
   return true;
 }
-
-struct QuietLog {
-  QuietLog() { cdc::set_log_level(cdc::LogLevel::Error); }
-  ~QuietLog() { cdc::set_log_level(cdc::LogLevel::Info); }
-};
 
 }  // namespace
 

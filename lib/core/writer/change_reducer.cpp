@@ -246,4 +246,15 @@ std::vector<ReducedSegment> reduce_changes(const TableLayout& layout, const Tabl
   return Reducer(layout, schema).run(changes);
 }
 
+void apply_reduced(const TableLayout& layout, const TableSchema& schema, const std::vector<ChangeEvent>& changes,
+                   const SegmentSink& sink) {
+  for (const auto& seg : reduce_changes(layout, schema, changes)) {
+    if (seg.start == ReducedSegment::Start::Truncate) applying(layout.name, [] { return std::string("truncate"); }, sink.truncate);
+    if (seg.start == ReducedSegment::Start::Move)
+      applying(layout.name, [&] { return change_text(ChangeOp::Update, schema, seg.move.after); }, [&] { sink.move(seg.move); });
+    if (!seg.deletes.empty()) sink.deletes(seg.deletes);
+    for (const auto& g : seg.upserts) sink.upserts(g);
+  }
+}
+
 }  // namespace cdc::detail

@@ -24,6 +24,7 @@
 #include <cdc/change_event.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,5 +78,19 @@ std::string rows_text(std::string_view what, const TableSchema& schema, const st
 // result (ReducedRow::event points into it). Throws Error(Internal) for a table without a key.
 std::vector<ReducedSegment> reduce_changes(const TableLayout& layout, const TableSchema& schema,
                                            const std::vector<ChangeEvent>& changes);
+
+// What a writer does with each part of a reduced batch. apply_reduced() calls them segment by
+// segment in the order they must be applied: the truncate or key move that starts a segment
+// (under the error context "applying truncate/update of key ..."), then its deletes (not called
+// when there are none), then each group of upserts. `deletes` and `upserts` name what fails
+// themselves (set-wise or row by row, as the writer applies them).
+struct SegmentSink {
+  std::function<void()> truncate;
+  std::function<void(const KeyMove&)> move;
+  std::function<void(const std::vector<ReducedRow>&)> deletes;
+  std::function<void(const UpsertGroup&)> upserts;
+};
+void apply_reduced(const TableLayout& layout, const TableSchema& schema, const std::vector<ChangeEvent>& changes,
+                   const SegmentSink& sink);
 
 }  // namespace cdc::detail
