@@ -158,7 +158,6 @@ void Engine::fail_table(TableState& t, const std::string& message) {
     transition(t, TablePhase::Failed, lock);
     t.rec.error = message;
     t.rec.failed_at_us = now_us();
-    t.chunks_running = std::max(0, t.chunks_running);
     entries = hold(t);
     entries.push_back(table_entry(t));
     if (config_->stop_on_error) {
@@ -252,8 +251,13 @@ void Engine::live_loop() {
 }
 
 void Engine::save_live_tables() {
-  for (auto& t : tables) {
-    if (t->mode == TableMode::Copy) continue;
+  std::vector<TableState*> live;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& t : tables)
+      if (t->mode != TableMode::Copy) live.push_back(t.get());
+  }
+  for (TableState* t : live) {
     // Where each live table stands (phase, change counts) at a clean stop.
     try {
       save_table(*t);
@@ -272,6 +276,7 @@ void Engine::run() {
   {
     std::lock_guard<std::mutex> lock(mu);
     opened = true;
+    cv.notify_all();
     if (tables.empty()) logf(LogLevel::Warn, "session", "", "no table matches include/exclude: nothing to do yet");
     state = SessionState::Snapshot;
   }

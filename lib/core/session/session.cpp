@@ -83,7 +83,8 @@ struct ReplicationSession::Impl {
       if (engine.error.empty()) engine.error = e.what();
       failure = std::make_exception_ptr(Error(ErrorKind::Internal, e.what()));
     }
-    engine.lease.reset();  // the next process may take the session over
+    engine.request_stop();  // wakes whoever waits for the engine (a reload during a failed start)
+    engine.lease.reset();   // the next process may take the session over
     auto status = engine.progress.status();
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -173,8 +174,11 @@ void ReplicationSession::resync_table(const std::string& table) { impl_->engine.
 void ReplicationSession::reload(Config config) {
   if (!running()) throw Error(ErrorKind::State, "the session is not running: give the new config to a new session");
   {
-    std::lock_guard<std::mutex> lock(impl_->engine.mu);
-    if (!impl_->engine.opened) throw Error(ErrorKind::State, "the session is still starting: reload once it runs");
+    // A session still starting takes the new config once its tables are in place.
+    detail::Engine& e = impl_->engine;
+    std::unique_lock<std::mutex> lock(e.mu);
+    e.cv.wait(lock, [&] { return e.opened || e.stopping(); });
+    if (!e.opened) throw Error(ErrorKind::State, "the session stopped before it could take the new config");
   }
   impl_->engine.lifecycle.reload(std::move(config));
 }

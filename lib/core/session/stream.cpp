@@ -104,16 +104,22 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
       run_due_work();
       return false;
     }
-    auto change = std::find_if(events.begin(), events.end(), [](const ChangeEvent& ev) { return ev.schema_change != nullptr; });
-    if (change == events.end()) {
-      apply_batch(events);
-    } else {
-      // Rows before the change are applied with the old plan; the stream then reopens with the
-      // new one (rows after it, if a source delivered any, are read again).
-      ChangeEvent ev = std::move(*change);
-      events.erase(change, events.end());
-      if (!events.empty()) apply_batch(events);
-      if (schema_event(ev)) close();
+    // Rows before a schema change are applied with the old plan; when the change gives a table a
+    // new plan the stream reopens with it (rows after the change, if a source delivered any, are
+    // read again); other schema events (tables created, dropped) leave the stream as it is.
+    auto begin = events.begin();
+    while (begin != events.end()) {
+      auto change = std::find_if(begin, events.end(), [](const ChangeEvent& ev) { return ev.schema_change != nullptr; });
+      if (change != begin) {
+        std::vector<ChangeEvent> part(std::make_move_iterator(begin), std::make_move_iterator(change));
+        apply_batch(part);
+      }
+      if (change == events.end()) break;
+      if (schema_event(*change)) {
+        close();
+        break;
+      }
+      begin = change + 1;
     }
     run_due_work();
     return true;
