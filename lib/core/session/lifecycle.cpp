@@ -293,7 +293,9 @@ void Lifecycle::created(const TableId& id) {
   }
   std::vector<TableSchema> found = e_.source->discover([&](const TableId& x) { return x == id; });
   if (found.empty()) return;  // gone again
-  TablePlan plan = e_.plan_for(found.front(), "");
+  // Its settings under tables.<schema.name> or tables.<name>, as planning at start finds them.
+  std::string key = cfg->tables.count(id.to_string()) ? id.to_string() : cfg->tables.count(id.name) ? id.name : std::string();
+  TablePlan plan = e_.plan_for(found.front(), key);
   std::vector<CheckpointEntry> entries;
   {
     auto lock = e_.lock_between_batches();
