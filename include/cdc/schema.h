@@ -70,6 +70,47 @@ struct CDC_API Column {
   bool nullable = true;
   std::optional<std::string> default_expr;  // source default as SQL text, if any
   std::string source_type;                  // the source's own type text, e.g. "INTEGER", "varchar(20)"
+  // Values the database generates itself: AUTO_INCREMENT, identity and serial columns.
+  bool identity = false;
+  // A generated column's expression in the source's dialect (empty: not generated), and whether
+  // its values are stored (else computed on read: MariaDB VIRTUAL).
+  std::string generated;
+  bool generated_stored = true;
+  std::string comment;
+};
+
+// A secondary or unique index of a table, as the source has it.
+struct CDC_API IndexDef {
+  std::string name;
+  std::vector<std::string> columns;  // in index order; empty for an expression index
+  std::vector<int> prefix_lengths;   // per column, a leading-prefix length (MariaDB), -1 = whole value
+  bool unique = false;
+  // "btree" for the plain kind every SQL database has; otherwise what the source calls it
+  // ("fulltext", "spatial", "hash", "gin", ...): a destination creates what it can translate and
+  // reports the rest.
+  std::string method = "btree";
+  std::string expression;  // an expression index's definition in the source's dialect
+  std::string where;       // a partial index's predicate in the source's dialect
+};
+
+// Referential actions of a foreign key.
+enum class ForeignKeyAction : std::uint8_t { NoAction, Restrict, Cascade, SetNull, SetDefault };
+CDC_API std::string_view to_string(ForeignKeyAction action);
+
+// A foreign key of a table (the child) referencing another table (the parent).
+struct CDC_API ForeignKeyDef {
+  std::string name;
+  std::vector<std::string> columns;            // in the child
+  TableId references;                          // the parent
+  std::vector<std::string> referenced_columns; // in the parent, in the same order
+  ForeignKeyAction on_delete = ForeignKeyAction::NoAction;
+  ForeignKeyAction on_update = ForeignKeyAction::NoAction;
+};
+
+// A CHECK constraint, its expression in the source's dialect.
+struct CDC_API CheckDef {
+  std::string name;
+  std::string expression;
 };
 
 // Schema-qualified table name. `schema` is empty where the database has no schemas (SQLite).
@@ -96,6 +137,13 @@ struct CDC_API TableSchema {
   std::vector<std::string> primary_key;  // column names in key order; empty = no key
   std::int64_t estimated_rows = -1;      // from statistics; -1 = unknown
   std::int64_t estimated_bytes = -1;
+  // Schema objects beyond columns and key (described by discover(); empty where a source does not
+  // read them). They are carried to SQL destinations (docs/schema-objects.md) and, for foreign
+  // keys, used to derive the changes a MariaDB source makes by itself (cascades) without logging.
+  std::vector<IndexDef> indexes;
+  std::vector<ForeignKeyDef> foreign_keys;
+  std::vector<CheckDef> checks;
+  std::string comment;
 
   // Index of a column by exact name, or -1.
   int index_of(std::string_view column) const;

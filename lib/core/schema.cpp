@@ -109,4 +109,15 @@ std::string_view to_string(ChangeOp op) {
   return "?";
 }
 
+std::string_view to_string(ForeignKeyAction action) {
+  switch (action) {
+    case ForeignKeyAction::NoAction: return "no action";
+    case ForeignKeyAction::Restrict: return "restrict";
+    case ForeignKeyAction::Cascade: return "cascade";
+    case ForeignKeyAction::SetNull: return "set null";
+    case ForeignKeyAction::SetDefault: return "set default";
+  }
+  return "?";
+}
+
 }  // namespace cdc
