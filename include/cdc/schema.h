@@ -79,6 +79,24 @@ struct CDC_API Column {
   std::string comment;
 };
 
+// Schema-qualified table name. `schema` is empty where the database has no schemas (SQLite).
+struct CDC_API TableId {
+  std::string schema;
+  std::string name;
+
+  TableId() = default;
+  TableId(std::string schema_, std::string name_) : schema(std::move(schema_)), name(std::move(name_)) {}
+  explicit TableId(std::string name_) : name(std::move(name_)) {}
+
+  // "schema.name", or "name" without a schema. Not quoted; for messages and keys.
+  std::string to_string() const;
+  friend bool operator==(const TableId& a, const TableId& b) { return a.schema == b.schema && a.name == b.name; }
+  friend bool operator!=(const TableId& a, const TableId& b) { return !(a == b); }
+  friend bool operator<(const TableId& a, const TableId& b) {
+    return a.schema != b.schema ? a.schema < b.schema : a.name < b.name;
+  }
+};
+
 // A secondary or unique index of a table, as the source has it.
 struct CDC_API IndexDef {
   std::string name;
@@ -111,24 +129,6 @@ struct CDC_API ForeignKeyDef {
 struct CDC_API CheckDef {
   std::string name;
   std::string expression;
-};
-
-// Schema-qualified table name. `schema` is empty where the database has no schemas (SQLite).
-struct CDC_API TableId {
-  std::string schema;
-  std::string name;
-
-  TableId() = default;
-  TableId(std::string schema_, std::string name_) : schema(std::move(schema_)), name(std::move(name_)) {}
-  explicit TableId(std::string name_) : name(std::move(name_)) {}
-
-  // "schema.name", or "name" without a schema. Not quoted; for messages and keys.
-  std::string to_string() const;
-  friend bool operator==(const TableId& a, const TableId& b) { return a.schema == b.schema && a.name == b.name; }
-  friend bool operator!=(const TableId& a, const TableId& b) { return !(a == b); }
-  friend bool operator<(const TableId& a, const TableId& b) {
-    return a.schema != b.schema ? a.schema < b.schema : a.name < b.name;
-  }
 };
 
 struct CDC_API TableSchema {
