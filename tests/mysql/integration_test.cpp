@@ -38,6 +38,15 @@ using mysql_test::url_for;
 
 namespace {
 
+Column make_column(std::string name, LogicalType type, bool nullable) {
+  Column c;
+  c.name = std::move(name);
+  c.type = std::move(type);
+  c.nullable = nullable;
+  return c;
+}
+
+
 LogicalType lt(TypeId id) {
   LogicalType t;
   t.id = id;
@@ -326,8 +335,8 @@ TEST_CASE("destination applies changes in order with soft deletes and atomic che
   auto dst = ConnectorRegistry::instance().open_destination(dbs.dst_url());
   DestinationTable t;
   t.schema.id = TableId("items");
-  t.schema.columns = {Column{"id", lt(TypeId::Int64), false, {}, ""},
-                      Column{"name", lt(TypeId::String), true, {}, ""}};
+  t.schema.columns = {make_column("id", lt(TypeId::Int64), false),
+                      make_column("name", lt(TypeId::String), true)};
   t.schema.primary_key = {"id"};
   dst->prepare_table(t);
   CHECK(dst->render_ddl(t).find("`items`") != std::string::npos);
@@ -371,7 +380,7 @@ TEST_CASE("destination applies changes in order with soft deletes and atomic che
   // Soft deletes set the flag; an upsert clears it.
   DestinationTable soft = t;
   soft.schema.id = TableId("soft");
-  soft.schema.columns.push_back(Column{"_cdc_deleted", lt(TypeId::Bool), false, {}, ""});
+  soft.schema.columns.push_back(make_column("_cdc_deleted", lt(TypeId::Bool), false));
   soft.deletes.strategy = DeleteStrategy::Soft;
   soft.deletes.column = "_cdc_deleted";
   dst->prepare_table(soft);
