@@ -115,6 +115,18 @@ struct LogRetention {
   std::int64_t max_age_s = 86400;       // seconds since the table stopped applying changes
 };
 
+// Which schema objects a copy carries to an SQL destination beyond columns and primary key
+// (docs/schema-objects.md). Each is created when the destination can translate it; what it cannot
+// is reported, never left out silently.
+struct SchemaSettings {
+  bool indexes = true;       // secondary and unique indexes, built after each table's load
+  bool foreign_keys = true;  // created once every table is loaded, validated at cut-over (finish)
+  bool constraints = true;   // CHECK constraints; generated columns as generated where they translate
+  bool sequences = true;     // identity / AUTO_INCREMENT columns, set past the copied maximum
+  bool comments = true;      // table and column comments
+  int index_jobs = 2;        // indexes built at once
+};
+
 struct Config {
   std::string name;         // session name; checkpoints are kept per name (default: derived from source)
   std::string source;       // connector URL, e.g. "sqlite:///data/shop.db"
@@ -141,6 +153,7 @@ struct Config {
   std::vector<TypeCast> cast;  // type overrides, first match wins (column overrides before type ones)
   bool keep_defaults = false;  // across dialects, keep source column defaults (as SQL text; only
                                // where the target accepts the expression)
+  SchemaSettings schema;       // schema objects carried to SQL destinations
 
   // Effective settings for one table (defaults merged in).
   CDC_API TableSettings settings_for(const std::string& table_key) const;

@@ -72,6 +72,17 @@ struct DestinationCapabilities {
   // rows the source no longer has. Without it a resync only upserts (rows deleted at the source
   // while the target was damaged stay).
   bool resync_sweep = false;
+  // DestinationConnector::create_table_objects() / create_foreign_keys() / finish(): the schema
+  // objects a table carries beyond columns and key (indexes, constraints, foreign keys,
+  // sequences, comments) are created at the destination.
+  bool schema_objects = false;
+};
+
+// What a destination made of schema objects, and what it could not (and why): shown in logs, in
+// the copy's summary and by `discover --to`. Nothing is left out without an entry here.
+struct SchemaObjectReport {
+  std::vector<std::string> created;  // "index orders_customer_idx on orders (customer_id)"
+  std::vector<std::string> skipped;  // "FULLTEXT index ft_body on articles (body): PostgreSQL has no FULLTEXT index"
 };
 
 // A row that could not be converted for its destination, kept with the reason instead of
@@ -191,6 +202,24 @@ class CDC_API DestinationConnector {
   // the target lacks (never dropping data); others may create a topic or stream, or do nothing.
   virtual void prepare_table(const DestinationTable& table) = 0;
   virtual std::unique_ptr<DestinationWriter> open_writer() = 0;
+  // capabilities().schema_objects: creates what the table carries beyond columns and key that is
+  // best built once its rows are in (secondary and unique indexes, CHECK constraints, comments,
+  // sequences / AUTO_INCREMENT set past the highest value copied), as `settings` allows.
+  // Expressions are in `source_dialect`'s terms. Idempotent (a restart calls it again). Called
+  // by a snapshot worker once the table's copy is done, before its changes are applied.
+  virtual SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string& source_dialect,
+                                                  const SchemaSettings& settings);
+  // capabilities().schema_objects: creates the foreign keys among `tables` (those whose referenced
+  // table is among them), without checking the rows already there (PostgreSQL NOT VALID: chunks
+  // read at different source positions may not agree yet), never blocking the stream's apply.
+  // Idempotent. Called once every table of the first snapshot is loaded.
+  virtual SchemaObjectReport create_foreign_keys(const std::vector<DestinationTable>& tables, const std::string& source_dialect,
+                                                 const SchemaSettings& settings);
+  // capabilities().schema_objects: the cut-over (`cdc-cli finish`): validates foreign keys, sets
+  // sequences past the highest value present, builds what was deferred (MariaDB unique keys that
+  // cannot be deferred). Called with the session stopped.
+  virtual SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string& source_dialect,
+                                    const SchemaSettings& settings);
   // capabilities().atomic_checkpoints: a store inside the destination whose entries
   // DestinationWriter::commit writes atomically with the data. nullptr otherwise.
   virtual std::shared_ptr<CheckpointStore> checkpoint_store() { return nullptr; }

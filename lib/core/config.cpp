@@ -364,7 +364,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
   w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
                 "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
-                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log"});
+                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_string();
@@ -379,6 +379,21 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
   if (w.has("keep_defaults")) c.keep_defaults = w.child("keep_defaults").as_bool();
   if (w.has("discover_interval_s")) c.discover_interval_s = read_seconds(w.child("discover_interval_s"));
+  if (w.has("schema")) {
+    Walker sw = w.child("schema");
+    if (sw.node().type == ConfigNode::Type::Bool || (sw.node().type == ConfigNode::Type::String && sw.node().plain)) {
+      bool all = sw.as_bool();  // schema: false = columns and primary key only
+      c.schema.indexes = c.schema.foreign_keys = c.schema.constraints = c.schema.sequences = c.schema.comments = all;
+    } else {
+      sw.check_keys({"indexes", "foreign_keys", "constraints", "sequences", "comments", "index_jobs"});
+      if (sw.has("indexes")) c.schema.indexes = sw.child("indexes").as_bool();
+      if (sw.has("foreign_keys")) c.schema.foreign_keys = sw.child("foreign_keys").as_bool();
+      if (sw.has("constraints")) c.schema.constraints = sw.child("constraints").as_bool();
+      if (sw.has("sequences")) c.schema.sequences = sw.child("sequences").as_bool();
+      if (sw.has("comments")) c.schema.comments = sw.child("comments").as_bool();
+      if (sw.has("index_jobs")) c.schema.index_jobs = static_cast<int>(sw.child("index_jobs").as_int(1, 64));
+    }
+  }
   if (w.has("max_held_log")) {
     Walker m = w.child("max_held_log");
     m.check_keys({"bytes", "age"});

@@ -121,4 +121,17 @@ std::unique_ptr<SessionLease> CheckpointStore::acquire_lease(const std::string&,
 
 std::optional<std::string> CheckpointStore::lease_holder(const std::string&) { return std::nullopt; }
 
+SchemaObjectReport DestinationConnector::create_table_objects(const DestinationTable&, const std::string&, const SchemaSettings&) {
+  return {};
+}
+
+SchemaObjectReport DestinationConnector::create_foreign_keys(const std::vector<DestinationTable>&, const std::string&,
+                                                             const SchemaSettings&) {
+  return {};
+}
+
+SchemaObjectReport DestinationConnector::finish(const std::vector<DestinationTable>&, const std::string&, const SchemaSettings&) {
+  return {};
+}
+
 }  // namespace cdc

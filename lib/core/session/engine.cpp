@@ -193,6 +193,7 @@ void Engine::live_loop() {
   int idle_rounds = 0;
   while (!stopping()) {
     bool want_stream = false, snapshot_busy = false, has_incremental = false, live = false, copying_first = false;
+    bool first_phase_ended = false;
     std::string release;
     {
       std::unique_lock<std::mutex> lock(mu);
@@ -206,6 +207,7 @@ void Engine::live_loop() {
       }
       if (initial_phase && !snapshots.busy(true)) {
         initial_phase = false;
+        first_phase_ended = true;
         release.swap(snapshot_id);  // the first snapshot phase is over: its shared view goes
         discover_now = true;        // and the tables' schemas are compared with the source
         if (live && state == SessionState::Snapshot) state = SessionState::Streaming;
@@ -226,6 +228,7 @@ void Engine::live_loop() {
         logf(LogLevel::Warn, "session", "", "could not release snapshot {}: {}", release, e.what());
       }
     }
+    if (first_phase_ended) create_foreign_keys();
     bool got = false;
     auto cfg = config();
     auto wait = std::chrono::milliseconds(has_incremental ? std::min<std::int64_t>(cfg->poll_interval_ms, 200) : cfg->poll_interval_ms);
@@ -247,6 +250,27 @@ void Engine::live_loop() {
       if (idle_rounds >= 2) break;
     }
     if (!want_stream && !got) sleep_for(std::min(wait, std::chrono::milliseconds(200)));
+  }
+}
+
+// Foreign keys among the tables copied, once every one of them is loaded (NOT VALID where the
+// destination allows: validated at the cut-over).
+void Engine::create_foreign_keys() {
+  auto cfg = config();
+  if (!caps.schema_objects || !cfg->schema.foreign_keys) return;
+  std::vector<DestinationTable> targets;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& t : tables)
+      if (t->phase() != TablePhase::Removed && t->phase() != TablePhase::Dropped && !t->plan.read.columns.empty())
+        targets.push_back(t->plan.target);
+  }
+  try {
+    auto report = destination->create_foreign_keys(targets, source->dialect(), cfg->schema);
+    for (const auto& c : report.created) logf(LogLevel::Info, "session", "", "created {}", c);
+    for (const auto& s : report.skipped) logf(LogLevel::Warn, "session", "", "not created: {}", s);
+  } catch (const std::exception& e) {
+    logf(LogLevel::Error, "session", "", "creating foreign keys failed: {}", e.what());
   }
 }
 

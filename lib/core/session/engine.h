@@ -72,6 +72,7 @@ class SnapshotPool {
   bool copy_chunk(TableState& t, int index, std::unique_ptr<DestinationWriter>& writer);
   void copy_chunk_once(TableState& t, int index, std::unique_ptr<DestinationWriter>& writer, std::int64_t& written);
   void finish_table(TableState& t, std::unique_ptr<DestinationWriter>& writer);
+  void create_objects(TableState& t);
   std::vector<SnapshotChunk> plan_chunks(const TableState& t);
 
   Engine& e_;
@@ -283,6 +284,7 @@ struct Engine {
   bool discover_now = false;     // the live loop looks at the source's tables at the next round
   bool applying = false;         // a stream batch is between routing and its commit
   bool release_moved = false;    // a hold was let go: the stream tells the source at its next round
+  int index_jobs = 0;            // create_table_objects() calls running (at most schema.index_jobs)
   Clock::TimePoint started{};
   std::int64_t events_received = 0;
 
@@ -297,6 +299,7 @@ struct Engine {
  private:
   void live_loop();
   bool finished_work() const;  // caller holds mu
+  void create_foreign_keys();
   void save_live_tables();
 };
 

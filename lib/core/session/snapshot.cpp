@@ -308,6 +308,30 @@ void SnapshotPool::copy_chunk_once(TableState& t, int index, std::unique_ptr<Des
   t.rec.quarantined += quarantined_total;
 }
 
+// Indexes, constraints and sequences of a freshly copied table (schema.index_jobs at once). A
+// failure is reported, not fatal: the rows are there and the table streams without them.
+void SnapshotPool::create_objects(TableState& t) {
+  auto cfg = e_.config();
+  if (!e_.caps.schema_objects) return;
+  {
+    std::unique_lock<std::mutex> lock(e_.mu);
+    const int jobs = std::max(1, cfg->schema.index_jobs);
+    e_.cv.wait(lock, [&] { return e_.index_jobs < jobs || e_.stopping(); });
+    if (e_.stopping()) return;
+    ++e_.index_jobs;
+  }
+  try {
+    auto report = e_.destination->create_table_objects(t.plan.target, e_.source->dialect(), cfg->schema);
+    for (const auto& c : report.created) logf(LogLevel::Info, "session", t.id, "created {}", c);
+    for (const auto& s : report.skipped) logf(LogLevel::Warn, "session", t.id, "not created: {}", s);
+  } catch (const std::exception& err) {
+    logf(LogLevel::Error, "session", t.id, "creating its indexes and constraints failed: {}", err.what());
+  }
+  std::lock_guard<std::mutex> lock(e_.mu);
+  --e_.index_jobs;
+  e_.cv.notify_all();
+}
+
 // All chunks are in: a resync removes the rows the source no longer has; the table then follows
 // the stream from its hand-over position (a copy is done).
 void SnapshotPool::finish_table(TableState& t, std::unique_ptr<DestinationWriter>& writer) {
@@ -328,6 +352,7 @@ void SnapshotPool::finish_table(TableState& t, std::unique_ptr<DestinationWriter
     t.rec = saved;
   }
   std::int64_t removed = 0;
+  if (!resync) create_objects(t);
   const bool sweep = resync && e_.caps.resync_sweep && !set.empty() && !t.plan.target.schema.primary_key.empty();
   e_.with_retry(&t, "finish the snapshot", [&] {
     DestinationTxn txn(*e_.destination, writer);
