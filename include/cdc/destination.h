@@ -72,6 +72,10 @@ struct DestinationCapabilities {
   // rows the source no longer has. Without it a resync only upserts (rows deleted at the source
   // while the target was damaged stay).
   bool resync_sweep = false;
+  // DestinationWriter::apply_cascade(): rows a source's database changed by itself through a
+  // foreign key (MariaDB/MySQL InnoDB cascades, which the binlog does not log) are changed at the
+  // destination too. Without it such a source's cascades are not reproduced (a loud error says so).
+  bool cascades = false;
   // DestinationConnector::create_table_objects() / create_foreign_keys() / finish(): the schema
   // objects a table carries beyond columns and key (indexes, constraints, foreign keys,
   // sequences, comments) are created at the destination.
@@ -123,6 +127,31 @@ struct SchemaHistoryEntry {
   std::string ddl;         // what the destination ran for it (may be empty)
   std::string position;    // source position of the change
   std::int64_t at_us = 0;  // when, microseconds since the epoch
+};
+
+// Rows of a target table selected through a foreign key: those whose `columns` equal one of
+// `keys` (the first level: the parent rows' old referenced values), or, deeper, those whose
+// `columns` equal the `parent_columns` of the rows `parent` selects (a cascade that goes on to a
+// grandchild). Column names are the target's.
+struct RowSelection {
+  DestinationTable table;
+  std::vector<std::string> columns;
+  std::vector<Row> keys;
+  std::shared_ptr<const RowSelection> parent;
+  std::vector<std::string> parent_columns;
+};
+
+// A change a source's database made by itself through a foreign key action, expressed on the
+// rows it reaches (the source logged only the parent's change).
+struct CascadeChange {
+  enum class Action : std::uint8_t {
+    Delete,   // ON DELETE CASCADE: the selected rows go (soft deletes: they are flagged)
+    SetNull,  // ON DELETE/UPDATE SET NULL: `set_columns` of the selected rows become NULL
+    Update,   // ON UPDATE CASCADE: `set_columns` of the selected rows become `set_values`
+  } action = Action::Delete;
+  RowSelection rows;
+  std::vector<std::string> set_columns;
+  Row set_values;
 };
 
 // Text that changes whenever a table's shape does (column names, key, delete strategy): writers
@@ -187,6 +216,11 @@ class CDC_API DestinationWriter {
   virtual std::int64_t sweep_unstaged(const DestinationTable& table, const std::string& set);
   // capabilities().resync_sweep: drops the key set when present (an abandoned resync).
   virtual void drop_key_set(const DestinationTable& table, const std::string& set);
+  // capabilities().cascades: makes `change` in the current transaction (idempotent: rows already
+  // gone or already changed are left as they are). A deeper level's selection reads the rows of
+  // the level above as the target has them, so the session applies a cascade's changes deepest
+  // first.
+  virtual void apply_cascade(const CascadeChange& change);
 };
 
 class CDC_API DestinationConnector {

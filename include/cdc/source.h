@@ -177,6 +177,11 @@ class CDC_API SourceConnector {
   virtual int compare_positions(const Position& a, const Position& b) const;
   // Removes every capture object cdc installed; returns one line per object removed.
   virtual std::vector<std::string> teardown();
+  // Whether the change log carries the rows a foreign key action (ON DELETE CASCADE, SET NULL,
+  // ON UPDATE CASCADE) changes. PostgreSQL's WAL and SQLite's capture triggers do; the
+  // MariaDB/MySQL binlog does not (InnoDB changes them inside the storage engine), so the session
+  // derives them from the foreign keys among the tables it replicates.
+  virtual bool logs_cascades() const { return true; }
   // Operational facts for `status` (e.g. "retained_wal_bytes" -> "1234"); may be empty.
   virtual std::vector<std::pair<std::string, std::string>> stream_diagnostics() { return {}; }
 };

@@ -63,6 +63,10 @@ void DestinationWriter::drop_key_set(const DestinationTable& table, const std::s
   not_declared("resync_sweep", "table " + table.schema.id.to_string());
 }
 
+void DestinationWriter::apply_cascade(const CascadeChange& change) {
+  not_declared("cascades", "table " + change.rows.table.schema.id.to_string());
+}
+
 // quarantine, evolve and record_schema_changes predate DestinationCapabilities: the engine of
 // this release still calls them on any destination and takes a Destination error as "cannot",
 // so they keep failing that way (an engine that reads capabilities never calls them).

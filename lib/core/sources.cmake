@@ -12,6 +12,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/cascades.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/clock.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/convert.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/engine.cpp
@@ -33,6 +34,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/value_order.cpp
   ${CMAKE_CURRENT_LIST_DIR}/verify.cpp
   ${CMAKE_CURRENT_LIST_DIR}/writer/table_layout.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/writer/cascade_sql.cpp
   ${CMAKE_CURRENT_LIST_DIR}/writer/change_reducer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/writer/error_context.cpp
   ${CMAKE_CURRENT_LIST_DIR}/writer/key_set.cpp

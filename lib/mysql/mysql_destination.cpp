@@ -14,6 +14,7 @@
 
 #include "core/logging.h"
 #include "core/text_util.h"
+#include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
 #include "core/writer/error_context.h"
 #include "core/writer/key_set.h"
@@ -270,6 +271,26 @@ class MysqlWriter final : public DestinationWriter {
                            "new_type, action, ddl, position, at) VALUES {}",
                            quote_ident(db_), quote_ident(kSchemaHistoryTable), values),
                "schema history table");
+  }
+
+  // One statement per derived cascade (detail::cascade_statement), values escaped by the driver;
+  // subqueries materialised (MariaDB refuses one on the table a statement changes otherwise).
+  void apply_cascade(const CascadeChange& change) override {
+    if (!open_) begin();
+    detail::CascadeDialect d;
+    d.quote_ident = [](const std::string& n) { return quote_ident(n); };
+    d.table_name = [&](const TableSchema& s) { return quote_ident(db_) + "." + quote_ident(s.id.name); };
+    d.value = [&](const Value& v, const Column& c) {
+      std::string text;
+      append_literal(conn_, text, v, c);
+      return text;
+    };
+    d.true_literal = "1";
+    d.materialise_subqueries = true;
+    const std::string sql = detail::cascade_statement(change, d);
+    const std::string where = "table " + change.rows.table.schema.id.to_string();
+    detail::applying(change.rows.table.schema.id.name, [&] { return std::string("a foreign key cascade"); },
+                     [&] { conn_.exec(sql, where); });
   }
 
   // The rows go into a TEMPORARY table (whose CREATE and DROP do not commit the transaction),
@@ -788,7 +809,7 @@ class MysqlDestination final : public DestinationConnector {
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    c.backfill = c.resync_sweep = true;
+    c.backfill = c.resync_sweep = c.cascades = true;
     return c;
   }
 

@@ -363,6 +363,9 @@ class MysqlSource final : public SourceConnector {
   }
 
   bool supports_stream() const override { return true; }
+  // InnoDB's foreign key actions change rows inside the storage engine: the binlog has only the
+  // parent's change (the session derives the rest).
+  bool logs_cascades() const override { return false; }
 
   StreamStart prepare_stream(const std::vector<StreamTable>&) override {
     Conn conn = open();

@@ -14,6 +14,7 @@
 
 #include "core/array_literal.h"
 #include "core/logging.h"
+#include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
 #include "core/writer/error_context.h"
 #include "core/writer/key_set.h"
@@ -404,6 +405,26 @@ class PgWriter final : public DestinationWriter {
                      {session, h.table, h.target, h.kind, h.column, h.old_column, h.old_type, h.new_type, h.action, h.ddl,
                       h.position, std::to_string(h.at_us)},
                      "schema history table");
+  }
+
+  // One statement per derived cascade (detail::cascade_statement), values as parameters.
+  void apply_cascade(const CascadeChange& change) override {
+    open_txn();
+    std::vector<std::optional<std::string>> params;
+    detail::CascadeDialect d;
+    d.quote_ident = [](const std::string& n) { return quote_ident(n); };
+    d.table_name = [](const TableSchema& s) { return target_name(s); };
+    d.value = [&](const Value& v, const Column&) {
+      if (v.is_null()) return std::string("NULL");
+      std::string text;
+      append_param(v, text);
+      params.push_back(std::move(text));
+      return fmt::format("${}", params.size());
+    };
+    const std::string sql = detail::cascade_statement(change, d);
+    const TableSchema& s = change.rows.table.schema;
+    detail::applying(target_name(s), [&] { return std::string("a foreign key cascade"); },
+                     [&] { c_.exec_params(sql, params, where_of(s)); });
   }
 
   // COPY into the staging table, then one UPDATE ... FROM: only keys the target has are touched.
@@ -1050,7 +1071,7 @@ class PgDestination final : public DestinationConnector {
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    c.transactional_ddl = c.backfill = c.resync_sweep = true;
+    c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = true;
     return c;
   }
 

@@ -10,6 +10,7 @@
 
 #include "core/logging.h"
 #include "core/text_util.h"
+#include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
 #include "core/writer/error_context.h"
 #include "core/writer/key_set.h"
@@ -288,6 +289,28 @@ class SqliteWriter final : public DestinationWriter {
       s.bind_int64(i, h.at_us);
       step_reset(s);
     }
+  }
+
+  // One statement per derived cascade (detail::cascade_statement), values bound to numbered
+  // parameters (the SET clause comes before the WHERE in the text, but after it in binding order).
+  void apply_cascade(const CascadeChange& change) override {
+    open_txn();
+    std::vector<Value> params;
+    detail::CascadeDialect d;
+    d.quote_ident = [](const std::string& n) { return quote_ident(n); };
+    d.table_name = [](const TableSchema& s) { return quote_ident(s.id.name); };
+    d.value = [&](const Value& v, const Column&) {
+      params.push_back(v);
+      return "?" + std::to_string(params.size());
+    };
+    d.true_literal = "1";
+    const std::string sql = detail::cascade_statement(change, d);
+    const std::string where = "table " + change.rows.table.schema.id.to_string();
+    detail::applying(change.rows.table.schema.id.name, [&] { return std::string("a foreign key cascade"); }, [&] {
+      Stmt st(db_, sql, where);
+      for (std::size_t i = 0; i < params.size(); ++i) st.bind(static_cast<int>(i) + 1, params[i]);
+      st.step();
+    });
   }
 
   // One prepared UPDATE per row: a key the target lacks matches nothing, so nothing is inserted.
@@ -605,7 +628,7 @@ class SqliteDestination final : public DestinationConnector {
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    c.transactional_ddl = c.backfill = c.resync_sweep = true;
+    c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = true;
     return c;
   }
 

@@ -383,6 +383,69 @@ class MemoryWriter final : public cdc::DestinationWriter {
                     }});
   }
 
+  // Evaluates the selection over the committed-so-far state at commit, in order with the other
+  // operations of the transaction (deeper levels read the rows the level above selects).
+  void apply_cascade(const cdc::CascadeChange& change) override {
+    if (!shared_->options.capabilities.cascades) return DestinationWriter::apply_cascade(change);
+    enter("apply_cascade");
+    need_transaction("apply_cascade");
+    // The tables a deeper selection reads come into the transaction too (commit copies what ops name).
+    for (auto sel = change.rows.parent; sel; sel = sel->parent) ops_.push_back({name_of(sel->table), [](State&) {}});
+    ops_.push_back({name_of(change.rows.table), [change](State& s) {
+                      Table& t = table_in(s, change.rows.table);
+                      std::set<Row, RowLess> matches = select(s, change.rows);
+                      std::vector<int> set_at;
+                      for (const auto& c : change.set_columns) set_at.push_back(t.schema.index_of(c));
+                      const int flag = change.rows.table.deletes.strategy == cdc::DeleteStrategy::Soft
+                                           ? t.schema.index_of(change.rows.table.deletes.column)
+                                           : -1;
+                      for (auto it = t.keyed.begin(); it != t.keyed.end();) {
+                        if (!matches.count(it->first)) {
+                          ++it;
+                          continue;
+                        }
+                        if (change.action == cdc::CascadeChange::Action::Delete && flag < 0) {
+                          it = t.keyed.erase(it);
+                          continue;
+                        }
+                        Row& row = it->second;
+                        if (change.action == cdc::CascadeChange::Action::Delete) row[static_cast<std::size_t>(flag)] = cdc::Value::boolean(true);
+                        for (std::size_t i = 0; i < set_at.size(); ++i)
+                          if (set_at[i] >= 0)
+                            row[static_cast<std::size_t>(set_at[i])] = change.action == cdc::CascadeChange::Action::Update && i < change.set_values.size()
+                                                                            ? change.set_values[i]
+                                                                            : cdc::Value();
+                        ++it;
+                      }
+                    }});
+  }
+
+  // The keys of the rows a selection picks, in the state as it is (keyed tables only).
+  static std::set<Row, RowLess> select(State& s, const cdc::RowSelection& sel) {
+    Table& t = table_in(s, sel.table);
+    std::vector<int> at;
+    for (const auto& c : sel.columns) at.push_back(t.schema.index_of(c));
+    std::set<Row, RowLess> wanted(sel.keys.begin(), sel.keys.end());
+    if (sel.parent) {
+      Table& p = table_in(s, sel.parent->table);
+      std::vector<int> pat;
+      for (const auto& c : sel.parent_columns) pat.push_back(p.schema.index_of(c));
+      for (const auto& key : select(s, *sel.parent)) {
+        const Row& prow = p.keyed.at(key);
+        Row values;
+        for (int i : pat) values.push_back(i >= 0 ? prow[static_cast<std::size_t>(i)] : cdc::Value());
+        wanted.insert(values);
+      }
+    }
+    std::set<Row, RowLess> out;
+    for (const auto& [key, row] : t.keyed) {
+      Row values;
+      for (int i : at) values.push_back(i >= 0 ? row[static_cast<std::size_t>(i)] : cdc::Value());
+      if (wanted.count(values)) out.insert(key);
+    }
+    return out;
+  }
+
   void stage_keys(const DestinationTable& table, const std::string& set, const std::vector<Row>& rows) override {
     if (!shared_->options.capabilities.resync_sweep) return DestinationWriter::stage_keys(table, set, rows);
     enter("stage_keys");
@@ -471,6 +534,7 @@ cdc::DestinationCapabilities MemoryDestination::all_capabilities() {
   c.transactional_ddl = true;
   c.backfill = true;
   c.resync_sweep = true;
+  c.cascades = true;
   return c;
 }
 

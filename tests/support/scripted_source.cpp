@@ -481,6 +481,13 @@ void ScriptedSource::set_unlogged(const std::string& name, cdc::Row row) {
   t.keyed[fake::key_of(t.schema, row)] = std::move(row);
 }
 
+void ScriptedSource::delete_unlogged(const std::string& name, const cdc::Row& key) {
+  std::lock_guard<std::recursive_mutex> lock(state_->mu);
+  Table& t = state_->table(name);
+  if (!t.has_key()) mistake("delete_unlogged needs a table with a key");
+  if (t.keyed.erase(key) == 0) mistake("delete_unlogged on " + name + ": no such key");
+}
+
 void ScriptedSource::begin_transaction() {
   state_->mu.lock();  // held until end_transaction: nobody sees half a transaction
   if (state_->txn_depth++ == 0) state_->open_txn = state_->next_txn++;
@@ -655,6 +662,8 @@ std::int64_t ScriptedSource::count_rows(const cdc::TableId& table, const std::st
 }
 
 bool ScriptedSource::supports_stream() const { return state_->options.supports_stream; }
+
+bool ScriptedSource::logs_cascades() const { return state_->options.logs_cascades; }
 
 cdc::StreamStart ScriptedSource::prepare_stream(const std::vector<cdc::StreamTable>& tables) {
   state_->failures.enter("prepare_stream");

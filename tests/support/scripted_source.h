@@ -89,6 +89,7 @@ class ScriptedSource final : public cdc::SourceConnector {
   struct Options {
     std::string dialect = "scripted";
     bool supports_stream = true;
+    bool logs_cascades = true;           // false: like MariaDB, the engine derives foreign-key cascades
     std::int64_t bytes_per_event = 100;  // log_bytes_between counts this per event
   };
 
@@ -117,6 +118,8 @@ class ScriptedSource final : public cdc::SourceConnector {
   // Sets a row (by key) without logging anything: a change the log never shows (values a DDL
   // rewrote, a backfill's source of truth).
   void set_unlogged(const std::string& table, cdc::Row row);
+  // Deletes a row (by key) without logging it: what InnoDB's ON DELETE CASCADE does to a child.
+  void delete_unlogged(const std::string& table, const cdc::Row& key);
   // The mutations `f` makes form one source transaction. Readers see all of them or none; `f`
   // must not wait for the engine (it holds the source's lock).
   template <typename F>
@@ -162,6 +165,7 @@ class ScriptedSource final : public cdc::SourceConnector {
   std::unique_ptr<cdc::RowReader> read_incremental(const cdc::IncrementalRequest& request) override;
   std::int64_t count_rows(const cdc::TableId& table, const std::string& where) override;
   bool supports_stream() const override;
+  bool logs_cascades() const override;
   cdc::StreamStart prepare_stream(const std::vector<cdc::StreamTable>& tables) override;
   void extend_capture(const std::vector<cdc::StreamTable>& tables) override;
   std::unique_ptr<cdc::ChangeStream> open_stream(const std::vector<cdc::StreamTable>& tables, const cdc::Position& from) override;

@@ -20,6 +20,7 @@
 // it. Connectors start no threads of their own.
 #pragma once
 
+#include "core/session/cascades.h"
 #include "core/session/retry.h"
 #include "core/session/table_state.h"
 #include "core/session/txn.h"
@@ -79,6 +80,9 @@ class SnapshotPool {
   std::vector<std::thread> threads_;
 };
 
+using EventGroups = std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>;
+using QuarantineByTable = std::map<TableState*, std::vector<QuarantinedRow>>;
+
 // Reads the change stream and applies it. Runs on the runner thread (step() per loop round).
 class StreamApplier {
  public:
@@ -89,13 +93,24 @@ class StreamApplier {
   bool open() const { return stream_ != nullptr; }
 
  private:
+  // A run of a batch applied table by table. A batch is cut into segments where a derived
+  // cascade must land between a table's own changes (cascades.h): each segment's cascades are
+  // applied after its tables' changes.
+  struct Segment {
+    EventGroups groups;
+    std::map<TableState*, std::size_t> group_of;
+    std::set<const TableState*> reached;                       // tables its cascades change
+    std::vector<std::pair<TableState*, ChangeEvent>> parents;  // cascading events, as read
+    std::vector<CascadeGraph::Derived> cascades;                // derived from them, deepest first
+  };
   Position open_from();  // sets each table's skip point; caller holds Engine::mu
   std::vector<StreamTable> stream_tables();  // caller holds Engine::mu
   void apply_batch(std::vector<ChangeEvent>& events);
-  void commit_batch(std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>& groups,
-                    std::map<TableState*, std::vector<QuarantinedRow>>& quarantined, const Position& boundary);
-  void after_commit(std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>& groups,
-                    std::map<TableState*, std::vector<QuarantinedRow>>& quarantined, const Position& boundary,
+  void route(std::vector<ChangeEvent>& events, std::vector<Segment>& segments, Position& boundary, std::int64_t& last_commit_us);
+  void derive_cascades(std::vector<Segment>& segments);
+  bool applies_at(const TableState& t, const Position& at) const;  // caller holds Engine::mu
+  void commit_batch(std::vector<Segment>& segments, QuarantineByTable& quarantined, const Position& boundary);
+  void after_commit(const std::vector<Segment>& segments, QuarantineByTable& quarantined, const Position& boundary,
                     std::int64_t last_commit_us);
   bool schema_event(const ChangeEvent& ev);
   void advance_idle();
@@ -118,8 +133,9 @@ class StreamApplier {
   int failures_ = 0;  // consecutive stream failures
   Clock::TimePoint first_failure_{};
   std::vector<HeldMove> moves_;
-  std::vector<std::pair<TableState*, std::vector<ChangeEvent>>> empty_groups_;
-  std::map<TableState*, std::vector<QuarantinedRow>> empty_quarantine_;
+  QuarantineByTable empty_quarantine_;
+  CascadeGraph cascades_;     // foreign keys among the streamed tables (rebuilt at each open)
+  bool derive_ = false;       // the source does not log cascades: they are derived
 };
 
 // Schema changes (see schema_evolver.cpp).

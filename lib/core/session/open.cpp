@@ -187,6 +187,12 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
   if (auto text = entry(entries, Ledger::schema_key(t.id)); !text.empty()) {
     t.source_seen = Ledger::decode_schema(text, t.id);
     t.source_seen.id = described.id;
+    // The ledger keeps the columns the target reflects; keys, indexes and foreign keys are the
+    // source's as they are now (foreign keys decide which cascades are derived).
+    t.source_seen.indexes = described.indexes;
+    t.source_seen.foreign_keys = described.foreign_keys;
+    t.source_seen.checks = described.checks;
+    t.source_seen.comment = described.comment;
   } else {
     // Written by a cdc that did not record schemas: what the source has now is the baseline.
     t.source_seen = described;

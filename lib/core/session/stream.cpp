@@ -22,11 +22,6 @@
 
 namespace cdc::detail {
 
-namespace {
-using Groups = std::vector<std::pair<TableState*, std::vector<ChangeEvent>>>;
-using Quarantine = std::map<TableState*, std::vector<QuarantinedRow>>;
-}  // namespace
-
 // The tables the stream is opened with; they are marked `in_stream` (their events arrive).
 std::vector<StreamTable> StreamApplier::stream_tables() {
   std::vector<StreamTable> out;
@@ -41,6 +36,18 @@ std::vector<StreamTable> StreamApplier::stream_tables() {
 }
 
 Position StreamApplier::open_from() {
+  // Cascades the source does not log are derived from the foreign keys among the streamed tables.
+  derive_ = !e_.source->logs_cascades();
+  if (derive_) {
+    for (const auto& problem : cascades_.rebuild(e_.tables)) logf(LogLevel::Warn, "session", "", "{}", problem);
+    if (!cascades_.empty() && !e_.caps.cascades) {
+      logf(LogLevel::Error, "session", "",
+           "the source does not log the rows its foreign keys cascade to, and this destination cannot apply derived cascades: "
+           "child tables will keep rows the source deleted");
+      derive_ = false;
+    }
+    derive_ = derive_ && !cascades_.empty();
+  }
   Position start = e_.stream_position;
   for (auto& t : e_.tables) {
     if (t->mode != TableMode::Replicate || t->phase() != TablePhase::Streaming || t->holding) continue;
@@ -137,55 +144,105 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
   }
 }
 
-// Applies one polled batch: events grouped per table in order, one destination transaction, the
-// stream checkpoint at the last transaction boundary.
+// Applies one polled batch: events grouped per table in order (in segments where derived
+// cascades must land between them), one destination transaction, the stream checkpoint at the
+// last transaction boundary.
 void StreamApplier::apply_batch(std::vector<ChangeEvent>& events) {
   Position boundary;
   std::int64_t last_commit_us = 0;
-  Groups groups;
+  std::vector<Segment> segments(1);
   {
     std::lock_guard<std::mutex> lock(e_.mu);
     e_.applying = true;
-    std::map<TableState*, std::size_t> group_of;
-    for (auto& ev : events) {
-      if (ev.end_of_transaction) boundary = ev.position;
-      if (ev.commit_time_us) last_commit_us = ev.commit_time_us;
-      auto it = e_.by_source.find(ev.table);
-      if (it == e_.by_source.end()) continue;
-      TableState& t = *it->second;
-      if (t.mode != TableMode::Replicate || t.holding || t.awaiting_replay || !t.in_stream || t.phase() != TablePhase::Streaming)
-        continue;
-      if (!t.skip_until.empty()) {
-        if (!e_.position_after(ev.position, t.skip_until)) continue;
-        t.skip_until = Position();
-      }
-      auto g = group_of.find(&t);
-      if (g == group_of.end()) {
-        g = group_of.emplace(&t, groups.size()).first;
-        groups.push_back({&t, {}});
-      }
-      groups[g->second].second.push_back(std::move(ev));
-    }
+    route(events, segments, boundary, last_commit_us);
   }
-  Quarantine quarantined;
+  QuarantineByTable quarantined;
   const bool quarantine = e_.quarantining();
-  for (auto& [t, evs] : groups) {
-    try {
-      convert_events(*t, evs, quarantine ? &quarantined[t] : nullptr, e_.now_us());
-    } catch (const Error& err) {
-      e_.fail_table(*t, err.what());
-      evs.clear();
+  for (auto& seg : segments)
+    for (auto& [t, evs] : seg.groups) {
+      try {
+        convert_events(*t, evs, quarantine ? &quarantined[t] : nullptr, e_.now_us());
+      } catch (const Error& err) {
+        e_.fail_table(*t, err.what());
+        evs.clear();
+      }
     }
-  }
   try {
-    commit_batch(groups, quarantined, boundary);
+    derive_cascades(segments);
+    commit_batch(segments, quarantined, boundary);
   } catch (...) {
     std::lock_guard<std::mutex> lock(e_.mu);
     e_.applying = false;
     e_.cv.notify_all();
     throw;
   }
-  after_commit(groups, quarantined, boundary, last_commit_us);
+  after_commit(segments, quarantined, boundary, last_commit_us);
+}
+
+// Whether `t` applies its changes at `at` (streaming, fed by this stream, past its skip point).
+bool StreamApplier::applies_at(const TableState& t, const Position& at) const {
+  if (t.mode != TableMode::Replicate || t.holding || t.awaiting_replay || !t.in_stream || t.phase() != TablePhase::Streaming)
+    return false;
+  return t.skip_until.empty() || e_.position_after(at, t.skip_until);
+}
+
+// Sorts events into their tables' groups; an event whose foreign keys cascade opens a segment
+// when the current one already changes a table it reaches, and so does a table's event that a
+// cascade of the current segment reaches (its change comes after the cascade). Caller holds mu.
+void StreamApplier::route(std::vector<ChangeEvent>& events, std::vector<Segment>& segments, Position& boundary,
+                          std::int64_t& last_commit_us) {
+  for (auto& ev : events) {
+    if (ev.end_of_transaction) boundary = ev.position;
+    if (ev.commit_time_us) last_commit_us = ev.commit_time_us;
+    auto it = e_.by_source.find(ev.table);
+    if (it == e_.by_source.end()) continue;
+    TableState& t = *it->second;
+    if (derive_) {
+      if (segments.back().reached.count(&t)) segments.emplace_back();
+      if (cascades_.cascades(&t, ev)) {
+        auto reach = cascades_.reach(&t);
+        for (const TableState* r : reach)
+          if (segments.back().group_of.count(const_cast<TableState*>(r))) {
+            segments.emplace_back();
+            break;
+          }
+        segments.back().reached.insert(reach.begin(), reach.end());
+        segments.back().parents.emplace_back(&t, ev);
+      }
+    }
+    if (!applies_at(t, ev.position)) continue;
+    t.skip_until = Position();
+    Segment& seg = segments.back();
+    auto g = seg.group_of.find(&t);
+    if (g == seg.group_of.end()) {
+      g = seg.group_of.emplace(&t, seg.groups.size()).first;
+      seg.groups.push_back({&t, {}});
+    }
+    seg.groups[g->second].second.push_back(std::move(ev));
+  }
+}
+
+// The changes each segment's cascading events made in other tables, in target terms, for the
+// tables that apply changes at those events' positions.
+void StreamApplier::derive_cascades(std::vector<Segment>& segments) {
+  for (auto& seg : segments) {
+    for (auto& [parent, ev] : seg.parents) {
+      ConversionFailure failure;
+      if (!convert_row(*parent, ev.before, &failure) || !convert_row(*parent, ev.after, &failure)) {
+        logf(LogLevel::Error, "session", parent->id, "the foreign key cascades of a change of key {} are not derived: {}", failure.key,
+             failure.error);
+        continue;
+      }
+      auto derived = cascades_.derive(parent, ev);
+      std::lock_guard<std::mutex> lock(e_.mu);
+      for (auto& d : derived) {
+        bool applies = applies_at(*d.table, ev.position);
+        logf(LogLevel::Debug, "session", d.table->id, "cascade from {} at {}: {}", parent->id, ev.position.str(),
+             applies ? "applied" : "not applied here (the table replays it)");
+        if (applies) seg.cascades.push_back(std::move(d));
+      }
+    }
+  }
 }
 
 // The checkpoint entries that move the session's position to `boundary` (never backwards) and
@@ -212,20 +269,31 @@ std::vector<CheckpointEntry> StreamApplier::position_entries(const Position& bou
   return entries;
 }
 
-void StreamApplier::commit_batch(Groups& groups, Quarantine& quarantined, const Position& boundary) {
+void StreamApplier::commit_batch(std::vector<Segment>& segments, QuarantineByTable& quarantined, const Position& boundary) {
   for (int attempt = 1;; ++attempt) {
     TableState* failing = nullptr;
     try {
       DestinationTxn txn(*e_.destination, writer_);
-      for (auto& [t, evs] : groups) {
-        {
-          std::lock_guard<std::mutex> lock(e_.mu);
-          if (t->phase() != TablePhase::Streaming || t->holding) continue;
+      auto live = [&](TableState* t) {
+        std::lock_guard<std::mutex> lock(e_.mu);
+        return t->phase() == TablePhase::Streaming && !t->holding;
+      };
+      std::set<TableState*> quarantine_written;
+      for (auto& seg : segments) {
+        for (auto& [t, evs] : seg.groups) {
+          if (!live(t)) continue;
+          failing = t;
+          if (!evs.empty()) txn->apply(t->plan.target, evs);
+          if (auto q = quarantined.find(t); q != quarantined.end() && quarantine_written.insert(t).second)
+            write_quarantine(txn.writer(), e_.name, q->second);
+          failing = nullptr;
         }
-        failing = t;
-        if (!evs.empty()) txn->apply(t->plan.target, evs);
-        if (auto q = quarantined.find(t); q != quarantined.end()) write_quarantine(txn.writer(), e_.name, q->second);
-        failing = nullptr;
+        for (auto& d : seg.cascades) {
+          if (!live(d.table)) continue;
+          failing = d.table;
+          txn->apply_cascade(d.change);
+          failing = nullptr;
+        }
       }
       std::vector<CheckpointEntry> entries;
       {
@@ -254,17 +322,20 @@ void StreamApplier::commit_batch(Groups& groups, Quarantine& quarantined, const 
   }
 }
 
-void StreamApplier::after_commit(Groups& groups, Quarantine& quarantined, const Position& boundary, std::int64_t last_commit_us) {
+void StreamApplier::after_commit(const std::vector<Segment>& segments, QuarantineByTable& quarantined, const Position& boundary,
+                                 std::int64_t last_commit_us) {
   Position release;
   {
     std::lock_guard<std::mutex> lock(e_.mu);
     auto now = e_.clock->now();
-    for (auto& [t, evs] : groups) {
-      if (t->phase() != TablePhase::Streaming || t->holding) continue;
-      if (auto q = quarantined.find(t); q != quarantined.end()) t->rec.quarantined += static_cast<std::int64_t>(q->second.size());
-      t->rec.changes += static_cast<std::int64_t>(evs.size());
-      t->rate.add(now, t->rec.changes);
-    }
+    for (const auto& seg : segments)
+      for (const auto& [t, evs] : seg.groups) {
+        if (t->phase() != TablePhase::Streaming || t->holding) continue;
+        t->rec.changes += static_cast<std::int64_t>(evs.size());
+        t->rate.add(now, t->rec.changes);
+      }
+    for (auto& [t, q] : quarantined)
+      if (t->phase() == TablePhase::Streaming && !t->holding) t->rec.quarantined += static_cast<std::int64_t>(q.size());
     for (auto& [t, h] : moves_)
       if (!t->holding) t->held = h;
     moves_.clear();
@@ -302,7 +373,7 @@ void StreamApplier::advance_idle() {
     e_.cv.notify_all();
     throw;
   }
-  after_commit(empty_groups_, empty_quarantine_, p, 0);
+  after_commit({}, empty_quarantine_, p, 0);
 }
 
 bool StreamApplier::schema_event(const ChangeEvent& ev) {
