@@ -292,34 +292,7 @@ TEST_CASE("a host destination that cannot evolve schemas follows the ddl policy"
   CHECK(p.count("fa") == 1);
 }
 
-namespace {
-
-// Rows of a query on a SQLite file, each as its columns joined by " | " ("NULL" for null).
-std::vector<std::string> sqlite_rows(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::vector<std::string> out;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) FAIL("cannot open " << path);
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    std::string err = sqlite3_errmsg(db);
-    sqlite3_close(db);
-    FAIL("SQLite: " << err << " in: " << sql);
-  }
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    std::string line;
-    for (int j = 0; j < sqlite3_column_count(st); ++j) {
-      if (j) line += " | ";
-      const unsigned char* v = sqlite3_column_text(st, j);
-      line += v ? reinterpret_cast<const char*>(v) : "NULL";
-    }
-    out.push_back(line);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
-
-}  // namespace
+using hetero_test::sqlite_rows;
 
 TEST_CASE("MariaDB columns added, widened and renamed reach SQLite while streaming", "[hetero][schema]") {
   pg_test::QuietLog quiet;

@@ -12,6 +12,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <random>
 #include <thread>
@@ -336,5 +337,92 @@ TEST_CASE("tables created at the source join without a reload, dropped ones stop
     vo.config = &config;
     vo.include = {"first"};
     check_equal(cdc::verify(config.source, config.destination, vo), 1);
+  }
+}
+
+namespace {
+
+// A MariaDB schema whose foreign keys cascade (InnoDB logs only the parent's change).
+void create_family(Maria& m) {
+  m.exec("CREATE TABLE parent (id INT PRIMARY KEY, name VARCHAR(20)) ENGINE=InnoDB");
+  m.exec("CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, v INT, "
+         "FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE CASCADE ON UPDATE CASCADE) ENGINE=InnoDB");
+  m.exec("CREATE TABLE grandchild (id INT PRIMARY KEY, child_id INT, "
+         "FOREIGN KEY (child_id) REFERENCES child (id) ON DELETE CASCADE) ENGINE=InnoDB");
+  m.exec("CREATE TABLE note (id INT PRIMARY KEY, parent_id INT, "
+         "FOREIGN KEY (parent_id) REFERENCES parent (id) ON DELETE SET NULL ON UPDATE SET NULL) ENGINE=InnoDB");
+  m.exec("INSERT INTO parent SELECT seq, CONCAT('p', seq) FROM seq_1_to_10");
+  m.exec("INSERT INTO child SELECT seq, (seq - 1) % 10 + 1, seq FROM seq_1_to_100");
+  m.exec("INSERT INTO grandchild SELECT seq, (seq - 1) % 100 + 1 FROM seq_1_to_200");
+  m.exec("INSERT INTO note SELECT seq, seq FROM seq_1_to_10");
+}
+
+// Parents deleted and re-keyed at the source, with a child added in the same transaction as its
+// parent's delete.
+void cascade_changes(Maria& m, int first) {
+  m.exec("DELETE FROM parent WHERE id IN (" + std::to_string(first) + ", " + std::to_string(first + 1) + ")");
+  m.exec("UPDATE parent SET id = id + 1000 WHERE id = " + std::to_string(first + 2));
+  m.exec("START TRANSACTION");
+  m.exec("INSERT INTO child VALUES (" + std::to_string(500 + first) + ", " + std::to_string(first + 3) + ", 0)");
+  m.exec("DELETE FROM parent WHERE id = " + std::to_string(first + 3));
+  m.exec("COMMIT");
+}
+
+const char* kFamilyRows[][2] = {
+    {"SELECT count(*), coalesce(sum(id), 0), coalesce(sum(parent_id), 0) FROM child", "child"},
+    {"SELECT count(*), coalesce(sum(id), 0), coalesce(sum(child_id), 0) FROM grandchild", "grandchild"},
+    {"SELECT count(*), count(parent_id), coalesce(sum(parent_id), 0) FROM note", "note"},
+    {"SELECT count(*), coalesce(sum(id), 0) FROM parent", "parent"},
+};
+
+}  // namespace
+
+TEST_CASE("MariaDB foreign-key cascades (not in the binlog) reach PostgreSQL, MariaDB and SQLite", "[hetero][service][cascade]") {
+  pg_test::QuietLog quiet;
+  MariaDb src("fk");
+  Maria m;
+  m.exec("USE " + src.name);
+  create_family(m);
+  auto run_into = [&](const std::string& destination, const std::function<std::vector<std::string>(const std::string&)>& target_rows) {
+    auto config = stream_config(mariadb_url(src.name), destination);
+    {
+      cdc::ReplicationSession session(config);
+      session.start();
+      REQUIRE(eventually([&] { return streaming(session); }, 60));
+      cascade_changes(m, 1);  // parents 1, 2 gone, 3 re-keyed, 4 gone with a fresh child
+      for (const auto& [sql, table] : kFamilyRows) {
+        INFO(table);
+        CHECK(eventually([&, sql = std::string(sql)] { return target_rows(sql) == m.rows(sql); }, 60));
+      }
+      session.stop();
+      session.wait();
+    }
+    cascade_changes(m, 5);  // while stopped: the restart replays them from the binlog
+    cdc::SessionOptions o;
+    o.exit_when_idle = true;
+    cdc::ReplicationSession(config, o).run();
+    for (const auto& [sql, table] : kFamilyRows) {
+      INFO(table);
+      CHECK(target_rows(sql) == m.rows(sql));
+    }
+    cdc::VerifyOptions vo;
+    vo.config = &config;
+    check_equal(cdc::verify(config.source, config.destination, vo), 4);
+  };
+  SECTION("to PostgreSQL") {
+    pg_test::TempDb pg("fk");
+    pg_test::Conn p(pg.url());
+    run_into(pg.url(), [&](const std::string& sql) { return p.rows(sql); });
+  }
+  SECTION("to MariaDB") {
+    MariaDb dst("fkdst");
+    Maria d;
+    d.exec("USE " + dst.name);
+    run_into(mariadb_url(dst.name), [&](const std::string& sql) { return d.rows(sql); });
+  }
+  SECTION("to SQLite") {
+    pg_test::TempDir dir;
+    const std::string file = dir.file("fk.db");
+    run_into("sqlite://" + file, [&](const std::string& sql) { return hetero_test::sqlite_rows(file, sql); });
   }
 }
