@@ -138,7 +138,7 @@ std::string number_text(const Value& v) {
     case ValueKind::Double: {
       double d = v.as_double();
       if (!std::isfinite(d)) cannot(fmt::format("{} has no decimal form", d));
-      return fmt::format("{}", d);
+      return detail::fixed_double(d);
     }
     default: return v.text();
   }

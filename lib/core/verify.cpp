@@ -18,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
@@ -62,15 +63,15 @@ void encode(const Value& v, std::string& out) {
     case ValueKind::UInt: out += 'n'; out += std::to_string(v.as_uint()); break;
     case ValueKind::Decimal: out += 'n'; out += canonical_decimal(v.text()); break;
     case ValueKind::Double: {
-      // A double that prints without an exponent compares as the decimal it prints as, so a
-      // DECIMAL stored as REAL by SQLite equals the same number held exactly elsewhere.
-      std::string text = fmt::format("{}", v.as_double());
-      if (text.find_first_of("eEna") == std::string::npos) {
+      // A finite double compares as the decimal it is (its shortest exact digits), so a DECIMAL
+      // stored as REAL by SQLite equals the same number held exactly elsewhere.
+      const double d = v.as_double();
+      if (std::isfinite(d)) {
         out += 'n';
-        out += canonical_decimal(text);
+        out += canonical_decimal(detail::fixed_double(d));
       } else {
         out += 'f';
-        out += text;
+        out += fmt::format("{}", d);
       }
       break;
     }
