@@ -28,6 +28,10 @@ struct TablePlan {
   // For each column of `read`: how its values convert (nullptr = unchanged), and the rule used.
   std::vector<std::shared_ptr<const ValueConverter>> converters;
   std::vector<std::string> rules;
+
+  // Values the type rules changed so that the target cannot tell the original (zero dates that
+  // became NULL), summed over `converters` since they were made: ValueConverter::values_changed.
+  CDC_API std::int64_t values_changed() const;
 };
 
 // True when `text` matches the glob `pattern` (`*`, `?`, `[abc]`), case-sensitive.

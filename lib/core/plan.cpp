@@ -185,6 +185,13 @@ bool table_selected(const Config& config, const TableId& table) {
   return any_match(config.include, table) && !any_match(config.exclude, table);
 }
 
+std::int64_t TablePlan::values_changed() const {
+  std::int64_t n = 0;
+  for (const auto& c : converters)
+    if (c) n += c->values_changed();
+  return n;
+}
+
 AutoChunking auto_chunking(std::int64_t rows, std::int64_t bytes, unsigned cores, int parallel_chunks) {
   constexpr int kMaxReaders = 8;
   constexpr std::int64_t kRowsPerReader = 100'000, kBytesPerReader = 32LL << 20;
