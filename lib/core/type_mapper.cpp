@@ -251,16 +251,22 @@ std::string timestamptz_to_utc(const std::string& s) {
 
 // ---- converters --------------------------------------------------------------------------------
 
+// Set by a rule's conversion that changed a value so that the target cannot tell the original
+// (an array's explicit lower bounds dropped); FnConverter counts it. Per thread: conversions of
+// one value run on one thread.
+thread_local bool value_changed = false;
+
 // A column's conversion. Counts the values it changed in a way the target cannot undo: a value
-// that became NULL (a MariaDB zero date bound for PostgreSQL), the one lossy change the default
-// rules make; status shows the count per table (TableStatus::values_changed).
+// that became NULL (a MariaDB zero date bound for PostgreSQL) or one its rule marked changed;
+// status shows the count per table (TableStatus::values_changed).
 class FnConverter final : public ValueConverter {
  public:
   explicit FnConverter(std::function<Value(const Value&)> f) : f_(std::move(f)) {}
   Value convert(const Value& v) const override {
     if (v.is_null()) return v;
+    value_changed = false;
     Value out = f_(v);
-    if (out.is_null()) changed_.fetch_add(1, std::memory_order_relaxed);
+    if (value_changed || out.is_null()) changed_.fetch_add(1, std::memory_order_relaxed);
     return out;
   }
   std::int64_t values_changed() const override { return changed_.load(std::memory_order_relaxed); }
@@ -461,6 +467,7 @@ Convert array_to_json(const Column& c, const Ctx& ctx) {
     };
     std::string out;
     emit(detail::parse_array_literal(v.text(), delimiter), out);
+    if (!v.text().empty() && v.text()[0] == '[') value_changed = true;  // "[0:1]={7,8}": the bounds are dropped
     return Value::json(std::move(out));
   };
 }
@@ -723,7 +730,8 @@ const std::vector<Rule>& rules() {
        "type's rule, then numbers and booleans as JSON numbers and booleans, json elements embedded, the rest (text, "
        "dates, uuid, bytea as \\x hex) as JSON strings: {1,NULL} -> [1,null], {\"a\\\"b\"} -> [\"a\\\"b\"]; NaN/Infinity "
        "elements are conversion errors",
-       "no: explicit lower bounds ([0:1]={7,8}) are dropped; NaN/Infinity elements have no JSON number",
+       "no: explicit lower bounds ([0:1]={7,8}) are dropped, counted in status as values changed; NaN/Infinity elements have "
+       "no JSON number",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Array; }, [](const Column&) { return of(TypeId::Json); },
        [](const Column& c, const LogicalType&, const Ctx& x) -> Convert { return array_to_json(c, x); }},
       // ---- floating point into MariaDB and SQLite ----

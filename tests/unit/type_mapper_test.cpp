@@ -221,7 +221,9 @@ TEST_CASE("PostgreSQL arrays become JSON for MariaDB and SQLite, elements by the
   CHECK(conv(ints, Value::string("{1,2,NULL}")) == Value::json("[1,2,null]"));
   CHECK(conv(ints, Value::string("{}")) == Value::json("[]"));
   CHECK(conv(ints, Value::string("{{1,2},{3,NULL}}")) == Value::json("[[1,2],[3,null]]"));
+  CHECK(ints.converter->values_changed() == 0);
   CHECK(conv(ints, Value::string("[0:1]={7,8}")) == Value::json("[7,8]"));
+  CHECK(ints.converter->values_changed() == 1);  // the bounds are gone: counted
   CHECK(conv(ints, Value::string("{{}}")) == Value::json("[[]]"));
   CHECK(conversion_error(ints, Value::string("{1,2")).rfind("malformed array literal \"{1,2\"", 0) == 0);
 
