@@ -14,3 +14,12 @@ measure() {
 
 # rate SECONDS: ROWS per second.
 rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; else print "-" }'; }
+
+# cdc-cli runs with its defaults: no tuning flags (parallel_chunks and chunk_rows are auto), so the
+# figures are what a user gets. CDC_FLAGS adds flags to every cdc-cli copy (e.g.
+# CDC_FLAGS="--parallel-chunks 1" for the old defaults); CDC_CLI_BASELINE names a second cdc-cli
+# (say, an older build) that each scenario also runs, the same way and in the same run.
+read -r -a cdc_flags <<< "${CDC_FLAGS:-}"
+
+# best_of CURRENT NEW: the smaller of two wall times (CURRENT may be empty).
+best_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scenario: copy one mixed-type MariaDB table of ROWS rows (default 1,000,000) to PostgreSQL in
 # the same run with
-#   (a) cdc-cli copy (THREADS chunks at once, default 2)
+#   (a) cdc-cli copy, without tuning flags (see bench/common.sh for CDC_FLAGS and CDC_CLI_BASELINE)
 #   (b) pgloader (its defaults: 4 workers, 2 concurrent readers per table)
 # measured with /usr/bin/time -v (wall seconds, peak RSS of the tool; the servers are shared),
 # then every column of both results is compared value by value (as PostgreSQL prints them) and
@@ -10,11 +10,10 @@
 # batch on a negative or longer value (seen with pgloader 3.6.7); cdc maps TIME to `interval`.
 # pgloader's defaults also lose the batch on a zero DATE ('0000-00-00'), so it is given
 # `--cast "type date ... using zero-dates-to-null"`, which is what cdc does by default.
-#   CDC_CLI=path/to/cdc-cli ROWS=1000000 THREADS=2 bash bench/mariadb_to_pg.sh
+#   CDC_CLI=path/to/cdc-cli ROWS=1000000 bash bench/mariadb_to_pg.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
-THREADS=${THREADS:-2}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-m2p.XXXXXX)}
 mkdir -p "$WORK"
@@ -36,7 +35,7 @@ pg_base=${pg_url%/*}
 mport=$(cat "$mserver/port")
 msock=$(cat "$mserver/socket")
 sql() { mariadb --no-defaults --socket="$msock" -uroot "$@"; }
-for db in d_cdc d_pgloader; do psql -q "$pg_url" -c "CREATE DATABASE $db"; done
+for db in d_cdc d_base d_pgloader; do psql -q "$pg_url" -c "CREATE DATABASE $db"; done
 
 echo "mariadb_to_pg: generating $ROWS rows"
 sql -e "CREATE DATABASE src"
@@ -81,27 +80,47 @@ SQL
 
 source bench/common.sh
 
-chunk_rows=$(( ROWS / (THREADS * 4) + 1 ))
-echo "mariadb_to_pg: (a) cdc-cli copy, $THREADS chunks at once"
-measure cdc "$CDC_CLI" --log-level warn copy "mysql://root@127.0.0.1:$mport/src" "$pg_base/d_cdc" \
-  --parallel-chunks "$THREADS" --chunk-rows "$chunk_rows" > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
-cdc_secs=$secs cdc_rss=$rss_mb
-echo "mariadb_to_pg: (b) pgloader"
-# Its default read-ahead (100,000 rows) sometimes exhausts SBCL's 1 GB heap on this table ("Heap
-# exhausted, game over", and still exit status 0): a smaller one keeps it alive.
-measure pgloader pgloader --no-ssl-cert-verification --with "prefetch rows = 25000" --cast "type date to date drop typemod using zero-dates-to-null" "mysql://root@127.0.0.1:$mport/src" "$pg_base/d_pgloader" \
-  > "$WORK/pgloader.out" 2>&1 || { tail -30 "$WORK/pgloader.out"; exit 1; }
-pgl_secs=$secs pgl_rss=$rss_mb
-# pgloader can exit 0 having loaded nothing (it logs the error and moves on): a time without the
-# rows is no result.
-for pair in "d_cdc public.items cdc" "d_pgloader src.items pgloader"; do
-  set -- $pair
+# Each tool runs ROUNDS times (default 2), taking turns; the table shows each one's best round,
+# the value comparison the last round's results.
+ROUNDS=${ROUNDS:-2}
+cdc_secs= base_secs= pgl_secs= rounds_line=
+# A time without the rows is no result (pgloader can exit 0 having loaded nothing: it logs the
+# error and moves on).
+check() {
+  local n
   n=$(psql -tA "$pg_base/$1" -c "SELECT count(*) FROM $2" 2>/dev/null || echo 0)
   if [ "$n" != "$ROWS" ]; then
     echo "mariadb_to_pg: $3 loaded $n of $ROWS rows; its output ends with:"
     tail -25 "$WORK/$3.out"
     exit 1
   fi
+}
+for round in $(seq 1 "$ROUNDS"); do
+  if [ "$round" -gt 1 ]; then
+    for db in d_cdc d_base d_pgloader; do psql -q "$pg_url" -c "DROP DATABASE $db" -c "CREATE DATABASE $db"; done
+  fi
+  echo "mariadb_to_pg: round $round (a) cdc-cli copy ${CDC_FLAGS:-}"
+  measure cdc "$CDC_CLI" --log-level warn copy "mysql://root@127.0.0.1:$mport/src" "$pg_base/d_cdc" "${cdc_flags[@]}" \
+    > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
+  cdc_secs=$(best_of "$cdc_secs" "$secs") cdc_rss=$rss_mb
+  rounds_line+=" round $round: cdc $secs s"
+  check d_cdc public.items cdc
+  if [ -n "${CDC_CLI_BASELINE:-}" ]; then
+    echo "mariadb_to_pg: round $round (a') baseline cdc-cli copy ($CDC_CLI_BASELINE)"
+    measure base "$CDC_CLI_BASELINE" --log-level warn copy "mysql://root@127.0.0.1:$mport/src" "$pg_base/d_base" "${cdc_flags[@]}" \
+      > "$WORK/base.out" 2>&1 || { cat "$WORK/base.out"; exit 1; }
+    base_secs=$(best_of "$base_secs" "$secs") base_rss=$rss_mb
+    rounds_line+=", baseline $secs s"
+    check d_base public.items base
+  fi
+  echo "mariadb_to_pg: round $round (b) pgloader"
+  # Its default read-ahead (100,000 rows) sometimes exhausts SBCL's 1 GB heap on this table ("Heap
+  # exhausted, game over", and still exit status 0): a smaller one keeps it alive.
+  measure pgloader pgloader --no-ssl-cert-verification --with "prefetch rows = 25000" --cast "type date to date drop typemod using zero-dates-to-null" "mysql://root@127.0.0.1:$mport/src" "$pg_base/d_pgloader" \
+    > "$WORK/pgloader.out" 2>&1 || { tail -30 "$WORK/pgloader.out"; exit 1; }
+  pgl_secs=$(best_of "$pgl_secs" "$secs") pgl_rss=$rss_mb
+  rounds_line+=", pgloader $secs s;"
+  check d_pgloader src.items pgloader
 done
 
 # pgloader puts the table in a schema named after the MariaDB database; cdc in public.
@@ -117,7 +136,9 @@ printf '\nmariadb_to_pg: %s rows, 21 columns, MariaDB %s -> PostgreSQL %s\n' "$R
   "$(psql -tA "$pg_url" -c 'SHOW server_version')"
 printf '%-20s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"
 printf '%-20s %10s %12s %14s\n' "cdc-cli copy" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"
+[ -z "${CDC_CLI_BASELINE:-}" ] || printf '%-20s %10s %12s %14s\n' "cdc-cli (baseline)" "$base_secs" "$(rate "$base_secs")" "$base_rss"
 printf '%-20s %10s %12s %14s\n' "pgloader" "$pgl_secs" "$(rate "$pgl_secs")" "$pgl_rss"
+printf 'best of %s rounds;%s\n' "$ROUNDS" "$rounds_line"
 
 python3 - "$WORK" "$cols" <<'PY'
 import sys

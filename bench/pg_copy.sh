@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Scenario: copy one 10-column PostgreSQL table of ROWS rows (default 1,000,000) into a fresh
 # database on the same throwaway server, in the same run, with
-#   (a) cdc-cli copy (PARALLEL chunks, default 2),
+#   (a) cdc-cli copy, without tuning flags (see bench/common.sh for CDC_FLAGS and CDC_CLI_BASELINE),
 #   (b) psql -c "COPY t TO STDOUT (FORMAT binary)" | psql -c "COPY t FROM STDIN (FORMAT binary)",
 #   (c) pgcopydb copy table-data (when installed; its own parallelism, --table-jobs 2).
 # Each is measured with /usr/bin/time -v: wall seconds and peak RSS, ROUNDS times (default 2) taking
@@ -10,7 +10,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
-PARALLEL=${PARALLEL:-2}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 [ -x "$CDC_CLI" ] || { echo "pg_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
 [ -x /usr/bin/time ] || { echo "pg_copy: /usr/bin/time missing (apt-get install time)"; exit 2; }
@@ -22,7 +21,7 @@ trap cleanup EXIT
 
 url=$(bash scripts/pg-server.sh start "$server")
 base=${url%/*}
-for db in src cdc pipe pgcopydb; do psql -q "$url" -c "CREATE DATABASE $db"; done
+for db in src cdc base pipe pgcopydb; do psql -q "$url" -c "CREATE DATABASE $db"; done
 ddl="CREATE TABLE items (id bigint PRIMARY KEY, account_id int NOT NULL, sku varchar(24) NOT NULL, name text NOT NULL,
   qty int, price numeric(10,2) NOT NULL, ratio float8, created_at timestamptz NOT NULL, active boolean NOT NULL, note text)"
 echo "pg_copy: generating $ROWS rows"
@@ -50,20 +49,27 @@ settle() { psql -q "$base/src" -c "CHECKPOINT"; }
 # round (and every round below it), so that one unlucky moment on a shared machine does not decide.
 ROUNDS=${ROUNDS:-2}
 best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
-cdc_secs= pipe_secs= pgc_secs= rounds_line=
+cdc_secs= base_secs= pipe_secs= pgc_secs= rounds_line=
 have_pgcopydb=0
 command -v pgcopydb >/dev/null && have_pgcopydb=1
 for round in $(seq 1 "$ROUNDS"); do
   if [ "$round" -gt 1 ]; then
-    for db in cdc pipe pgcopydb; do psql -q "$base/src" -c "DROP DATABASE $db" -c "CREATE DATABASE $db"; done
+    for db in cdc base pipe pgcopydb; do psql -q "$base/src" -c "DROP DATABASE $db" -c "CREATE DATABASE $db"; done
     for db in pipe pgcopydb; do psql -q "$base/$db" -c "$ddl"; done
   fi
   settle
-  echo "pg_copy: round $round (a) cdc-cli copy"
-  measure cdc "$CDC_CLI" --log-level warn copy "$base/src" "$base/cdc" --parallel-chunks "$PARALLEL" \
-    --chunk-rows $(( (ROWS + PARALLEL - 1) / PARALLEL )) --batch-size 10000 > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
+  echo "pg_copy: round $round (a) cdc-cli copy ${CDC_FLAGS:-}"
+  measure cdc "$CDC_CLI" --log-level warn copy "$base/src" "$base/cdc" "${cdc_flags[@]}" > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
   cdc_secs=$(best "$cdc_secs" "$secs") cdc_rss=$rss_mb
   rounds_line+=" round $round: cdc $secs s"
+  if [ -n "${CDC_CLI_BASELINE:-}" ]; then
+    settle
+    echo "pg_copy: round $round (a') baseline cdc-cli copy ($CDC_CLI_BASELINE)"
+    measure base "$CDC_CLI_BASELINE" --log-level warn copy "$base/src" "$base/base" "${cdc_flags[@]}" > "$WORK/base.out" 2>&1 ||
+      { cat "$WORK/base.out"; exit 1; }
+    base_secs=$(best "$base_secs" "$secs") base_rss=$rss_mb
+    rounds_line+=", baseline $secs s"
+  fi
   settle
   echo "pg_copy: round $round (b) psql binary COPY pipe"
   measure pipe sh -c "psql -q '$base/src' -c 'COPY items TO STDOUT (FORMAT binary)' | psql -q '$base/pipe' -c 'COPY items FROM STDIN (FORMAT binary)'"
@@ -83,7 +89,7 @@ for round in $(seq 1 "$ROUNDS"); do
   rounds_line+=";"
 done
 
-for db in cdc pipe; do
+for db in cdc ${CDC_CLI_BASELINE:+base} pipe; do
   n=$(rows_in "$db")
   [ "$n" = "$ROWS" ] || { echo "pg_copy: $db has $n rows, expected $ROWS"; cat "$WORK/cdc.out"; exit 1; }
 done
@@ -91,7 +97,8 @@ done
 
 printf '\npg_copy: %s rows, 10 columns, PostgreSQL 15 -> same server\n' "$ROWS"
 printf '%-40s %10s %12s %14s\n' tool seconds rows/s "peak RSS MB"
-printf '%-40s %10s %12s %14s\n' "cdc-cli copy (--parallel-chunks $PARALLEL)" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"
+printf '%-40s %10s %12s %14s\n' "cdc-cli copy ${CDC_FLAGS:-}" "$cdc_secs" "$(rate "$cdc_secs")" "$cdc_rss"
+[ -z "${CDC_CLI_BASELINE:-}" ] || printf '%-40s %10s %12s %14s\n' "cdc-cli copy (baseline)" "$base_secs" "$(rate "$base_secs")" "$base_rss"
 printf '%-40s %10s %12s %14s\n' "psql binary COPY | psql" "$pipe_secs" "$(rate "$pipe_secs")" "$pipe_rss"
 if [ "$have_pgcopydb" = 1 ]; then
   printf '%-40s %10s %12s %14s\n' "pgcopydb copy table-data" "$pgc_secs" "$(rate "$pgc_secs")" "$pgc_rss"

@@ -76,7 +76,8 @@ struct TableSettings {
   std::string target;                        // target table name (empty = same as source)
   std::string where;                         // SQL filter on the source (snapshot and stream)
   std::optional<std::int64_t> batch_size;    // rows per read/write batch
-  std::optional<int> parallel_chunks;        // chunks of this table read at once
+  std::optional<int> parallel_chunks;        // chunks of this table read at once; kAuto = from its size
+  std::optional<std::int64_t> chunk_rows;    // target rows per snapshot chunk; kAuto = from its size
   std::optional<TableMode> mode;
   std::optional<DeleteSettings> delete_settings;
   std::optional<WatermarkSettings> watermark;  // required for mode incremental
@@ -95,11 +96,20 @@ struct TypeCast {
   std::string to;
 };
 
+// `parallel_chunks` and `chunk_rows` set to kAuto ("auto" in a config file) are chosen per table
+// when the table is planned, from its estimated rows and bytes and the machine's cores
+// (auto_chunking() in <cdc/plan.h>); TablePlan::settings then holds the numbers.
+inline constexpr int kAuto = 0;
+
 struct Defaults {
   std::int64_t batch_size = 10000;  // rows per batch: larger = faster, more memory
   TableMode mode = TableMode::Replicate;
-  int parallel_chunks = 1;          // chunks of one table read at once
-  std::int64_t chunk_rows = 250000; // target rows per snapshot chunk (resume granularity)
+  // Chunks of one table read at once (one source reader and one destination writer each).
+  // kAuto: 1 for a small table, up to the machine's cores (at most 8) for a large one.
+  int parallel_chunks = kAuto;
+  // Target rows per snapshot chunk: the resume granularity (a chunk commits whole). kAuto: about
+  // four chunks per parallel reader, each between 50,000 and 1,000,000 rows and at most ~128 MB.
+  std::int64_t chunk_rows = kAuto;
   DeleteSettings delete_settings;
   DdlPolicy ddl = DdlPolicy::Apply;  // schema changes from the stream the destination cannot take safely
   EnumAs enum_as = EnumAs::Type;    // ENUM -> PostgreSQL: enum type (faithful: labels, order, sorting)

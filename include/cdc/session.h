@@ -64,6 +64,10 @@ struct TableStatus {
   double eta_seconds = -1;           // snapshot ETA; -1 = unknown
   int attempts = 0;                  // failed attempts so far (retries)
   std::int64_t quarantined = 0;      // rows kept in the quarantine table instead of copied
+  // Values the type rules changed in a way the target cannot undo (a MariaDB zero date that became
+  // NULL in PostgreSQL, see docs/type-mapping.md), counted by this process since the table was
+  // last planned; not kept in the checkpoint store.
+  std::int64_t values_changed = 0;
   std::string position;              // last committed stream position or watermark
   std::string error;                 // last error (Failed) or last retried error
 };

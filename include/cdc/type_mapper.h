@@ -9,6 +9,7 @@
 #include <cdc/schema.h>
 #include <cdc/value.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,6 +25,9 @@ class CDC_API ValueConverter {
  public:
   virtual ~ValueConverter() = default;
   virtual Value convert(const Value& value) const = 0;
+  // How many values convert() changed so that the target cannot tell the original (the built-in
+  // rules: a MariaDB zero date that became NULL). Counted since construction; thread-safe.
+  virtual std::int64_t values_changed() const { return 0; }
 };
 
 struct ColumnMapping {
@@ -56,6 +60,7 @@ struct TypeRuleRow {
   std::string source;  // source type
   std::string target;  // target type
   std::string values;  // value rule
+  std::string lossless;  // "yes" when the target holds every value of the source type, else "no: why"
 };
 CDC_API std::vector<TypeRuleRow> type_rules();
 

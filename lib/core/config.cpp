@@ -71,6 +71,7 @@ TableSettings Config::settings_for(const std::string& table_key) const {
   if (it != tables.end()) s = it->second;
   if (!s.batch_size) s.batch_size = defaults.batch_size;
   if (!s.parallel_chunks) s.parallel_chunks = defaults.parallel_chunks;
+  if (!s.chunk_rows) s.chunk_rows = defaults.chunk_rows;
   if (!s.mode) s.mode = defaults.mode;
   if (!s.delete_settings) s.delete_settings = defaults.delete_settings;
   if (!s.ddl) s.ddl = defaults.ddl;
@@ -248,6 +249,20 @@ class Walker {
     fail(fmt::format("expected an amount such as {}, got {}", example, describe(node_)));
   }
 
+  // A number in min..max, or "auto" (kAuto).
+  std::int64_t as_int_or_auto(std::int64_t min, std::int64_t max) const {
+    if (node_.type == ConfigNode::Type::String && node_.text == "auto") return kAuto;
+    bool number = node_.type == ConfigNode::Type::Int || (node_.type == ConfigNode::Type::String && node_.plain);
+    if (number) {
+      errno = 0;
+      char* end = nullptr;
+      std::strtoll(node_.text.c_str(), &end, 10);
+      number = !node_.text.empty() && end && *end == '\0' && errno == 0;
+    }
+    if (!number) fail("expected an integer or auto, got " + describe(node_));
+    return as_int(min, max);
+  }
+
   template <typename Enum>
   Enum as_enum(std::initializer_list<std::pair<const char*, Enum>> choices) const {
     std::string v = as_string();
@@ -313,8 +328,8 @@ constexpr std::int64_t kMaxBatch = 10'000'000;
 TableSettings read_table(const Walker& w) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
-  w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "mode",
-                "delete", "watermark", "query", "ddl", "enum_as", "snapshot"});
+  w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "chunk_rows",
+                "mode", "delete", "watermark", "query", "ddl", "enum_as", "snapshot"});
   if (w.has("columns")) t.columns = w.child("columns").as_string_list();
   if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
   if (w.has("rename")) {
@@ -333,7 +348,8 @@ TableSettings read_table(const Walker& w) {
   }
   if (w.has("where")) t.where = w.child("where").as_string();
   if (w.has("batch_size")) t.batch_size = w.child("batch_size").as_int(1, kMaxBatch);
-  if (w.has("parallel_chunks")) t.parallel_chunks = static_cast<int>(w.child("parallel_chunks").as_int(1, 256));
+  if (w.has("parallel_chunks")) t.parallel_chunks = static_cast<int>(w.child("parallel_chunks").as_int_or_auto(1, 256));
+  if (w.has("chunk_rows")) t.chunk_rows = w.child("chunk_rows").as_int_or_auto(1, std::numeric_limits<std::int64_t>::max());
   if (w.has("mode")) t.mode = read_mode(w.child("mode"));
   if (w.has("delete")) t.delete_settings = read_delete(w.child("delete"));
   if (w.has("ddl")) t.ddl = read_ddl(w.child("ddl"));
@@ -433,8 +449,8 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
     d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl", "enum_as", "snapshot"});
     if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
     if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
-    if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int(1, 256));
-    if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int(1, std::numeric_limits<std::int64_t>::max());
+    if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int_or_auto(1, 256));
+    if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int_or_auto(1, std::numeric_limits<std::int64_t>::max());
     if (d.has("delete")) c.defaults.delete_settings = read_delete(d.child("delete"));
     if (d.has("ddl")) c.defaults.ddl = read_ddl(d.child("ddl"));
     if (d.has("enum_as")) c.defaults.enum_as = read_enum_as(d.child("enum_as"));
@@ -479,6 +495,8 @@ void validate_config(const Config& c) {
   if (c.retry.max_delay_ms < c.retry.initial_delay_ms)
     throw config_error("retry.max_delay_ms", "must not be smaller than retry.initial_delay_ms");
   if (c.defaults.batch_size < 1) throw config_error("defaults.batch_size", "must be at least 1");
+  if (c.defaults.parallel_chunks < 0) throw config_error("defaults.parallel_chunks", "must be auto (0) or at least 1");
+  if (c.defaults.chunk_rows < 0) throw config_error("defaults.chunk_rows", "must be auto (0) or at least 1");
   if (c.defaults.mode == TableMode::Incremental)
     throw config_error("defaults.mode", "incremental needs a watermark column per table: set mode: incremental on each table");
   for (std::size_t i = 0; i < c.cast.size(); ++i) {
@@ -496,6 +514,8 @@ void validate_config(const Config& c) {
   }
   for (const auto& [name, t] : c.tables) {
     const std::string base = "tables." + name;
+    if (t.parallel_chunks && *t.parallel_chunks < 0) throw config_error(base + ".parallel_chunks", "must be auto (0) or at least 1");
+    if (t.chunk_rows && *t.chunk_rows < 0) throw config_error(base + ".chunk_rows", "must be auto (0) or at least 1");
     std::set<std::string> listed(t.columns.begin(), t.columns.end());
     if (listed.size() != t.columns.size()) throw config_error(base + ".columns", "a column is listed twice");
     for (const auto& x : t.exclude_columns)

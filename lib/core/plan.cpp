@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <set>
+#include <thread>
 
 namespace cdc {
 
@@ -85,6 +86,14 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
   plan.source = source;
   plan.settings = config.settings_for(plan.key);
   plan.mode = *plan.settings.mode;
+  if (*plan.settings.parallel_chunks == kAuto || *plan.settings.chunk_rows == kAuto) {
+    AutoChunking a = auto_chunking(source.estimated_rows, source.estimated_bytes, std::thread::hardware_concurrency(),
+                                   *plan.settings.parallel_chunks);
+    if (*plan.settings.chunk_rows == kAuto) plan.settings.chunk_rows = a.chunk_rows;
+    plan.settings.parallel_chunks = a.parallel_chunks;
+    detail::logf(LogLevel::Debug, "plan", source.id.to_string(), "parallel_chunks {}, chunk_rows {} (about {} rows, {} bytes)",
+                 a.parallel_chunks, *plan.settings.chunk_rows, source.estimated_rows, source.estimated_bytes);
+  }
   const TableSettings& s = plan.settings;
   const std::string base = "tables." + plan.key;
 
@@ -174,6 +183,33 @@ TablePlan plan_table(const Config& config, const TableSchema& source, const std:
 
 bool table_selected(const Config& config, const TableId& table) {
   return any_match(config.include, table) && !any_match(config.exclude, table);
+}
+
+std::int64_t TablePlan::values_changed() const {
+  std::int64_t n = 0;
+  for (const auto& c : converters)
+    if (c) n += c->values_changed();
+  return n;
+}
+
+AutoChunking auto_chunking(std::int64_t rows, std::int64_t bytes, unsigned cores, int parallel_chunks) {
+  constexpr int kMaxReaders = 8;
+  constexpr std::int64_t kRowsPerReader = 100'000, kBytesPerReader = 32LL << 20;
+  constexpr std::int64_t kChunksPerReader = 4, kMinChunkRows = 50'000, kMaxChunkRows = 1'000'000, kMaxChunkBytes = 128LL << 20;
+  const int readers = std::clamp(static_cast<int>(std::min(cores, 1024u)), 1, kMaxReaders);
+  AutoChunking out;
+  if (rows < 0) {
+    out.parallel_chunks = parallel_chunks > 0 ? parallel_chunks : readers;
+    return out;
+  }
+  std::int64_t max_rows = kMaxChunkRows;
+  if (bytes > 0 && rows > 0) max_rows = std::clamp<std::int64_t>(kMaxChunkBytes / std::max<std::int64_t>(1, bytes / rows), 1000, kMaxChunkRows);
+  const std::int64_t min_rows = std::min(kMinChunkRows, max_rows);
+  const std::int64_t work = std::max(rows / kRowsPerReader, bytes > 0 ? bytes / kBytesPerReader : 0);
+  out.parallel_chunks = parallel_chunks > 0 ? parallel_chunks : static_cast<int>(std::clamp<std::int64_t>(work, 1, readers));
+  const std::int64_t chunks = static_cast<std::int64_t>(out.parallel_chunks) * kChunksPerReader;
+  out.chunk_rows = std::clamp<std::int64_t>((rows + chunks - 1) / chunks, min_rows, max_rows);
+  return out;
 }
 
 std::string fit_identifier(const std::string& name, std::size_t max_length) {

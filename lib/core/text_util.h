@@ -5,6 +5,7 @@
 #include <cdc/value.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,6 +70,15 @@ inline std::string row_key_text(const TableSchema& schema, const Row& row) {
   if (idx.empty())
     for (int i = 0; i < static_cast<int>(std::min<std::size_t>(schema.columns.size(), 3)); ++i) idx.push_back(i);
   return format_key(schema.columns, row, idx);
+}
+
+// A finite double as the shortest decimal that reads back as the same double, without an
+// exponent: 1.2345678901234567e+19 -> "12345678901234567168" (its exact integer), 1e-07 -> "0.0000001". What a
+// number is as exact decimal digits (numeric targets, verify), where "{}" would give "1e-07".
+inline std::string fixed_double(double d) {
+  char buf[400];  // the longest fixed form of a double (5e-324) is 326 characters
+  auto r = std::to_chars(buf, buf + sizeof buf, d, std::chars_format::fixed);
+  return std::string(buf, r.ptr);
 }
 
 }  // namespace cdc::detail

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
@@ -138,7 +139,7 @@ std::string number_text(const Value& v) {
     case ValueKind::Double: {
       double d = v.as_double();
       if (!std::isfinite(d)) cannot(fmt::format("{} has no decimal form", d));
-      return fmt::format("{}", d);
+      return detail::fixed_double(d);
     }
     default: return v.text();
   }
@@ -250,13 +251,29 @@ std::string timestamptz_to_utc(const std::string& s) {
 
 // ---- converters --------------------------------------------------------------------------------
 
+// Set by a rule's conversion that changed a value so that the target cannot tell the original
+// (an array's explicit lower bounds dropped); FnConverter counts it. Per thread: conversions of
+// one value run on one thread.
+thread_local bool value_changed = false;
+
+// A column's conversion. Counts the values it changed in a way the target cannot undo: a value
+// that became NULL (a MariaDB zero date bound for PostgreSQL) or one its rule marked changed;
+// status shows the count per table (TableStatus::values_changed).
 class FnConverter final : public ValueConverter {
  public:
   explicit FnConverter(std::function<Value(const Value&)> f) : f_(std::move(f)) {}
-  Value convert(const Value& v) const override { return v.is_null() ? v : f_(v); }
+  Value convert(const Value& v) const override {
+    if (v.is_null()) return v;
+    value_changed = false;
+    Value out = f_(v);
+    if (value_changed || out.is_null()) changed_.fetch_add(1, std::memory_order_relaxed);
+    return out;
+  }
+  std::int64_t values_changed() const override { return changed_.load(std::memory_order_relaxed); }
 
  private:
   std::function<Value(const Value&)> f_;
+  mutable std::atomic<std::int64_t> changed_{0};
 };
 
 using Convert = std::function<Value(const Value&)>;
@@ -270,14 +287,18 @@ struct Ctx {
 };
 
 struct Rule {
-  const char* from;    // source dialect, "any"
-  const char* to;      // target dialect, "any"
-  const char* source;  // documented source type
-  const char* target;  // documented target type
-  const char* values;  // documented value rule
+  const char* from;      // source dialect, "any"
+  const char* to;        // target dialect, "any"
+  const char* source;    // documented source type
+  const char* target;    // documented target type
+  const char* values;    // documented value rule
+  const char* lossless;  // documented: does the target hold every value of the source type ("yes", "no: why")
   std::function<bool(const Column&, const Ctx&)> match;
   std::function<LogicalType(const Column&)> type;  // target type (before coerce)
   std::function<Convert(const Column&, const LogicalType&, const Ctx&)> convert;  // may return {} = none
+  // The target's own type text where the logical type alone would render another one (a
+  // destination creates Column::source_type verbatim); empty = rendered from the logical type.
+  std::function<std::string(const Column&)> native = nullptr;
 };
 
 // The first matching rule's target type and value conversion (before coerce), and its name.
@@ -285,10 +306,34 @@ struct Resolved {
   LogicalType type;
   Convert specific;
   std::string rule;
+  std::string native;
 };
 Resolved resolve(const Column& source, const Ctx& ctx);
 
 std::string source_type_of(const Column& c) { return lower(c.source_type); }
+
+// MariaDB's TIMESTAMP (a UTC instant), as opposed to DATETIME; both are TypeId::Timestamp.
+bool is_mysql_timestamp(const Column& c) { return c.type.id == TypeId::Timestamp && starts_with(source_type_of(c), "timestamp"); }
+
+int bit_width(const Column& c) { return c.type.length > 0 ? c.type.length : 64; }
+
+// MariaDB's ENUM holds '' (index 0, what an invalid input becomes without strict mode) besides
+// its labels: the PostgreSQL type gets it as its first label, unless it is declared already.
+std::vector<std::string> with_empty_label(const std::vector<std::string>& labels) {
+  if (std::find(labels.begin(), labels.end(), std::string()) != labels.end()) return labels;
+  std::vector<std::string> out{std::string()};
+  out.insert(out.end(), labels.begin(), labels.end());
+  return out;
+}
+
+// Floating point values bound for a database without NaN and infinities.
+Convert finite_only(const char* database) {
+  return [database](const Value& v) {
+    if (v.kind() == ValueKind::Double && !std::isfinite(v.as_double()))
+      cannot(fmt::format("{} has no {} equivalent", v.as_double(), database));
+    return v;
+  };
+}
 
 bool is_tinyint1(const Column& c) {
   return c.type.id == TypeId::Int8 && !c.type.is_unsigned && starts_with(source_type_of(c), "tinyint(1)");
@@ -328,9 +373,9 @@ Convert reject_nul_text(std::string why) {
   };
 }
 
-// ENUM values bound for a constrained target (PostgreSQL enum type or CHECK): one of the labels.
-Convert enum_member(const Column& c) {
-  return [members = c.type.members](const Value& v) {
+// ENUM values bound for a constrained target (PostgreSQL enum type or CHECK): one of its labels.
+Convert enum_member(const std::vector<std::string>& labels) {
+  return [members = labels](const Value& v) {
     std::string s = v.has_text() ? v.text() : v.to_display();
     if (std::find(members.begin(), members.end(), s) != members.end()) return Value::string(std::move(s));
     if (s.empty()) cannot("'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
@@ -422,6 +467,7 @@ Convert array_to_json(const Column& c, const Ctx& ctx) {
     };
     std::string out;
     emit(detail::parse_array_literal(v.text(), delimiter), out);
+    if (!v.text().empty() && v.text()[0] == '[') value_changed = true;  // "[0:1]={7,8}": the bounds are dropped
     return Value::json(std::move(out));
   };
 }
@@ -429,41 +475,68 @@ Convert array_to_json(const Column& c, const Ctx& ctx) {
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> r = {
       // ---- MariaDB/MySQL as source ----
-      {"mysql", "any", "TINYINT(1)", "boolean",
-       "0/1 -> false/true; any other value is a conversion error (cast tinyint(1) to smallint keeps it)",
-       [](const Column& c, const Ctx&) { return is_tinyint1(c); }, [](const Column&) { return of(TypeId::Bool); },
-       nullptr},
-      {"mysql", "sqlite", "BIGINT UNSIGNED", "text", "exact digits (SQLite integers are signed 64-bit)",
+      {"mysql", "any", "TINYINT(1)", "smallint, as any TINYINT (SQLite: TINYINT)",
+       "unchanged, -128..127 (cast tinyint(1) to boolean for booleans: 0/1 -> false/true, other values then go to quarantine)",
+       "yes", [](const Column& c, const Ctx&) { return is_tinyint1(c); }, [](const Column& c) { return c.type; }, nullptr},
+      {"mysql", "sqlite", "BIGINT UNSIGNED", "text", "exact digits (SQLite integers are signed 64-bit)", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
        [](const Column&) { return of(TypeId::String); }, nullptr},
-      {"mysql", "any", "BIGINT UNSIGNED", "numeric(20,0)", "exact digits",
+      {"mysql", "any", "BIGINT UNSIGNED", "numeric(20,0)", "exact digits", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
        [](const Column&) { return decimal(20, 0); }, nullptr},
       {"mysql", "any", "TINYINT/SMALLINT/MEDIUMINT/INT UNSIGNED", "next wider signed integer (smallint/integer/integer/bigint)",
-       "unchanged", [](const Column& c, const Ctx&) { return is_integer(c.type.id) && c.type.is_unsigned; },
+       "unchanged", "yes", [](const Column& c, const Ctx&) { return is_integer(c.type.id) && c.type.is_unsigned; },
        [](const Column& c) { return widened(c.type); }, nullptr},
-      {"mysql", "any", "BIT(1)", "boolean", "0/1 -> false/true",
+      {"mysql", "any", "BIT(1)", "boolean", "0/1 -> false/true", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit && c.type.length == 1; },
        [](const Column&) { return of(TypeId::Bool); }, nullptr},
-      {"mysql", "postgresql", "BIT(n)", "bit varying(n)", "the integer as n binary digits",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
+      {"mysql", "postgresql", "BIT(n)", "bit(n)", "the integer as n binary digits", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; },
+       [](const Column& c) {
+         LogicalType t = c.type;
+         t.length = bit_width(c);
+         t.fixed_length = true;
+         return t;
+       },
        [](const Column& c, const LogicalType&, const Ctx&) -> Convert {
-         int n = c.type.length > 0 ? c.type.length : 64;
+         int n = bit_width(c);
          return [n](const Value& v) {
            std::uint64_t u = v.kind() == ValueKind::UInt ? v.as_uint() : static_cast<std::uint64_t>(v.as_int());
            std::string bits;
            for (int i = n - 1; i >= 0; --i) bits += (i < 64 && ((u >> i) & 1)) ? '1' : '0';
            return Value::string(bits);
          };
-       }},
-      {"mysql", "sqlite", "BIT(n)", "integer", "the integer value",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; }, [](const Column&) { return of(TypeId::Int64); },
-       nullptr},
-      {"mysql", "postgresql", "TIME(p)", "interval", "same text (-838:59:59 .. 838:59:59 fit an interval, not a time)",
+       },
+       // PostgreSQL's bit(n), not bit varying: a BIT(n) value always has n digits, and bit(n) maps
+       // back to BIT(n) (a bit varying could hold values whose leading zeros tell them apart).
+       [](const Column& c) { return fmt::format("bit({})", bit_width(c)); }},
+      {"mysql", "sqlite", "BIT(n)", "integer (BIT(64): text)",
+       "the integer value (BIT(64): its exact digits, as SQLite integers are signed 64-bit)", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; },
+       [](const Column& c) { return bit_width(c) < 64 ? of(TypeId::Int64) : of(TypeId::String); }, nullptr},
+      {"mysql", "postgresql", "TIME(p)", "interval", "same text (-838:59:59 .. 838:59:59 fit an interval, not a time)", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Time; }, [](const Column&) { return of(TypeId::Interval); },
        nullptr},
-      {"mysql", "any", "TIMESTAMP(p)", "timestamptz(p)", "read in UTC; +00:00 appended; zero -> NULL",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Timestamp && starts_with(source_type_of(c), "timestamp"); },
+      {"mysql", "sqlite", "DATE, DATETIME(p), TIMESTAMP(p)", "DATE, TIMESTAMP, TIMESTAMPTZ (SQLite text)",
+       "as MariaDB prints them, zero dates ('0000-00-00...') and zero parts ('2024-00-10') included; TIMESTAMP read in UTC "
+       "with +00:00 appended",
+       "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Date || c.type.id == TypeId::Timestamp; },
+       [](const Column& c) {
+         LogicalType t = c.type;
+         if (is_mysql_timestamp(c)) t.id = TypeId::TimestampTz;
+         return t;
+       },
+       [](const Column& c, const LogicalType&, const Ctx&) -> Convert {
+         if (!is_mysql_timestamp(c)) return nullptr;
+         return [](const Value& v) {
+           const std::string& s = v.text();
+           if (zero_date(s) || zero_in_date(s)) return v;
+           return Value::timestamp_tz(s + "+00:00");
+         };
+       }},
+      {"mysql", "any", "TIMESTAMP(p)", "timestamptz(p)",
+       "read in UTC; +00:00 appended; zero ('0000-00-00 00:00:00') -> NULL, counted in status as a value changed", "no: zero -> NULL",
+       [](const Column& c, const Ctx&) { return is_mysql_timestamp(c); },
        [](const Column& c) {
          LogicalType t = c.type;
          t.id = TypeId::TimestampTz;
@@ -478,7 +551,9 @@ const std::vector<Rule>& rules() {
          };
        }},
       {"mysql", "any", "DATE, DATETIME(p)", "date, timestamp(p)",
-       "zero dates ('0000-00-00...') -> NULL (cast the column to text to keep them); '2024-00-10' is a conversion error",
+       "zero dates ('0000-00-00...') -> NULL, counted in status as values changed (cast the column to text to keep them); "
+       "'2024-00-10' is a conversion error",
+       "no: zero dates -> NULL; zero month or day: no date type holds it",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Date || c.type.id == TypeId::Timestamp; },
        [](const Column& c) { return c.type; },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert {
@@ -490,31 +565,30 @@ const std::vector<Rule>& rules() {
          };
        }},
       {"mysql", "postgresql", "ENUM(...) with enum_as: type (the default)",
-       "enum type {table}_{column} in the table's schema, same labels in the same order (created once, name shortened like "
-       "other identifiers)",
-       "the label; '' (MariaDB's value for an invalid ENUM input, when not a declared label) is a conversion error",
-       [](const Column& c, const Ctx& x) { return c.type.id == TypeId::Enum && x.enum_as == EnumAs::Type; },
+       "enum type {table}_{column} in the table's schema: '' first (unless declared), then the labels in the same order "
+       "(created once, name shortened like other identifiers)",
+       "the label; '' (MariaDB's value for an invalid ENUM input, index 0) is the type's first label, so it sorts first as "
+       "in MariaDB",
+       "yes", [](const Column& c, const Ctx& x) { return c.type.id == TypeId::Enum && x.enum_as == EnumAs::Type; },
        [](const Column& c) {
          LogicalType t = of(TypeId::Enum);
-         t.members = c.type.members;
+         t.members = with_empty_label(c.type.members);
          return t;
        },
-       [](const Column& c, const LogicalType&, const Ctx&) -> Convert { return enum_member(c); }},
-      {"mysql", "postgresql", "ENUM(...) with enum_as: check", "text CHECK (column IN (labels))",
-       "the label; '' as with enum_as: type",
-       [](const Column& c, const Ctx& x) { return c.type.id == TypeId::Enum && x.enum_as == EnumAs::Check; },
+       [](const Column&, const LogicalType& t, const Ctx&) -> Convert { return enum_member(t.members); }},
+      {"mysql", "postgresql", "ENUM(...) with enum_as: check", "text CHECK (column IN ('', labels))", "the label; '' as with enum_as: type",
+       "yes", [](const Column& c, const Ctx& x) { return c.type.id == TypeId::Enum && x.enum_as == EnumAs::Check; },
        [](const Column& c) {
          LogicalType t = of(TypeId::String);
-         t.members = c.type.members;
+         t.members = with_empty_label(c.type.members);
          return t;
        },
-       [](const Column& c, const LogicalType&, const Ctx&) -> Convert { return enum_member(c); }},
-      {"mysql", "postgresql", "ENUM(...) with enum_as: text", "text", "the label ('' kept)",
+       [](const Column&, const LogicalType& t, const Ctx&) -> Convert { return enum_member(t.members); }},
+      {"mysql", "postgresql", "ENUM(...) with enum_as: text", "text", "the label ('' kept)", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Enum; }, [](const Column&) { return of(TypeId::String); },
        nullptr},
-      {"mysql", "any", "ENUM(...)", "text (members kept in the schema)", "the label", [](const Column& c, const Ctx&) {
-         return c.type.id == TypeId::Enum;
-       },
+      {"mysql", "any", "ENUM(...)", "text (members kept in the schema)", "the label", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Enum; },
        [](const Column& c) {
          LogicalType t = of(TypeId::String);
          t.members = c.type.members;
@@ -522,8 +596,7 @@ const std::vector<Rule>& rules() {
        },
        nullptr},
       {"mysql", "postgresql", "SET(...)", "text[] (the labels kept in a column comment, so the column maps back to SET)",
-       "'red,green' -> {red,green}; '' -> {}",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; },
+       "'red,green' -> {red,green}; '' -> {}", "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; },
        [](const Column& c) {
          LogicalType t = of(TypeId::Array);
          t.element = TypeId::String;
@@ -543,26 +616,47 @@ const std::vector<Rule>& rules() {
            return Value::string(detail::text_array_literal(labels));
          };
        }},
-      {"mysql", "any", "SET(...)", "text", "comma-separated labels as MariaDB prints them",
+      {"mysql", "any", "SET(...)", "text", "comma-separated labels as MariaDB prints them", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
        nullptr},
-      {"mysql", "postgresql", "JSON", "jsonb", "the document; a \\u0000 escape (jsonb cannot hold it) is a conversion error",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Json; }, [](const Column&) { return of(TypeId::Json); },
-       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
-         return [](const Value& v) {
-           if (v.text().find("\\u0000") != std::string::npos) cannot("JSON with \\u0000, which jsonb cannot hold");
-           return Value::json(v.text());
-         };
-       }},
+      {"any", "postgresql", "JSON", "json",
+       "the document as the source stores it: key order, spaces, duplicate keys and \\u0000 kept (cast the column to jsonb "
+       "for jsonb, which normalises documents and refuses \\u0000)",
+       "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Json; }, [](const Column&) { return of(TypeId::Json); },
+       nullptr,
+       // json, not jsonb: jsonb keeps the value, not the document (it reorders keys, drops
+       // duplicates and spaces) and cannot hold \u0000.
+       [](const Column&) { return std::string("json"); }},
+      // ---- SQLite as source: its declared widths, lengths and precisions are names, not limits ----
+      {"sqlite", "any", "integer types of any declared width (TINYINT, SMALLINT, MEDIUMINT, INT, INTEGER, BIGINT)", "bigint",
+       "unchanged (SQLite stores any 64-bit integer in any of them)", "yes",
+       [](const Column& c, const Ctx&) { return is_integer(c.type.id) && !(c.type.id == TypeId::Int64 && c.type.is_unsigned); },
+       [](const Column&) { return of(TypeId::Int64); }, nullptr},
+      {"sqlite", "any", "UNSIGNED BIGINT", "numeric(20,0)", "exact digits (negative values included: SQLite does not check)", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Int64 && c.type.is_unsigned; },
+       [](const Column&) { return decimal(20, 0); }, nullptr},
+      {"sqlite", "any", "CHAR(n), VARCHAR(n), TEXT, CLOB", "text",
+       "unchanged (SQLite neither limits a declared length nor pads CHAR); to PostgreSQL a NUL byte is a conversion error",
+       "yes (NUL to PostgreSQL: no PostgreSQL text holds it)", [](const Column& c, const Ctx&) { return c.type.id == TypeId::String; },
+       [](const Column&) { return of(TypeId::String); }, nullptr},
+      {"sqlite", "postgresql", "DECIMAL(p,s), NUMERIC(p,s)", "numeric", "exact digits (SQLite does not limit p and s)", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal; }, [](const Column&) { return decimal(-1, -1); },
+       nullptr},
+      {"sqlite", "mysql", "DECIMAL(p,s), NUMERIC(p,s)", "DECIMAL(65,30)",
+       "exact digits (SQLite does not limit p and s); more than 35 integer or 30 fractional digits is a conversion error",
+       "no: beyond DECIMAL(65,30), MariaDB's widest", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal; },
+       [](const Column&) { return decimal(65, 30); }, nullptr},
       {"any", "postgresql", "CHAR(n)/VARCHAR(n)/TEXT", "character(n)/character varying(n)/text (lengths in characters)",
        "text with a NUL byte is a conversion error (PostgreSQL text cannot hold NUL; cast the column to bytea to keep it)",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::String; }, [](const Column& c) { return c.type; },
+       "yes (NUL: no PostgreSQL text holds it)", [](const Column& c, const Ctx&) { return c.type.id == TypeId::String; },
+       [](const Column& c) { return c.type; },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
        }},
       // ---- PostgreSQL as source ----
       {"postgresql", "mysql", "timestamptz(p)", "DATETIME(p) in UTC (DATETIME(6) when p is unset)",
        "converted to UTC, offset dropped; ±infinity and years outside 1..9999 are conversion errors",
+       "yes (the instant; ±infinity, BC and years past 9999: no MariaDB type holds them)",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::TimestampTz; },
        [](const Column& c) {
          LogicalType t = c.type;
@@ -573,7 +667,8 @@ const std::vector<Rule>& rules() {
        [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) { return Value::timestamp(timestamptz_to_utc(v.text())); };
        }},
-      {"postgresql", "mysql", "timestamp(p), date", "DATETIME(p), DATE", "±infinity is a conversion error",
+      {"postgresql", "mysql", "timestamp(p), date", "DATETIME(p), DATE", "±infinity, BC and years past 9999 are conversion errors",
+       "yes (±infinity, BC and years past 9999: no MariaDB type holds them)",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Timestamp || c.type.id == TypeId::Date; },
        [](const Column& c) {
          LogicalType t = c.type;
@@ -582,26 +677,28 @@ const std::vector<Rule>& rules() {
        },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) {
-           if (v.text() == "infinity" || v.text() == "-infinity" || v.text().find(" BC") != std::string::npos)
-             cannot(fmt::format("'{}' has no MariaDB equivalent", v.text()));
+           const std::string& s = v.text();
+           if (s == "infinity" || s == "-infinity" || s.find(" BC") != std::string::npos || s.find('-') > 4)
+             cannot(fmt::format("'{}' has no MariaDB equivalent", s));
            return v;
          };
        }},
-      {"postgresql", "mysql", "numeric (no typmod)", "DECIMAL(65,30)",
-       "range-checked: more than 35 integer or 30 fractional digits, or NaN, is a conversion error",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal && c.type.precision <= 0; },
+      {"postgresql", "mysql", "numeric without typmod, or beyond DECIMAL's limits (p > 65, s > 30, s < 0)", "DECIMAL(65,30)",
+       "range-checked: more than 35 integer or 30 fractional digits, NaN or ±Infinity is a conversion error",
+       "no: MariaDB's DECIMAL holds at most 65 digits and no NaN (cast the column to text to keep every value)",
+       [](const Column& c, const Ctx&) {
+         return c.type.id == TypeId::Decimal && (c.type.precision <= 0 || c.type.precision > 65 || c.type.scale > 30 || c.type.scale < 0);
+       },
        [](const Column&) { return decimal(65, 30); }, nullptr},
-      {"postgresql", "mysql", "interval, time with time zone", "text", "as PostgreSQL prints it",
+      {"postgresql", "mysql", "interval, time with time zone", "text", "as PostgreSQL prints it", "yes",
        [](const Column& c, const Ctx&) {
          return c.type.id == TypeId::Interval || (c.type.id == TypeId::Time && lower(c.source_type).find("with time zone") != std::string::npos);
        },
        [](const Column&) { return of(TypeId::String); }, nullptr},
-      {"postgresql", "mysql", "bit(n), bit varying(n)", "BIT(n) (n <= 64)", "binary digits -> the integer they spell",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; }, [](const Column& c) { return c.type; },
-       [](const Column& c, const LogicalType&, const Ctx&) -> Convert {
-         if (c.type.length > 64 || c.type.length < 0)
-           throw Error(ErrorKind::Schema, fmt::format("bit({}) does not fit MariaDB's BIT(64); cast the column to text", c.type.length), false,
-                       "column " + c.name);
+      {"postgresql", "mysql", "bit(n) (n <= 64)", "BIT(n)", "binary digits -> the integer they spell", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit && c.type.fixed_length && c.type.length >= 1 && c.type.length <= 64; },
+       [](const Column& c) { return c.type; },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
          return [](const Value& v) {
            std::uint64_t u = 0;
            for (char ch : v.text()) {
@@ -611,11 +708,20 @@ const std::vector<Rule>& rules() {
            return Value::uint64(u);
          };
        }},
+      {"postgresql", "mysql", "bit varying(n), bit(n) with n > 64", "text (VARCHAR(n))",
+       "the binary digits as PostgreSQL prints them (an integer would lose a bit varying's leading zeros)", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Bit; },
+       [](const Column& c) {
+         LogicalType t = of(TypeId::String);
+         t.length = c.type.length > 0 ? c.type.length : -1;
+         return t;
+       },
+       nullptr},
       {"postgresql", "mysql", "text[] made from a MariaDB SET (column comment \"cdc: MariaDB SET {...}\")", "SET(labels)",
-       "{red,green} -> 'red,green'",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column& c) { return c.type; },
+       "{red,green} -> 'red,green'", "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; },
+       [](const Column& c) { return c.type; },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert { return joined_set_labels; }},
-      {"postgresql", "any", "text[] made from a MariaDB SET", "text", "{red,green} -> 'red,green'",
+      {"postgresql", "any", "text[] made from a MariaDB SET", "text", "{red,green} -> 'red,green'", "yes",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Set; }, [](const Column&) { return of(TypeId::String); },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert { return joined_set_labels; }},
       {"postgresql", "any", "arrays: any element type, any number of dimensions",
@@ -624,11 +730,28 @@ const std::vector<Rule>& rules() {
        "type's rule, then numbers and booleans as JSON numbers and booleans, json elements embedded, the rest (text, "
        "dates, uuid, bytea as \\x hex) as JSON strings: {1,NULL} -> [1,null], {\"a\\\"b\"} -> [\"a\\\"b\"]; NaN/Infinity "
        "elements are conversion errors",
+       "no: explicit lower bounds ([0:1]={7,8}) are dropped, counted in status as values changed; NaN/Infinity elements have "
+       "no JSON number",
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Array; }, [](const Column&) { return of(TypeId::Json); },
        [](const Column& c, const LogicalType&, const Ctx& x) -> Convert { return array_to_json(c, x); }},
+      // ---- floating point into MariaDB and SQLite ----
+      {"any", "mysql", "real, double precision", "FLOAT, DOUBLE", "NaN and ±Infinity are conversion errors", "yes (NaN, ±Infinity: "
+       "MariaDB holds neither)",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Float32 || c.type.id == TypeId::Float64; },
+       [](const Column& c) { return c.type; }, [](const Column&, const LogicalType&, const Ctx&) -> Convert { return finite_only("MariaDB"); }},
+      {"any", "sqlite", "real, double precision", "REAL", "NaN is a conversion error (SQLite would store NULL)",
+       "yes (NaN: SQLite stores none)",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Float32 || c.type.id == TypeId::Float64; },
+       [](const Column& c) { return c.type; },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert {
+         return [](const Value& v) {
+           if (v.kind() == ValueKind::Double && std::isnan(v.as_double())) cannot("NaN has no SQLite equivalent (SQLite would store NULL)");
+           return v;
+         };
+       }},
       // ---- into SQLite ----
       {"any", "sqlite", "decimal(p,s) with p > 15", "text", "exact digits (SQLite's NUMERIC affinity would round them to a double)",
-       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal && (c.type.precision <= 0 || c.type.precision > 15); },
+       "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Decimal && (c.type.precision <= 0 || c.type.precision > 15); },
        [](const Column&) { return of(TypeId::String); }, nullptr},
   };
   return r;
@@ -643,9 +766,10 @@ Resolved resolve(const Column& source, const Ctx& ctx) {
     out.type = r.type(source);
     if (r.convert) out.specific = r.convert(source, out.type, ctx);
     out.rule = std::string(r.source) + " -> " + r.target;
+    if (r.native) out.native = r.native(source);
     return out;
   }
-  return {source.type, {}, "same logical type"};
+  return {source.type, {}, "same logical type", {}};
 }
 
 // ---- the mapper ------------------------------------------------------------------------------
@@ -680,21 +804,25 @@ class BuiltinTypeMapper final : public TypeMapper {
     } else {
       Resolved r = resolve(source, Ctx{from, to, enum_as_for(table)});
       m.target.type = std::move(r.type);
+      m.target.source_type = std::move(r.native);
       specific = std::move(r.specific);
       m.rule = std::move(r.rule);
     }
     const LogicalType target_type = m.target.type;
+    Convert nul;
+    if (to == "postgresql" && target_type.id == TypeId::String && (cast || !specific))
+      nul = reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
+    if (to == "postgresql" && target_type.id == TypeId::Json && m.target.source_type != "json")
+      nul = [](const Value& v) {  // jsonb (a cast): it cannot hold \u0000
+        if (v.has_text() && v.text().find("\\u0000") != std::string::npos) cannot("JSON with \\u0000, which jsonb cannot hold");
+        return v;
+      };
     // Values are always checked against the target type across dialects (coerce), after any
     // rule-specific conversion.
-    m.converter = std::make_shared<FnConverter>([specific, target_type](const Value& v) {
-      Value out = specific ? specific(v) : v;
-      return coerce(out, target_type);
+    m.converter = std::make_shared<FnConverter>([specific, target_type, nul](const Value& v) {
+      Value out = coerce(specific ? specific(v) : v, target_type);
+      return nul ? nul(out) : out;
     });
-    if (to == "postgresql" && target_type.id == TypeId::String && (cast || !specific)) {
-      auto nul = reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
-      auto inner = m.converter;
-      m.converter = std::make_shared<FnConverter>([inner, nul](const Value& v) { return nul(inner->convert(v)); });
-    }
     return m;
   }
 
@@ -807,10 +935,11 @@ std::shared_ptr<const TypeMapper> make_type_mapper(const Config& config) {
 
 std::vector<TypeRuleRow> type_rules() {
   std::vector<TypeRuleRow> out;
-  for (const auto& r : rules()) out.push_back({r.from, r.to, r.source, r.target, r.values});
+  for (const auto& r : rules()) out.push_back({r.from, r.to, r.source, r.target, r.values, r.lossless});
   out.push_back({"any", "any other", "any other type", "the same logical type, rendered by the destination",
-                 "checked against the target type: numbers by range and digits, text as UTF-8; never rounded or truncated"});
-  out.push_back({"same", "same", "every type", "the native type, verbatim", "unchanged"});
+                 "checked against the target type: numbers by range and digits, text as UTF-8; never rounded or truncated",
+                 "yes: the same type at the same width or wider (where a width has no equal, a rule above widens it)"});
+  out.push_back({"same", "same", "every type", "the native type, verbatim", "unchanged", "yes"});
   return out;
 }
 

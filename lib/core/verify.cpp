@@ -18,6 +18,7 @@
 
 #include <array>
 #include <atomic>
+#include <cmath>
 #include <map>
 #include <mutex>
 #include <set>
@@ -62,15 +63,15 @@ void encode(const Value& v, std::string& out) {
     case ValueKind::UInt: out += 'n'; out += std::to_string(v.as_uint()); break;
     case ValueKind::Decimal: out += 'n'; out += canonical_decimal(v.text()); break;
     case ValueKind::Double: {
-      // A double that prints without an exponent compares as the decimal it prints as, so a
-      // DECIMAL stored as REAL by SQLite equals the same number held exactly elsewhere.
-      std::string text = fmt::format("{}", v.as_double());
-      if (text.find_first_of("eEna") == std::string::npos) {
+      // A finite double compares as the decimal it is (its shortest exact digits), so a DECIMAL
+      // stored as REAL by SQLite equals the same number held exactly elsewhere.
+      const double d = v.as_double();
+      if (std::isfinite(d)) {
         out += 'n';
-        out += canonical_decimal(text);
+        out += canonical_decimal(detail::fixed_double(d));
       } else {
         out += 'f';
-        out += text;
+        out += fmt::format("{}", d);
       }
       break;
     }
@@ -100,7 +101,30 @@ struct Layout {
   // Source side with a config: each compared column's value converter (as the copy applies it),
   // so that a source row is compared with what it became at the target.
   std::vector<std::shared_ptr<const ValueConverter>> converters;
+  // Per compared column: trailing spaces are padding, not data (see pads_char), and are dropped
+  // before hashing. The same on both sides of a pair.
+  std::vector<bool> unpadded;
 };
+
+// CHAR(n) in PostgreSQL and MariaDB: trailing spaces are padding, not part of the value.
+// PostgreSQL pads a character(n) to n and ignores trailing spaces when comparing; MariaDB strips
+// them when a CHAR is read (without PAD_CHAR_TO_FULL_LENGTH). So 'ab' copied from a PostgreSQL
+// character(5) reads 'ab   ' at the source and 'ab' at a MariaDB target: one value by the rules of
+// both. SQLite has no CHAR semantics: there every space is data.
+bool pads_char(const std::string& dialect, const Column& c) {
+  return (dialect == "postgresql" || dialect == "mysql") && c.type.id == TypeId::String && c.type.fixed_length;
+}
+
+// Hashes a value, without its trailing spaces when the column pair compares as CHAR.
+void encode_column(const Value& v, bool unpadded, std::string& out) {
+  if (unpadded && v.kind() == ValueKind::String) {
+    const std::string& s = v.text();
+    std::size_t end = s.find_last_not_of(' ');
+    encode(Value::string(s.substr(0, end == std::string::npos ? 0 : end + 1)), out);
+    return;
+  }
+  encode(v, out);
+}
 
 
 
@@ -134,15 +158,16 @@ void scan(SourceConnector& conn, const Layout& l, F&& f) {
       for (int k : l.key) encode(row[static_cast<std::size_t>(k)], kbuf);
       for (std::size_t i = 0; i < l.compared.size(); ++i) {
         const Value& v = row[static_cast<std::size_t>(l.compared[i])];
+        const bool unpadded = i < l.unpadded.size() && l.unpadded[i];
         if (i < l.converters.size() && l.converters[i]) {
           try {
-            encode(l.converters[i]->convert(v), rbuf);
+            encode_column(l.converters[i]->convert(v), unpadded, rbuf);
           } catch (const Error&) {
             rbuf += "\x01unconvertible";  // cannot be at the target as it is
             encode(v, rbuf);
           }
         } else {
-          encode(v, rbuf);
+          encode_column(v, unpadded, rbuf);
         }
       }
       f(row, XXH3_64bits(kbuf.data(), kbuf.size()), XXH3_64bits(rbuf.data(), rbuf.size()));
@@ -240,6 +265,11 @@ TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target,
     for (const auto& p : pairs) {
       int i = plan.read.index_of(p.source_name);
       ls.converters.push_back(i >= 0 ? plan.converters[static_cast<std::size_t>(i)] : nullptr);
+      const Column& sc = src.columns[static_cast<std::size_t>(src.index_of(p.source_name))];
+      const Column& tc = dst.columns[static_cast<std::size_t>(dst.index_of(p.target_name))];
+      const bool unpadded = pads_char(source.dialect(), sc) || pads_char(target.dialect(), tc);
+      ls.unpadded.push_back(unpadded);
+      lt.unpadded.push_back(unpadded);
     }
     // A filtered copy is compared against the filtered source.
     Side a = summarize(source, ls);

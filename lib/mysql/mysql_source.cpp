@@ -116,6 +116,20 @@ std::string column_list(const std::vector<Column>& cols) {
   return out;
 }
 
+// The select list of a read: the columns, FLOAT ones as the DOUBLE that holds them exactly.
+// MariaDB prints a FLOAT with 6 significant digits (16777217 is stored as 16777216 and printed
+// "16777200"), which is not the stored value; as a DOUBLE it prints every digit, and the reader
+// takes the float back from that text (canonical_float), as the binlog's binary FLOAT is taken.
+std::string select_list(const std::vector<Column>& cols) {
+  std::string out;
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    const std::string name = quote_ident(cols[i].name);
+    out += i ? ", " : "";
+    out += cols[i].type.id == TypeId::Float32 ? fmt::format("CAST({0} AS DOUBLE) AS {0}", name) : name;
+  }
+  return out;
+}
+
 // Lexicographic comparison of a key tuple against literal values, spelled out as OR/AND so the
 // range optimizer uses the primary key: (a, b) >= (1, 2) -> a > 1 OR (a = 1 AND b >= 2).
 std::string tuple_condition(const Conn& conn, const std::vector<Column>& keys, const std::vector<Value>& values,
@@ -288,7 +302,7 @@ class MysqlSource final : public SourceConnector {
       conds.push_back(tuple_condition(conn, keys, key, op));
     }
     if (!req.where.empty()) conds.push_back("(" + req.where + ")");
-    std::string sql = fmt::format("SELECT {} FROM {}", column_list(schema.columns), qualified(schema.id));
+    std::string sql = fmt::format("SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
     for (std::size_t i = 0; i < conds.size(); ++i) sql += (i ? " AND " : " WHERE ") + conds[i];
     if (!keys.empty()) sql += " ORDER BY " + column_list(keys);
     conn.exec("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ");
@@ -311,7 +325,7 @@ class MysqlSource final : public SourceConnector {
                                 schema.id.to_string()),
                     false, where_of(schema.id));
       std::string wm = quote_ident(req.watermark_column);
-      std::string sql = fmt::format("SELECT {} FROM {}", column_list(schema.columns), qualified(schema.id));
+      std::string sql = fmt::format("SELECT {} FROM {}", select_list(schema.columns), qualified(schema.id));
       std::vector<std::string> conds;
       if (req.last_value && !req.last_value->is_null()) {
         std::string c = wm + " > ";

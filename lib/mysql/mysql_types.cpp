@@ -182,6 +182,10 @@ void append_literal(const Conn& conn, std::string& out, const Value& v, const Co
       if (!std::isfinite(d))
         throw Error(ErrorKind::Conversion, fmt::format("MariaDB cannot store {} in column {}", d, target.name), false,
                     "column " + target.name);
+      // A FLOAT column gets the float the value is, written with every digit: a float's shortest
+      // text read as a double (3.4028235e38 for the largest float) can lie beyond FLT_MAX, which
+      // MariaDB refuses as out of range.
+      if (target.type.id == TypeId::Float32 && std::isfinite(static_cast<float>(d))) d = static_cast<double>(static_cast<float>(d));
       fmt::format_to(std::back_inserter(out), "{}", d);
       return;
     }

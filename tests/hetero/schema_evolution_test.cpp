@@ -355,14 +355,14 @@ TEST_CASE("ENUM labels added at a MariaDB source reach PostgreSQL enum types and
   CHECK(p.rows("SELECT id, s FROM typed ORDER BY id") == std::vector<std::string>{"1 | c", "2 | c"});
   CHECK(p.rows("SELECT id, s FROM checked ORDER BY id") == std::vector<std::string>{"1 | c", "2 | c"});
   CHECK(p.rows("SELECT enumlabel FROM pg_enum WHERE enumtypid = 'typed_s'::regtype ORDER BY enumsortorder") ==
-        std::vector<std::string>{"a", "b", "c"});
+        std::vector<std::string>{"", "a", "b", "c"});  // '' first: MariaDB's index 0
   CHECK(pg_type(p, "typed", "s") == "typed_s");
   CHECK(pg_type(p, "checked", "s") == "text");
   CHECK(p.rows("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'checked'::regclass AND contype = 'c'") ==
-        std::vector<std::string>{"CHECK ((s = ANY (ARRAY['a'::text, 'b'::text, 'c'::text])))"});
+        std::vector<std::string>{"CHECK ((s = ANY (ARRAY[''::text, 'a'::text, 'b'::text, 'c'::text])))"});
   CHECK(p.rows("SELECT target_table, kind, column_name, action, ddl FROM cdc_metadata.schema_history ORDER BY target_table") ==
         std::vector<std::string>{
             "checked | widened | s | applied | ALTER TABLE \"public\".\"checked\" DROP CONSTRAINT \"checked_s_check\"; "
-            "ALTER TABLE \"public\".\"checked\" ADD CONSTRAINT \"checked_s_check\" CHECK (\"s\" IN (E'a', E'b', E'c'))",
+            "ALTER TABLE \"public\".\"checked\" ADD CONSTRAINT \"checked_s_check\" CHECK (\"s\" IN (E'', E'a', E'b', E'c'))",
             "typed | widened | s | applied | ALTER TYPE \"public\".\"typed_s\" ADD VALUE IF NOT EXISTS E'c'"});
 }

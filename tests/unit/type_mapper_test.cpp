@@ -2,10 +2,12 @@
 // documented table in docs/type-mapping.md, which must list exactly what type_rules() returns.
 #include <cdc/config.h>
 #include <cdc/error.h>
+#include <cdc/plan.h>
 #include <cdc/type_mapper.h>
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
 #include <sstream>
@@ -62,14 +64,14 @@ TEST_CASE("same dialect keeps native types and values", "[unit][types]") {
 }
 
 TEST_CASE("MariaDB to PostgreSQL rules", "[unit][types]") {
-  SECTION("tinyint(1) becomes boolean and a stored 2 is not lost silently") {
-    auto m = map(col("flag", TypeId::Int8, "tinyint(1)"), "mysql", "postgresql");
-    CHECK(m.target.type.id == TypeId::Bool);
-    CHECK(m.target.source_type.empty());
-    CHECK(conv(m, Value::int64(1)) == Value::boolean(true));
-    CHECK(conv(m, Value::int64(0)) == Value::boolean(false));
-    CHECK(conv(m, Value()) == Value());
-    CHECK(conversion_error(m, Value::int64(2)) == "2 is not a boolean (0 or 1)");
+  SECTION("tinyint(1) is a small integer: 2 and -1, stored in such 'boolean' columns, are kept") {
+    for (const char* to : {"postgresql", "sqlite"}) {
+      auto m = map(col("flag", TypeId::Int8, "tinyint(1)"), "mysql", to);
+      CHECK(m.target.type.id == TypeId::Int8);  // PostgreSQL: smallint
+      CHECK(m.target.source_type.empty());
+      for (std::int64_t v : {-128, -1, 0, 1, 2, 127}) CHECK(conv(m, Value::int64(v)) == Value::int64(v));
+      CHECK(conv(m, Value()) == Value());
+    }
   }
   SECTION("unsigned integers widen; BIGINT UNSIGNED becomes numeric(20,0)") {
     auto m8 = map(col("a", TypeId::Int8, "tinyint(3) unsigned", true), "mysql", "postgresql");
@@ -121,21 +123,25 @@ TEST_CASE("MariaDB to PostgreSQL rules", "[unit][types]") {
     CHECK(conv(map(b1, "mysql", "postgresql"), Value::uint64(1)) == Value::boolean(true));
     Column b5 = col("b5", TypeId::Bit, "bit(5)");
     b5.type.length = 5;
-    CHECK(conv(map(b5, "mysql", "postgresql"), Value::uint64(5)) == Value::string("00101"));
+    auto m5 = map(b5, "mysql", "postgresql");
+    CHECK(m5.target.source_type == "bit(5)");  // bit(n), which maps back to BIT(n)
+    CHECK(m5.target.type.fixed_length);
+    CHECK(conv(m5, Value::uint64(5)) == Value::string("00101"));
   }
-  SECTION("ENUM becomes an enum type of the same labels; '' (MariaDB's invalid-input value) is refused") {
+  SECTION("ENUM becomes an enum type of '' (MariaDB's invalid-input value, index 0) and the same labels") {
     Column e = col("e", TypeId::Enum, "enum('a','b')");
     e.type.members = {"a", "b", "it's, \"quoted\" \\ ünï"};
     auto me = map(e, "mysql", "postgresql");
     CHECK(me.target.type.id == TypeId::Enum);
-    CHECK(me.target.type.members == e.type.members);
+    CHECK(me.target.type.members == std::vector<std::string>{"", "a", "b", "it's, \"quoted\" \\ ünï"});
     CHECK(conv(me, Value::string("b")) == Value::string("b"));
     CHECK(conv(me, Value::string("it's, \"quoted\" \\ ünï")) == Value::string("it's, \"quoted\" \\ ünï"));
-    CHECK(conversion_error(me, Value::string("")) == "'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
+    CHECK(conv(me, Value::string("")) == Value::string(""));
     CHECK(conversion_error(me, Value::string("c")) == "'c' is not one of the column's ENUM labels");
     CHECK(conversion_error(me, Value::string(std::string("a\0b", 3))).find("not one of the column's ENUM labels") != std::string::npos);
-    // A declared '' label is a label like any other.
-    e.type.members = {"", "x"};
+    // A declared '' label is a label like any other (and not added twice).
+    e.type.members = {"x", ""};
+    CHECK(map(e, "mysql", "postgresql").target.type.members == e.type.members);
     CHECK(conv(map(e, "mysql", "postgresql"), Value::string("")) == Value::string(""));
     // Other destinations: text, labels kept in the schema.
     auto sq = map(e, "mysql", "sqlite");
@@ -157,10 +163,16 @@ TEST_CASE("MariaDB to PostgreSQL rules", "[unit][types]") {
     CHECK(map(s, "mysql", "sqlite").target.type.id == TypeId::String);
     CHECK(conv(map(s, "mysql", "sqlite"), Value::string("red,green")) == Value::string("red,green"));
   }
-  SECTION("JSON with \\u0000 and text with NUL are refused") {
+  SECTION("JSON becomes json, the document as it is; text with NUL is refused") {
     auto mj = map(col("j", TypeId::Json, "json"), "mysql", "postgresql");
-    CHECK(conv(mj, Value::json("{\"a\":1}")) == Value::json("{\"a\":1}"));
-    CHECK(conversion_error(mj, Value::json("{\"a\":\"x\\u0000y\"}")) == "JSON with \\u0000, which jsonb cannot hold");
+    CHECK(mj.target.source_type == "json");
+    CHECK(conv(mj, Value::json("{\"b\":1, \"a\":1, \"a\":2}")) == Value::json("{\"b\":1, \"a\":1, \"a\":2}"));
+    CHECK(conv(mj, Value::json("{\"a\":\"x\\u0000y\"}")) == Value::json("{\"a\":\"x\\u0000y\"}"));
+    // Cast to jsonb: its choice, and \u0000 is then a conversion error.
+    cdc::Config c = cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\ncast: [{type: json, to: jsonb}]\n");
+    auto jb = map(col("j", TypeId::Json, "json"), "mysql", "postgresql", cdc::make_type_mapper(c));
+    CHECK(jb.target.source_type.empty());
+    CHECK(conversion_error(jb, Value::json("{\"a\":\"x\\u0000y\"}")) == "JSON with \\u0000, which jsonb cannot hold");
     auto ms = map(col("s", TypeId::String, "varchar(10)"), "mysql", "postgresql");
     CHECK(conversion_error(ms, Value::string(std::string("a\0b", 3))).find("NUL byte") != std::string::npos);
   }
@@ -189,8 +201,9 @@ tables:
   // Other tables: text with the labels (rendered as a CHECK constraint), values checked.
   auto check = mapper->map_column(cdc::TableId("shop", "other"), e, "mysql", "postgresql");
   CHECK(check.target.type.id == TypeId::String);
-  CHECK(check.target.type.members == e.type.members);
-  CHECK(conversion_error(check, Value::string("")) == "'' (MariaDB's value for an invalid ENUM input) is not one of the column's labels");
+  CHECK(check.target.type.members == std::vector<std::string>{"", "a", "b"});
+  CHECK(conv(check, Value::string("")) == Value::string(""));
+  CHECK(conversion_error(check, Value::string("c")) == "'c' is not one of the column's ENUM labels");
 
   CHECK(err("defaults: {enum_as: enum}") == "defaults.enum_as: expected type | check | text, got \"enum\"");
   CHECK(err("tables: {t: {enum_as: [type]}}") == "tables.t.enum_as: expected a string, got a list");
@@ -208,7 +221,9 @@ TEST_CASE("PostgreSQL arrays become JSON for MariaDB and SQLite, elements by the
   CHECK(conv(ints, Value::string("{1,2,NULL}")) == Value::json("[1,2,null]"));
   CHECK(conv(ints, Value::string("{}")) == Value::json("[]"));
   CHECK(conv(ints, Value::string("{{1,2},{3,NULL}}")) == Value::json("[[1,2],[3,null]]"));
+  CHECK(ints.converter->values_changed() == 0);
   CHECK(conv(ints, Value::string("[0:1]={7,8}")) == Value::json("[7,8]"));
+  CHECK(ints.converter->values_changed() == 1);  // the bounds are gone: counted
   CHECK(conv(ints, Value::string("{{}}")) == Value::json("[[]]"));
   CHECK(conversion_error(ints, Value::string("{1,2")).rfind("malformed array literal \"{1,2\"", 0) == 0);
 
@@ -277,12 +292,22 @@ TEST_CASE("PostgreSQL to MariaDB rules", "[unit][types]") {
     CHECK(conversion_error(m, Value::decimal(std::string(36, '9'))).find("does not fit numeric(65,30)") != std::string::npos);
     CHECK(conversion_error(m, Value::decimal("NaN")) == "\"NaN\" is not a decimal number");
   }
-  SECTION("interval becomes text; bit strings become integers") {
+  SECTION("interval becomes text; bit(n) becomes the integer, bit varying its digits") {
     auto m = map(col("i", TypeId::Interval, "interval"), "postgresql", "mysql");
     CHECK(m.target.type.id == TypeId::String);
-    Column b = col("b", TypeId::Bit, "bit varying(8)");
+    Column b = col("b", TypeId::Bit, "bit(8)");
     b.type.length = 8;
+    b.type.fixed_length = true;
+    CHECK(map(b, "postgresql", "mysql").target.type.id == TypeId::Bit);
     CHECK(conv(map(b, "postgresql", "mysql"), Value::string("00000101")) == Value::uint64(5));
+    // '0101' and '101' are two values of a bit varying: the integer would make them one.
+    Column vb = col("vb", TypeId::Bit, "bit varying(8)");
+    vb.type.length = 8;
+    auto mv = map(vb, "postgresql", "mysql");
+    CHECK(mv.target.type.id == TypeId::String);
+    CHECK(mv.target.type.length == 8);
+    CHECK(conv(mv, Value::string("0101")) == Value::string("0101"));
+    CHECK(conv(mv, Value::string("101")) == Value::string("101"));
   }
 }
 
@@ -290,15 +315,17 @@ TEST_CASE("values are checked against the target type across dialects", "[unit][
   // SQLite stores any value in any column: what does not fit is refused, never rounded.
   auto mi = map(col("n", TypeId::Int32, "INTEGER"), "sqlite", "postgresql");
   CHECK(conversion_error(mi, Value::string("abc")) == "string value 'abc' is not an integer");
-  CHECK(conversion_error(mi, Value::int64(1LL << 40)) == "1099511627776 is out of range for int32");
-  Column d = col("p", TypeId::Decimal, "NUMERIC(6,2)");
+  CHECK(conversion_error(map(col("n", TypeId::Int32, "int(11)"), "mysql", "postgresql"), Value::int64(1LL << 40)) ==
+        "1099511627776 is out of range for int32");
+  Column d = col("p", TypeId::Decimal, "decimal(6,2)");
   d.type.precision = 6;
   d.type.scale = 2;
-  auto md = map(d, "sqlite", "postgresql");
+  auto md = map(d, "mysql", "postgresql");
   CHECK(conv(md, Value::float64(12.5)) == Value::decimal("12.5"));
   CHECK(conv(md, Value::int64(7)) == Value::decimal("7"));
   CHECK(conversion_error(md, Value::float64(1.125)).find("would be rounded") != std::string::npos);
   auto mb = map(col("t", TypeId::String, "TEXT"), "sqlite", "postgresql");
+  CHECK(mb.target.type.id == TypeId::String);
   CHECK(conv(mb, Value::bytes("ok")) == Value::string("ok"));
   CHECK(conversion_error(mb, Value::bytes("\xff\xfe")).find("not valid UTF-8") != std::string::npos);
   auto big = map(d, "mysql", "sqlite");
@@ -322,6 +349,7 @@ keep_defaults: true
   CHECK(m.target.type.id == TypeId::Int16);
   CHECK(m.rule == "override: smallint");
   CHECK(conv(m, Value::int64(2)) == Value::int64(2));
+  CHECK(conv(m, Value::int64(-128)) == Value::int64(-128));
   auto s = map(col("status", TypeId::Enum, "enum('a')"), "mysql", "postgresql", mapper);
   CHECK(s.target.type.id == TypeId::String);
   CHECK(s.target.type.length == 20);
@@ -339,6 +367,229 @@ keep_defaults: true
   CHECK(err("cast: [{column: status, to: text}]") == "cast[0].column: \"status\" must name table.column");
   CHECK(err("cast: [{type: int}]") == "cast[0]: missing key \"to\" (the target type)");
   CHECK(err("cast: [{type: int, to: text, extra: x}]") == "cast[0].extra: unknown key (known keys: type, column, to)");
+}
+
+TEST_CASE("cast tinyint(1) to boolean opts into booleans; other values are conversion errors", "[unit][types][config]") {
+  cdc::Config c = cdc::parse_config_yaml(R"Y(source: sqlite:///a.db
+destination: sqlite:///b.db
+cast: [{type: "tinyint(1)", to: boolean}]
+)Y");
+  auto mapper = cdc::make_type_mapper(c);
+  for (const char* to : {"postgresql", "sqlite"}) {
+    auto m = map(col("flag", TypeId::Int8, "tinyint(1)"), "mysql", to, mapper);
+    CHECK(m.target.type.id == TypeId::Bool);
+    CHECK(m.rule == "override: boolean");
+    CHECK(conv(m, Value::int64(1)) == Value::boolean(true));
+    CHECK(conv(m, Value::int64(0)) == Value::boolean(false));
+    CHECK(conv(m, Value()) == Value());
+    CHECK(conversion_error(m, Value::int64(2)) == "2 is not a boolean (0 or 1)");
+    CHECK(conversion_error(m, Value::int64(-1)) == "-1 is not a boolean (0 or 1)");
+  }
+  // tinyint(1) unsigned and wider tinyints are not matched by the type name.
+  CHECK(map(col("u", TypeId::Int8, "tinyint(1) unsigned", true), "mysql", "postgresql", mapper).rule == "override: boolean");
+  CHECK(map(col("t", TypeId::Int8, "tinyint(4)"), "mysql", "postgresql", mapper).target.type.id == TypeId::Int8);
+}
+
+TEST_CASE("values the rules change irrecoverably are counted per converter", "[unit][types]") {
+  auto m = map(col("d", TypeId::Date, "date"), "mysql", "postgresql");
+  REQUIRE(m.converter);
+  CHECK(m.converter->values_changed() == 0);
+  CHECK(conv(m, Value::date("0000-00-00")).is_null());
+  CHECK(conv(m, Value::date("2024-01-01")) == Value::date("2024-01-01"));
+  CHECK(conv(m, Value()).is_null());  // NULL stays NULL: not a change
+  Column ts = col("ts", TypeId::Timestamp, "timestamp");
+  auto mts = map(ts, "mysql", "postgresql");
+  CHECK(conv(mts, Value::timestamp("0000-00-00 00:00:00")).is_null());
+  CHECK(m.converter->values_changed() == 1);
+  CHECK(mts.converter->values_changed() == 1);
+  // Summed per table by TablePlan::values_changed (what TableStatus::values_changed shows).
+  cdc::TablePlan plan;
+  plan.converters = {m.converter, nullptr, mts.converter};
+  CHECK(plan.values_changed() == 2);
+  // SQLite holds zero dates as the text they are: kept, nothing counted.
+  auto lite = map(col("d", TypeId::Date, "date"), "mysql", "sqlite");
+  CHECK(conv(lite, Value::date("0000-00-00")) == Value::date("0000-00-00"));
+  CHECK(conv(lite, Value::date("2024-00-10")) == Value::date("2024-00-10"));
+  auto lite_ts = map(ts, "mysql", "sqlite");
+  CHECK(lite_ts.target.type.id == TypeId::TimestampTz);
+  CHECK(conv(lite_ts, Value::timestamp("0000-00-00 00:00:00")) == Value::timestamp_tz("0000-00-00 00:00:00"));
+  CHECK(conv(lite_ts, Value::timestamp("2024-01-02 03:04:05")) == Value::timestamp_tz("2024-01-02 03:04:05+00:00"));
+  CHECK(lite.converter->values_changed() + lite_ts.converter->values_changed() == 0);
+}
+
+TEST_CASE("SQLite's declared widths, lengths and precisions do not narrow the target", "[unit][types]") {
+  const auto i64max = std::numeric_limits<std::int64_t>::max();
+  // SQLite checks none of them: a TINYINT column holds any 64-bit integer, a VARCHAR(2) any text.
+  for (const char* to : {"postgresql", "mysql"}) {
+    for (auto [id, name] : {std::pair{TypeId::Int8, "TINYINT"}, {TypeId::Int16, "SMALLINT"}, {TypeId::Int24, "MEDIUMINT"},
+                            {TypeId::Int64, "INT"}, {TypeId::Int64, "INTEGER"}}) {
+      auto m = map(col("i", id, name), "sqlite", to);
+      CHECK(m.target.type.id == TypeId::Int64);
+      CHECK_FALSE(m.target.type.is_unsigned);
+      CHECK(conv(m, Value::int64(std::numeric_limits<std::int64_t>::min())) == Value::int64(std::numeric_limits<std::int64_t>::min()));
+      CHECK(conv(m, Value::int64(std::numeric_limits<std::int64_t>::max())) == Value::int64(std::numeric_limits<std::int64_t>::max()));
+    }
+    auto u = map(col("u", TypeId::Int64, "UNSIGNED BIGINT", true), "sqlite", to);
+    CHECK(u.target.type.id == TypeId::Decimal);
+    CHECK(conv(u, Value::int64(-1)) == Value::decimal("-1"));
+    CHECK(conv(u, Value::int64(i64max)) == Value::decimal(std::to_string(i64max)));
+    Column vc = col("v", TypeId::String, "VARCHAR(2)");
+    vc.type.length = 2;
+    Column ch = col("c", TypeId::String, "CHAR(2)");
+    ch.type.length = 2;
+    ch.type.fixed_length = true;
+    for (const Column& s : {vc, ch}) {
+      auto m = map(s, "sqlite", to);
+      CHECK(m.target.type.id == TypeId::String);
+      CHECK(m.target.type.length == -1);
+      CHECK_FALSE(m.target.type.fixed_length);
+      CHECK(conv(m, Value::string("longer than two, ü ")) == Value::string("longer than two, ü "));
+    }
+  }
+  Column d = col("p", TypeId::Decimal, "NUMERIC(6,2)");
+  d.type.precision = 6;
+  d.type.scale = 2;
+  auto pg = map(d, "sqlite", "postgresql");
+  CHECK(pg.target.type.precision == -1);
+  CHECK(conv(pg, Value::float64(12345678.125)) == Value::decimal("12345678.125"));
+  // A REAL (SQLite keeps 15 digits of a long decimal literal as one) becomes its exact digits.
+  CHECK(conv(pg, Value::float64(1.2345678901234567e19)) == Value::decimal("12345678901234567168"));
+  CHECK(conv(pg, Value::float64(1e-7)) == Value::decimal("0.0000001"));
+  CHECK(conv(pg, Value::decimal(std::string(40, '9') + ".5")) == Value::decimal(std::string(40, '9') + ".5"));
+  auto my = map(d, "sqlite", "mysql");
+  CHECK(my.target.type.precision == 65);
+  CHECK(my.target.type.scale == 30);
+  CHECK(conv(my, Value::float64(12345678.125)) == Value::decimal("12345678.125"));
+  CHECK(conversion_error(my, Value::decimal(std::string(36, '9'))).find("does not fit numeric(65,30)") != std::string::npos);
+  // The declared kind still counts: text in an INTEGER column has no integer to become.
+  CHECK(conversion_error(map(col("i", TypeId::Int64, "INTEGER"), "sqlite", "mysql"), Value::string("x")) ==
+        "string value 'x' is not an integer");
+}
+
+TEST_CASE("every rule keeps its source type's boundary values", "[unit][types]") {
+  auto keeps = [](const Column& c, const char* from, const char* to, const Value& in, const Value& out) {
+    INFO(c.source_type << " " << from << " -> " << to << ": " << in.to_display());
+    CHECK(conv(map(c, from, to), in) == out);
+  };
+  auto typed = [](TypeId id, const char* source_type, int length = -1, bool is_unsigned = false) {
+    Column c = col("c", id, source_type, is_unsigned);
+    c.type.length = length;
+    return c;
+  };
+  const auto i64min = std::numeric_limits<std::int64_t>::min(), i64max = std::numeric_limits<std::int64_t>::max();
+  const auto u64max = std::numeric_limits<std::uint64_t>::max();
+  SECTION("MariaDB to PostgreSQL and SQLite") {
+    for (const char* to : {"postgresql", "sqlite"}) {
+      keeps(typed(TypeId::Int8, "tinyint(1)"), "mysql", to, Value::int64(-128), Value::int64(-128));
+      keeps(typed(TypeId::Int8, "tinyint(4)"), "mysql", to, Value::int64(127), Value::int64(127));
+      keeps(typed(TypeId::Int8, "tinyint(3) unsigned", -1, true), "mysql", to, Value::uint64(255), Value::int64(255));
+      keeps(typed(TypeId::Int16, "smallint(5) unsigned", -1, true), "mysql", to, Value::uint64(65535), Value::int64(65535));
+      keeps(typed(TypeId::Int24, "mediumint(8) unsigned", -1, true), "mysql", to, Value::uint64(16777215), Value::int64(16777215));
+      keeps(typed(TypeId::Int24, "mediumint(9)"), "mysql", to, Value::int64(-8388608), Value::int64(-8388608));
+      keeps(typed(TypeId::Int32, "int(10) unsigned", -1, true), "mysql", to, Value::uint64(4294967295u), Value::int64(4294967295));
+      keeps(typed(TypeId::Int32, "int(11)"), "mysql", to, Value::int64(-2147483648LL), Value::int64(-2147483648LL));
+      keeps(typed(TypeId::Int64, "bigint(20)"), "mysql", to, Value::int64(i64min), Value::int64(i64min));
+      keeps(typed(TypeId::Float32, "float"), "mysql", to, Value::float64(3.4028234663852886e38), Value::float64(3.4028234663852886e38));
+      keeps(typed(TypeId::Float64, "double"), "mysql", to, Value::float64(-1.7976931348623157e308), Value::float64(-1.7976931348623157e308));
+      keeps(typed(TypeId::Float64, "double"), "mysql", to, Value::float64(4.9406564584124654e-324), Value::float64(4.9406564584124654e-324));
+      keeps(typed(TypeId::Bit, "bit(1)", 1), "mysql", to, Value::uint64(1), Value::boolean(true));
+      keeps(typed(TypeId::Date, "date"), "mysql", to, Value::date("1000-01-01"), Value::date("1000-01-01"));
+      keeps(typed(TypeId::Date, "date"), "mysql", to, Value::date("9999-12-31"), Value::date("9999-12-31"));
+      keeps(typed(TypeId::Timestamp, "datetime(6)"), "mysql", to, Value::timestamp("9999-12-31 23:59:59.999999"),
+            Value::timestamp("9999-12-31 23:59:59.999999"));
+      keeps(typed(TypeId::Timestamp, "timestamp(6)"), "mysql", to, Value::timestamp("1970-01-01 00:00:01.000000"),
+            Value::timestamp_tz("1970-01-01 00:00:01.000000+00:00"));
+      keeps(typed(TypeId::Timestamp, "timestamp(6)"), "mysql", to, Value::timestamp("2038-01-19 03:14:07.999999"),
+            Value::timestamp_tz("2038-01-19 03:14:07.999999+00:00"));
+      keeps(typed(TypeId::Time, "time(6)"), "mysql", to, Value::time("-838:59:59.999999"), Value::time("-838:59:59.999999"));
+      keeps(typed(TypeId::Time, "time(6)"), "mysql", to, Value::time("838:59:59.999999"), Value::time("838:59:59.999999"));
+      keeps(typed(TypeId::Bytes, "binary(4)", 4), "mysql", to, Value::bytes(std::string("\0\xff\0\0", 4)), Value::bytes(std::string("\0\xff\0\0", 4)));
+      keeps(typed(TypeId::Json, "json"), "mysql", to, Value::json("{\"a\": 1}"), Value::json("{\"a\": 1}"));
+    }
+    Column dec = typed(TypeId::Decimal, "decimal(65,30)");
+    dec.type.precision = 65;
+    dec.type.scale = 30;
+    const std::string widest = "-" + std::string(35, '9') + "." + std::string(30, '9');
+    keeps(dec, "mysql", "postgresql", Value::decimal(widest), Value::decimal(widest));
+    keeps(dec, "mysql", "sqlite", Value::decimal(widest), Value::string(widest));  // exact digits as text
+    keeps(typed(TypeId::Int64, "bigint(20) unsigned", -1, true), "mysql", "postgresql", Value::uint64(u64max),
+          Value::decimal("18446744073709551615"));
+    keeps(typed(TypeId::Int64, "bigint(20) unsigned", -1, true), "mysql", "sqlite", Value::uint64(u64max),
+          Value::string("18446744073709551615"));
+    keeps(typed(TypeId::Bit, "bit(64)", 64), "mysql", "postgresql", Value::uint64(u64max), Value::string(std::string(64, '1')));
+    keeps(typed(TypeId::Bit, "bit(64)", 64), "mysql", "postgresql", Value::uint64(0), Value::string(std::string(64, '0')));
+    keeps(typed(TypeId::Bit, "bit(64)", 64), "mysql", "sqlite", Value::uint64(u64max), Value::string("18446744073709551615"));
+    keeps(typed(TypeId::Bit, "bit(63)", 63), "mysql", "sqlite", Value::uint64(u64max >> 1), Value::int64(i64max));
+    keeps(typed(TypeId::Time, "time"), "mysql", "postgresql", Value::time("838:59:59"), Value::time("838:59:59"));
+  }
+  SECTION("PostgreSQL to MariaDB and SQLite") {
+    for (const char* to : {"mysql", "sqlite"}) {
+      keeps(typed(TypeId::Int16, "smallint"), "postgresql", to, Value::int64(-32768), Value::int64(-32768));
+      keeps(typed(TypeId::Int32, "integer"), "postgresql", to, Value::int64(2147483647), Value::int64(2147483647));
+      keeps(typed(TypeId::Int64, "bigint"), "postgresql", to, Value::int64(i64min), Value::int64(i64min));
+      keeps(typed(TypeId::Int64, "bigint"), "postgresql", to, Value::int64(i64max), Value::int64(i64max));
+      keeps(typed(TypeId::Float32, "real"), "postgresql", to, Value::float64(-3.4028234663852886e38), Value::float64(-3.4028234663852886e38));
+      keeps(typed(TypeId::Float64, "double precision"), "postgresql", to, Value::float64(1.7976931348623157e308),
+            Value::float64(1.7976931348623157e308));
+      keeps(typed(TypeId::Bool, "boolean"), "postgresql", to, Value::boolean(false), Value::boolean(false));
+      keeps(typed(TypeId::Uuid, "uuid"), "postgresql", to, Value::uuid("ffffffff-ffff-ffff-ffff-ffffffffffff"),
+            Value::uuid("ffffffff-ffff-ffff-ffff-ffffffffffff"));
+      keeps(typed(TypeId::Bytes, "bytea"), "postgresql", to, Value::bytes(std::string("\0\xff", 2)), Value::bytes(std::string("\0\xff", 2)));
+      keeps(typed(TypeId::Json, "jsonb"), "postgresql", to, Value::json("{\"a\": [1, null]}"), Value::json("{\"a\": [1, null]}"));
+    }
+    keeps(typed(TypeId::Date, "date"), "postgresql", "mysql", Value::date("0001-01-01"), Value::date("0001-01-01"));
+    keeps(typed(TypeId::Date, "date"), "postgresql", "mysql", Value::date("9999-12-31"), Value::date("9999-12-31"));
+    keeps(typed(TypeId::Timestamp, "timestamp(6) without time zone"), "postgresql", "mysql",
+          Value::timestamp("9999-12-31 23:59:59.999999"), Value::timestamp("9999-12-31 23:59:59.999999"));
+    keeps(typed(TypeId::TimestampTz, "timestamp with time zone"), "postgresql", "mysql", Value::timestamp_tz("0001-01-01 00:00:00+00"),
+          Value::timestamp("0001-01-01 00:00:00"));
+    keeps(typed(TypeId::TimestampTz, "timestamp with time zone"), "postgresql", "mysql",
+          Value::timestamp_tz("9999-12-31 23:59:59.999999+00"), Value::timestamp("9999-12-31 23:59:59.999999"));
+    keeps(typed(TypeId::Time, "time without time zone"), "postgresql", "mysql", Value::time("24:00:00"), Value::time("24:00:00"));
+    // SQLite is text: what PostgreSQL prints is kept, the values MariaDB has no place for too.
+    keeps(typed(TypeId::Date, "date"), "postgresql", "sqlite", Value::date("infinity"), Value::date("infinity"));
+    keeps(typed(TypeId::Decimal, "numeric"), "postgresql", "sqlite", Value::decimal("NaN"), Value::string("NaN"));
+    Column bits = typed(TypeId::Bit, "bit(64)", 64);
+    bits.type.fixed_length = true;
+    keeps(bits, "postgresql", "mysql", Value::string(std::string(64, '1')), Value::uint64(u64max));
+    Column n = typed(TypeId::Decimal, "numeric(65,30)");
+    n.type.precision = 65;
+    n.type.scale = 30;
+    const std::string widest = std::string(35, '9') + "." + std::string(30, '9');
+    keeps(n, "postgresql", "mysql", Value::decimal(widest), Value::decimal(widest));
+    keeps(typed(TypeId::Decimal, "numeric"), "postgresql", "mysql", Value::decimal("-" + widest), Value::decimal("-" + widest));
+
+    // What no MariaDB type holds is a conversion error (quarantined), never stored as something else.
+    auto err_of = [&](const Column& c, const Value& v) { return conversion_error(map(c, "postgresql", "mysql"), v); };
+    CHECK(err_of(typed(TypeId::Date, "date"), Value::date("10000-01-01")) == "'10000-01-01' has no MariaDB equivalent");
+    CHECK(err_of(typed(TypeId::Date, "date"), Value::date("0001-01-01 BC")) == "'0001-01-01 BC' has no MariaDB equivalent");
+    CHECK(err_of(typed(TypeId::Timestamp, "timestamp"), Value::timestamp("-infinity")) == "'-infinity' has no MariaDB equivalent");
+    CHECK(err_of(typed(TypeId::Float64, "double precision"), Value::float64(std::nan(""))) == "nan has no MariaDB equivalent");
+    CHECK(err_of(typed(TypeId::Float32, "real"), Value::float64(-HUGE_VAL)) == "-inf has no MariaDB equivalent");
+    CHECK(err_of(typed(TypeId::Decimal, "numeric"), Value::decimal("Infinity")) == "\"Infinity\" is not a decimal number");
+    Column wide = typed(TypeId::Decimal, "numeric(70,2)");
+    wide.type.precision = 70;
+    wide.type.scale = 2;
+    CHECK(map(wide, "postgresql", "mysql").target.type.precision == 65);
+    CHECK(err_of(wide, Value::decimal(std::string(40, '1'))).find("does not fit numeric(65,30)") != std::string::npos);
+    CHECK(conversion_error(map(typed(TypeId::Float64, "double precision"), "postgresql", "sqlite"), Value::float64(std::nan(""))) ==
+          "NaN has no SQLite equivalent (SQLite would store NULL)");
+    keeps(typed(TypeId::Float64, "double precision"), "postgresql", "sqlite", Value::float64(HUGE_VAL), Value::float64(HUGE_VAL));
+  }
+  SECTION("SQLite to PostgreSQL and MariaDB") {
+    for (const char* to : {"postgresql", "mysql"}) {
+      keeps(typed(TypeId::Int64, "INTEGER"), "sqlite", to, Value::int64(i64min), Value::int64(i64min));
+      keeps(typed(TypeId::Int64, "INTEGER"), "sqlite", to, Value::int64(i64max), Value::int64(i64max));
+      keeps(typed(TypeId::Float64, "REAL"), "sqlite", to, Value::float64(-1.7976931348623157e308), Value::float64(-1.7976931348623157e308));
+      keeps(typed(TypeId::String, "TEXT"), "sqlite", to, Value::string("ünï 😀\n"), Value::string("ünï 😀\n"));
+      keeps(typed(TypeId::Bytes, "BLOB"), "sqlite", to, Value::bytes(std::string("\0\xff", 2)), Value::bytes(std::string("\0\xff", 2)));
+      keeps(typed(TypeId::Bool, "BOOLEAN"), "sqlite", to, Value::int64(1), Value::boolean(true));
+      keeps(typed(TypeId::Date, "DATE"), "sqlite", to, Value::string("9999-12-31"), Value::date("9999-12-31"));
+    }
+    CHECK(conversion_error(map(typed(TypeId::Float64, "REAL"), "sqlite", "mysql"), Value::float64(HUGE_VAL)) ==
+          "inf has no MariaDB equivalent");
+    keeps(typed(TypeId::Float64, "REAL"), "sqlite", "postgresql", Value::float64(HUGE_VAL), Value::float64(HUGE_VAL));
+  }
 }
 
 TEST_CASE("type names in overrides", "[unit][types]") {
@@ -362,14 +613,15 @@ TEST_CASE("docs/type-mapping.md lists exactly the rules in the code", "[unit][ty
   REQUIRE(b != std::string::npos);
   REQUIRE(e != std::string::npos);
   std::string table = doc.substr(b + begin.size(), e - b - begin.size());
-  std::string expected = "| from | to | source type | target type | values |\n|---|---|---|---|---|\n";
+  std::string expected = "| from | to | source type | target type | values | lossless |\n|---|---|---|---|---|---|\n";
   auto esc = [](std::string s) {
     std::string out;
     for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
     return out;
   };
   for (const auto& r : cdc::type_rules())
-    expected += "| " + esc(r.from) + " | " + esc(r.to) + " | " + esc(r.source) + " | " + esc(r.target) + " | " + esc(r.values) + " |\n";
+    expected += "| " + esc(r.from) + " | " + esc(r.to) + " | " + esc(r.source) + " | " + esc(r.target) + " | " + esc(r.values) +
+                " | " + esc(r.lossless) + " |\n";
   INFO("regenerate the table between the markers from cdc::type_rules()");
   CHECK(table == expected);
 }

@@ -4,6 +4,10 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+
 namespace cdc_cli {
 
 namespace {
@@ -14,10 +18,20 @@ struct CopyArgs {
   TableSelection selection;
   int parallel = 0;          // 0 = library default
   std::int64_t batch_size = 0;
-  std::int64_t chunk_rows = 0;
-  int parallel_chunks = 0;
+  std::string chunk_rows;       // empty = library default (auto)
+  std::string parallel_chunks;
   std::string name;
 };
+
+// "auto" (cdc::kAuto) or a number in 1..max, for --parallel-chunks and --chunk-rows.
+std::int64_t auto_or_number(const std::string& text, std::int64_t max) {
+  if (text == "auto") return cdc::kAuto;
+  char* end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end || errno || v < 1 || v > max) throw CLI::ValidationError(fmt::format("expected auto or a number in 1..{}, got \"{}\"", max, text));
+  return v;
+}
 
 int run_copy(const CopyArgs& args) {
   cdc::Config config;
@@ -27,8 +41,8 @@ int run_copy(const CopyArgs& args) {
   apply_selection(args.selection, config);
   if (args.parallel > 0) config.parallel_tables = args.parallel;
   if (args.batch_size > 0) config.defaults.batch_size = args.batch_size;
-  if (args.chunk_rows > 0) config.defaults.chunk_rows = args.chunk_rows;
-  if (args.parallel_chunks > 0) config.defaults.parallel_chunks = args.parallel_chunks;
+  if (!args.chunk_rows.empty()) config.defaults.chunk_rows = auto_or_number(args.chunk_rows, std::numeric_limits<std::int64_t>::max());
+  if (!args.parallel_chunks.empty()) config.defaults.parallel_chunks = static_cast<int>(auto_or_number(args.parallel_chunks, 256));
   cdc::validate_config(config);
 
   cdc::SessionOptions options;
@@ -54,11 +68,24 @@ void add_copy_command(CLI::App& app, CommandFn& selected) {
   sub->add_option("--parallel", args->parallel, "Tables copied at once (default 4)")->check(CLI::Range(1, 256));
   sub->add_option("--batch-size", args->batch_size, "Rows per read/write batch (default 10000)")
       ->check(CLI::PositiveNumber);
+  auto auto_or_positive = [](std::int64_t max) {
+    return CLI::Validator(
+        [max](std::string& text) {
+          try {
+            auto_or_number(text, max);
+          } catch (const CLI::ValidationError& e) {
+            return std::string(e.what());
+          }
+          return std::string();
+        },
+        "auto|N");
+  };
   sub->add_option("--chunk-rows", args->chunk_rows,
-                  "Target rows per snapshot chunk, the resume granularity (default 250000)")
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--parallel-chunks", args->parallel_chunks, "Chunks of one table read at once (default 1)")
-      ->check(CLI::Range(1, 256));
+                  "Target rows per snapshot chunk, the resume granularity: auto (default: from each table's size) or a number")
+      ->check(auto_or_positive(std::numeric_limits<std::int64_t>::max()));
+  sub->add_option("--parallel-chunks", args->parallel_chunks,
+                  "Chunks of one table read at once: auto (default: from each table's size and the cores) or 1..256")
+      ->check(auto_or_positive(256));
   sub->add_option("--name", args->name, "Session name under which checkpoints are kept (default: from the source)");
   sub->footer(
       "Re-running an interrupted copy resumes from the chunks already committed at the destination\n"

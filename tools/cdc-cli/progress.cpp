@@ -378,6 +378,12 @@ void print_summary(const cdc::SessionStatus& status, const ProgressDisplay& disp
   std::string out = table.render();
   for (const auto& t : status.tables)
     if (t.phase == cdc::TablePhase::Failed) out += fmt::format("{}: {}\n", t.source, t.error);
+  for (const auto& t : status.tables) {
+    if (t.quarantined > 0) out += fmt::format("{}: {} rows quarantined\n", t.source, group_digits(t.quarantined));
+    if (t.values_changed > 0)
+      out += fmt::format("{}: {} values changed by the type rules (zero dates to NULL; see docs/type-mapping.md)\n", t.source,
+                         group_digits(t.values_changed));
+  }
   if (!status.error.empty()) out += "session error: " + status.error + "\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);

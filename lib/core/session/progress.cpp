@@ -46,6 +46,7 @@ TableStatus Progress::table_status(const TableState& t, Clock::TimePoint now) co
     ts.eta_seconds = copying ? -1 : 0;
   ts.attempts = t.attempts;
   ts.quarantined = t.rec.quarantined;
+  ts.values_changed = t.plan.values_changed();
   if (t.mode == TableMode::Incremental) ts.position = t.rec.watermark ? t.rec.watermark->to_display() : "";
   else if (!t.held.empty()) ts.position = t.held.str();
   else if (t.phase() == TablePhase::Streaming) ts.position = e_.stream_position.str();

@@ -421,7 +421,7 @@ void SchemaEvolver::run_backfill(TableState& t, std::unique_ptr<DestinationWrite
     return;
   }
   SnapshotPlanOptions options;
-  options.chunk_rows = e_.config()->defaults.chunk_rows;
+  options.chunk_rows = *plan.settings.chunk_rows;
   std::vector<SnapshotChunk> chunks;
   e_.with_retry(&t, "plan the backfill", [&] { chunks = e_.source->plan_snapshot(proj, options); });
   if (chunks.empty()) chunks.push_back(SnapshotChunk{});

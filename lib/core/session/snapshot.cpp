@@ -129,7 +129,7 @@ void SnapshotPool::worker() {
 
 std::vector<SnapshotChunk> SnapshotPool::plan_chunks(const TableState& t) {
   SnapshotPlanOptions options;
-  options.chunk_rows = e_.config()->defaults.chunk_rows;
+  options.chunk_rows = *t.plan.settings.chunk_rows;
   options.min_chunks = *t.plan.settings.parallel_chunks;
   // A replicated table without a key is read as one chunk at one position: replaying changes
   // over rows already copied would double them, since nothing identifies a row.
