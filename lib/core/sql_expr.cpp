@@ -1308,6 +1308,40 @@ std::size_t closing(const std::vector<Token>& t, std::size_t open) {
 
 }  // namespace
 
+std::pair<std::string, std::size_t> parenthesized(std::string_view text, std::string_view dialect, std::size_t from) {
+  try {
+    auto t = tokenize(text, dialect);
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      if (t[i].begin < from || t[i].kind != Token::Kind::Punct || t[i].text != "(") continue;
+      const std::size_t c = closing(t, i);
+      return {slice(text, t, i + 1, c), t[c].end};
+    }
+  } catch (const Untranslatable&) {
+  }
+  return {std::string(), std::string_view::npos};
+}
+
+std::vector<std::string> split_list(std::string_view text, std::string_view dialect) {
+  std::vector<std::string> out;
+  try {
+    auto t = tokenize(text, dialect);
+    int depth = 0;
+    std::size_t b = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      const bool end = t[i].kind == Token::Kind::End;
+      if (t[i].kind == Token::Kind::Punct && (t[i].text == "(" || t[i].text == "[")) ++depth;
+      if (t[i].kind == Token::Kind::Punct && (t[i].text == ")" || t[i].text == "]")) --depth;
+      if (end || (depth == 0 && t[i].kind == Token::Kind::Punct && t[i].text == ",")) {
+        out.push_back(slice(text, t, b, i));
+        b = i + 1;
+      }
+    }
+  } catch (const Untranslatable&) {
+    out.assign(1, std::string(text));
+  }
+  return out;
+}
+
 SqliteTableSql parse_sqlite_create_table(std::string_view sql) {
   SqliteTableSql out;
   try {

@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cdc::detail {
@@ -68,6 +69,14 @@ struct SqliteTableSql {
   bool autoincrement = false;
 };
 SqliteTableSql parse_sqlite_create_table(std::string_view sql);
+
+// The contents of the parentheses that open at or after `from` in `text` (quotes respected), and
+// the position just past the closing one; empty contents and npos when there are none.
+std::pair<std::string, std::size_t> parenthesized(std::string_view text, std::string_view dialect, std::size_t from = 0);
+
+// The parts of a comma-separated list, split at top-level commas (quotes and parentheses
+// respected), each as written without surrounding blanks.
+std::vector<std::string> split_list(std::string_view text, std::string_view dialect);
 
 // An SQLite CREATE INDEX statement's key list (without parentheses) and WHERE predicate.
 struct SqliteIndexSql {
