@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 
@@ -221,7 +222,10 @@ void plan_schema_objects(TablePlan& plan, const Config& config, const std::strin
           continue;
         }
         if (method != "btree" && method != "hash") {
-          notes.push_back(fmt::format("{}: {} index: {} has no such index", what, src.method, target_name));
+          std::string kind = src.method;
+          for (auto& ch : kind) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+          notes.push_back(fmt::format("{} ({}): {} index: {} has no such index", what,
+                                      src.expression.empty() ? joined(src.columns) : src.expression, kind, target_name));
           continue;
         }
         method = "btree";  // MariaDB's HASH (long unique keys, MEMORY tables) is a B-tree elsewhere
