@@ -804,6 +804,9 @@ class Printer {
     if (op == "!=") op = "<>";
     if (op == "/" && (s_.from == kMy) != (s_.to == kMy))
       fail("/ divides integers into a fraction in MariaDB and truncates in " + dialect_name(s_.from == kMy ? s_.to : s_.from));
+    // A generated column or CHECK that fails for one row would stop the apply of that row.
+    if ((op == "/" || op == "%") && s_.to == kPg)
+      fail(op + " by zero is NULL in " + dialect_name(s_.from) + " and an error in PostgreSQL");
     if (op == "&" || op == "|" || op == "<<" || op == ">>")
       fail("bitwise " + op + " works on different integer widths in " + dialect_name(s_.from) + " and " + dialect_name(s_.to));
     if (op == "<=>") {

@@ -297,8 +297,7 @@ class PgWriter final : public DestinationWriter {
 
   void truncate(const DestinationTable& table) override {
     finish_pending();
-    TableEntry& t = info(table);
-    c_.exec("TRUNCATE " + t.state.name, t.layout.where);
+    empty_table(info(table));
   }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
@@ -917,7 +916,17 @@ class PgWriter final : public DestinationWriter {
       c_.exec(fmt::format("UPDATE {} SET {} = true", t.state.name, t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
               t.layout.where);
     else
-      c_.exec("TRUNCATE " + t.state.name, t.layout.where);
+      empty_table(t);
+  }
+
+  // TRUNCATE, or DELETE when another table's foreign key references this one: PostgreSQL refuses
+  // to truncate it alone (even under session_replication_role = replica, under which a DELETE
+  // neither checks nor cascades). Asked at each call: foreign keys arrive after a table's load.
+  void empty_table(TableEntry& t) {
+    Result r = c_.exec_params(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1) AND conrelid <> confrelid)",
+        {t.state.name}, t.layout.where);
+    c_.exec((r.text(0, 0) == "t" ? "DELETE FROM " : "TRUNCATE ") + t.state.name, t.layout.where);
   }
 
   // PostgreSQL's DDL is transactional, but two chunk writers of one resync may both find the key
@@ -1017,10 +1026,8 @@ std::string action_sql(ForeignKeyAction a) {
   return out;
 }
 
-// A unique index over plain columns becomes a DEFERRABLE INITIALLY DEFERRED unique constraint:
-// checked at commit, so a batch that swaps two rows' values never fails half-way. Other unique
-// indexes (expressions, predicates, other methods) cannot be constraints: they are built plain
-// and made unique by finish().
+// A unique key over plain columns is made a unique constraint at finish(), as PostgreSQL usually
+// holds them; others (expressions, predicates, other methods) a unique index.
 bool as_constraint(const IndexDef& idx) {
   return idx.unique && idx.expression.empty() && idx.where.empty() && (idx.method.empty() || idx.method == "btree");
 }
@@ -1059,7 +1066,9 @@ class PgObjects {
  public:
   explicit PgObjects(const ConnParams& params) : c_(params, ErrorKind::Destination) {}
 
-  void table_objects(const DestinationTable& table, const SchemaSettings& settings, SchemaObjectReport& report) {
+  // `at_finish`: the cut-over, when CHECKs translated from another dialect are added too.
+  void table_objects(const DestinationTable& table, const std::string& source_dialect, const SchemaSettings& settings,
+                     SchemaObjectReport& report, bool at_finish = false) {
     const TableSchema& s = table.schema;
     const std::string name = target_name(s);
     const std::string where = where_of(s);
@@ -1072,17 +1081,14 @@ class PgObjects {
       for (const auto& idx : s.indexes) {
         if (relation_exists(schema_of(s), idx.name, where)) continue;
         const std::string what = index_text(s, idx);
-        if (as_constraint(idx)) {
-          std::string sql = fmt::format("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})", name, quote_ident(idx.name), key_list(idx));
-          if (!idx.include.empty()) sql += " INCLUDE (" + quoted_names(idx.include) + ")";
-          if (run_or_report(c_, sql + " DEFERRABLE INITIALLY DEFERRED", what, report, where))
-            report.created.push_back(what + ", deferrable (checked at commit)");
-          continue;
-        }
+        // A unique key is a plain index until finish(): while changes are applied the target
+        // holds rows read at different moments (chunks of a MariaDB or SQLite copy, a table
+        // copied again beside the stream), and even a deferred check at commit could refuse a
+        // batch the source accepted, failing the table for good.
         if (run_or_report(c_, create_index_sql(s, idx, false), what, report, where)) {
           if (idx.unique)
-            report.created.push_back(what + ": a plain index until finish makes it unique (a unique index that is not deferrable "
-                                            "could refuse a batch that reorders values)");
+            report.created.push_back(what + ": a plain index until finish makes it unique (rows read at different moments could "
+                                            "break a unique check while changes are applied)");
           else
             report.created.push_back(what);
         }
@@ -1091,6 +1097,15 @@ class PgObjects {
       for (const auto& ck : s.checks) {
         if (constraint_exists(name, ck.name, where)) continue;
         const std::string what = fmt::format("CHECK {} on {} ({})", ck.name, display_name(s), ck.expression);
+        // PostgreSQL checks every row a writer writes (session_replication_role does not turn
+        // CHECKs off). The source's own CHECK says the same thing of the same rows; one
+        // translated from another dialect may not (case-insensitive comparisons in MariaDB), so
+        // it waits for the cut-over, where VALIDATE reports rows that break it.
+        if (source_dialect != "postgresql" && !at_finish) {
+          report.created.push_back(what + ": added by finish (translated from " + (source_dialect == "mysql" ? "MariaDB" : "SQLite") +
+                                   ", it could refuse a row the source accepted)");
+          continue;
+        }
         // NOT VALID: rows already copied are checked by finish() (VALIDATE), new rows at once.
         if (run_or_report(c_, fmt::format("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID", name, quote_ident(ck.name), ck.expression),
                           what, report, where))
@@ -1114,7 +1129,6 @@ class PgObjects {
         }
         if (constraint_exists(name, fk.name, where)) continue;
         const std::string parent = quote_table(fk.references.schema.empty() ? "public" : fk.references.schema, fk.references.name);
-        undefer_referenced_key(parent, fk, report, where);
         // NOT VALID: the rows already there (chunks read at different source positions may not
         // agree yet) are checked by finish(); the stream's writes run with
         // session_replication_role = replica, so the key neither checks nor cascades their rows.
@@ -1128,28 +1142,43 @@ class PgObjects {
     }
   }
 
-  // The cut-over's own part: unique indexes made unique, constraints validated, sequences set.
+  // The cut-over: each unique key replaces its stand-in (before the foreign keys, which may
+  // reference it).
+  void unique_keys(const std::vector<DestinationTable>& tables, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      const TableSchema& s = t.schema;
+      const std::string name = target_name(s);
+      const std::string where = where_of(s);
+      if (!exists(name, where)) continue;
+      for (const auto& idx : s.indexes) {
+        if (!idx.unique) continue;
+        Result r = c_.exec_params(
+            "SELECT i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relname = $2",
+            {schema_of(s), idx.name}, where);
+        if (r.rows() > 0 && r.text(0, 0) == "t") continue;
+        const std::string what = index_text(s, idx);
+        std::string make = create_index_sql(s, idx, true);
+        if (as_constraint(idx)) {
+          make = fmt::format("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})", name, quote_ident(idx.name), key_list(idx));
+          if (!idx.include.empty()) make += " INCLUDE (" + quoted_names(idx.include) + ")";
+        }
+        const std::string drop = r.rows() > 0 ? "DROP INDEX " + quote_table(schema_of(s), idx.name) + "; " : std::string();
+        if (run_or_report(c_, "BEGIN; " + drop + make + "; COMMIT", what + ": could not be made unique", report, where))
+          report.created.push_back(what + ": made unique");
+        else
+          c_.try_exec("ROLLBACK");
+      }
+    }
+  }
+
+  // The cut-over's checks: constraints added NOT VALID are validated, sequences set.
   void finish(const std::vector<DestinationTable>& tables, const SchemaSettings& settings, SchemaObjectReport& report) {
     for (const auto& t : tables) {
       const TableSchema& s = t.schema;
       const std::string name = target_name(s);
       const std::string where = where_of(s);
       if (!exists(name, where)) continue;
-      if (settings.indexes)
-        for (const auto& idx : s.indexes) {
-          if (!idx.unique || as_constraint(idx)) continue;
-          Result r = c_.exec_params(
-              "SELECT i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-              "WHERE n.nspname = $1 AND c.relname = $2",
-              {schema_of(s), idx.name}, where);
-          if (r.rows() == 0 || r.text(0, 0) == "t") continue;
-          const std::string what = index_text(s, idx);
-          if (run_or_report(c_, "BEGIN; DROP INDEX " + quote_table(schema_of(s), idx.name) + "; " + create_index_sql(s, idx, true) + "; COMMIT",
-                            what + ": could not be made unique", report, where))
-            report.created.push_back(what + ": made unique");
-          else
-            c_.try_exec("ROLLBACK");
-        }
       // Foreign keys and CHECKs added NOT VALID are validated now that the target has caught up.
       Result pending = c_.exec_params(
           "SELECT conname, contype FROM pg_constraint WHERE conrelid = to_regclass($1) AND NOT convalidated AND contype IN ('f', 'c') "
@@ -1189,31 +1218,6 @@ class PgObjects {
 
   bool constraint_exists(const std::string& table, const std::string& name, const std::string& where) {
     return c_.exec_params("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2", {table, name}, where).rows() > 0;
-  }
-
-  // PostgreSQL's foreign keys cannot reference a deferrable unique constraint: the parent's key
-  // over those columns becomes an immediate one.
-  void undefer_referenced_key(const std::string& parent, const ForeignKeyDef& fk, SchemaObjectReport& report, const std::string& where) {
-    Result r = c_.exec_params(
-        "SELECT c.conname, (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a "
-        "  WHERE a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)) = (SELECT array_agg(x ORDER BY x) FROM unnest($2::text[]) x) "
-        "FROM pg_constraint c WHERE c.conrelid = to_regclass($1) AND c.contype = 'u' AND c.condeferrable",
-        {parent, detail::text_array_literal(fk.referenced_columns)}, where);
-    for (int i = 0; i < r.rows(); ++i) {
-      if (r.text(i, 1) != "t") continue;
-      const std::string key = r.text(i, 0);
-      Result cols = c_.exec_params(
-          "SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM pg_constraint c "
-          "CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(n, ord) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n "
-          "WHERE c.conrelid = to_regclass($1) AND c.conname = $2",
-          {parent, key}, where);
-      const std::string what = fmt::format("unique key {} on {}", key, parent);
-      if (run_or_report(c_,
-                        fmt::format("ALTER TABLE {0} DROP CONSTRAINT {1}, ADD CONSTRAINT {1} UNIQUE ({2})", parent, quote_ident(key),
-                                    cols.text(0, 0)),
-                        what, report, where))
-        report.created.push_back(what + ": not deferrable, since foreign key " + fk.name + " references it");
-    }
   }
 
   // Identity columns: GENERATED BY DEFAULT AS IDENTITY added to the copied column (rows written
@@ -1363,9 +1367,10 @@ class PgDestination final : public DestinationConnector {
     return c;
   }
 
-  SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string&, const SchemaSettings& settings) override {
+  SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string& source_dialect,
+                                          const SchemaSettings& settings) override {
     SchemaObjectReport report;
-    PgObjects(params_).table_objects(table, settings, report);
+    PgObjects(params_).table_objects(table, source_dialect, settings, report);
     return report;
   }
 
@@ -1376,10 +1381,12 @@ class PgDestination final : public DestinationConnector {
     return report;
   }
 
-  SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string&, const SchemaSettings& settings) override {
+  SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string& source_dialect,
+                            const SchemaSettings& settings) override {
     SchemaObjectReport report;
     PgObjects objects(params_);
-    for (const auto& t : tables) objects.table_objects(t, settings, report);
+    for (const auto& t : tables) objects.table_objects(t, source_dialect, settings, report, true);
+    if (settings.indexes) objects.unique_keys(tables, report);
     if (settings.foreign_keys) objects.foreign_keys(tables, report);
     objects.finish(tables, settings, report);
     return report;

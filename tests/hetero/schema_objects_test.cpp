@@ -134,8 +134,8 @@ CREATE TABLE order_lines (
 
 const char* kMariaShopRows[] = {
     "INSERT INTO customers (email, name, bio) VALUES ('a@x', 'Ann', 'likes tea'), ('b@x', 'Bob', NULL), ('c@x', 'Cy', 'coffee')",
-    "INSERT INTO orders (customer_id, qty, price, status) VALUES (1, 2, 9.50, 'paid'), (1, 1, 3.00, 'new'), (2, 5, 1.25, 'new'), "
-    "(NULL, 1, 7.00, 'new')",
+    ("INSERT INTO orders (customer_id, qty, price, status) VALUES (1, 2, 9.50, 'paid'), (1, 1, 3.00, 'new'), (2, 5, 1.25, 'new'), "
+     "(NULL, 1, 7.00, 'new')"),
     "INSERT INTO order_lines VALUES (1, 1, 'tea'), (1, 2, 'cup'), (2, 1, 'pot'), (3, 1, 'bag')"};
 
 }  // namespace
@@ -169,14 +169,15 @@ TEST_CASE("schema objects: MariaDB to PostgreSQL, copy then finish", "[hetero][s
         std::vector<std::string>{"customers_email_uq", "customers_pkey", "order_lines_pkey", "orders_cust_status", "orders_pkey"});
   CHECK(p.rows("SELECT indexdef FROM pg_indexes WHERE indexname = 'orders_cust_status'") ==
         std::vector<std::string>{"CREATE INDEX orders_cust_status ON public.orders USING btree (customer_id, status)"});
-  // The unique key is checked at commit, so a batch that swaps two emails never fails half-way.
-  CHECK(p.rows("SELECT contype, condeferrable, condeferred FROM pg_constraint WHERE conname = 'customers_email_uq'") ==
-        std::vector<std::string>{"u | t | t"});
+  // Unique keys are plain indexes while changes are applied (finish makes them unique), and a
+  // CHECK translated from MariaDB waits for finish too: neither may refuse a row the source took.
+  CHECK(p.scalar("SELECT indisunique FROM pg_index WHERE indexrelid = 'customers_email_uq'::regclass") == "f");
+  CHECK(p.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'c' AND conrelid = 'orders'::regclass") == "0");
+  CHECK(captured.log->has("created CHECK qty_positive on public.orders ((\"qty\" > 0)): added by finish (translated from MariaDB, it "
+                          "could refuse a row the source accepted)"));
   CHECK(p.scalar("SELECT attgenerated FROM pg_attribute WHERE attrelid = 'orders'::regclass AND attname = 'total'") == "s");
   CHECK(p.scalar("SELECT obj_description('customers'::regclass, 'pg_class')") == "people who buy");
   CHECK(p.scalar("SELECT col_description('orders'::regclass, 6)") == "workflow state");
-  CHECK(p.rows("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'c' AND conrelid = 'orders'::regclass ORDER BY 1") ==
-        std::vector<std::string>{"qty_positive | f"});
   CHECK(p.rows("SELECT id, total FROM orders ORDER BY id") ==
         std::vector<std::string>{"1 | 19.00", "2 | 3.00", "3 | 6.25", "4 | 7.00"});
 
@@ -188,6 +189,11 @@ TEST_CASE("schema objects: MariaDB to PostgreSQL, copy then finish", "[hetero][s
   CHECK(has(report.created, "foreign key lines_order on public.order_lines: validated"));
   CHECK(has(report.created, "CHECK qty_positive on public.orders: validated"));
   CHECK(has(report.created, "identity column public.orders.id: sequence continues after 4"));
+  CHECK(has(report.created, "unique index customers_email_uq on public.customers (email): made unique"));
+  CHECK(p.rows("SELECT contype, condeferrable FROM pg_constraint WHERE conname = 'customers_email_uq'") ==
+        std::vector<std::string>{"u | f"});
+  CHECK(p.rows("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'c' AND conrelid = 'orders'::regclass") ==
+        std::vector<std::string>{"qty_positive | t"});
   CHECK(p.rows("SELECT conrelid::regclass::text, conname, confdeltype, convalidated FROM pg_constraint WHERE contype = 'f' ORDER BY 2") ==
         std::vector<std::string>{"order_lines | lines_order | c | t", "orders | orders_customer | n | t"});
   CHECK(p.rows("SELECT attname, attidentity FROM pg_attribute WHERE attrelid = 'customers'::regclass AND attname = 'id'") ==
@@ -210,6 +216,12 @@ TEST_CASE("schema objects: MariaDB to PostgreSQL, copy then finish", "[hetero][s
   // Running it again changes nothing and fails nothing.
   cdc::SchemaObjectReport again = cdc::finish_migration(config);
   for (const auto& s : again.skipped) CHECK(s.find("PostgreSQL has no FULLTEXT") != std::string::npos);
+
+  // A copy run again empties tables that foreign keys reference (DELETE: PostgreSQL refuses to
+  // TRUNCATE them alone) and loads the source's rows again, the objects staying as they are.
+  check_done(copy_once(config));
+  check_equal(pg_test::verify_with(config), 3);
+  CHECK(p.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND convalidated") == "2");
 }
 
 TEST_CASE("schema objects: PostgreSQL to MariaDB, copy then finish", "[hetero][schema_objects]") {

@@ -119,6 +119,8 @@ TEST_CASE("sql_expr: SQLite's stored text for PostgreSQL and MariaDB", "[unit][s
   CHECK(ok(translate_expression("ifnull(a, 0)", to_pg)) == "coalesce(\"a\", 0)");
   CHECK(ok(translate_expression("a IS NOT b", to_pg)) == "(\"a\" IS DISTINCT FROM \"b\")");
   CHECK(ok(translate_expression("max(a, b)", to_pg)) == "greatest(\"a\", \"b\")");
+  CHECK(why(translate_expression("qty / price", to_pg)) == "/ by zero is NULL in SQLite and an error in PostgreSQL");
+  CHECK(ok(translate_expression("qty / price", scope("postgresql", "sqlite"))) == "(\"qty\" / \"price\")");
   auto to_my = scope("sqlite", "mysql");
   CHECK(ok(translate_expression("first || ' ' || last", to_my)) == "concat(`first`, ' ', `last`)");
   CHECK(ok(translate_expression("email LIKE '%@%'", to_my)) == "(`email` LIKE '%@%')");
