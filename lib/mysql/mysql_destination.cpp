@@ -63,6 +63,16 @@ std::string where_of(const TableSchema& s) { return "table " + s.id.to_string();
 
 constexpr std::size_t kMaxIdentifier = 64;
 
+// CHECKs are not checked on this connection (MariaDB's check_constraint_checks; MySQL has no such
+// setting and checks them).
+void skip_checks(Conn& c) {
+  try {
+    c.exec("SET SESSION check_constraint_checks = 0");
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::Connection) throw;
+  }
+}
+
 int key_chars_for(const TableSchema& s, const std::string& column) {
   if (std::find(s.primary_key.begin(), s.primary_key.end(), column) == s.primary_key.end()) return 0;
   return std::max<int>(32, 768 / int(std::max<std::size_t>(1, s.primary_key.size())));
@@ -144,8 +154,9 @@ class MysqlWriter final : public DestinationWriter {
     // read at different moments): the source checked its foreign keys and CHECKs, so the target
     // does not check them again, nor cascade. An id of 0 is an id, not "the next one", in a
     // column that is AUTO_INCREMENT.
-    conn_.exec("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 1, SESSION check_constraint_checks = 0");
+    conn_.exec("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 1");
     conn_.exec("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')");
+    skip_checks(conn_);
     auto packet = conn_.scalar("SELECT @@max_allowed_packet");
     if (packet) max_bytes_ = std::min<std::size_t>(kDefaultStatementBytes, std::size_t(std::stoull(*packet)) / 2);
   }
@@ -792,7 +803,8 @@ std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
 class MyObjects {
  public:
   explicit MyObjects(const ConnParams& params) : c_(params, ErrorKind::Destination), db_(params.database) {
-    c_.exec("SET SESSION foreign_key_checks = 0, SESSION check_constraint_checks = 0");
+    c_.exec("SET SESSION foreign_key_checks = 0");
+    skip_checks(c_);
   }
 
   void table_objects(const DestinationTable& table, const SchemaSettings& settings, SchemaObjectReport& report) {

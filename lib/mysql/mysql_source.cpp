@@ -584,7 +584,10 @@ class MysqlSource final : public SourceConnector {
     }
     // Foreign keys: columns in key order, each with the referenced column it pairs with; the
     // referenced table named as discover() names tables (unqualified in this database).
-    const std::string rc_filter = only.empty() ? "" : " AND rc.TABLE_NAME = " + conn.quoted(only);
+    // Equalities on each information_schema table's own schema and table columns let MariaDB open
+    // only those tables (a join condition does not).
+    const std::string rc_filter = " AND k.TABLE_SCHEMA = " + db +
+                                  (only.empty() ? "" : " AND rc.TABLE_NAME = " + conn.quoted(only) + " AND k.TABLE_NAME = " + conn.quoted(only));
     for (auto& r : conn.rows("SELECT rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.COLUMN_NAME, "
                              "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME "
                              "FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k "
