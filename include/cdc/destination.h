@@ -36,9 +36,20 @@ namespace cdc {
 // A column whose `source_type` is non-empty is created with that native type verbatim: the type
 // mapper keeps it only when source and destination speak the same dialect; otherwise the
 // destination renders the LogicalType in its own terms.
+// Schema objects (docs/schema-objects.md) are in target terms too: column, table and referenced
+// table names after renames and shortening, and every expression (a column's `default_expr` and
+// `generated`, index expressions and predicates, CHECKs) in the destination's dialect when
+// planning knows it (postgresql, mysql, sqlite); what did not translate is left out and listed in
+// `not_carried`. For another dialect expressions are the source's own text (`source_dialect`).
 struct DestinationTable {
   TableSchema schema;
   DeleteSettings deletes;
+  // What planning could not carry to this destination, one entry per object with the reason (an
+  // expression that does not translate, an index on a column not copied, a foreign key to a table
+  // not copied). A destination reports them with what it could not create itself: table objects
+  // from create_table_objects() and finish(), foreign keys from create_foreign_keys() and finish().
+  std::vector<std::string> not_carried;
+  std::vector<std::string> not_carried_foreign_keys;
 };
 
 // What a destination can do beyond writing rows and changes. The session reads it once, when it
@@ -239,8 +250,11 @@ class CDC_API DestinationConnector {
   // capabilities().schema_objects: creates what the table carries beyond columns and key that is
   // best built once its rows are in (secondary and unique indexes, CHECK constraints, comments,
   // sequences / AUTO_INCREMENT set past the highest value copied), as `settings` allows.
-  // Expressions are in `source_dialect`'s terms. Idempotent (a restart calls it again). Called
-  // by a snapshot worker once the table's copy is done, before its changes are applied.
+  // Expressions are in the destination's terms (see DestinationTable; `source_dialect` says
+  // whose they were). Idempotent (a restart calls it again). Called by a snapshot worker once the
+  // table's copy is done, before its changes are applied; nothing created may make the apply of
+  // changes fail where the source accepted them (unique keys that a reordered batch could violate
+  // for a moment are deferrable, or built at finish()).
   virtual SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string& source_dialect,
                                                   const SchemaSettings& settings);
   // capabilities().schema_objects: creates the foreign keys among `tables` (those whose referenced
@@ -249,9 +263,10 @@ class CDC_API DestinationConnector {
   // Idempotent. Called once every table of the first snapshot is loaded.
   virtual SchemaObjectReport create_foreign_keys(const std::vector<DestinationTable>& tables, const std::string& source_dialect,
                                                  const SchemaSettings& settings);
-  // capabilities().schema_objects: the cut-over (`cdc-cli finish`): validates foreign keys, sets
-  // sequences past the highest value present, builds what was deferred (MariaDB unique keys that
-  // cannot be deferred). Called with the session stopped.
+  // capabilities().schema_objects: the cut-over (`cdc-cli finish`): creates what is still missing
+  // (as create_table_objects() and create_foreign_keys() would), validates foreign keys and
+  // CHECKs, sets sequences past the highest value present, builds what was deferred (MariaDB
+  // unique keys that cannot be deferred). Called with the session stopped. Idempotent.
   virtual SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string& source_dialect,
                                     const SchemaSettings& settings);
   // capabilities().atomic_checkpoints: a store inside the destination whose entries

@@ -40,7 +40,9 @@ CDC_API bool glob_match(const std::string& pattern, const std::string& text);
 // Whether a table is selected by include/exclude patterns; patterns match "schema.name" and "name".
 CDC_API bool table_selected(const Config& config, const TableId& table);
 
-// Discovers and plans every selected table, largest first. Errors name the config key path
+// Discovers and plans every selected table, largest first, with its schema objects in target
+// terms (docs/schema-objects.md): foreign keys checked against the other plans, colliding object
+// names made unique. Errors name the config key path
 // (tables.orders.columns[2]: no column "x" in table orders). `target_dialect` and
 // `max_identifier_length` describe the destination; longer target names are shortened with
 // fit_identifier.
@@ -49,7 +51,7 @@ CDC_API std::vector<TablePlan> plan_tables(const Config& config, SourceConnector
                                            std::size_t max_identifier_length = 0);
 
 // Plans one discovered table under its config key (empty = no per-table settings); what
-// plan_tables does per table. The session re-plans a table with it when its source schema
+// plan_tables does per table (foreign keys are resolved by the config alone). The session re-plans a table with it when its source schema
 // changes, so the stream maps columns by the same rules and overrides as the snapshot.
 CDC_API TablePlan plan_table(const Config& config, const TableSchema& source, const std::string& key,
                              const TypeMapper& mapper, const std::string& source_dialect,

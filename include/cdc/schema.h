@@ -77,6 +77,9 @@ struct CDC_API Column {
   std::string generated;
   bool generated_stored = true;
   std::string comment;
+  // MariaDB's ON UPDATE clause ("current_timestamp()"): the value the database sets when a row
+  // changes without naming the column. Empty: none.
+  std::string on_update;
 };
 
 // Schema-qualified table name. `schema` is empty where the database has no schemas (SQLite).
@@ -107,8 +110,12 @@ struct CDC_API IndexDef {
   // ("fulltext", "spatial", "hash", "gin", ...): a destination creates what it can translate and
   // reports the rest.
   std::string method = "btree";
-  std::string expression;  // an expression index's definition in the source's dialect
-  std::string where;       // a partial index's predicate in the source's dialect
+  // The whole key list in the source's dialect, without its outer parentheses, when it is more
+  // than plain columns ("lower(email), created_at DESC"): expressions, sort orders, operator
+  // classes. Empty for an index of plain columns (then `columns` says it all).
+  std::string expression;
+  std::string where;                 // a partial index's predicate in the source's dialect
+  std::vector<std::string> include;  // covering columns outside the key (PostgreSQL INCLUDE)
 };
 
 // Referential actions of a foreign key.

@@ -114,6 +114,19 @@ CDC_API SessionStatus checkpoint_status(const Config& config);
 // with cdc::Error(State) while a process runs the session. Returns the tables forgotten.
 CDC_API std::vector<std::string> reset_checkpoints(const Config& config, const std::vector<std::string>& tables = {});
 
+// The cut-over of a migration (`cdc-cli finish`, docs/schema-objects.md): plans the tables as a
+// session does and calls DestinationConnector::finish(), which creates the schema objects still
+// missing, validates foreign keys and CHECKs against the rows now in the target, sets sequences
+// past the highest value present and builds the unique keys that were deferred. Refused with
+// cdc::Error(State) while a process runs the session; a destination without schema objects
+// returns an empty report.
+CDC_API SchemaObjectReport finish_migration(const Config& config);
+
+// The target tables and their schema objects without any row (`cdc-cli copy --schema-only`):
+// every planned table is prepared, gets its indexes, constraints, sequences and comments, and
+// then the foreign keys among them. No checkpoint is written.
+CDC_API SchemaObjectReport create_schema(const Config& config);
+
 class CDC_API ReplicationSession {
  public:
   // Connectors are opened from config.source / config.destination through the registry.

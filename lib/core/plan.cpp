@@ -1,5 +1,6 @@
 // Table planning: discovered source tables + Config -> what is read, and what is created where.
 #include "core/logging.h"
+#include "core/schema_objects.h"
 #include "core/text_util.h"
 
 #include <cdc/error.h>
@@ -132,14 +133,7 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
     if (plan.read.index_of(from) < 0) column_or_throw(plan.read, from, base + ".rename." + from);
 
   // Target schema: mapped types, renamed columns, optional soft-delete flag.
-  std::string target_name = s.target.empty() ? source.id.name : s.target;
-  TableId target_id;
-  if (auto dot = target_name.find('.'); !s.target.empty() && dot != std::string::npos)
-    target_id = TableId(target_name.substr(0, dot), target_name.substr(dot + 1));
-  else
-    target_id = TableId(source_dialect == target_dialect ? source.id.schema : std::string(), target_name);
-  target_id.name = fit_identifier(target_id.name, max_len);
-  plan.target.schema.id = target_id;
+  plan.target.schema.id = detail::target_table_id(source.id, s.target, source_dialect, target_dialect, max_len);
   plan.target.schema.estimated_rows = source.estimated_rows;
   auto renamed = [&](const std::string& n) {
     auto it = s.rename.find(n);
@@ -171,6 +165,7 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
     plan.target.schema.columns.push_back(flag);
     plan.target_from_read.push_back(-1);
   }
+  detail::plan_schema_objects(plan, config, source_dialect, target_dialect, max_len);
   return plan;
 }
 
@@ -252,6 +247,7 @@ std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source
     if (!targets.insert(p.target.schema.id).second)
       throw config_error("tables." + p.key + ".target",
                          fmt::format("another table is already copied to {}", p.target.schema.id.to_string()));
+  detail::plan_schema_objects_across(plans, target_dialect, max_identifier_length);
   std::stable_sort(plans.begin(), plans.end(), [](const TablePlan& a, const TablePlan& b) {
     if (a.source.estimated_rows != b.source.estimated_rows) return a.source.estimated_rows > b.source.estimated_rows;
     return a.source.id < b.source.id;

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <mutex>
 #include <strings.h>
 
@@ -63,9 +64,44 @@ std::string where_of(const TableSchema& s) { return "table " + s.id.to_string();
 
 constexpr std::size_t kMaxIdentifier = 64;
 
+// CHECKs are not checked on this connection (MariaDB's check_constraint_checks; MySQL has no such
+// setting and checks them).
+void skip_checks(Conn& c) {
+  try {
+    c.exec("SET SESSION check_constraint_checks = 0");
+  } catch (const Error& e) {
+    if (e.kind() == ErrorKind::Connection) throw;
+  }
+}
+
 int key_chars_for(const TableSchema& s, const std::string& column) {
   if (std::find(s.primary_key.begin(), s.primary_key.end(), column) == s.primary_key.end()) return 0;
   return std::max<int>(32, 768 / int(std::max<std::size_t>(1, s.primary_key.size())));
+}
+
+// Text as a string literal in DDL (comments): quotes and backslashes doubled, as MariaDB reads
+// them without NO_BACKSLASH_ESCAPES; a NUL byte as its escape.
+std::string ddl_literal(std::string_view text) {
+  std::string out = "'";
+  for (char c : text) {
+    if (c == '\0') {
+      out += "\\0";
+      continue;
+    }
+    if (c == '\'' || c == '\\') out += c;
+    out += c;
+  }
+  return out + "'";
+}
+
+bool is_integer_type(TypeId id) {
+  return id == TypeId::Int8 || id == TypeId::Int16 || id == TypeId::Int24 || id == TypeId::Int32 || id == TypeId::Int64;
+}
+
+// AUTO_INCREMENT goes into CREATE TABLE when the column leads the primary key (InnoDB wants it
+// first in some index; secondary indexes come after the load).
+bool auto_increment_in_create(const TableSchema& s, const Column& c) {
+  return c.identity && is_integer_type(c.type.id) && !s.primary_key.empty() && s.primary_key[0] == c.name;
 }
 
 std::string render(const DestinationTable& table, const std::string& name) {
@@ -74,7 +110,18 @@ std::string render(const DestinationTable& table, const std::string& name) {
   for (std::size_t i = 0; i < s.columns.size(); ++i) {
     const Column& c = s.columns[i];
     sql += (i ? ", " : "") + quote_ident(c.name) + " " + render_column_type(c, key_chars_for(s, c.name));
-    if (!c.nullable || key_chars_for(s, c.name) > 0) sql += " NOT NULL";
+    if (!c.generated.empty()) {
+      // Generated where the expression translated (planning left it plain otherwise); MariaDB
+      // takes no NOT NULL or DEFAULT on such a column.
+      sql += " GENERATED ALWAYS AS (" + c.generated + ")" + (c.generated_stored ? " STORED" : " VIRTUAL");
+    } else {
+      if (!c.nullable || key_chars_for(s, c.name) > 0) sql += " NOT NULL";
+      // In MariaDB's terms: the source's text within one dialect, a translation from another.
+      if (c.default_expr) sql += " DEFAULT " + *c.default_expr;
+      if (!c.on_update.empty()) sql += " ON UPDATE " + c.on_update;
+      if (auto_increment_in_create(s, c)) sql += " AUTO_INCREMENT";
+    }
+    if (!c.comment.empty()) sql += " COMMENT " + ddl_literal(c.comment);
   }
   if (!s.primary_key.empty()) {
     sql += ", PRIMARY KEY (";
@@ -82,6 +129,7 @@ std::string render(const DestinationTable& table, const std::string& name) {
     sql += ")";
   }
   sql += ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
+  if (!s.comment.empty()) sql += " COMMENT=" + ddl_literal(s.comment);
   return sql;
 }
 
@@ -94,15 +142,22 @@ struct MyTable {
   TableSchema schema;                // the mapped schema (column types for literals)
   std::string name;                  // `db`.`table`
   std::vector<std::string> columns;  // quoted column names, in schema order
-  std::string insert_head;           // INSERT INTO t (cols) VALUES
+  std::string insert_head;           // INSERT INTO t (cols) VALUES (every column but generated ones)
   std::string upsert_tail;           // ON DUPLICATE KEY UPDATE ... (empty for keyless tables)
+  std::vector<bool> writable;        // the columns a full row writes
 };
 using TableEntry = detail::LayoutCache<MyTable>::Entry;
 
 class MysqlWriter final : public DestinationWriter {
  public:
   explicit MysqlWriter(const ConnParams& params) : params_(params), conn_(params, ErrorKind::Destination), db_(params.database) {
+    // Changes arrive in the source's order per table, not across tables (and a snapshot's chunks
+    // read at different moments): the source checked its foreign keys and CHECKs, so the target
+    // does not check them again, nor cascade. An id of 0 is an id, not "the next one", in a
+    // column that is AUTO_INCREMENT.
     conn_.exec("SET SESSION foreign_key_checks = 0, SESSION unique_checks = 1");
+    conn_.exec("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO')");
+    skip_checks(conn_);
     auto packet = conn_.scalar("SELECT @@max_allowed_packet");
     if (packet) max_bytes_ = std::min<std::size_t>(kDefaultStatementBytes, std::size_t(std::stoull(*packet)) / 2);
   }
@@ -395,9 +450,19 @@ class MysqlWriter final : public DestinationWriter {
       MyTable& m = t.state;
       m.schema = s;
       m.name = quote_ident(db_) + "." + quote_ident(s.id.name);
+      // Generated columns as the target has them: MariaDB refuses values for them.
+      std::vector<std::string> generated;
+      for (auto& r : conn_.rows(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
+                                            "TABLE_NAME = {} AND IS_GENERATED = 'ALWAYS'",
+                                            conn_.quoted(db_), conn_.quoted(s.id.name)),
+                                t.layout.where))
+        if (r[0]) generated.push_back(*r[0]);
+      t.layout.set_computed(table, generated, [](const std::string& a, const std::string& b) { return strcasecmp(a.c_str(), b.c_str()) == 0; });
+      m.writable = t.layout.writable();
       for (const auto& c : s.columns) m.columns.push_back(quote_ident(c.name));
       std::string cols;
-      for (std::size_t i = 0; i < m.columns.size(); ++i) cols += (i ? ", " : "") + m.columns[i];
+      for (std::size_t i = 0; i < m.columns.size(); ++i)
+        if (m.writable[i]) cols += (cols.empty() ? "" : ", ") + m.columns[i];
       m.insert_head = fmt::format("INSERT INTO {} ({}) VALUES ", m.name, cols);
       if (t.layout.keyed()) m.upsert_tail = upsert_tail(t, {});
     }
@@ -407,7 +472,7 @@ class MysqlWriter final : public DestinationWriter {
   static std::string upsert_tail(const TableEntry& t, const std::vector<bool>& include) {
     std::string set;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-      if (!include.empty() && !include[i]) continue;
+      if (include.empty() ? t.layout.is_computed(i) : !include[i]) continue;
       if (t.layout.is_key(i)) continue;
       const std::string& c = t.state.columns[i];
       set += (set.empty() ? "" : ", ") + c + " = VALUES(" + c + ")";
@@ -438,12 +503,14 @@ class MysqlWriter final : public DestinationWriter {
         throw Error(ErrorKind::Internal, fmt::format("backfill may not set key or soft-delete column {} of table {}",
                                                      t.state.schema.columns[i].name, t.layout.name),
                     false, t.layout.where);
-      include[i] = marked[i] || t.layout.is_key(i);
+      include[i] = (marked[i] && !t.layout.is_computed(i)) || t.layout.is_key(i);
     }
     return include;
   }
 
+  // Row `row` as `(v1,v2,...)`: the columns of `include`, or every column but generated ones.
   void append_row(std::string& sql, const TableEntry& t, const Row& row, const std::vector<bool>* include) {
+    if (!include && t.layout.has_computed()) include = &t.state.writable;
     sql += '(';
     bool first = true;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
@@ -608,7 +675,7 @@ class MysqlWriter final : public DestinationWriter {
     const MyTable& m = t.state;
     std::string cond;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-      if (t.layout.is_flag(i)) continue;
+      if (t.layout.is_flag(i) || t.layout.is_computed(i)) continue;
       cond += (cond.empty() ? "" : " AND ") + m.columns[i] + " <=> ";
       append_literal(conn_, cond, image[i], m.schema.columns[i]);
     }
@@ -695,6 +762,255 @@ class MysqlWriter final : public DestinationWriter {
   bool open_ = false;
   std::vector<std::string> pending_drops_;  // key-set tables to drop once the transaction committed
   detail::LayoutCache<MyTable> tables_;
+};
+
+// ---- schema objects (docs/schema-objects.md) ----
+
+std::string names(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + c;
+  return out;
+}
+
+std::string quoted_names(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_ident(c);
+  return out;
+}
+
+std::string action_sql(ForeignKeyAction a) {
+  std::string out(to_string(a));
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+// A column MariaDB indexes only by a prefix (TEXT, BLOB and their kin).
+bool prefix_only(const Column& c) {
+  std::string t = c.source_type.empty() ? render_column_type(c, 0) : c.source_type;
+  for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return t.find("text") != std::string::npos || t.find("blob") != std::string::npos || t == "json";
+}
+
+// The key list of an index: its expression (plain columns, with ASC/DESC), or its columns with
+// their prefix lengths. `stand_in`: for the plain index that stands in for a unique one until
+// finish, whose columns MariaDB may index only by a prefix.
+std::string key_list(const TableSchema& s, const IndexDef& idx, bool stand_in = false) {
+  if (!idx.expression.empty()) return idx.expression;
+  std::string out;
+  for (std::size_t i = 0; i < idx.columns.size(); ++i) {
+    int prefix = i < idx.prefix_lengths.size() ? idx.prefix_lengths[i] : -1;
+    const int ci = s.index_of(idx.columns[i]);
+    if (stand_in && prefix <= 0 && ci >= 0 && prefix_only(s.columns[static_cast<std::size_t>(ci)])) prefix = 255;
+    out += (out.empty() ? "" : ", ") + quote_ident(idx.columns[i]) + (prefix > 0 ? fmt::format("({})", prefix) : "");
+  }
+  return out;
+}
+
+std::string index_text(const TableSchema& s, const IndexDef& idx) {
+  std::string kind = idx.method == "fulltext" ? "FULLTEXT " : idx.method == "spatial" ? "SPATIAL " : "";
+  return fmt::format("{}{}index {} on {} ({})", kind, idx.unique ? "unique " : "", idx.name, s.id.name,
+                     idx.expression.empty() ? names(idx.columns) : idx.expression);
+}
+
+std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
+  return fmt::format("foreign key {} on {} ({}) -> {} ({}) ON DELETE {} ON UPDATE {}", fk.name, s.id.name, names(fk.columns),
+                     fk.references.name, names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update));
+}
+
+// The schema objects of target tables, on a connection of their own: MariaDB's DDL commits by
+// itself, and index builds take long. The connection neither checks foreign keys nor CHECKs
+// (see MysqlWriter): objects are added over rows the source already checked, and finish() counts
+// the rows that break them.
+class MyObjects {
+ public:
+  explicit MyObjects(const ConnParams& params) : c_(params, ErrorKind::Destination), db_(params.database) {
+    c_.exec("SET SESSION foreign_key_checks = 0");
+    skip_checks(c_);
+  }
+
+  void table_objects(const DestinationTable& table, const SchemaSettings& settings, SchemaObjectReport& report) {
+    const TableSchema& s = table.schema;
+    const std::string name = qualified(s.id.name);
+    const std::string where = where_of(s);
+    report.skipped.insert(report.skipped.end(), table.not_carried.begin(), table.not_carried.end());
+    if (!exists(s.id.name, where)) {
+      report.skipped.push_back(fmt::format("schema objects of {}: the table does not exist", s.id.name));
+      return;
+    }
+    if (settings.indexes)
+      for (const auto& idx : s.indexes) {
+        if (index_unique(s.id.name, idx.name, where)) continue;
+        const std::string what = index_text(s, idx);
+        const bool special = idx.method == "fulltext" || idx.method == "spatial";
+        // A unique key cannot be deferred in MariaDB: until finish() a plain index stands in for it.
+        const std::string kind = idx.method == "fulltext" ? "FULLTEXT " : idx.method == "spatial" ? "SPATIAL " : "";
+        const bool stand_in = idx.unique && !special;
+        if (run(fmt::format("ALTER TABLE {} ADD {}{}INDEX {} ({})", name, kind, idx.unique && special ? "UNIQUE " : "",
+                            quote_ident(idx.name), key_list(s, idx, stand_in)),
+                what, report, where)) {
+          if (stand_in)
+            report.created.push_back(what + ": a plain index until finish makes it unique (MariaDB cannot defer a unique check, "
+                                            "and a batch that reorders values could be refused)");
+          else
+            report.created.push_back(what);
+        }
+      }
+    if (settings.constraints)
+      for (const auto& ck : s.checks) {
+        if (check_exists(s.id.name, ck.name, where)) continue;
+        const std::string what = fmt::format("CHECK {} on {} ({})", ck.name, s.id.name, ck.expression);
+        if (run(fmt::format("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({})", name, quote_ident(ck.name), ck.expression), what, report, where))
+          report.created.push_back(what + ", rows already copied not checked yet (finish counts them)");
+      }
+    if (settings.sequences)
+      for (const auto& c : s.columns) {
+        if (!c.identity || !is_integer_type(c.type.id) || auto_increment_in_create(s, c)) continue;
+        auto extra = c_.scalar(fmt::format("SELECT EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} AND "
+                                           "COLUMN_NAME = {}",
+                                           c_.quoted(db_), c_.quoted(s.id.name), c_.quoted(c.name)),
+                               where);
+        if (!extra || extra->find("auto_increment") != std::string::npos) continue;
+        const std::string what = fmt::format("AUTO_INCREMENT of column {}.{}", s.id.name, c.name);
+        std::string def = render_column_type(c, key_chars_for(s, c.name)) + " NOT NULL AUTO_INCREMENT";
+        if (!c.comment.empty()) def += " COMMENT " + ddl_literal(c.comment);
+        if (run(fmt::format("ALTER TABLE {} MODIFY COLUMN {} {}", name, quote_ident(c.name), def), what, report, where))
+          report.created.push_back(what);
+      }
+  }
+
+  void foreign_keys(const std::vector<DestinationTable>& tables, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      report.skipped.insert(report.skipped.end(), t.not_carried_foreign_keys.begin(), t.not_carried_foreign_keys.end());
+      const TableSchema& s = t.schema;
+      const std::string where = where_of(s);
+      for (const auto& fk : s.foreign_keys) {
+        const std::string what = fk_text(s, fk);
+        if (!exists(s.id.name, where)) {
+          report.skipped.push_back(what + ": the table does not exist");
+          continue;
+        }
+        if (fk_exists(s.id.name, fk.name, where)) continue;
+        // Added with foreign_key_checks = 0: MariaDB checks no existing row (finish counts the
+        // rows without a parent), and the writers' sessions neither check nor cascade.
+        if (run(fmt::format("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
+                            qualified(s.id.name), quote_ident(fk.name), quoted_names(fk.columns), qualified(fk.references.name),
+                            quoted_names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update)),
+                what, report, where))
+          report.created.push_back(what + ", rows already copied not checked yet (finish counts them)");
+      }
+    }
+  }
+
+  void finish(const std::vector<DestinationTable>& tables, const SchemaSettings& settings, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      const TableSchema& s = t.schema;
+      const std::string name = qualified(s.id.name);
+      const std::string where = where_of(s);
+      if (!exists(s.id.name, where)) continue;
+      if (settings.indexes)
+        for (const auto& idx : s.indexes) {
+          if (!idx.unique || idx.method == "fulltext" || idx.method == "spatial") continue;
+          if (index_unique(s.id.name, idx.name, where, true)) continue;
+          const std::string what = index_text(s, idx);
+          const bool present = index_unique(s.id.name, idx.name, where);
+          if (run(fmt::format("ALTER TABLE {} {}ADD UNIQUE INDEX {} ({}){}", name,
+                              present ? "DROP INDEX " + quote_ident(idx.name) + ", " : "", quote_ident(idx.name), key_list(s, idx),
+                              idx.method == "hash" ? " USING HASH" : ""),
+                  what + ": could not be made unique", report, where))
+            report.created.push_back(what + ": made unique");
+        }
+      if (settings.foreign_keys)
+        for (const auto& fk : s.foreign_keys) {
+          if (!fk_exists(s.id.name, fk.name, where)) continue;
+          std::string present, match;
+          for (std::size_t i = 0; i < fk.columns.size(); ++i) {
+            present += fmt::format(" AND c.{} IS NOT NULL", quote_ident(fk.columns[i]));
+            match += fmt::format("{}p.{} = c.{}", i ? " AND " : "", quote_ident(fk.referenced_columns[i]), quote_ident(fk.columns[i]));
+          }
+          auto n = c_.scalar(fmt::format("SELECT COUNT(*) FROM {} c WHERE 1 = 1{} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})", name,
+                                         present, qualified(fk.references.name), match),
+                             where);
+          count_report(n, fmt::format("foreign key {} on {}", fk.name, s.id.name), fmt::format("rows reference no row of {}", fk.references.name),
+                       "every row has its parent", report);
+        }
+      if (settings.constraints)
+        for (const auto& ck : s.checks) {
+          if (!check_exists(s.id.name, ck.name, where)) continue;
+          auto n = c_.scalar(fmt::format("SELECT COUNT(*) FROM {} WHERE NOT ({})", name, ck.expression), where);
+          count_report(n, fmt::format("CHECK {} on {}", ck.name, s.id.name), "rows break it", "every row passes", report);
+        }
+      if (settings.sequences)
+        for (const auto& c : s.columns) {
+          if (!c.identity || !is_integer_type(c.type.id)) continue;
+          auto max = c_.scalar(fmt::format("SELECT MAX({}) FROM {}", quote_ident(c.name), name), where);
+          if (!max) continue;
+          // InnoDB moves the counter past every value written; said explicitly at the cut-over.
+          auto next = c_.scalar(fmt::format("SELECT AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}",
+                                            c_.quoted(db_), c_.quoted(s.id.name)),
+                                where);
+          const std::string what = fmt::format("AUTO_INCREMENT of column {}.{}", s.id.name, c.name);
+          if (!next || std::stoll(*next) <= std::stoll(*max))
+            run(fmt::format("ALTER TABLE {} AUTO_INCREMENT = {}", name, std::stoll(*max) + 1), what, report, where);
+          report.created.push_back(fmt::format("{}: continues after {}", what, *max));
+        }
+    }
+  }
+
+ private:
+  std::string qualified(const std::string& table) const { return quote_ident(db_) + "." + quote_ident(table); }
+
+  bool run(const std::string& sql, const std::string& what, SchemaObjectReport& report, const std::string& where) {
+    try {
+      c_.exec(sql, where);
+      return true;
+    } catch (const Error& e) {
+      if (e.kind() == ErrorKind::Connection) throw;
+      report.skipped.push_back(fmt::format("{}: {}", what, e.message()));
+      return false;
+    }
+  }
+
+  void count_report(const std::optional<std::string>& n, const std::string& what, const std::string& bad, const std::string& good,
+                    SchemaObjectReport& report) {
+    const long long count = n ? std::stoll(*n) : 0;
+    if (count > 0) report.skipped.push_back(fmt::format("{}: {} {}", what, count, bad));
+    else report.created.push_back(fmt::format("{}: checked, {}", what, good));
+  }
+
+  bool exists(const std::string& table, const std::string& where) {
+    return c_.scalar(fmt::format("SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {}", c_.quoted(db_),
+                                 c_.quoted(table)),
+                     where)
+        .has_value();
+  }
+
+  // Whether index `name` exists (and, with `unique`, is unique).
+  bool index_unique(const std::string& table, const std::string& name, const std::string& where, bool unique = false) {
+    return c_.scalar(fmt::format("SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {} AND TABLE_NAME = {} AND "
+                                 "INDEX_NAME = {}{}",
+                                 c_.quoted(db_), c_.quoted(table), c_.quoted(name), unique ? " AND NON_UNIQUE = 0" : ""),
+                     where)
+        .has_value();
+  }
+
+  bool check_exists(const std::string& table, const std::string& name, const std::string& where) {
+    return c_.scalar(fmt::format("SELECT 1 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {} AND TABLE_NAME = {} "
+                                 "AND CONSTRAINT_NAME = {}",
+                                 c_.quoted(db_), c_.quoted(table), c_.quoted(name)),
+                     where)
+        .has_value();
+  }
+
+  bool fk_exists(const std::string& table, const std::string& name, const std::string& where) {
+    return c_.scalar(fmt::format("SELECT 1 FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = {} AND "
+                                 "TABLE_NAME = {} AND CONSTRAINT_NAME = {}",
+                                 c_.quoted(db_), c_.quoted(table), c_.quoted(name)),
+                     where)
+        .has_value();
+  }
+
+  Conn c_;
+  std::string db_;
 };
 
 class MysqlCheckpointStore final : public CheckpointStore {
@@ -809,8 +1125,30 @@ class MysqlDestination final : public DestinationConnector {
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    c.backfill = c.resync_sweep = c.cascades = true;
+    c.backfill = c.resync_sweep = c.cascades = c.schema_objects = true;
     return c;
+  }
+
+  SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string&, const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    MyObjects(params_).table_objects(table, settings, report);
+    return report;
+  }
+
+  SchemaObjectReport create_foreign_keys(const std::vector<DestinationTable>& tables, const std::string&,
+                                         const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    if (settings.foreign_keys) MyObjects(params_).foreign_keys(tables, report);
+    return report;
+  }
+
+  SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string&, const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    MyObjects objects(params_);
+    for (const auto& t : tables) objects.table_objects(t, settings, report);
+    if (settings.foreign_keys) objects.foreign_keys(tables, report);
+    objects.finish(tables, settings, report);
+    return report;
   }
 
   std::string render_ddl(const DestinationTable& table) const override {

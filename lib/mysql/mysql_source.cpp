@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 
 namespace cdc::mysql {
@@ -503,8 +504,8 @@ class MysqlSource final : public SourceConnector {
     std::string filter = only.empty() ? "" : " AND TABLE_NAME = " + conn.quoted(only);
     std::map<std::string, TableSchema> tables;
     std::vector<std::string> order;
-    for (auto& r : conn.rows("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = " +
-                             db + " AND TABLE_TYPE = 'BASE TABLE'" + filter + " ORDER BY TABLE_NAME")) {
+    for (auto& r : conn.rows("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, TABLE_COMMENT FROM information_schema.TABLES WHERE "
+                             "TABLE_SCHEMA = " + db + " AND TABLE_TYPE = 'BASE TABLE'" + filter + " ORDER BY TABLE_NAME")) {
       std::string name = r[0].value_or("");
       if (name.rfind("_cdc_", 0) == 0) continue;
       TableId id(name);  // one database per URL: names are unqualified, like the destination's
@@ -513,30 +514,40 @@ class MysqlSource final : public SourceConnector {
       t.id = id;
       t.estimated_rows = to_i64(r[1]);
       t.estimated_bytes = to_i64(r[2]);
+      t.comment = r[3].value_or("");
       tables.emplace(name, std::move(t));
       order.push_back(name);
     }
     if (tables.empty()) return {};
     // MariaDB's JSON is LONGTEXT with a json_valid() check named after the column.
     std::map<std::string, bool> json_cols;
+    std::vector<std::pair<std::string, CheckDef>> checks;  // table, CHECK
     try {
-      for (auto& r : conn.rows("SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE "
-                               "CONSTRAINT_SCHEMA = " + db + filter))
-        if (r[0] && r[1] && r[1]->rfind("json_valid(`", 0) == 0 && r[1]->back() == ')') {
+      for (auto& r : conn.rows("SELECT TABLE_NAME, CHECK_CLAUSE, CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS WHERE "
+                               "CONSTRAINT_SCHEMA = " + db + filter + " ORDER BY TABLE_NAME, CONSTRAINT_NAME")) {
+        if (!r[0] || !r[1]) continue;
+        if (r[1]->rfind("json_valid(`", 0) == 0 && r[1]->back() == ')') {
           std::string col = r[1]->substr(12, r[1]->size() - 14);
           json_cols[*r[0] + '\x1f' + col] = true;
+          if (r[2].value_or("") == col) continue;  // the JSON type's own check, not one of the table's
         }
+        checks.emplace_back(*r[0], CheckDef{r[2].value_or(""), *r[1]});
+      }
     } catch (const Error&) {
       // MySQL before 8.0.16 has no CHECK_CONSTRAINTS; JSON there is a real type anyway.
     }
+    for (auto& [table, check] : checks)
+      if (auto it = tables.find(table); it != tables.end()) it->second.checks.push_back(std::move(check));
     for (auto& r : conn.rows("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, "
                              "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLLATION_NAME, "
-                             "IS_NULLABLE, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " + db + filter +
+                             "IS_NULLABLE, EXTRA, COLUMN_DEFAULT, GENERATION_EXPRESSION, COLUMN_COMMENT "
+                             "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = " + db + filter +
                              " ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
       auto it = tables.find(r[0].value_or(""));
       if (it == tables.end()) continue;
       std::string extra = r[11].value_or("");
-      if (extra.find("GENERATED") != std::string::npos) continue;  // computed by the destination's own definition
+      std::string extra_lower = extra;
+      for (auto& ch : extra_lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
       ColumnInfo ci;
       ci.name = r[1].value_or("");
       ci.data_type = r[2].value_or("");
@@ -554,7 +565,67 @@ class MysqlSource final : public SourceConnector {
       c.type = logical_type_of(ci);
       c.nullable = ci.nullable;
       c.source_type = native_type_of(ci);
+      c.comment = r[14].value_or("");
+      // EXTRA: "auto_increment", "VIRTUAL GENERATED", "STORED GENERATED" (MySQL: "... GENERATED"
+      // too), "on update current_timestamp()".
+      if (extra_lower.find("auto_increment") != std::string::npos) c.identity = true;
+      if (extra_lower.find("generated") != std::string::npos && r[13]) {
+        c.generated = *r[13];
+        c.generated_stored = extra_lower.find("stored") != std::string::npos || extra_lower.find("persistent") != std::string::npos;
+      } else if (r[12] && *r[12] != "NULL") {
+        // MariaDB 10.2.7 and later: NULL without a default, 'NULL' for DEFAULT NULL, literals quoted.
+        c.default_expr = *r[12];
+      }
+      if (auto on = extra_lower.find("on update "); on != std::string::npos) c.on_update = extra.substr(on + 10);
       it->second.columns.push_back(std::move(c));
+    }
+    // Secondary indexes (InnoDB also makes one for each foreign key that has none), in key order.
+    for (auto& r : conn.rows("SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, INDEX_TYPE FROM "
+                             "information_schema.STATISTICS WHERE TABLE_SCHEMA = " + db + filter +
+                             " AND INDEX_NAME <> 'PRIMARY' ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX")) {
+      auto it = tables.find(r[0].value_or(""));
+      if (it == tables.end()) continue;
+      auto& indexes = it->second.indexes;
+      const std::string name = r[1].value_or("");
+      if (indexes.empty() || indexes.back().name != name) {
+        IndexDef d;
+        d.name = name;
+        d.unique = r[2].value_or("1") == "0";
+        std::string type = r[5].value_or("BTREE");
+        for (auto& ch : type) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        d.method = type;
+        indexes.push_back(std::move(d));
+      }
+      indexes.back().columns.push_back(r[3].value_or(""));
+      indexes.back().prefix_lengths.push_back(r[4] ? static_cast<int>(to_i64(r[4])) : -1);
+    }
+    // Foreign keys: columns in key order, each with the referenced column it pairs with; the
+    // referenced table named as discover() names tables (unqualified in this database).
+    // Equalities on each information_schema table's own schema and table columns let MariaDB open
+    // only those tables (a join condition does not).
+    const std::string rc_filter = " AND k.TABLE_SCHEMA = " + db +
+                                  (only.empty() ? "" : " AND rc.TABLE_NAME = " + conn.quoted(only) + " AND k.TABLE_NAME = " + conn.quoted(only));
+    for (auto& r : conn.rows("SELECT rc.TABLE_NAME, rc.CONSTRAINT_NAME, rc.UPDATE_RULE, rc.DELETE_RULE, k.COLUMN_NAME, "
+                             "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME "
+                             "FROM information_schema.REFERENTIAL_CONSTRAINTS rc JOIN information_schema.KEY_COLUMN_USAGE k "
+                             "ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME "
+                             "AND k.TABLE_NAME = rc.TABLE_NAME WHERE rc.CONSTRAINT_SCHEMA = " + db + rc_filter +
+                             " AND k.REFERENCED_TABLE_NAME IS NOT NULL ORDER BY rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION")) {
+      auto it = tables.find(r[0].value_or(""));
+      if (it == tables.end()) continue;
+      auto& fks = it->second.foreign_keys;
+      const std::string name = r[1].value_or("");
+      if (fks.empty() || fks.back().name != name) {
+        ForeignKeyDef fk;
+        fk.name = name;
+        fk.on_update = fk_action(r[2].value_or(""));
+        fk.on_delete = fk_action(r[3].value_or(""));
+        const std::string schema = r[5].value_or(params_.database);
+        fk.references = schema == params_.database ? TableId(r[6].value_or("")) : TableId(schema, r[6].value_or(""));
+        fks.push_back(std::move(fk));
+      }
+      fks.back().columns.push_back(r[4].value_or(""));
+      fks.back().referenced_columns.push_back(r[7].value_or(""));
     }
     for (auto& r : conn.rows("SELECT TABLE_NAME, COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = " +
                              db + filter + " AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY TABLE_NAME, ORDINAL_POSITION")) {
@@ -564,6 +635,14 @@ class MysqlSource final : public SourceConnector {
     std::vector<TableSchema> out;
     for (auto& name : order) out.push_back(std::move(tables[name]));
     return out;
+  }
+
+  static ForeignKeyAction fk_action(const std::string& rule) {
+    if (rule == "CASCADE") return ForeignKeyAction::Cascade;
+    if (rule == "SET NULL") return ForeignKeyAction::SetNull;
+    if (rule == "SET DEFAULT") return ForeignKeyAction::SetDefault;
+    if (rule == "RESTRICT") return ForeignKeyAction::Restrict;
+    return ForeignKeyAction::NoAction;
   }
 
   ConnParams params_;

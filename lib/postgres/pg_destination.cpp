@@ -25,6 +25,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <mutex>
 #include <set>
@@ -121,8 +122,13 @@ std::string render(const DestinationTable& table) {
   for (std::size_t i = 0; i < s.columns.size(); ++i) {
     const Column& c = s.columns[i];
     sql += (i ? ", " : "") + quote_ident(c.name) + " " + column_type(s, c);
+    // A generated column is created generated when its expression translated (planning left it
+    // plain otherwise): PostgreSQL 15 stores every generated column.
+    if (!c.generated.empty()) sql += " GENERATED ALWAYS AS (" + c.generated + ") STORED";
     if (!c.nullable) sql += " NOT NULL";
-    if (c.default_expr && !c.source_type.empty()) sql += " DEFAULT " + *c.default_expr;
+    // Defaults are in PostgreSQL's terms: the source's text within one dialect, a translation
+    // from another (see DestinationTable).
+    if (c.default_expr && c.generated.empty()) sql += " DEFAULT " + *c.default_expr;
     comments += column_comment(s, c);
   }
   if (!s.primary_key.empty()) {
@@ -198,7 +204,8 @@ void write_checkpoint(Conn& c, const std::string& session, const std::vector<Che
 struct PgTable {
   std::string name;                  // quoted target
   std::vector<std::string> columns;  // quoted column names, in schema order
-  std::string column_list;           // the same, comma-separated
+  std::string column_list;           // the columns a full row writes (generated ones left out), comma-separated
+  std::vector<bool> writable;        // those columns, one flag per column
   std::string stage;                 // temp staging table (quoted), created lazily
   bool needs_upsert = false;         // write_rows met existing keys: always upsert from now on
   // Binary form of each target column's type; empty when the table is written as COPY text (a
@@ -291,8 +298,7 @@ class PgWriter final : public DestinationWriter {
 
   void truncate(const DestinationTable& table) override {
     finish_pending();
-    TableEntry& t = info(table);
-    c_.exec("TRUNCATE " + t.state.name, t.layout.where);
+    empty_table(info(table));
   }
 
   void commit(const std::string& session, const std::vector<CheckpointEntry>& checkpoint) override {
@@ -532,8 +538,17 @@ class PgWriter final : public DestinationWriter {
     if (rebuilt) {
       PgTable& p = t.state;
       p.name = id;
+      // Generated columns as the target has them: PostgreSQL refuses values for them.
+      Result gen = c_.exec_params(
+          "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated <> ''",
+          {id}, t.layout.where);
+      std::vector<std::string> generated;
+      for (int i = 0; i < gen.rows(); ++i) generated.push_back(gen.text(i, 0));
+      t.layout.set_computed(table, generated, [](const std::string& a, const std::string& b) { return a == b; });
+      p.writable = t.layout.writable();
       for (const auto& c : s.columns) p.columns.push_back(quote_ident(c.name));
-      for (std::size_t i = 0; i < p.columns.size(); ++i) p.column_list += (i ? ", " : "") + p.columns[i];
+      for (std::size_t i = 0; i < p.columns.size(); ++i)
+        if (p.writable[i]) p.column_list += (p.column_list.empty() ? "" : ", ") + p.columns[i];
       p.table = table;
       p.wire = binary_types(t);
     }
@@ -557,7 +572,7 @@ class PgWriter final : public DestinationWriter {
       if (marked[i] && (t.layout.is_key(i) || t.layout.is_flag(i)))
         throw Error(ErrorKind::Internal, fmt::format("{} may not set key or soft-delete column {} of table {}", what, i, t.layout.name),
                     false, t.layout.where);
-      include[i] = marked[i] || t.layout.is_key(i);
+      include[i] = (marked[i] && !t.layout.is_computed(i)) || t.layout.is_key(i);
     }
     return include;
   }
@@ -575,6 +590,10 @@ class PgWriter final : public DestinationWriter {
     for (int i = 0; i < r.rows(); ++i) types[r.text(i, 0)] = {r.text(i, 1), r.text(i, 2)};
     std::vector<BinaryType> wire;
     for (std::size_t i = 0; i < s.columns.size(); ++i) {
+      if (t.layout.is_computed(i)) {  // never written
+        wire.push_back(BinaryType::None);
+        continue;
+      }
       auto it = types.find(s.columns[i].name);
       // name: its binary input refuses what its text input would truncate.
       BinaryType b = BinaryType::None;
@@ -660,6 +679,7 @@ class PgWriter final : public DestinationWriter {
   // fits its column's binary form, else text.
   void copy_rows(TableEntry& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
     const PgTable& p = t.state;
+    if (!include && t.layout.has_computed()) include = &p.writable;
     std::string cols;
     if (include) {
       for (std::size_t i = 0; i < p.columns.size(); ++i)
@@ -697,6 +717,7 @@ class PgWriter final : public DestinationWriter {
   // that does not fit sends the batch as text instead of half a stream). False when a value does
   // not fit: the table is written as text from then on.
   bool encode_binary(TableEntry& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+    if (!include && t.layout.has_computed()) include = &t.state.writable;
     bin_.clear();
     append_copy_binary_header(bin_);
     const std::size_t ncols = t.layout.ncols;
@@ -725,7 +746,7 @@ class PgWriter final : public DestinationWriter {
     const PgTable& p = t.state;
     std::string cols, set;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-      if (!include.empty() && !include[i]) continue;
+      if (include.empty() ? t.layout.is_computed(i) : !include[i]) continue;
       const std::string& c = p.columns[i];
       cols += (cols.empty() ? "" : ", ") + c;
       if (t.layout.is_key(i)) continue;
@@ -889,7 +910,8 @@ class PgWriter final : public DestinationWriter {
     std::vector<std::optional<std::string>> params;
     std::string cond;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-      if (t.layout.is_flag(i)) continue;
+      // A generated column follows the others (and the source's change may not carry it).
+      if (t.layout.is_flag(i) || t.layout.is_computed(i)) continue;
       if (image[i].is_null()) {
         cond += (cond.empty() ? "" : " AND ") + p.columns[i] + " IS NULL";
         continue;
@@ -915,7 +937,17 @@ class PgWriter final : public DestinationWriter {
       c_.exec(fmt::format("UPDATE {} SET {} = true", t.state.name, t.state.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
               t.layout.where);
     else
-      c_.exec("TRUNCATE " + t.state.name, t.layout.where);
+      empty_table(t);
+  }
+
+  // TRUNCATE, or DELETE when another table's foreign key references this one: PostgreSQL refuses
+  // to truncate it alone (even under session_replication_role = replica, under which a DELETE
+  // neither checks nor cascades). Asked at each call: foreign keys arrive after a table's load.
+  void empty_table(TableEntry& t) {
+    Result r = c_.exec_params(
+        "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND confrelid = to_regclass($1) AND conrelid <> confrelid)",
+        {t.state.name}, t.layout.where);
+    c_.exec((r.text(0, 0) == "t" ? "DELETE FROM " : "TRUNCATE ") + t.state.name, t.layout.where);
   }
 
   // PostgreSQL's DDL is transactional, but two chunk writers of one resync may both find the key
@@ -985,6 +1017,287 @@ class PgWriter final : public DestinationWriter {
   bool in_txn_ = false;
   int stage_counter_ = 0;
   detail::LayoutCache<PgTable> tables_;
+};
+
+// ---- schema objects (docs/schema-objects.md) ----
+
+// The key list of an index: its expression, or its columns quoted.
+std::string key_list(const IndexDef& idx) {
+  if (!idx.expression.empty()) return idx.expression;
+  std::string out;
+  for (const auto& c : idx.columns) out += (out.empty() ? "" : ", ") + quote_ident(c);
+  return out;
+}
+
+std::string names(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + c;
+  return out;
+}
+
+std::string quoted_names(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_ident(c);
+  return out;
+}
+
+std::string action_sql(ForeignKeyAction a) {
+  std::string out(to_string(a));
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+// A unique key over plain columns is made a unique constraint at finish(), as PostgreSQL usually
+// holds them; others (expressions, predicates, other methods) a unique index.
+bool as_constraint(const IndexDef& idx) {
+  return idx.unique && idx.expression.empty() && idx.where.empty() && (idx.method.empty() || idx.method == "btree");
+}
+
+std::string index_text(const TableSchema& s, const IndexDef& idx) {
+  return fmt::format("{}index {} on {} ({})", idx.unique ? "unique " : "", idx.name, display_name(s),
+                     idx.expression.empty() ? names(idx.columns) : idx.expression);
+}
+
+std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
+  return fmt::format("foreign key {} on {} ({}) -> {}.{} ({}) ON DELETE {} ON UPDATE {}", fk.name, display_name(s), names(fk.columns),
+                     fk.references.schema.empty() ? "public" : fk.references.schema, fk.references.name,
+                     names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update));
+}
+
+bool is_integer_type(TypeId id) {
+  return id == TypeId::Int8 || id == TypeId::Int16 || id == TypeId::Int24 || id == TypeId::Int32 || id == TypeId::Int64;
+}
+
+// Runs `sql`; on failure the error goes to the report's skipped entries (with `what`) and false is
+// returned: one object that cannot be made does not keep the others from being made.
+bool run_or_report(Conn& c, const std::string& sql, const std::string& what, SchemaObjectReport& report, const std::string& where) {
+  try {
+    c.exec(sql, where);
+    return true;
+  } catch (const Error& e) {
+    if (!c.healthy()) throw;
+    report.skipped.push_back(fmt::format("{}: {}", what, e.message()));
+    return false;
+  }
+}
+
+// The schema objects of target tables, on a connection of their own (index builds take long and
+// must not hold the destination's admin connection).
+class PgObjects {
+ public:
+  explicit PgObjects(const ConnParams& params) : c_(params, ErrorKind::Destination) {}
+
+  // `at_finish`: the cut-over, when CHECKs translated from another dialect are added too.
+  void table_objects(const DestinationTable& table, const std::string& source_dialect, const SchemaSettings& settings,
+                     SchemaObjectReport& report, bool at_finish = false) {
+    const TableSchema& s = table.schema;
+    const std::string name = target_name(s);
+    const std::string where = where_of(s);
+    report.skipped.insert(report.skipped.end(), table.not_carried.begin(), table.not_carried.end());
+    if (!exists(name, where)) {
+      report.skipped.push_back(fmt::format("schema objects of {}: the table does not exist", display_name(s)));
+      return;
+    }
+    if (settings.indexes)
+      for (const auto& idx : s.indexes) {
+        if (relation_exists(schema_of(s), idx.name, where)) continue;
+        const std::string what = index_text(s, idx);
+        // A unique key is a plain index until finish(): while changes are applied the target
+        // holds rows read at different moments (chunks of a MariaDB or SQLite copy, a table
+        // copied again beside the stream), and even a deferred check at commit could refuse a
+        // batch the source accepted, failing the table for good.
+        if (run_or_report(c_, create_index_sql(s, idx, false), what, report, where)) {
+          if (idx.unique)
+            report.created.push_back(what + ": a plain index until finish makes it unique (rows read at different moments could "
+                                            "break a unique check while changes are applied)");
+          else
+            report.created.push_back(what);
+        }
+      }
+    if (settings.constraints)
+      for (const auto& ck : s.checks) {
+        if (constraint_exists(name, ck.name, where)) continue;
+        const std::string what = fmt::format("CHECK {} on {} ({})", ck.name, display_name(s), ck.expression);
+        // PostgreSQL checks every row a writer writes (session_replication_role does not turn
+        // CHECKs off). The source's own CHECK says the same thing of the same rows; one
+        // translated from another dialect may not (case-insensitive comparisons in MariaDB), so
+        // it waits for the cut-over, where VALIDATE reports rows that break it.
+        if (source_dialect != "postgresql" && !at_finish) {
+          report.created.push_back(what + ": added by finish (translated from " + (source_dialect == "mysql" ? "MariaDB" : "SQLite") +
+                                   ", it could refuse a row the source accepted)");
+          continue;
+        }
+        // NOT VALID: rows already copied are checked by finish() (VALIDATE), new rows at once.
+        if (run_or_report(c_, fmt::format("ALTER TABLE {} ADD CONSTRAINT {} CHECK ({}) NOT VALID", name, quote_ident(ck.name), ck.expression),
+                          what, report, where))
+          report.created.push_back(what + ", not validated yet (finish validates)");
+      }
+    if (settings.sequences) identities(s, report);
+    if (settings.comments) comments(s, report);
+  }
+
+  void foreign_keys(const std::vector<DestinationTable>& tables, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      report.skipped.insert(report.skipped.end(), t.not_carried_foreign_keys.begin(), t.not_carried_foreign_keys.end());
+      const TableSchema& s = t.schema;
+      const std::string name = target_name(s);
+      for (const auto& fk : s.foreign_keys) {
+        const std::string where = where_of(s);
+        const std::string what = fk_text(s, fk);
+        if (!exists(name, where)) {
+          report.skipped.push_back(what + ": the table does not exist");
+          continue;
+        }
+        if (constraint_exists(name, fk.name, where)) continue;
+        const std::string parent = quote_table(fk.references.schema.empty() ? "public" : fk.references.schema, fk.references.name);
+        // NOT VALID: the rows already there (chunks read at different source positions may not
+        // agree yet) are checked by finish(); the stream's writes run with
+        // session_replication_role = replica, so the key neither checks nor cascades their rows.
+        if (run_or_report(c_,
+                          fmt::format("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {} NOT VALID",
+                                      name, quote_ident(fk.name), quoted_names(fk.columns), parent, quoted_names(fk.referenced_columns),
+                                      action_sql(fk.on_delete), action_sql(fk.on_update)),
+                          what, report, where))
+          report.created.push_back(what + ", not validated yet (finish validates)");
+      }
+    }
+  }
+
+  // The cut-over: each unique key replaces its stand-in (before the foreign keys, which may
+  // reference it).
+  void unique_keys(const std::vector<DestinationTable>& tables, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      const TableSchema& s = t.schema;
+      const std::string name = target_name(s);
+      const std::string where = where_of(s);
+      if (!exists(name, where)) continue;
+      for (const auto& idx : s.indexes) {
+        if (!idx.unique) continue;
+        Result r = c_.exec_params(
+            "SELECT i.indisunique FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = $1 AND c.relname = $2",
+            {schema_of(s), idx.name}, where);
+        if (r.rows() > 0 && r.text(0, 0) == "t") continue;
+        const std::string what = index_text(s, idx);
+        std::string make = create_index_sql(s, idx, true);
+        if (as_constraint(idx)) {
+          make = fmt::format("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})", name, quote_ident(idx.name), key_list(idx));
+          if (!idx.include.empty()) make += " INCLUDE (" + quoted_names(idx.include) + ")";
+        }
+        const std::string drop = r.rows() > 0 ? "DROP INDEX " + quote_table(schema_of(s), idx.name) + "; " : std::string();
+        if (run_or_report(c_, "BEGIN; " + drop + make + "; COMMIT", what + ": could not be made unique", report, where))
+          report.created.push_back(what + ": made unique");
+        else
+          c_.try_exec("ROLLBACK");
+      }
+    }
+  }
+
+  // The cut-over's checks: constraints added NOT VALID are validated, sequences set.
+  void finish(const std::vector<DestinationTable>& tables, const SchemaSettings& settings, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      const TableSchema& s = t.schema;
+      const std::string name = target_name(s);
+      const std::string where = where_of(s);
+      if (!exists(name, where)) continue;
+      // Foreign keys and CHECKs added NOT VALID are validated now that the target has caught up.
+      Result pending = c_.exec_params(
+          "SELECT conname, contype FROM pg_constraint WHERE conrelid = to_regclass($1) AND NOT convalidated AND contype IN ('f', 'c') "
+          "ORDER BY contype DESC, conname",
+          {name}, where);
+      for (int i = 0; i < pending.rows(); ++i) {
+        const std::string what = fmt::format("{} {} on {}", pending.text(i, 1) == "f" ? "foreign key" : "CHECK", pending.text(i, 0),
+                                             display_name(s));
+        if (run_or_report(c_, fmt::format("ALTER TABLE {} VALIDATE CONSTRAINT {}", name, quote_ident(pending.text(i, 0))),
+                          what + ": validation failed", report, where))
+          report.created.push_back(what + ": validated");
+      }
+      if (settings.sequences) identities(s, report, true);
+    }
+  }
+
+ private:
+  std::string create_index_sql(const TableSchema& s, const IndexDef& idx, bool unique) {
+    std::string sql = fmt::format("CREATE {}INDEX {}{} ON {}", unique ? "UNIQUE " : "", unique ? "" : "IF NOT EXISTS ",
+                                  quote_ident(idx.name), target_name(s));
+    if (!idx.method.empty() && idx.method != "btree") sql += " USING " + idx.method;
+    sql += " (" + key_list(idx) + ")";
+    if (!idx.include.empty()) sql += " INCLUDE (" + quoted_names(idx.include) + ")";
+    if (!idx.where.empty()) sql += " WHERE " + idx.where;
+    return sql;
+  }
+
+  bool exists(const std::string& table, const std::string& where) {
+    return c_.exec_params("SELECT to_regclass($1) IS NOT NULL", {table}, where).text(0, 0) == "t";
+  }
+
+  bool relation_exists(const std::string& schema, const std::string& name, const std::string& where) {
+    return c_.exec_params("SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                          {schema, name}, where)
+               .rows() > 0;
+  }
+
+  bool constraint_exists(const std::string& table, const std::string& name, const std::string& where) {
+    return c_.exec_params("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2", {table, name}, where).rows() > 0;
+  }
+
+  // Identity columns: GENERATED BY DEFAULT AS IDENTITY added to the copied column (rows written
+  // with their ids keep working), and its sequence set past the highest value present.
+  void identities(const TableSchema& s, SchemaObjectReport& report, bool at_finish = false) {
+    const std::string name = target_name(s);
+    const std::string where = where_of(s);
+    for (const auto& col : s.columns) {
+      if (!col.identity || !is_integer_type(col.type.id)) continue;
+      Result a = c_.exec_params(
+          "SELECT a.attidentity, a.attnotnull, pg_get_expr(d.adbin, d.adrelid) FROM pg_attribute a "
+          "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+          "WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND NOT a.attisdropped",
+          {name, col.name}, where);
+      if (a.rows() == 0) continue;
+      const std::string what = fmt::format("identity column {}.{}", display_name(s), col.name);
+      const bool serial = !a.is_null(0, 2) && a.text(0, 2).rfind("nextval(", 0) == 0;
+      if (a.text(0, 0).empty() && !serial) {
+        if (a.text(0, 1) != "t") {
+          report.skipped.push_back(what + ": the column may be NULL, which an identity column may not");
+          continue;
+        }
+        if (!a.is_null(0, 2)) {
+          report.skipped.push_back(what + ": the column has a default (" + a.text(0, 2) + ")");
+          continue;
+        }
+        if (!run_or_report(c_, fmt::format("ALTER TABLE {} ALTER COLUMN {} ADD GENERATED BY DEFAULT AS IDENTITY", name, quote_ident(col.name)),
+                           what, report, where))
+          continue;
+        report.created.push_back(what + " (GENERATED BY DEFAULT AS IDENTITY)");
+      }
+      Result r = c_.exec_params(fmt::format("SELECT setval(pg_get_serial_sequence($1, $2), m) FROM (SELECT max({}) AS m FROM {}) x "
+                                            "WHERE m IS NOT NULL",
+                                            quote_ident(col.name), name),
+                                {name, col.name}, where);
+      if (r.rows() > 0 && at_finish) report.created.push_back(fmt::format("{}: sequence continues after {}", what, r.text(0, 0)));
+    }
+  }
+
+  void comments(const TableSchema& s, SchemaObjectReport& report) {
+    const std::string name = target_name(s);
+    const std::string where = where_of(s);
+    bool any = false;
+    if (!s.comment.empty()) any = run_or_report(c_, fmt::format("COMMENT ON TABLE {} IS {}", name, quote_literal(s.comment)),
+                                                "comment on " + display_name(s), report, where) || any;
+    for (const auto& col : s.columns) {
+      if (col.comment.empty()) continue;
+      if (!column_comment(s, col).empty()) {  // a text[] from a MariaDB SET keeps its labels there
+        report.skipped.push_back(fmt::format("comment on column {}.{}: the column's comment holds the labels of its MariaDB SET",
+                                             display_name(s), col.name));
+        continue;
+      }
+      any = run_or_report(c_, fmt::format("COMMENT ON COLUMN {}.{} IS {}", name, quote_ident(col.name), quote_literal(col.comment)),
+                          fmt::format("comment on column {}.{}", display_name(s), col.name), report, where) || any;
+    }
+    if (any) report.created.push_back("comments on " + display_name(s));
+  }
+
+  Conn c_;
 };
 
 class PgCheckpointStore final : public CheckpointStore {
@@ -1071,8 +1384,33 @@ class PgDestination final : public DestinationConnector {
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = true;
+    c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = c.schema_objects = true;
     return c;
+  }
+
+  SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string& source_dialect,
+                                          const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    PgObjects(params_).table_objects(table, source_dialect, settings, report);
+    return report;
+  }
+
+  SchemaObjectReport create_foreign_keys(const std::vector<DestinationTable>& tables, const std::string&,
+                                         const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    if (settings.foreign_keys) PgObjects(params_).foreign_keys(tables, report);
+    return report;
+  }
+
+  SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string& source_dialect,
+                            const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    PgObjects objects(params_);
+    for (const auto& t : tables) objects.table_objects(t, source_dialect, settings, report, true);
+    if (settings.indexes) objects.unique_keys(tables, report);
+    if (settings.foreign_keys) objects.foreign_keys(tables, report);
+    objects.finish(tables, settings, report);
+    return report;
   }
 
   std::string render_ddl(const DestinationTable& table) const override {

@@ -49,6 +49,7 @@
 #include "core/array_literal.h"
 #include "core/batch_reader.h"
 #include "core/logging.h"
+#include "core/sql_expr.h"
 
 #include <fmt/format.h>
 
@@ -250,9 +251,11 @@ class PgSource final : public SourceConnector {
         "ORDER BY n.nspname, c.relname",
         "discovery");
     std::vector<TableSchema> out;
+    std::vector<std::string> oids;
     for (int i = 0; i < r.rows(); ++i) {
       TableId id(r.text(i, 1), r.text(i, 2));
       if (wanted && !wanted(id)) continue;
+      oids.push_back(r.text(i, 0));
       TableSchema t = describe(c, r.text(i, 0), id);
       t.estimated_rows = r.int64(i, 3);
       t.estimated_bytes = r.int64(i, 4);
@@ -264,6 +267,7 @@ class PgSource final : public SourceConnector {
       }
       out.push_back(std::move(t));
     }
+    read_objects(c, oids, out);
     return out;
   }
 
@@ -874,12 +878,17 @@ class PgSource final : public SourceConnector {
         "  CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, bt.typtype, bt.typcategory, "
         "  et.typname, et.typtype, "
         "  (SELECT string_agg(e.enumlabel, E'\\x1f' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = bt.oid), "
-        "  col_description(a.attrelid, a.attnum) "
+        "  col_description(a.attrelid, a.attnum), a.attgenerated, a.attidentity, "
+        // A default that calls a function outside pg_catalog (or reads a sequence) refers to
+        // something the destination does not have.
+        "  EXISTS (SELECT 1 FROM pg_depend dep JOIN pg_proc p ON p.oid = dep.refobjid JOIN pg_namespace pn ON pn.oid = p.pronamespace "
+        "    WHERE dep.classid = 'pg_attrdef'::regclass AND dep.objid = d.oid AND dep.refclassid = 'pg_proc'::regclass "
+        "    AND pn.nspname <> 'pg_catalog') "
         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
         "LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A' "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' "
+        "WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attnum",
         {oid}, where_of(id));
     TableSchema t;
@@ -909,12 +918,133 @@ class PgSource final : public SourceConnector {
       }
       if (!r.is_null(i, 11)) ti.comment = r.text(i, 11);
       col.type = logical_type(ti, col.source_type);
-      // Sequences and user functions a default refers to do not exist at the destination.
-      if (col.default_expr && col.default_expr->find('(') != std::string::npos) col.default_expr.reset();
+      if (ti.comment.compare(0, std::string_view(kSetComment).size(), kSetComment) != 0) col.comment = ti.comment;
+      // A generated column's expression is its pg_attrdef entry; it has no default.
+      if (r.text(i, 12) == "s") {
+        col.generated = col.default_expr.value_or("");
+        col.generated_stored = true;
+        col.default_expr.reset();
+      }
+      // Identity and serial columns: the destination makes its own sequence.
+      if (!r.text(i, 13).empty() || (col.default_expr && col.default_expr->rfind("nextval(", 0) == 0)) {
+        col.identity = true;
+        col.default_expr.reset();
+      }
+      // User functions a default calls do not exist at the destination.
+      if (col.default_expr && r.text(i, 14) == "t") col.default_expr.reset();
       t.columns.push_back(std::move(col));
     }
     t.primary_key = primary_key(c, id);
     return t;
+  }
+
+  // Indexes, foreign keys, CHECK constraints and comments of the tables `oids` (parallel to
+  // `tables`), read at once for all of them.
+  static void read_objects(Conn& c, const std::vector<std::string>& oids, std::vector<TableSchema>& tables) {
+    if (oids.empty()) return;
+    std::map<std::string, TableSchema*> by_oid;
+    std::string list = "{";
+    for (std::size_t i = 0; i < oids.size(); ++i) {
+      by_oid[oids[i]] = &tables[i];
+      list += (i ? "," : "") + oids[i];
+    }
+    list += "}";
+    auto split = [](const std::string& text) {
+      std::vector<std::string> out;
+      std::size_t p = 0;
+      for (;;) {
+        auto q = text.find('\x1f', p);
+        out.push_back(text.substr(p, q == std::string::npos ? std::string::npos : q - p));
+        if (q == std::string::npos) return out;
+        p = q + 1;
+      }
+    };
+    Result comments = c.exec_params("SELECT oid::bigint, obj_description(oid, 'pg_class') FROM pg_class WHERE oid = ANY($1::oid[])",
+                                    {list}, "discovery");
+    for (int i = 0; i < comments.rows(); ++i)
+      if (!comments.is_null(i, 1)) by_oid[comments.text(i, 0)]->comment = comments.text(i, 1);
+
+    // Indexes other than the primary key's, those of exclusion constraints, and invalid ones. The
+    // key list is taken from pg_get_indexdef as PostgreSQL writes it; it is kept as the index's
+    // expression when it is more than the plain columns (expressions, sort orders, operator
+    // classes, collations).
+    Result idx = c.exec_params(
+        "SELECT i.indrelid::bigint, ic.relname, i.indisunique, am.amname, i.indnkeyatts, pg_get_indexdef(i.indexrelid), "
+        "  pg_get_expr(i.indpred, i.indrelid, true), "
+        "  (SELECT string_agg(coalesce(a.attname, ''), E'\\x1f' ORDER BY k.ord) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, ord) "
+        "     LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n AND k.n > 0), "
+        "  (SELECT string_agg(coalesce(quote_ident(a.attname), ''), E'\\x1f' ORDER BY k.ord) FROM unnest(i.indkey::int2[]) "
+        "     WITH ORDINALITY k(n, ord) LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n AND k.n > 0) "
+        "FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam "
+        "WHERE i.indrelid = ANY($1::oid[]) AND NOT i.indisprimary AND i.indisvalid AND i.indislive "
+        "  AND NOT EXISTS (SELECT 1 FROM pg_constraint x WHERE x.conindid = i.indexrelid AND x.contype = 'x') "
+        "ORDER BY i.indrelid, ic.relname",
+        {list}, "discovery");
+    for (int i = 0; i < idx.rows(); ++i) {
+      IndexDef d;
+      d.name = idx.text(i, 1);
+      d.unique = idx.text(i, 2) == "t";
+      d.method = idx.text(i, 3);
+      const int nkeys = static_cast<int>(idx.int64(i, 4));
+      const std::string def = idx.text(i, 5);
+      if (!idx.is_null(i, 6)) d.where = idx.text(i, 6);
+      const auto names = split(idx.text(i, 7));
+      const auto quoted = split(idx.text(i, 8));
+      const auto using_at = def.find(" USING " + d.method + " ");
+      auto keys = detail::parenthesized(def, "postgresql", using_at == std::string::npos ? 0 : using_at);
+      const auto parts = detail::split_list(keys.first, "postgresql");
+      bool plain = static_cast<int>(parts.size()) == nkeys;
+      for (int k = 0; k < static_cast<int>(names.size()); ++k) {
+        if (k < nkeys) {
+          if (names[static_cast<std::size_t>(k)].empty() || !plain || parts[static_cast<std::size_t>(k)] != quoted[static_cast<std::size_t>(k)])
+            plain = false;
+          d.columns.push_back(names[static_cast<std::size_t>(k)]);
+        } else if (!names[static_cast<std::size_t>(k)].empty()) {
+          d.include.push_back(names[static_cast<std::size_t>(k)]);
+        }
+      }
+      if (!plain) {
+        d.expression = keys.first;
+        d.columns.clear();
+      }
+      by_oid[idx.text(i, 0)]->indexes.push_back(std::move(d));
+    }
+
+    Result con = c.exec_params(
+        "SELECT c.conrelid::bigint, c.conname, c.contype, "
+        "  (SELECT string_agg(a.attname, E'\\x1f' ORDER BY k.ord) FROM unnest(c.conkey) WITH ORDINALITY k(n, ord) "
+        "     JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n), "
+        "  fn.nspname, fc.relname, "
+        "  (SELECT string_agg(a.attname, E'\\x1f' ORDER BY k.ord) FROM unnest(c.confkey) WITH ORDINALITY k(n, ord) "
+        "     JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n), "
+        "  c.confdeltype, c.confupdtype, pg_get_constraintdef(c.oid, true) "
+        "FROM pg_constraint c LEFT JOIN pg_class fc ON fc.oid = c.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace "
+        "WHERE c.conrelid = ANY($1::oid[]) AND c.contype IN ('f', 'c') ORDER BY c.conrelid, c.conname",
+        {list}, "discovery");
+    auto action = [](const std::string& a) {
+      if (a == "r") return ForeignKeyAction::Restrict;
+      if (a == "c") return ForeignKeyAction::Cascade;
+      if (a == "n") return ForeignKeyAction::SetNull;
+      if (a == "d") return ForeignKeyAction::SetDefault;
+      return ForeignKeyAction::NoAction;
+    };
+    for (int i = 0; i < con.rows(); ++i) {
+      TableSchema& t = *by_oid[con.text(i, 0)];
+      if (con.text(i, 2) == "c") {
+        // "CHECK ((qty > 0)) NOT VALID": the expression is what the parentheses after CHECK hold.
+        auto expr = detail::parenthesized(con.text(i, 9), "postgresql");
+        if (!expr.first.empty()) t.checks.push_back(CheckDef{con.text(i, 1), expr.first});
+        continue;
+      }
+      ForeignKeyDef fk;
+      fk.name = con.text(i, 1);
+      fk.columns = split(con.text(i, 3));
+      fk.references = TableId(con.text(i, 4), con.text(i, 5));
+      fk.referenced_columns = split(con.text(i, 6));
+      fk.on_delete = action(con.text(i, 7));
+      fk.on_update = action(con.text(i, 8));
+      t.foreign_keys.push_back(std::move(fk));
+    }
   }
 
   // Updates and deletes of a table without replica identity fail on the source once it is

@@ -260,9 +260,11 @@ TableInfo read_table_info(Db& db, const std::string& table) {
   s.bind_text(1, table);
   std::vector<std::pair<std::int64_t, std::string>> pk;
   while (s.step()) {
-    if (s.column_int64(5) != 0) continue;  // hidden or generated
+    const std::int64_t hidden = s.column_int64(5);
+    if (hidden != 0 && hidden != 2 && hidden != 3) continue;  // a virtual table's hidden column
     Column c;
     c.name = s.column_text(0);
+    if (hidden == 2 || hidden == 3) info.generated[c.name] = hidden == 3;
     c.source_type = s.column_text(1);
     c.type = logical_type_from_declared(c.source_type);
     c.nullable = s.column_int64(2) == 0;

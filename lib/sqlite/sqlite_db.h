@@ -12,6 +12,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -116,10 +117,14 @@ LogicalType logical_type_from_declared(std::string_view declared);
 // LogicalType -> a SQLite declared type for DDL ("" = no type, which stores values as given).
 std::string declared_type_for(const LogicalType& type);
 
-// A column list of a table: normal (non-generated, non-hidden) columns, with pk order.
+// A column list of a table: its columns (generated ones included, a virtual table's hidden ones
+// not), with pk order.
 struct TableInfo {
   std::vector<Column> columns;
   std::vector<std::string> primary_key;
+  // Generated columns by name: true when STORED. Their Column::generated is left empty here (the
+  // expression is in the table's CREATE statement, see parse_sqlite_create_table).
+  std::map<std::string, bool> generated;
   bool exists = false;
   bool without_rowid = false;
 };

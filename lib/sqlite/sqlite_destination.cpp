@@ -9,6 +9,7 @@
 #include "sqlite/sqlite_db.h"
 
 #include "core/logging.h"
+#include "core/sql_expr.h"
 #include "core/text_util.h"
 #include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
@@ -19,6 +20,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -46,15 +48,58 @@ std::string column_def(const Column& c, bool with_not_null) {
   return def;
 }
 
+bool is_integer_type(TypeId id) {
+  return id == TypeId::Int8 || id == TypeId::Int16 || id == TypeId::Int24 || id == TypeId::Int32 || id == TypeId::Int64;
+}
+
+std::string quoted_names(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_ident(c);
+  return out;
+}
+
+std::string names(const std::vector<std::string>& cols) {
+  std::string out;
+  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + c;
+  return out;
+}
+
+std::string action_sql(ForeignKeyAction a) {
+  std::string out(to_string(a));
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+// SQLite can add neither a CHECK nor a foreign key to a table once it exists: both are part of
+// CREATE TABLE. SQLite checks foreign keys only on connections with PRAGMA foreign_keys = ON
+// (cdc's writers leave it off) and cdc's writers ignore CHECKs (the source checked the rows);
+// finish() counts the rows that break either.
 std::string render(const DestinationTable& table) {
   const TableSchema& s = table.schema;
   std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_ident(s.id.name) + " (";
-  for (std::size_t i = 0; i < s.columns.size(); ++i) sql += (i ? ", " : "") + column_def(s.columns[i], true);
+  for (std::size_t i = 0; i < s.columns.size(); ++i) {
+    const Column& c = s.columns[i];
+    // An identity column that is the whole key is the rowid: INTEGER, so a row inserted without
+    // it gets the next value past the highest present.
+    const bool rowid = c.identity && is_integer_type(c.type.id) && s.primary_key.size() == 1 && s.primary_key[0] == c.name;
+    std::string def = quote_ident(c.name);
+    std::string type = rowid ? std::string("INTEGER") : column_type(c);
+    if (!type.empty()) def += " " + type;
+    if (!c.generated.empty()) def += " GENERATED ALWAYS AS (" + c.generated + ")" + (c.generated_stored ? " STORED" : " VIRTUAL");
+    if (!c.nullable) def += " NOT NULL";
+    if (c.default_expr && c.generated.empty()) def += " DEFAULT " + *c.default_expr;
+    sql += (i ? ", " : "") + def;
+  }
   if (!s.primary_key.empty()) {
     sql += ", PRIMARY KEY (";
     for (std::size_t i = 0; i < s.primary_key.size(); ++i) sql += (i ? ", " : "") + quote_ident(s.primary_key[i]);
     sql += ")";
   }
+  for (const auto& ck : s.checks) sql += ", CONSTRAINT " + quote_ident(ck.name) + " CHECK (" + ck.expression + ")";
+  for (const auto& fk : s.foreign_keys)
+    sql += fmt::format(", CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}", quote_ident(fk.name),
+                       quoted_names(fk.columns), quote_ident(fk.references.name), quoted_names(fk.referenced_columns),
+                       action_sql(fk.on_delete), action_sql(fk.on_update));
   sql += ")";
   return sql;
 }
@@ -107,6 +152,7 @@ struct SqTable {
   TableSchema schema;
   std::string name;                  // quoted table name
   std::vector<std::string> columns;  // quoted column names, in schema order
+  std::vector<bool> writable;        // the columns a full row writes (generated ones left out)
   Stmt replace;                      // write_rows (keyed: INSERT OR REPLACE; else INSERT)
   std::map<std::vector<bool>, Stmt> upserts;    // apply, by the columns written
   std::map<std::vector<bool>, Stmt> backfills;  // backfill, by the columns set
@@ -127,6 +173,9 @@ class SqliteWriter final : public DestinationWriter {
  public:
   explicit SqliteWriter(const std::string& path) : db_(path, kOpenFlags, kBusyTimeoutMs, ErrorKind::Destination) {
     db_.exec("PRAGMA synchronous=NORMAL");
+    // The source checked its rows; chunks and changes of different tables arrive in their own
+    // order. Foreign keys stay unchecked too (PRAGMA foreign_keys is off by default).
+    db_.exec("PRAGMA ignore_check_constraints = ON");
   }
 
   ~SqliteWriter() override { rollback(); }
@@ -321,9 +370,12 @@ class SqliteWriter final : public DestinationWriter {
     if (columns.size() != t.layout.ncols)
       throw Error(ErrorKind::Internal, fmt::format("backfill marks {} columns, table {} has {}", columns.size(), t.layout.name, t.layout.ncols),
                   false, t.layout.where);
+    std::vector<bool> marked = columns;
+    for (std::size_t i = 0; i < t.layout.ncols; ++i)
+      if (t.layout.is_computed(i)) marked[i] = false;  // the target computes it
     std::string set;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-      if (!columns[i]) continue;
+      if (!marked[i]) continue;
       if (t.layout.is_key(i) || t.layout.is_flag(i))
         throw Error(ErrorKind::Internal, fmt::format("backfill may not set key or soft-delete column {} of table {}",
                                                      t.state.schema.columns[i].name, t.layout.name),
@@ -331,9 +383,9 @@ class SqliteWriter final : public DestinationWriter {
       set += (set.empty() ? "" : ", ") + t.state.columns[i] + " = ?";
     }
     if (set.empty()) return;
-    auto it = t.state.backfills.find(columns);
+    auto it = t.state.backfills.find(marked);
     if (it == t.state.backfills.end())
-      it = t.state.backfills.emplace(columns, Stmt(db_, fmt::format("UPDATE {} SET {} WHERE {}", t.state.name, set, key_cond(t, "")), t.layout.where)).first;
+      it = t.state.backfills.emplace(marked, Stmt(db_, fmt::format("UPDATE {} SET {} WHERE {}", t.state.name, set, key_cond(t, "")), t.layout.where)).first;
     Stmt& st = it->second;
     for (const Row& row : rows)
       detail::applying(t.layout.name, [&] { return "a backfill of key " + detail::row_key_text(t.state.schema, row); },
@@ -341,7 +393,7 @@ class SqliteWriter final : public DestinationWriter {
                          detail::check_width(t.layout, row);
                          int p = 1;
                          for (std::size_t i = 0; i < t.layout.ncols; ++i)
-                           if (columns[i]) st.bind(p++, row[i]);
+                           if (marked[i]) st.bind(p++, row[i]);
                          for (int k : t.layout.key) st.bind(p++, row[static_cast<std::size_t>(k)]);
                          step_reset(st);
                        });
@@ -448,6 +500,11 @@ class SqliteWriter final : public DestinationWriter {
       t.state.schema = s;
       t.state.name = quote_ident(s.id.name);
       for (const auto& c : s.columns) t.state.columns.push_back(quote_ident(c.name));
+      // Generated columns as the target has them: SQLite refuses values for them.
+      std::vector<std::string> generated;
+      for (const auto& [name, stored] : read_table_info(db_, s.id.name).generated) generated.push_back(name);
+      t.layout.set_computed(table, generated, [](const std::string& a, const std::string& b) { return sqlite3_stricmp(a.c_str(), b.c_str()) == 0; });
+      t.state.writable = t.layout.writable();
     }
     return t;
   }
@@ -479,7 +536,9 @@ class SqliteWriter final : public DestinationWriter {
     if (!t.state.replace)
       t.state.replace = Stmt(db_,
                              fmt::format("{} INTO {} ({}) VALUES ({})", t.layout.keyed() ? "INSERT OR REPLACE" : "INSERT", t.state.name,
-                                         columns_sql(t, {}), placeholders(t.layout.ncols)),
+                                         columns_sql(t, t.state.writable),
+                                         placeholders(static_cast<std::size_t>(
+                                             std::count(t.state.writable.begin(), t.state.writable.end(), true)))),
                              t.layout.where);
     return t.state.replace;
   }
@@ -503,6 +562,7 @@ class SqliteWriter final : public DestinationWriter {
 
   // Binds the columns of `row` selected by `include` (all when null) in order.
   static void bind_row(Stmt& s, const TableEntry& t, const Row& row, const std::vector<bool>* include) {
+    if (!include && t.layout.has_computed()) include = &t.state.writable;
     int p = 1;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
       if (include && !(*include)[i]) continue;
@@ -579,7 +639,7 @@ class SqliteWriter final : public DestinationWriter {
     if (!q.delete_one) {
       std::string cond;
       for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-        if (t.layout.is_flag(i)) continue;
+        if (t.layout.is_flag(i) || t.layout.is_computed(i)) continue;
         cond += (cond.empty() ? "" : " AND ") + q.columns[i] + " IS ?";
       }
       std::string sql;
@@ -594,7 +654,7 @@ class SqliteWriter final : public DestinationWriter {
     }
     int p = 1;
     for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-      if (t.layout.is_flag(i)) continue;
+      if (t.layout.is_flag(i) || t.layout.is_computed(i)) continue;
       q.delete_one.bind(p++, image[i]);
     }
     step_reset(q.delete_one);
@@ -613,6 +673,184 @@ class SqliteWriter final : public DestinationWriter {
   Stmt cp_upsert_, cp_delete_, quarantine_insert_;
 };
 
+// ---- schema objects (docs/schema-objects.md) ----
+
+std::string index_text(const TableSchema& s, const IndexDef& idx) {
+  return fmt::format("{}index {} on {} ({})", idx.unique ? "unique " : "", idx.name, s.id.name,
+                     idx.expression.empty() ? names(idx.columns) : idx.expression);
+}
+
+std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
+  return fmt::format("foreign key {} on {} ({}) -> {} ({}) ON DELETE {} ON UPDATE {}", fk.name, s.id.name, names(fk.columns),
+                     fk.references.name, names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update));
+}
+
+// The schema objects of target tables, on a connection of their own.
+class SqObjects {
+ public:
+  explicit SqObjects(const std::string& path) : db_(path, kOpenFlags, kBusyTimeoutMs, ErrorKind::Destination) {}
+
+  void table_objects(const DestinationTable& table, const SchemaSettings& settings, SchemaObjectReport& report) {
+    const TableSchema& s = table.schema;
+    const std::string where = where_of(s);
+    report.skipped.insert(report.skipped.end(), table.not_carried.begin(), table.not_carried.end());
+    const std::string sql = statement("table", s.id.name);
+    if (sql.empty()) {
+      report.skipped.push_back(fmt::format("schema objects of {}: the table does not exist", s.id.name));
+      return;
+    }
+    if (settings.indexes)
+      for (const auto& idx : s.indexes) {
+        const std::string what = index_text(s, idx);
+        auto on = index_table(idx.name);
+        if (on) {
+          if (sqlite3_stricmp(on->c_str(), s.id.name.c_str()) != 0)
+            report.skipped.push_back(fmt::format("{}: the name is taken by an index on {}", what, *on));
+          continue;
+        }
+        // A unique index would make INSERT OR REPLACE (a snapshot's rows) remove the row in its
+        // way: until finish a plain index stands in for it.
+        if (run(create_index_sql(s, idx, false), what, report, where)) {
+          if (idx.unique)
+            report.created.push_back(what + ": a plain index until finish makes it unique (a unique index could make a reordered "
+                                            "batch remove or refuse a row)");
+          else
+            report.created.push_back(what);
+        }
+      }
+    if (settings.constraints && !s.checks.empty()) {
+      auto have = detail::parse_sqlite_create_table(sql).checks;
+      for (const auto& ck : s.checks) {
+        const std::string what = fmt::format("CHECK {} on {} ({})", ck.name, s.id.name, ck.expression);
+        bool present = std::any_of(have.begin(), have.end(), [&](const CheckDef& h) { return sqlite3_stricmp(h.name.c_str(), ck.name.c_str()) == 0; });
+        if (present) report.created.push_back(what + ", in the table's definition (cdc's writers ignore it; finish counts the rows "
+                                                     "that break it)");
+        else report.skipped.push_back(what + ": SQLite cannot add a CHECK to a table that exists (it was created without it)");
+      }
+    }
+  }
+
+  void foreign_keys(const std::vector<DestinationTable>& tables, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      report.skipped.insert(report.skipped.end(), t.not_carried_foreign_keys.begin(), t.not_carried_foreign_keys.end());
+      const TableSchema& s = t.schema;
+      for (const auto& fk : s.foreign_keys) {
+        const std::string what = fk_text(s, fk);
+        if (has_foreign_key(s.id.name, fk))
+          report.created.push_back(what + ", in the table's definition (SQLite checks it on connections with PRAGMA "
+                                          "foreign_keys = ON)");
+        else
+          report.skipped.push_back(what + ": SQLite cannot add a foreign key to a table that exists (it was created without it)");
+      }
+    }
+  }
+
+  void finish(const std::vector<DestinationTable>& tables, const SchemaSettings& settings, SchemaObjectReport& report) {
+    for (const auto& t : tables) {
+      const TableSchema& s = t.schema;
+      const std::string where = where_of(s);
+      if (statement("table", s.id.name).empty()) continue;
+      if (settings.indexes)
+        for (const auto& idx : s.indexes) {
+          if (!idx.unique) continue;
+          Stmt u(db_, "SELECT \"unique\" FROM pragma_index_list(?1) WHERE name = ?2", where);
+          u.bind_text(1, s.id.name);
+          u.bind_text(2, idx.name);
+          if (!u.step() || u.column_int64(0) != 0) continue;
+          u.finalize();
+          const std::string what = index_text(s, idx);
+          if (run("BEGIN IMMEDIATE; DROP INDEX " + quote_ident(idx.name) + "; " + create_index_sql(s, idx, true) + "; COMMIT",
+                  what + ": could not be made unique", report, where))
+            report.created.push_back(what + ": made unique");
+          else
+            db_.rollback_quietly();
+        }
+      if (settings.foreign_keys && !s.foreign_keys.empty()) {
+        Stmt v(db_, "SELECT count(*) FROM pragma_foreign_key_check(?1)", where);
+        v.bind_text(1, s.id.name);
+        v.step();
+        const std::int64_t n = v.column_int64(0);
+        if (n > 0) report.skipped.push_back(fmt::format("foreign keys of {}: {} rows reference no parent row", s.id.name, n));
+        else report.created.push_back(fmt::format("foreign keys of {}: checked, every row has its parent", s.id.name));
+      }
+      if (settings.constraints)
+        for (const auto& ck : s.checks) {
+          try {
+            Stmt v(db_, fmt::format("SELECT count(*) FROM {} WHERE NOT ({})", quote_ident(s.id.name), ck.expression), where);
+            v.step();
+            const std::int64_t n = v.column_int64(0);
+            if (n > 0) report.skipped.push_back(fmt::format("CHECK {} on {}: {} rows break it", ck.name, s.id.name, n));
+            else report.created.push_back(fmt::format("CHECK {} on {}: checked, every row passes", ck.name, s.id.name));
+          } catch (const Error& e) {
+            report.skipped.push_back(fmt::format("CHECK {} on {}: {}", ck.name, s.id.name, e.message()));
+          }
+        }
+      if (settings.sequences)
+        for (const auto& c : s.columns) {
+          if (!c.identity || s.primary_key.size() != 1 || s.primary_key[0] != c.name) continue;
+          Stmt m(db_, fmt::format("SELECT max({}) FROM {}", quote_ident(c.name), quote_ident(s.id.name)), where);
+          if (m.step() && !m.column_is_null(0))
+            report.created.push_back(fmt::format("identity column {}.{}: a row inserted without it gets the next value after {}",
+                                                 s.id.name, c.name, m.column_int64(0)));
+        }
+    }
+  }
+
+ private:
+  std::string statement(const char* type, const std::string& name) {
+    Stmt st(db_, "SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2 COLLATE NOCASE", "sqlite schema");
+    st.bind_text(1, type);
+    st.bind_text(2, name);
+    return st.step() && !st.column_is_null(0) ? st.column_text(0) : std::string();
+  }
+
+  std::optional<std::string> index_table(const std::string& name) {
+    Stmt st(db_, "SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?1 COLLATE NOCASE", "sqlite schema");
+    st.bind_text(1, name);
+    if (!st.step()) return std::nullopt;
+    return st.column_text(0);
+  }
+
+  bool has_foreign_key(const std::string& table, const ForeignKeyDef& fk) {
+    Stmt st(db_, "SELECT id, \"table\", \"from\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq", "table " + table);
+    st.bind_text(1, table);
+    std::map<std::int64_t, std::pair<std::string, std::vector<std::string>>> keys;
+    while (st.step()) {
+      auto& k = keys[st.column_int64(0)];
+      k.first = st.column_text(1);
+      k.second.push_back(st.column_text(2));
+    }
+    for (const auto& [id, k] : keys) {
+      if (sqlite3_stricmp(k.first.c_str(), fk.references.name.c_str()) != 0 || k.second.size() != fk.columns.size()) continue;
+      bool same = true;
+      for (std::size_t i = 0; i < k.second.size(); ++i)
+        if (sqlite3_stricmp(k.second[i].c_str(), fk.columns[i].c_str()) != 0) same = false;
+      if (same) return true;
+    }
+    return false;
+  }
+
+  static std::string create_index_sql(const TableSchema& s, const IndexDef& idx, bool unique) {
+    std::string keys = idx.expression.empty() ? quoted_names(idx.columns) : idx.expression;
+    std::string sql = fmt::format("CREATE {}INDEX {}{} ON {} ({})", unique ? "UNIQUE " : "", unique ? "" : "IF NOT EXISTS ",
+                                  quote_ident(idx.name), quote_ident(s.id.name), keys);
+    if (!idx.where.empty()) sql += " WHERE " + idx.where;
+    return sql;
+  }
+
+  bool run(const std::string& sql, const std::string& what, SchemaObjectReport& report, const std::string& where) {
+    try {
+      db_.exec(sql, where);
+      return true;
+    } catch (const Error& e) {
+      report.skipped.push_back(fmt::format("{}: {}", what, e.message()));
+      return false;
+    }
+  }
+
+  Db db_;
+};
+
 class SqliteDestination final : public DestinationConnector {
  public:
   explicit SqliteDestination(std::string path)
@@ -628,8 +866,30 @@ class SqliteDestination final : public DestinationConnector {
   DestinationCapabilities capabilities() const override {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
-    c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = true;
+    c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = c.schema_objects = true;
     return c;
+  }
+
+  SchemaObjectReport create_table_objects(const DestinationTable& table, const std::string&, const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    SqObjects(path_).table_objects(table, settings, report);
+    return report;
+  }
+
+  SchemaObjectReport create_foreign_keys(const std::vector<DestinationTable>& tables, const std::string&,
+                                         const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    if (settings.foreign_keys) SqObjects(path_).foreign_keys(tables, report);
+    return report;
+  }
+
+  SchemaObjectReport finish(const std::vector<DestinationTable>& tables, const std::string&, const SchemaSettings& settings) override {
+    SchemaObjectReport report;
+    SqObjects objects(path_);
+    for (const auto& t : tables) objects.table_objects(t, settings, report);
+    if (settings.foreign_keys) objects.foreign_keys(tables, report);
+    objects.finish(tables, settings, report);
+    return report;
   }
 
   std::string render_ddl(const DestinationTable& table) const override { return render(table); }

@@ -7,6 +7,7 @@
 
 #include "core/batch_reader.h"
 #include "core/logging.h"
+#include "core/sql_expr.h"
 
 #include <fmt/format.h>
 
@@ -153,6 +154,7 @@ class SqliteSource final : public SourceConnector {
       t.id = id;
       t.columns = std::move(info.columns);
       t.primary_key = std::move(info.primary_key);
+      read_objects(db, info, t);
       Stmt c(db, "SELECT count(*) FROM " + quote_ident(name), where_of(id));
       c.step();
       t.estimated_rows = c.column_int64(0);
@@ -355,6 +357,116 @@ class SqliteSource final : public SourceConnector {
 
  private:
   Db open_read() const { return Db(path_, kReadFlags, kBusyTimeoutMs, ErrorKind::Source); }
+
+  // What the table's CREATE statement and pragmas say beyond columns and key: generated
+  // expressions, CHECKs, the rowid alias (identity), indexes and foreign keys.
+  static void read_objects(Db& db, const TableInfo& info, TableSchema& t) {
+    const std::string where = where_of(t.id);
+    auto statement = [&](const char* type, const std::string& name) {
+      Stmt s(db, "SELECT sql FROM sqlite_schema WHERE type = ?1 AND name = ?2", where);
+      s.bind_text(1, type);
+      s.bind_text(2, name);
+      return s.step() && !s.column_is_null(0) ? s.column_text(0) : std::string();
+    };
+    detail::SqliteTableSql sql = detail::parse_sqlite_create_table(statement("table", t.id.name));
+    for (auto& c : t.columns) {
+      auto g = info.generated.find(c.name);
+      if (g == info.generated.end()) continue;
+      for (const auto& [name, gen] : sql.generated)
+        if (iequals(name, c.name)) c.generated = gen.expression;
+      c.generated_stored = g->second;
+    }
+    t.checks = sql.checks;
+    // A rowid table's lone INTEGER PRIMARY KEY is the rowid: a row inserted without it gets one.
+    if (!info.without_rowid && t.primary_key.size() == 1)
+      for (auto& c : t.columns)
+        if (c.name == t.primary_key[0] && iequals(c.source_type, "INTEGER")) c.identity = true;
+
+    struct Listed {
+      std::string name;
+      bool unique;
+      std::string origin;
+      bool partial;
+    };
+    std::vector<Listed> listed;
+    {
+      Stmt s(db, "SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1) ORDER BY name", where);
+      s.bind_text(1, t.id.name);
+      while (s.step()) listed.push_back({s.column_text(0), s.column_int64(1) != 0, s.column_text(2), s.column_int64(3) != 0});
+    }
+    for (const auto& l : listed) {
+      if (l.origin == "pk") continue;
+      IndexDef d;
+      d.name = l.name;
+      d.unique = l.unique;
+      bool plain = !l.partial;
+      Stmt x(db, "SELECT cid, name, \"desc\", coll FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno", where);
+      x.bind_text(1, l.name);
+      while (x.step()) {
+        if (x.column_int64(0) < 0 || x.column_int64(2) != 0 || !iequals(x.column_text(3), "BINARY")) plain = false;
+        if (x.column_int64(0) >= 0) d.columns.push_back(x.column_text(1));
+      }
+      if (!plain) {
+        detail::SqliteIndexSql isql = detail::parse_sqlite_create_index(statement("index", l.name));
+        if (isql.keys.empty()) continue;  // no statement to read it from
+        d.expression = isql.keys;
+        d.where = isql.where;
+        d.columns.clear();
+      }
+      // A UNIQUE constraint's index has an internal name (sqlite_autoindex_t_1): named as
+      // PostgreSQL names such keys.
+      if (l.origin == "u") {
+        std::string name = t.id.name;
+        for (const auto& c : d.columns) name += "_" + c;
+        d.name = name + "_key";
+      }
+      t.indexes.push_back(std::move(d));
+    }
+
+    auto action = [](const std::string& a) {
+      if (iequals(a, "CASCADE")) return ForeignKeyAction::Cascade;
+      if (iequals(a, "SET NULL")) return ForeignKeyAction::SetNull;
+      if (iequals(a, "SET DEFAULT")) return ForeignKeyAction::SetDefault;
+      if (iequals(a, "RESTRICT")) return ForeignKeyAction::Restrict;
+      return ForeignKeyAction::NoAction;
+    };
+    Stmt f(db, "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?1) ORDER BY id, seq", where);
+    f.bind_text(1, t.id.name);
+    std::int64_t current = -1;
+    bool to_key = false;  // the foreign key names no parent columns: it references the parent's key
+    // Names as the tables spell them (a REFERENCES clause may spell them in another case).
+    auto spelled = [](const std::vector<Column>& columns, std::vector<std::string>& names) {
+      for (auto& n : names)
+        for (const auto& c : columns)
+          if (iequals(c.name, n)) n = c.name;
+    };
+    auto finish = [&] {
+      if (t.foreign_keys.empty()) return;
+      ForeignKeyDef& fk = t.foreign_keys.back();
+      Stmt real(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE", where);
+      real.bind_text(1, fk.references.name);
+      if (real.step()) fk.references = TableId(real.column_text(0));
+      TableInfo parent = read_table_info(db, fk.references.name);
+      if (to_key) fk.referenced_columns = parent.primary_key;
+      spelled(parent.columns, fk.referenced_columns);
+      spelled(t.columns, fk.columns);
+    };
+    while (f.step()) {
+      if (f.column_int64(0) != current) {
+        finish();
+        current = f.column_int64(0);
+        ForeignKeyDef fk;
+        fk.references = TableId(f.column_text(1));
+        fk.on_update = action(f.column_text(4));
+        fk.on_delete = action(f.column_text(5));
+        t.foreign_keys.push_back(std::move(fk));
+        to_key = f.column_is_null(3);
+      }
+      t.foreign_keys.back().columns.push_back(f.column_text(2));
+      if (!f.column_is_null(3)) t.foreign_keys.back().referenced_columns.push_back(f.column_text(3));
+    }
+    finish();
+  }
 
   static TableInfo table_info(Db& db, const TableId& id) {
     TableInfo info = read_table_info(db, id.name);

@@ -278,4 +278,74 @@ TEST_CASE("cdc-cli replicate: SIGHUP reloads the config file; a table added ther
   CHECK_FALSE(contains(slurp(s.log), "second signal"));
 }
 
+TEST_CASE("cdc-cli copy carries schema objects: --schema-only, --data-only, finish, the summary and discover --to", "[sqlite][cli]") {
+  TempDir dir;
+  const std::string src = dir.file("shop.db"), dst = dir.file("split.db"), whole = dir.file("whole.db"), cfg = dir.file("cdc.yaml");
+  {
+    Db s(src);
+    s.exec("CREATE TABLE audit (id INTEGER PRIMARY KEY)");
+    s.exec("CREATE TABLE parents (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE)");
+    s.exec("CREATE TABLE kids (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parents (id) ON DELETE CASCADE, "
+           "audit_id INTEGER REFERENCES audit (id), qty INT NOT NULL DEFAULT 1 CHECK (qty > 0), "
+           "doubled INT GENERATED ALWAYS AS (qty * 2) VIRTUAL, note TEXT)");
+    s.exec("CREATE INDEX kids_note ON kids (note)");
+    s.exec("INSERT INTO parents VALUES (1, 'a'), (2, 'b')");
+    s.exec("INSERT INTO kids (id, parent_id, qty, note) VALUES (1, 1, 2, 'x'), (2, 2, 3, 'y'), (3, 1, 1, NULL)");
+  }
+  const std::string fk_note =
+      "foreign key kids_audit_id_fkey on kids (audit_id) -> audit (id): table audit is not copied";
+  auto help = run_cli(dir, {"copy", "--help"});
+  CHECK(contains(help.out, "--schema-only"));
+  CHECK(contains(help.out, "--data-only"));
+  CHECK(run_cli(dir, {"copy", url(src), url(dst), "--schema-only", "--data-only"}).code == 2);
+
+  auto discover = run_cli(dir, {"discover", url(src), "--to", url(dst), "--tables", "parents,kids"});
+  INFO(discover.out << discover.err);
+  CHECK(discover.code == 0);
+  CHECK(contains(discover.out, "not created at the destination:\n    " + fk_note));
+
+  auto schema = run_cli(dir, {"copy", url(src), url(dst), "--tables", "parents,kids", "--schema-only"});
+  INFO(schema.out << schema.err);
+  CHECK(schema.code == 0);
+  CHECK(contains(schema.out, "  done: table kids\n"));
+  CHECK(contains(schema.out, "  done: index kids_note on kids (note)\n"));
+  CHECK(contains(schema.out, "  not done: " + fk_note + "\n"));
+  {
+    Db d(dst);
+    CHECK(d.rows("SELECT count(*) FROM kids").at(0) == "int:0");
+    CHECK(d.rows("SELECT name FROM sqlite_schema WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY 1") ==
+          std::vector<std::string>{"text:kids_note", "text:parents_code_key"});
+    CHECK(d.rows("SELECT \"table\", \"from\", on_delete FROM pragma_foreign_key_list('kids')") ==
+          std::vector<std::string>{"text:parents|text:parent_id|text:CASCADE"});
+    CHECK(d.rows("SELECT hidden FROM pragma_table_xinfo('kids') WHERE name = 'doubled'") == std::vector<std::string>{"int:2"});
+  }
+
+  // The rows later, into the tables as they are (the generated column computes itself).
+  auto data = run_cli(dir, {"copy", url(src), url(dst), "--tables", "parents,kids", "--data-only"});
+  INFO(data.out << data.err);
+  CHECK(data.code == 0);
+  CHECK_FALSE(contains(data.out, "schema objects:"));
+  CHECK(Db(dst).rows("SELECT id, qty, doubled FROM kids ORDER BY id") ==
+        std::vector<std::string>{"int:1|int:2|int:4", "int:2|int:3|int:6", "int:3|int:1|int:2"});
+
+  std::ofstream(cfg) << "source: \"" << url(src) << "\"\ndestination: \"" << url(dst) << "\"\ninclude: [parents, kids]\n";
+  auto fin = run_cli(dir, {"finish", "-c", cfg});
+  INFO(fin.out << fin.err);
+  CHECK(fin.code == 0);
+  CHECK(contains(fin.out, "  done: unique index parents_code_key on parents (code): made unique\n"));
+  CHECK(contains(fin.out, "  done: foreign keys of kids: checked, every row has its parent\n"));
+  CHECK(contains(fin.out, "  done: CHECK kids_check on kids: checked, every row passes\n"));
+  CHECK(contains(fin.out, "  not done: " + fk_note + "\n"));
+  CHECK(Db(dst).rows("SELECT \"unique\" FROM pragma_index_list('parents') WHERE name = 'parents_code_key'") ==
+        std::vector<std::string>{"int:1"});
+
+  // One copy does both; its summary counts the schema objects (and lists any not created).
+  auto copy = run_cli(dir, {"copy", url(src), url(whole), "--tables", "parents,kids"});
+  INFO(copy.out << copy.err);
+  CHECK(copy.code == 0);
+  CHECK(contains(copy.out, "schema objects: 3 created"));
+  CHECK(Db(whole).rows("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN ('kids_note', 'parents_code_key')") ==
+        std::vector<std::string>{"int:2"});
+}
+
 #endif

@@ -152,6 +152,66 @@ TEST_CASE("sqlite source discovers tables, columns, keys and estimates", "[sqlit
   CHECK(src->count_rows(cdc::TableId("order"), "\"select\" <> 'b'") == 2);
 }
 
+TEST_CASE("sqlite source reads indexes, foreign keys, CHECKs, generated columns, defaults and the rowid key", "[sqlite]") {
+  TempDir dir;
+  {
+    Raw db(dir.file("src.db"));
+    db.exec(R"(CREATE TABLE parent(id INTEGER PRIMARY KEY AUTOINCREMENT, code TEXT NOT NULL UNIQUE, made TEXT DEFAULT CURRENT_TIMESTAMP);
+              CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES Parent ON DELETE CASCADE,
+                qty INT NOT NULL DEFAULT 1 CHECK (qty > 0), price REAL,
+                total REAL GENERATED ALWAYS AS (qty * price) STORED, label TEXT AS (upper(note)), note TEXT,
+                CONSTRAINT price_known CHECK (price IS NOT NULL),
+                FOREIGN KEY (note) REFERENCES parent(code) ON UPDATE SET NULL);
+              CREATE INDEX child_note ON child(note, qty);
+              CREATE UNIQUE INDEX child_lower ON child(lower(note)) WHERE qty > 1;
+              CREATE TABLE pair(a INT, b INT, PRIMARY KEY (a, b));)");
+  }
+  auto src = ConnectorRegistry::instance().open_source(dir.url("src.db"));
+  auto tables = discover_all(*src);
+  const TableSchema& parent = find_table(tables, "parent");
+  const TableSchema& child = find_table(tables, "child");
+  CHECK(parent.columns[0].identity);
+  CHECK(parent.columns[2].default_expr == std::optional<std::string>("CURRENT_TIMESTAMP"));
+  REQUIRE(parent.indexes.size() == 1);
+  CHECK(parent.indexes[0].name == "parent_code_key");  // the UNIQUE constraint's index, named
+  CHECK(parent.indexes[0].unique);
+  CHECK(parent.indexes[0].columns == std::vector<std::string>{"code"});
+  CHECK_FALSE(find_table(tables, "pair").columns[0].identity);
+
+  REQUIRE(child.columns.size() == 7);
+  CHECK(child.columns[0].identity);
+  CHECK(child.columns[2].default_expr == std::optional<std::string>("1"));
+  CHECK(child.columns[4].name == "total");
+  CHECK(child.columns[4].generated == "qty * price");
+  CHECK(child.columns[4].generated_stored);
+  CHECK(child.columns[5].generated == "upper(note)");
+  CHECK_FALSE(child.columns[5].generated_stored);
+  REQUIRE(child.checks.size() == 2);
+  CHECK(child.checks[0].expression == "qty > 0");
+  CHECK(child.checks[1].name == "price_known");
+  CHECK(child.checks[1].expression == "price IS NOT NULL");
+  REQUIRE(child.indexes.size() == 2);
+  CHECK(child.indexes[0].name == "child_lower");
+  CHECK(child.indexes[0].unique);
+  CHECK(child.indexes[0].expression == "lower(note)");
+  CHECK(child.indexes[0].where == "qty > 1");
+  CHECK(child.indexes[1].name == "child_note");
+  CHECK(child.indexes[1].columns == std::vector<std::string>{"note", "qty"});
+  CHECK(child.indexes[1].expression.empty());
+  REQUIRE(child.foreign_keys.size() == 2);
+  // SQLite lists foreign keys last one first; a REFERENCES without columns means the parent's key.
+  const auto& to_code = child.foreign_keys[0];
+  CHECK(to_code.columns == std::vector<std::string>{"note"});
+  CHECK(to_code.references == cdc::TableId("parent"));
+  CHECK(to_code.referenced_columns == std::vector<std::string>{"code"});
+  CHECK(to_code.on_update == cdc::ForeignKeyAction::SetNull);
+  const auto& to_id = child.foreign_keys[1];
+  CHECK(to_id.columns == std::vector<std::string>{"parent_id"});
+  CHECK(to_id.references == cdc::TableId("parent"));  // spelled as the table is, not as REFERENCES wrote it
+  CHECK(to_id.referenced_columns == std::vector<std::string>{"id"});
+  CHECK(to_id.on_delete == cdc::ForeignKeyAction::Cascade);
+}
+
 TEST_CASE("sqlite source on a missing file names the path and creates nothing", "[sqlite]") {
   TempDir dir;
   try {

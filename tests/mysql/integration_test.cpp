@@ -249,6 +249,71 @@ TEST_CASE("discovery maps every column type", "[mysql]") {
   CHECK(src->discover(nullptr).size() == 1);
 }
 
+TEST_CASE("discovery reads indexes, exact foreign keys, CHECKs, identity, generated columns, defaults and comments", "[mysql]") {
+  Dbs dbs("objects");
+  Conn c = connect(dbs.src);
+  c.exec("CREATE TABLE parent (a INT NOT NULL, b VARCHAR(10) NOT NULL, PRIMARY KEY (a, b)) COMMENT 'the parents'");
+  c.exec("CREATE TABLE child (id BIGINT AUTO_INCREMENT PRIMARY KEY, pb VARCHAR(10), pa INT, qty INT NOT NULL DEFAULT 1, "
+         "doubled INT AS (qty * 2) VIRTUAL, kept INT GENERATED ALWAYS AS (qty + 1) STORED, note TEXT, "
+         "state VARCHAR(10) NOT NULL DEFAULT 'new' COMMENT 'workflow', j JSON, "
+         "touched DATETIME(6) DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), "
+         "KEY note_prefix (note(20), state), UNIQUE KEY state_qty (state, qty), FULLTEXT KEY note_ft (note), "
+         "CONSTRAINT qty_positive CHECK (qty > 0), "
+         "CONSTRAINT child_parent FOREIGN KEY (pa, pb) REFERENCES parent (a, b) ON DELETE CASCADE ON UPDATE SET NULL)");
+  auto src = ConnectorRegistry::instance().open_source(dbs.src_url());
+  TableSchema p = table_of(*src, "parent");
+  TableSchema t = table_of(*src, "child");
+  CHECK(p.comment == "the parents");
+  auto col = [&](const char* n) { return t.columns.at(std::size_t(t.index_of(n))); };
+  CHECK(col("id").identity);
+  CHECK_FALSE(col("qty").identity);
+  CHECK(col("qty").default_expr == std::optional<std::string>("1"));
+  CHECK(col("state").default_expr == std::optional<std::string>("'new'"));
+  CHECK(col("state").comment == "workflow");
+  CHECK(col("doubled").generated == "`qty` * 2");
+  CHECK_FALSE(col("doubled").generated_stored);
+  CHECK(col("kept").generated == "`qty` + 1");
+  CHECK(col("kept").generated_stored);
+  CHECK(col("touched").default_expr == std::optional<std::string>("current_timestamp(6)"));
+  CHECK(col("touched").on_update == "current_timestamp(6)");
+  CHECK_FALSE(col("note").default_expr);
+
+  // The foreign key exactly: columns in key order, each with its referenced column, the
+  // referenced table named as discovery names tables, both actions.
+  REQUIRE(t.foreign_keys.size() == 1);
+  const auto& fk = t.foreign_keys[0];
+  CHECK(fk.name == "child_parent");
+  CHECK(fk.columns == std::vector<std::string>{"pa", "pb"});
+  CHECK(fk.references == TableId("parent"));
+  CHECK(fk.referenced_columns == std::vector<std::string>{"a", "b"});
+  CHECK(fk.on_delete == ForeignKeyAction::Cascade);
+  CHECK(fk.on_update == ForeignKeyAction::SetNull);
+  // The JSON column's own json_valid() check is the type, not a CHECK of the table.
+  REQUIRE(t.checks.size() == 1);
+  CHECK(t.checks[0].name == "qty_positive");
+  CHECK(t.checks[0].expression == "`qty` > 0");
+
+  std::map<std::string, IndexDef> idx;
+  for (const auto& i : t.indexes) idx[i.name] = i;
+  REQUIRE(idx.size() == 4);  // InnoDB's index for the foreign key, and the three above
+  CHECK(idx.at("child_parent").columns == std::vector<std::string>{"pa", "pb"});
+  CHECK(idx.at("note_prefix").columns == std::vector<std::string>{"note", "state"});
+  CHECK(idx.at("note_prefix").prefix_lengths == std::vector<int>{20, -1});
+  CHECK_FALSE(idx.at("note_prefix").unique);
+  CHECK(idx.at("state_qty").unique);
+  CHECK(idx.at("state_qty").columns == std::vector<std::string>{"state", "qty"});
+  CHECK(idx.at("note_ft").method == "fulltext");
+
+  // A foreign key into another database names that database.
+  Conn d = connect(dbs.dst);
+  d.exec("CREATE TABLE other (id INT PRIMARY KEY)");
+  c.exec(fmt::format("CREATE TABLE outside (id INT PRIMARY KEY, o INT, FOREIGN KEY (o) REFERENCES {}.other (id))",
+                     cdc::mysql::quote_ident(dbs.dst)));
+  TableSchema out = table_of(*src, "outside");
+  REQUIRE(out.foreign_keys.size() == 1);
+  CHECK(out.foreign_keys[0].references == TableId(dbs.dst, "other"));
+}
+
 TEST_CASE("edge values round-trip exactly through snapshot and stream", "[mysql]") {
   Dbs dbs("edge");
   Conn c = connect(dbs.src);

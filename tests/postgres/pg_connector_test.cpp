@@ -104,7 +104,11 @@ TEST_CASE("postgres: discovery maps types, keys and row estimates", "[postgres]"
   CHECK(type_of("m").id == cdc::TypeId::Decimal);
   CHECK(type_of("c").fixed_length);
   CHECK(type_of("vc").length == 10);
-  CHECK(by["public.nokey"].columns.size() == 1);  // generated columns are not replicated
+  // Generated columns are carried, with their expression (docs/schema-objects.md).
+  REQUIRE(by["public.nokey"].columns.size() == 2);
+  CHECK(by["public.nokey"].columns[1].generated == "(a * 2)");
+  CHECK(by["public.nokey"].columns[1].generated_stored);
+  CHECK_FALSE(by["public.nokey"].columns[1].default_expr);
 }
 
 TEST_CASE("postgres: PG to PG copy is exact, in parallel chunks", "[postgres]") {
@@ -444,4 +448,72 @@ TEST_CASE("postgres: a copy needs no REPLICATION attribute", "[postgres]") {
   CHECK(all_done(run_copy(cfg)));
   Conn d(dst.url());
   CHECK(dump(s, "t") == dump(d, "t"));
+}
+
+TEST_CASE("postgres: discovery reads indexes, foreign keys, CHECKs, identity, defaults and comments", "[postgres]") {
+  QuietLog quiet;
+  TempDb db("objs");
+  Conn c(db.url());
+  c.exec("CREATE SCHEMA shop");
+  c.exec("CREATE TABLE shop.customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, email varchar(100) NOT NULL UNIQUE, "
+         "name text DEFAULT 'anon', created timestamptz DEFAULT now(), body text)");
+  c.exec("CREATE TABLE shop.orders (id serial PRIMARY KEY, customer_id bigint, qty int NOT NULL DEFAULT 1, price numeric(10,2), "
+         "total numeric GENERATED ALWAYS AS (qty * price) STORED, status varchar(10) DEFAULT 'new', "
+         "CONSTRAINT qty_positive CHECK (qty > 0), CONSTRAINT status_known CHECK (status IN ('new', 'paid')), "
+         "CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES shop.customers (id) ON DELETE SET NULL ON UPDATE CASCADE)");
+  c.exec("CREATE INDEX orders_cust_status ON shop.orders (customer_id, status)");
+  c.exec("CREATE INDEX orders_lower ON shop.orders (lower(status)) WHERE qty > 1");
+  c.exec("CREATE INDEX customers_body ON shop.customers USING gin (to_tsvector('simple', body))");
+  c.exec("CREATE INDEX orders_cover ON shop.orders (status DESC) INCLUDE (price)");
+  c.exec("COMMENT ON TABLE shop.orders IS 'what was bought'");
+  c.exec("COMMENT ON COLUMN shop.orders.qty IS 'how many'");
+  auto source = cdc::ConnectorRegistry::instance().open_source(db.url());
+  auto tables = source->discover(nullptr);
+  std::map<std::string, cdc::TableSchema> by;
+  for (auto& t : tables) by[t.id.to_string()] = t;
+  const auto& cu = by.at("shop.customers");
+  const auto& o = by.at("shop.orders");
+  CHECK(cu.columns[0].identity);
+  CHECK(o.columns[0].identity);  // serial
+  CHECK_FALSE(o.columns[0].default_expr);
+  CHECK(cu.columns[2].default_expr == std::optional<std::string>("'anon'::text"));
+  CHECK(cu.columns[3].default_expr == std::optional<std::string>("now()"));
+  CHECK(o.columns[4].generated == "((qty)::numeric * price)");
+  CHECK(o.comment == "what was bought");
+  CHECK(o.columns[2].comment == "how many");
+
+  REQUIRE(cu.indexes.size() == 2);
+  CHECK(cu.indexes[0].name == "customers_body");
+  CHECK(cu.indexes[0].method == "gin");
+  CHECK(cu.indexes[0].expression == "to_tsvector('simple'::regconfig, body)");
+  CHECK(cu.indexes[1].name == "customers_email_key");
+  CHECK(cu.indexes[1].unique);
+  CHECK(cu.indexes[1].columns == std::vector<std::string>{"email"});
+  CHECK(cu.indexes[1].expression.empty());
+
+  REQUIRE(o.indexes.size() == 3);
+  CHECK(o.indexes[0].name == "orders_cover");
+  CHECK(o.indexes[0].expression == "status DESC");
+  CHECK(o.indexes[0].include == std::vector<std::string>{"price"});
+  CHECK(o.indexes[1].name == "orders_cust_status");
+  CHECK(o.indexes[1].columns == std::vector<std::string>{"customer_id", "status"});
+  CHECK(o.indexes[1].expression.empty());
+  CHECK_FALSE(o.indexes[1].unique);
+  CHECK(o.indexes[2].name == "orders_lower");
+  CHECK(o.indexes[2].expression == "lower((status)::text)");
+  CHECK(o.indexes[2].where == "qty > 1");
+
+  REQUIRE(o.checks.size() == 2);
+  CHECK(o.checks[0].name == "qty_positive");
+  CHECK(o.checks[0].expression == "qty > 0");
+  CHECK(o.checks[1].name == "status_known");
+  CHECK(o.checks[1].expression == "status::text = ANY (ARRAY['new'::character varying, 'paid'::character varying]::text[])");
+  REQUIRE(o.foreign_keys.size() == 1);
+  const auto& fk = o.foreign_keys[0];
+  CHECK(fk.name == "orders_customer");
+  CHECK(fk.columns == std::vector<std::string>{"customer_id"});
+  CHECK(fk.references == cdc::TableId("shop", "customers"));
+  CHECK(fk.referenced_columns == std::vector<std::string>{"id"});
+  CHECK(fk.on_delete == cdc::ForeignKeyAction::SetNull);
+  CHECK(fk.on_update == cdc::ForeignKeyAction::Cascade);
 }

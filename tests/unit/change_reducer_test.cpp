@@ -361,3 +361,28 @@ TEST_CASE("key-set tables get distinct names that fit the destination", "[unit]"
   CHECK(fitted.size() == 64);
   CHECK(fitted != detail::key_set_table_name("_cdc_keys_", TableId(long_name), "t", 64));
 }
+
+TEST_CASE("columns the target computes itself are never written", "[unit]") {
+  auto t = table();
+  auto layout = detail::make_table_layout(t, "public.t");
+  // Column b is generated at the target (set from its catalog by the writer).
+  layout.set_computed(t, {"B"}, [](const std::string& x, const std::string& y) { return x == y || (x == "b" && y == "B"); });
+  CHECK(layout.is_computed(2));
+  CHECK(layout.writable() == std::vector<bool>{true, true, false});
+  std::vector<ChangeEvent> changes = {ins(row(1, "a", "b")), upd(row(2, "x", "y"), row(3, "x", "y"), {false, false, true}),
+                                      upd(row(4, "p", "q"), row(4, "r", "q"))};
+  auto segments = detail::reduce_changes(layout, t.schema, changes);
+  // The key change whose new image lacks b moves the row in place, writing id and a only.
+  REQUIRE(segments.size() == 2);
+  CHECK(segments[1].start == ReducedSegment::Start::Move);
+  CHECK(mask(t, segments[1].move.written) == "[id,a]");
+  for (const auto& seg : segments)
+    for (const auto& g : seg.upserts) {
+      CHECK(mask(t, g.written) == "[id,a]");
+      CHECK_FALSE(g.all_written());
+    }
+  // Without computed columns nothing changes.
+  auto plain = detail::make_table_layout(t, "public.t");
+  CHECK_FALSE(plain.has_computed());
+  CHECK(plain.writable() == std::vector<bool>{true, true, true});
+}

@@ -34,6 +34,7 @@ void add_verify_command(CLI::App& app, CommandFn& selected);
 void add_status_command(CLI::App& app, CommandFn& selected);
 void add_teardown_command(CLI::App& app, CommandFn& selected);
 void add_reset_command(CLI::App& app, CommandFn& selected);
+void add_finish_command(CLI::App& app, CommandFn& selected);
 
 enum class OutputFormat { Table, Json };
 // Adds `--format table|json` to a subcommand.
@@ -50,6 +51,9 @@ std::string format_rate(double rows_per_second);
 void print_line(const std::string& text);
 // `error: <message>` on stderr.
 void print_error(const std::string& message);
+// A schema-object report on stdout: what was done, then what was not (with the reason), then a
+// count line naming `what` ("finish", "copy --schema-only").
+void print_schema_report(const cdc::SchemaObjectReport& report, const std::string& what);
 
 // Config built from the selectors common to several subcommands.
 struct TableSelection {

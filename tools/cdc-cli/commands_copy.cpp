@@ -21,6 +21,8 @@ struct CopyArgs {
   std::string chunk_rows;       // empty = library default (auto)
   std::string parallel_chunks;
   std::string name;
+  bool schema_only = false;  // tables and schema objects, no rows
+  bool data_only = false;    // rows only: tables created plain when missing, no schema objects
 };
 
 // "auto" (cdc::kAuto) or a number in 1..max, for --parallel-chunks and --chunk-rows.
@@ -44,6 +46,14 @@ int run_copy(const CopyArgs& args) {
   if (!args.chunk_rows.empty()) config.defaults.chunk_rows = auto_or_number(args.chunk_rows, std::numeric_limits<std::int64_t>::max());
   if (!args.parallel_chunks.empty()) config.defaults.parallel_chunks = static_cast<int>(auto_or_number(args.parallel_chunks, 256));
   cdc::validate_config(config);
+
+  if (args.schema_only) {
+    print_schema_report(cdc::create_schema(config), "copy --schema-only");
+    return kExitOk;
+  }
+  if (args.data_only)
+    config.schema.indexes = config.schema.foreign_keys = config.schema.constraints = config.schema.sequences =
+        config.schema.comments = false;
 
   cdc::SessionOptions options;
   options.snapshot_only = true;
@@ -87,9 +97,21 @@ void add_copy_command(CLI::App& app, CommandFn& selected) {
                   "Chunks of one table read at once: auto (default: from each table's size and the cores) or 1..256")
       ->check(auto_or_positive(256));
   sub->add_option("--name", args->name, "Session name under which checkpoints are kept (default: from the source)");
+  auto* schema_only = sub->add_flag("--schema-only", args->schema_only,
+                                    "Create the tables with their indexes, constraints, foreign keys, sequences and comments; "
+                                    "copy no rows");
+  sub->add_flag("--data-only", args->data_only,
+                "Copy rows only: no indexes, constraints, foreign keys, sequences or comments (tables that do not exist "
+                "are created with columns and primary key)")
+      ->excludes(schema_only);
   sub->footer(
       "Re-running an interrupted copy resumes from the chunks already committed at the destination\n"
       "(a table without a primary key that was copied only in part is copied again whole).\n"
+      "SQL destinations get each table's secondary and unique indexes, CHECKs, identity sequences, comments\n"
+      "and generated columns after its rows, and the foreign keys once every table is in; what a\n"
+      "destination cannot take is listed in the summary (docs/schema-objects.md). `cdc-cli finish -c FILE`\n"
+      "then validates foreign keys and makes deferred unique keys unique (the cut-over).\n"
+      "--schema-only then --data-only splits a migration in two: the schema first, the rows later.\n"
       "Example: cdc-cli copy sqlite:///data/shop.db sqlite:///tmp/copy.db --tables 'orders*' --parallel 2");
   sub->callback([args, &selected] { selected = [args] { return run_copy(*args); }; });
 }

@@ -84,6 +84,7 @@ int run_discover(const DiscoverArgs& args) {
   std::vector<cdc::TableSchema> tables;
   std::vector<std::string> ddl;     // parallel to `tables` with --to
   std::vector<std::string> targets;
+  std::vector<std::vector<std::string>> not_carried;  // what the destination would not get, per table
   if (!args.destination.empty()) {
     auto destination = registry.open_destination(args.destination);
     auto plans = cdc::plan_tables(config, *source, *cdc::make_type_mapper(config), destination->dialect(),
@@ -92,6 +93,9 @@ int run_discover(const DiscoverArgs& args) {
       tables.push_back(plan.source);
       targets.push_back(plan.target.schema.id.to_string());
       ddl.push_back(destination->render_ddl(plan.target));
+      auto notes = plan.target.not_carried;
+      notes.insert(notes.end(), plan.target.not_carried_foreign_keys.begin(), plan.target.not_carried_foreign_keys.end());
+      not_carried.push_back(std::move(notes));
     }
   } else {
     tables = source->discover([&](const cdc::TableId& id) { return cdc::table_selected(config, id); });
@@ -104,6 +108,9 @@ int run_discover(const DiscoverArgs& args) {
       if (!ddl.empty()) {
         o["target"] = targets[i];
         o["ddl"] = ddl[i];
+        boost::json::array notes;
+        for (const auto& n : not_carried[i]) notes.emplace_back(n);
+        o["not_carried"] = std::move(notes);
       }
       arr.push_back(std::move(o));
     }
@@ -122,7 +129,13 @@ int run_discover(const DiscoverArgs& args) {
   for (std::size_t i = 0; i < tables.size(); ++i) {
     if (i > 0) print_line("");
     std::string text = table_text(tables[i]);
-    if (!ddl.empty()) text += fmt::format("  -> {}:\n{};\n", targets[i], ddl[i]);
+    if (!ddl.empty()) {
+      text += fmt::format("  -> {}:\n{};\n", targets[i], ddl[i]);
+      if (!not_carried[i].empty()) {
+        text += "  not created at the destination:\n";
+        for (const auto& n : not_carried[i]) text += "    " + n + "\n";
+      }
+    }
     std::fwrite(text.data(), 1, text.size(), stdout);
   }
   return kExitOk;
@@ -134,7 +147,9 @@ void add_discover_command(CLI::App& app, CommandFn& selected) {
   auto args = std::make_shared<DiscoverArgs>();
   auto* sub = app.add_subcommand("discover", "List tables, row estimates and columns of a source");
   sub->add_option("source", args->source, "Source connector URL")->required();
-  sub->add_option("--to", args->destination, "Destination URL: also print the DDL it would create per table");
+  sub->add_option("--to", args->destination,
+                  "Destination URL: also print the DDL it would create per table, and the schema objects (indexes, "
+                  "constraints, foreign keys, generated columns, defaults) it would not get, with the reason");
   add_selection_options(*sub, args->selection);
   add_format_option(*sub, args->format);
   sub->footer("Examples:\n  cdc-cli discover sqlite:///data/shop.db --exclude 'audit_*'\n"

@@ -353,6 +353,35 @@ std::string format_log_record(const cdc::LogRecord& r) {
 
 void DisplayLogSink::write(const cdc::LogRecord& record) { display_->print_line(format_log_record(record)); }
 
+void SchemaObjectLog::write(const cdc::LogRecord& record) {
+  if (record.component == "session") {
+    constexpr std::string_view kSkipped = "not created: ", kCreated = "created ";
+    const std::string_view m = record.message;
+    if (m.substr(0, kSkipped.size()) == kSkipped) {
+      std::lock_guard<std::mutex> lock(mu_);
+      report_.skipped.emplace_back(m.substr(kSkipped.size()));
+    } else if (m.substr(0, kCreated.size()) == kCreated && m != "created at the source: added") {
+      std::lock_guard<std::mutex> lock(mu_);
+      report_.created.emplace_back(m.substr(kCreated.size()));
+    }
+  }
+  next_->write(record);
+}
+
+cdc::SchemaObjectReport SchemaObjectLog::report() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return report_;
+}
+
+void print_schema_summary(const cdc::SchemaObjectReport& report) {
+  if (report.created.empty() && report.skipped.empty()) return;
+  std::string out = fmt::format("schema objects: {} created, {} not created{}\n", report.created.size(), report.skipped.size(),
+                                report.skipped.empty() ? "" : ":");
+  for (const auto& s : report.skipped) out += "  " + s + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+}
+
 void StderrLogSink::write(const cdc::LogRecord& record) {
   std::string line = format_log_record(record) + "\n";
   std::lock_guard<std::mutex> lock(mu_);

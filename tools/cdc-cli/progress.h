@@ -6,6 +6,7 @@
 // Thread-safety: every public method may be called from any thread (one internal mutex).
 #pragma once
 
+#include <cdc/destination.h>
 #include <cdc/log.h>
 #include <cdc/session.h>
 
@@ -68,6 +69,25 @@ class DisplayLogSink final : public cdc::LogSink {
  private:
   std::shared_ptr<ProgressDisplay> display_;
 };
+
+// Passes every record on to `next` and keeps the schema-object entries the session logs
+// ("created ...", "not created: ..." from component "session"), for the summary. Entries logged
+// below the log level are not seen (the library drops them before any sink).
+class SchemaObjectLog final : public cdc::LogSink {
+ public:
+  explicit SchemaObjectLog(std::shared_ptr<cdc::LogSink> next) : next_(std::move(next)) {}
+  void write(const cdc::LogRecord& record) override;
+  cdc::SchemaObjectReport report() const;
+
+ private:
+  std::shared_ptr<cdc::LogSink> next_;
+  mutable std::mutex mu_;
+  cdc::SchemaObjectReport report_;
+};
+
+// What a session did with schema objects, after the summary table: a count line, then every
+// entry that was not created with its reason. Nothing when there is neither.
+void print_schema_summary(const cdc::SchemaObjectReport& report);
 
 // The same short lines straight to stderr, for subcommands without a progress display.
 class StderrLogSink final : public cdc::LogSink {

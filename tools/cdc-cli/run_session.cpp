@@ -64,7 +64,8 @@ void reload_config(cdc::ReplicationSession& session, const std::string& path) {
 SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path) {
   auto mode = stderr_is_terminal() ? ProgressDisplay::Mode::Live : ProgressDisplay::Mode::Plain;
   auto display = std::make_shared<ProgressDisplay>(mode, stderr);
-  ScopedLogSink sink_guard(std::make_shared<DisplayLogSink>(display));
+  auto objects = std::make_shared<SchemaObjectLog>(std::make_shared<DisplayLogSink>(display));
+  ScopedLogSink sink_guard(objects);
 
   options.on_progress = [display](const cdc::SessionStatus& s) { display->update(s); };
   // Frequent callbacks are cheap: the display throttles its own output (redraws, plain lines).
@@ -94,6 +95,7 @@ SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, cons
   for (const auto& t : outcome.status.tables)
     if (t.phase == cdc::TablePhase::Failed) outcome.any_failed = true;
   print_summary(outcome.status, *display);
+  print_schema_summary(objects->report());
   return outcome;
 }
 

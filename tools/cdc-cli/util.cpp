@@ -51,6 +51,12 @@ void print_error(const std::string& message) {
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 
+void print_schema_report(const cdc::SchemaObjectReport& report, const std::string& what) {
+  for (const auto& c : report.created) print_line("  done: " + c);
+  for (const auto& s : report.skipped) print_line("  not done: " + s);
+  print_line(fmt::format("{}: {} done, {} not done", what, report.created.size(), report.skipped.size()));
+}
+
 void add_selection_options(CLI::App& sub, TableSelection& selection) {
   sub.add_option("--tables", selection.include,
                  "Only tables matching these glob patterns (comma-separated or repeated; default: all)")

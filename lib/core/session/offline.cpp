@@ -1,12 +1,16 @@
 // What a session's checkpoint store knows without running the session: its tables' state
-// (cdc-cli status) and forgetting them (cdc-cli reset).
+// (cdc-cli status) and forgetting them (cdc-cli reset); and what is done to a destination's
+// schema without running it: the cut-over (cdc-cli finish) and a schema without rows (cdc-cli
+// copy --schema-only).
 #include "core/session/ledger.h"
 
 #include "core/text_util.h"
 
 #include <cdc/error.h>
+#include <cdc/plan.h>
 #include <cdc/registry.h>
 #include <cdc/session.h>
+#include <cdc/type_mapper.h>
 
 #include <fmt/format.h>
 
@@ -116,6 +120,54 @@ std::vector<std::string> reset_checkpoints(const Config& config, const std::vect
   }
   store->put(name, erase);
   return forgotten;
+}
+
+namespace {
+
+// The targets of every table the config selects, planned as a session plans them.
+std::vector<DestinationTable> planned_targets(const Config& config, SourceConnector& source, DestinationConnector& destination) {
+  std::vector<DestinationTable> out;
+  for (auto& plan : plan_tables(config, source, *make_type_mapper(config), destination.dialect(), destination.max_identifier_length()))
+    out.push_back(std::move(plan.target));
+  return out;
+}
+
+}  // namespace
+
+SchemaObjectReport finish_migration(const Config& config) {
+  auto& registry = ConnectorRegistry::instance();
+  auto destination = registry.open_destination(config.destination);
+  auto store = open_checkpoint_store(config, destination.get());
+  const std::string name = session_name(config);
+  if (auto holder = store->lease_holder(name))
+    throw Error(ErrorKind::State, fmt::format("session {} is running ({}): stop it before the cut-over", name, *holder), false,
+                "session " + name);
+  if (!destination->capabilities().schema_objects) return {};
+  auto source = registry.open_source(config.source);
+  return destination->finish(planned_targets(config, *source, *destination), source->dialect(), config.schema);
+}
+
+SchemaObjectReport create_schema(const Config& config) {
+  auto& registry = ConnectorRegistry::instance();
+  auto destination = registry.open_destination(config.destination);
+  auto source = registry.open_source(config.source);
+  auto targets = planned_targets(config, *source, *destination);
+  SchemaObjectReport report;
+  const bool objects = destination->capabilities().schema_objects;
+  for (const auto& t : targets) {
+    destination->prepare_table(t);
+    report.created.push_back("table " + t.schema.id.to_string());
+    if (!objects) continue;
+    auto r = destination->create_table_objects(t, source->dialect(), config.schema);
+    report.created.insert(report.created.end(), r.created.begin(), r.created.end());
+    report.skipped.insert(report.skipped.end(), r.skipped.begin(), r.skipped.end());
+  }
+  if (objects && config.schema.foreign_keys) {
+    auto r = destination->create_foreign_keys(targets, source->dialect(), config.schema);
+    report.created.insert(report.created.end(), r.created.begin(), r.created.end());
+    report.skipped.insert(report.skipped.end(), r.skipped.begin(), r.skipped.end());
+  }
+  return report;
 }
 
 }  // namespace cdc

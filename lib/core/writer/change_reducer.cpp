@@ -166,8 +166,12 @@ class Reducer {
     return any ? w : std::vector<bool>{};
   }
 
+  // The columns a state writes: what it sent, never a column the target computes itself.
   std::vector<bool> full_mask(const std::vector<bool>& written) const {
-    return written.empty() ? std::vector<bool>(t_.ncols, true) : written;
+    std::vector<bool> mask = written.empty() ? std::vector<bool>(t_.ncols, true) : written;
+    for (std::size_t i = 0; i < t_.ncols && i < mask.size(); ++i)
+      if (t_.is_computed(i)) mask[i] = false;
+    return mask;
   }
 
   Row padded(const Row& r) const {

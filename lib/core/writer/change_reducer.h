@@ -10,6 +10,7 @@
 //    earlier image of the same key in the batch when it had them, and otherwise left as the
 //    target has them. A key change with such columns that the batch cannot fill moves the old
 //    row in place (KeyMove) so they survive; it closes the segment before it.
+//  - Columns the target computes itself (TableLayout::computed) are never among those written.
 //  - A delete and a re-insert of one key reduce to the re-insert (a full row).
 //  - A TRUNCATE closes the segment before it; segments are applied in order.
 //  - Soft deletes leave the row in place, so a delete of a key written earlier in the segment

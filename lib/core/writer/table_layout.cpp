@@ -12,6 +12,13 @@ bool TableLayout::is_key(std::size_t i) const {
   return std::find(key.begin(), key.end(), static_cast<int>(i)) != key.end();
 }
 
+std::vector<bool> TableLayout::writable() const {
+  std::vector<bool> out(ncols, true);
+  for (std::size_t i = 0; i < ncols; ++i)
+    if (is_computed(i)) out[i] = false;
+  return out;
+}
+
 const Value& TableLayout::value(const Row& row, std::size_t i) const {
   static const Value kLive = Value::boolean(false);
   if (is_flag(i) && (i >= row.size() || row[i].is_null())) return kLive;

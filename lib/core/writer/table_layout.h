@@ -22,9 +22,30 @@ struct TableLayout {
   std::size_t ncols = 0;
   std::vector<int> key;   // key column indexes in key order; empty = no key
   int soft_delete = -1;   // index of the soft-delete flag, -1 for hard deletes
+  // Columns the target computes itself (generated columns), which a write must leave out; empty
+  // when there are none. Not part of the table's shape: the writer sets it from the target's own
+  // catalog when it builds the entry (set_computed), so a column created plain (an older target,
+  // an expression that did not translate) is written and a generated one never is.
+  std::vector<bool> computed;
 
   bool keyed() const { return !key.empty(); }
   bool is_key(std::size_t i) const;
+  bool is_computed(std::size_t i) const { return i < computed.size() && computed[i]; }
+  bool has_computed() const { return !computed.empty(); }
+  // One flag per column: written by a full-row write (every column but the computed ones).
+  std::vector<bool> writable() const;
+  // Marks the columns of `table` named in `generated` (the target's generated columns; names
+  // compared as `same_name` says).
+  template <typename SameName>
+  void set_computed(const DestinationTable& table, const std::vector<std::string>& generated, SameName&& same_name) {
+    computed.clear();
+    for (std::size_t i = 0; i < table.schema.columns.size(); ++i)
+      for (const auto& g : generated)
+        if (same_name(table.schema.columns[i].name, g)) {
+          computed.resize(table.schema.columns.size(), false);
+          computed[i] = true;
+        }
+  }
   bool is_flag(std::size_t i) const { return soft_delete >= 0 && static_cast<std::size_t>(soft_delete) == i; }
   // Column i of `row` as it is written: a flag the row leaves out (short row) or leaves NULL is
   // false ("live"); anything else is the row's value.
