@@ -181,8 +181,11 @@ TEST_CASE("schema objects: MariaDB to PostgreSQL, copy then finish", "[hetero][s
   CHECK(p.rows("SELECT id, total FROM orders ORDER BY id") ==
         std::vector<std::string>{"1 | 19.00", "2 | 3.00", "3 | 6.25", "4 | 7.00"});
 
-  // The cut-over: foreign keys created (a copy's engine may leave them to finish) and validated,
-  // the CHECK validated, sequences set.
+  // The copy created the foreign keys among the tables it loaded, NOT VALID: finish validates them.
+  CHECK(p.rows("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' ORDER BY 1") ==
+        std::vector<std::string>{"lines_order | f", "orders_customer | f"});
+
+  // The cut-over: foreign keys validated, the CHECK validated, sequences set.
   cdc::SchemaObjectReport report = cdc::finish_migration(config);
   CHECK(has(report.skipped, "index bio_ft on customers (bio): PostgreSQL has no FULLTEXT index"));
   CHECK(has(report.created, "foreign key orders_customer on public.orders: validated"));
@@ -259,8 +262,12 @@ TEST_CASE("schema objects: PostgreSQL to MariaDB, copy then finish", "[hetero][s
   CHECK(m.rows("SELECT INDEX_NAME, NON_UNIQUE, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) FROM information_schema.STATISTICS "
                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('kids', 'parents') GROUP BY TABLE_NAME, INDEX_NAME, NON_UNIQUE "
                "ORDER BY TABLE_NAME, INDEX_NAME") ==
-        std::vector<std::string>{"kids_parent_state | 1 | parent_id,state", "PRIMARY | 0 | id", "parents_code_key | 1 | code",
+        std::vector<std::string>{"kids_guardian_id_fkey | 1 | guardian_id",  // MariaDB's own index for the foreign key
+                                 "kids_parent_state | 1 | parent_id,state", "PRIMARY | 0 | id", "parents_code_key | 1 | code",
                                  "PRIMARY | 0 | id"});
+  // The copy created the foreign keys among the tables it loaded (finish checks the rows).
+  CHECK(m.rows("SELECT CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+               "ORDER BY 1") == std::vector<std::string>{"kids_guardian_id_fkey", "kids_parent_id_fkey"});
   CHECK(m.rows("SELECT COLUMN_NAME, EXTRA, COLUMN_DEFAULT FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
                "TABLE_NAME = 'kids' AND COLUMN_NAME IN ('id', 'qty', 'total', 'state') ORDER BY ORDINAL_POSITION") ==
         std::vector<std::string>{"id | auto_increment | NULL", "qty |  | 1", "total | STORED GENERATED | NULL", "state |  | 'new'"});

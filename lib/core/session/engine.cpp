@@ -193,13 +193,12 @@ void Engine::live_loop() {
   int idle_rounds = 0;
   while (!stopping()) {
     bool want_stream = false, snapshot_busy = false, has_incremental = false, live = false, copying_first = false;
-    bool first_phase_ended = false;
+    bool first_phase_ended = false, done = false;
     std::string release;
     {
       std::unique_lock<std::mutex> lock(mu);
       clock->wait(cv, lock, std::chrono::hours(24), [&] { return stopping() || !paused_all; });
       if (stopping()) break;
-      if (finished_work()) break;
       for (const auto& t : tables) {
         if (t->mode == TableMode::Replicate && t->phase() == TablePhase::Streaming && !t->holding) want_stream = true;
         if (t->mode == TableMode::Incremental) has_incremental = true;
@@ -212,6 +211,9 @@ void Engine::live_loop() {
         discover_now = true;        // and the tables' schemas are compared with the source
         if (live && state == SessionState::Snapshot) state = SessionState::Streaming;
       }
+      // Checked after the first phase's end so that a copy job still releases its snapshot
+      // and creates the foreign keys among the tables it loaded.
+      done = finished_work();
       snapshot_busy = snapshots.busy(false);
       copying_first = initial_phase && stream_waits;
       want_stream = want_stream && !copying_first;
@@ -229,6 +231,7 @@ void Engine::live_loop() {
       }
     }
     if (first_phase_ended) create_foreign_keys();
+    if (done) break;
     bool got = false;
     auto cfg = config();
     auto wait = std::chrono::milliseconds(has_incremental ? std::min<std::int64_t>(cfg->poll_interval_ms, 200) : cfg->poll_interval_ms);
