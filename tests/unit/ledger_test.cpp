@@ -70,6 +70,8 @@ TEST_CASE("table records, schemas and backfills round-trip", "[unit][ledger]") {
   id.type.id = cdc::TypeId::Int64;
   id.type.is_unsigned = true;
   id.nullable = false;
+  id.identity = true;
+  id.comment = "the order's number";
   cdc::Column st;
   st.name = "state";
   st.type.id = cdc::TypeId::Enum;
@@ -81,6 +83,9 @@ TEST_CASE("table records, schemas and backfills round-trip", "[unit][ledger]") {
   price.type.id = cdc::TypeId::Decimal;
   price.type.precision = 10;
   price.type.scale = 2;
+  price.generated = "`qty` * 2";
+  price.generated_stored = false;
+  price.on_update = "current_timestamp()";
   s.columns = {id, st, price};
   s.primary_key = {"id"};
   auto sb = Ledger::decode_schema(Ledger::encode_schema(s), "shop.orders");
@@ -92,6 +97,11 @@ TEST_CASE("table records, schemas and backfills round-trip", "[unit][ledger]") {
     CHECK(sb.columns[i].nullable == s.columns[i].nullable);
     CHECK(sb.columns[i].default_expr == s.columns[i].default_expr);
     CHECK(sb.columns[i].source_type == s.columns[i].source_type);
+    CHECK(sb.columns[i].identity == s.columns[i].identity);
+    CHECK(sb.columns[i].generated == s.columns[i].generated);
+    CHECK(sb.columns[i].generated_stored == s.columns[i].generated_stored);
+    CHECK(sb.columns[i].on_update == s.columns[i].on_update);
+    CHECK(sb.columns[i].comment == s.columns[i].comment);
   }
   CHECK(sb.primary_key == s.primary_key);
 

@@ -155,6 +155,13 @@ json::value column_json(const Column& c) {
   if (!c.nullable) o["not_null"] = true;
   if (c.default_expr) o["default"] = *c.default_expr;
   if (!c.source_type.empty()) o["source_type"] = c.source_type;
+  if (c.identity) o["identity"] = true;
+  if (!c.generated.empty()) {
+    o["generated"] = c.generated;
+    if (!c.generated_stored) o["virtual"] = true;
+  }
+  if (!c.on_update.empty()) o["on_update"] = c.on_update;
+  if (!c.comment.empty()) o["comment"] = c.comment;
   return o;
 }
 
@@ -165,6 +172,11 @@ Column column_of(const json::object& o) {
   c.nullable = !flag(o, "not_null");
   if (auto it = o.find("default"); it != o.end() && it->value().is_string()) c.default_expr = std::string(it->value().as_string());
   c.source_type = str(o, "source_type");
+  c.identity = flag(o, "identity");
+  c.generated = str(o, "generated");
+  c.generated_stored = !flag(o, "virtual");
+  c.on_update = str(o, "on_update");
+  c.comment = str(o, "comment");
   return c;
 }
 
