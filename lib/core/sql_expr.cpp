@@ -1123,6 +1123,24 @@ std::string quote_identifier(std::string_view name, std::string_view dialect) {
   return out + q;
 }
 
+std::string join_names(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::string join_quoted(const std::vector<std::string>& names, std::string_view dialect) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + quote_identifier(n, dialect);
+  return out;
+}
+
+std::string action_sql(ForeignKeyAction action) {
+  std::string out(to_string(action));
+  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
 std::string quote_string(std::string_view text, std::string_view dialect) {
   if (text.find('\0') != std::string_view::npos) fail("text with a NUL byte is not translated");
   std::string out = "'";

@@ -25,6 +25,14 @@ bool known_dialect(std::string_view dialect);
 // `name` quoted as an identifier of `dialect` ("x" for postgresql and sqlite, `x` for mysql).
 std::string quote_identifier(std::string_view name, std::string_view dialect);
 
+// Names joined with ", ": as they are (already quoted, or for a message), or each quoted as an
+// identifier of `dialect`.
+std::string join_names(const std::vector<std::string>& names);
+std::string join_quoted(const std::vector<std::string>& names, std::string_view dialect);
+
+// A foreign key's ON DELETE / ON UPDATE action as SQL says it ("SET NULL", "NO ACTION").
+std::string action_sql(ForeignKeyAction action);
+
 // `text` as a string literal of `dialect` ('...' with quotes doubled; MariaDB also doubles
 // backslashes, which it reads as escapes).
 std::string quote_string(std::string_view text, std::string_view dialect);

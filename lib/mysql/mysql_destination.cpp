@@ -13,6 +13,7 @@
 #include "mysql/mysql_types.h"
 
 #include "core/logging.h"
+#include "core/sql_expr.h"
 #include "core/text_util.h"
 #include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
@@ -766,24 +767,6 @@ class MysqlWriter final : public DestinationWriter {
 
 // ---- schema objects (docs/schema-objects.md) ----
 
-std::string names(const std::vector<std::string>& cols) {
-  std::string out;
-  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + c;
-  return out;
-}
-
-std::string quoted_names(const std::vector<std::string>& cols) {
-  std::string out;
-  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_ident(c);
-  return out;
-}
-
-std::string action_sql(ForeignKeyAction a) {
-  std::string out(to_string(a));
-  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return out;
-}
-
 // A column MariaDB indexes only by a prefix (TEXT, BLOB and their kin).
 bool prefix_only(const Column& c) {
   std::string t = c.source_type.empty() ? render_column_type(c, 0) : c.source_type;
@@ -809,12 +792,12 @@ std::string key_list(const TableSchema& s, const IndexDef& idx, bool stand_in = 
 std::string index_text(const TableSchema& s, const IndexDef& idx) {
   std::string kind = idx.method == "fulltext" ? "FULLTEXT " : idx.method == "spatial" ? "SPATIAL " : "";
   return fmt::format("{}{}index {} on {} ({})", kind, idx.unique ? "unique " : "", idx.name, s.id.name,
-                     idx.expression.empty() ? names(idx.columns) : idx.expression);
+                     idx.expression.empty() ? detail::join_names(idx.columns) : idx.expression);
 }
 
 std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
-  return fmt::format("foreign key {} on {} ({}) -> {} ({}) ON DELETE {} ON UPDATE {}", fk.name, s.id.name, names(fk.columns),
-                     fk.references.name, names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update));
+  return fmt::format("foreign key {} on {} ({}) -> {} ({}) ON DELETE {} ON UPDATE {}", fk.name, s.id.name, detail::join_names(fk.columns),
+                     fk.references.name, detail::join_names(fk.referenced_columns), detail::action_sql(fk.on_delete), detail::action_sql(fk.on_update));
 }
 
 // The schema objects of target tables, on a connection of their own: MariaDB's DDL commits by
@@ -893,8 +876,8 @@ class MyObjects {
         // Added with foreign_key_checks = 0: MariaDB checks no existing row (finish counts the
         // rows without a parent), and the writers' sessions neither check nor cascade.
         if (run(fmt::format("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}",
-                            qualified(s.id.name), quote_ident(fk.name), quoted_names(fk.columns), qualified(fk.references.name),
-                            quoted_names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update)),
+                            qualified(s.id.name), quote_ident(fk.name), detail::join_quoted(fk.columns, "mysql"), qualified(fk.references.name),
+                            detail::join_quoted(fk.referenced_columns, "mysql"), detail::action_sql(fk.on_delete), detail::action_sql(fk.on_update)),
                 what, report, where))
           report.created.push_back(what + ", rows already copied not checked yet (finish counts them)");
       }

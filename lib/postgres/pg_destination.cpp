@@ -14,6 +14,7 @@
 
 #include "core/array_literal.h"
 #include "core/logging.h"
+#include "core/sql_expr.h"
 #include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
 #include "core/writer/error_context.h"
@@ -1029,24 +1030,6 @@ std::string key_list(const IndexDef& idx) {
   return out;
 }
 
-std::string names(const std::vector<std::string>& cols) {
-  std::string out;
-  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + c;
-  return out;
-}
-
-std::string quoted_names(const std::vector<std::string>& cols) {
-  std::string out;
-  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_ident(c);
-  return out;
-}
-
-std::string action_sql(ForeignKeyAction a) {
-  std::string out(to_string(a));
-  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return out;
-}
-
 // A unique key over plain columns is made a unique constraint at finish(), as PostgreSQL usually
 // holds them; others (expressions, predicates, other methods) a unique index.
 bool as_constraint(const IndexDef& idx) {
@@ -1055,13 +1038,13 @@ bool as_constraint(const IndexDef& idx) {
 
 std::string index_text(const TableSchema& s, const IndexDef& idx) {
   return fmt::format("{}index {} on {} ({})", idx.unique ? "unique " : "", idx.name, display_name(s),
-                     idx.expression.empty() ? names(idx.columns) : idx.expression);
+                     idx.expression.empty() ? detail::join_names(idx.columns) : idx.expression);
 }
 
 std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
-  return fmt::format("foreign key {} on {} ({}) -> {}.{} ({}) ON DELETE {} ON UPDATE {}", fk.name, display_name(s), names(fk.columns),
+  return fmt::format("foreign key {} on {} ({}) -> {}.{} ({}) ON DELETE {} ON UPDATE {}", fk.name, display_name(s), detail::join_names(fk.columns),
                      fk.references.schema.empty() ? "public" : fk.references.schema, fk.references.name,
-                     names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update));
+                     detail::join_names(fk.referenced_columns), detail::action_sql(fk.on_delete), detail::action_sql(fk.on_update));
 }
 
 bool is_integer_type(TypeId id) {
@@ -1155,8 +1138,8 @@ class PgObjects {
         // session_replication_role = replica, so the key neither checks nor cascades their rows.
         if (run_or_report(c_,
                           fmt::format("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {} NOT VALID",
-                                      name, quote_ident(fk.name), quoted_names(fk.columns), parent, quoted_names(fk.referenced_columns),
-                                      action_sql(fk.on_delete), action_sql(fk.on_update)),
+                                      name, quote_ident(fk.name), detail::join_quoted(fk.columns, "postgresql"), parent, detail::join_quoted(fk.referenced_columns, "postgresql"),
+                                      detail::action_sql(fk.on_delete), detail::action_sql(fk.on_update)),
                           what, report, where))
           report.created.push_back(what + ", not validated yet (finish validates)");
       }
@@ -1182,7 +1165,7 @@ class PgObjects {
         std::string make = create_index_sql(s, idx, true);
         if (as_constraint(idx)) {
           make = fmt::format("ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({})", name, quote_ident(idx.name), key_list(idx));
-          if (!idx.include.empty()) make += " INCLUDE (" + quoted_names(idx.include) + ")";
+          if (!idx.include.empty()) make += " INCLUDE (" + detail::join_quoted(idx.include, "postgresql") + ")";
         }
         const std::string drop = r.rows() > 0 ? "DROP INDEX " + quote_table(schema_of(s), idx.name) + "; " : std::string();
         if (run_or_report(c_, "BEGIN; " + drop + make + "; COMMIT", what + ": could not be made unique", report, where))
@@ -1222,7 +1205,7 @@ class PgObjects {
                                   quote_ident(idx.name), target_name(s));
     if (!idx.method.empty() && idx.method != "btree") sql += " USING " + idx.method;
     sql += " (" + key_list(idx) + ")";
-    if (!idx.include.empty()) sql += " INCLUDE (" + quoted_names(idx.include) + ")";
+    if (!idx.include.empty()) sql += " INCLUDE (" + detail::join_quoted(idx.include, "postgresql") + ")";
     if (!idx.where.empty()) sql += " WHERE " + idx.where;
     return sql;
   }

@@ -52,24 +52,6 @@ bool is_integer_type(TypeId id) {
   return id == TypeId::Int8 || id == TypeId::Int16 || id == TypeId::Int24 || id == TypeId::Int32 || id == TypeId::Int64;
 }
 
-std::string quoted_names(const std::vector<std::string>& cols) {
-  std::string out;
-  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + quote_ident(c);
-  return out;
-}
-
-std::string names(const std::vector<std::string>& cols) {
-  std::string out;
-  for (const auto& c : cols) out += (out.empty() ? "" : ", ") + c;
-  return out;
-}
-
-std::string action_sql(ForeignKeyAction a) {
-  std::string out(to_string(a));
-  for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-  return out;
-}
-
 // SQLite can add neither a CHECK nor a foreign key to a table once it exists: both are part of
 // CREATE TABLE. SQLite checks foreign keys only on connections with PRAGMA foreign_keys = ON
 // (cdc's writers leave it off) and cdc's writers ignore CHECKs (the source checked the rows);
@@ -98,8 +80,8 @@ std::string render(const DestinationTable& table) {
   for (const auto& ck : s.checks) sql += ", CONSTRAINT " + quote_ident(ck.name) + " CHECK (" + ck.expression + ")";
   for (const auto& fk : s.foreign_keys)
     sql += fmt::format(", CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE {} ON UPDATE {}", quote_ident(fk.name),
-                       quoted_names(fk.columns), quote_ident(fk.references.name), quoted_names(fk.referenced_columns),
-                       action_sql(fk.on_delete), action_sql(fk.on_update));
+                       detail::join_quoted(fk.columns, "sqlite"), quote_ident(fk.references.name), detail::join_quoted(fk.referenced_columns, "sqlite"),
+                       detail::action_sql(fk.on_delete), detail::action_sql(fk.on_update));
   sql += ")";
   return sql;
 }
@@ -677,12 +659,12 @@ class SqliteWriter final : public DestinationWriter {
 
 std::string index_text(const TableSchema& s, const IndexDef& idx) {
   return fmt::format("{}index {} on {} ({})", idx.unique ? "unique " : "", idx.name, s.id.name,
-                     idx.expression.empty() ? names(idx.columns) : idx.expression);
+                     idx.expression.empty() ? detail::join_names(idx.columns) : idx.expression);
 }
 
 std::string fk_text(const TableSchema& s, const ForeignKeyDef& fk) {
-  return fmt::format("foreign key {} on {} ({}) -> {} ({}) ON DELETE {} ON UPDATE {}", fk.name, s.id.name, names(fk.columns),
-                     fk.references.name, names(fk.referenced_columns), action_sql(fk.on_delete), action_sql(fk.on_update));
+  return fmt::format("foreign key {} on {} ({}) -> {} ({}) ON DELETE {} ON UPDATE {}", fk.name, s.id.name, detail::join_names(fk.columns),
+                     fk.references.name, detail::join_names(fk.referenced_columns), detail::action_sql(fk.on_delete), detail::action_sql(fk.on_update));
 }
 
 // The schema objects of target tables, on a connection of their own.
@@ -831,7 +813,7 @@ class SqObjects {
   }
 
   static std::string create_index_sql(const TableSchema& s, const IndexDef& idx, bool unique) {
-    std::string keys = idx.expression.empty() ? quoted_names(idx.columns) : idx.expression;
+    std::string keys = idx.expression.empty() ? detail::join_quoted(idx.columns, "sqlite") : idx.expression;
     std::string sql = fmt::format("CREATE {}INDEX {}{} ON {} ({})", unique ? "UNIQUE " : "", unique ? "" : "IF NOT EXISTS ",
                                   quote_ident(idx.name), quote_ident(s.id.name), keys);
     if (!idx.where.empty()) sql += " WHERE " + idx.where;
