@@ -28,6 +28,7 @@ std::string_view to_string(TypeId id) {
     case TypeId::Set: return "set";
     case TypeId::Bit: return "bit";
     case TypeId::Array: return "array";
+    case TypeId::Geometry: return "geometry";
     case TypeId::Unknown: return "unknown";
   }
   return "?";
@@ -67,6 +68,9 @@ std::string LogicalType::to_string() const {
     case TypeId::Enum:
     case TypeId::Set: out += fmt::format("({})", fmt::join(members, ",")); break;
     case TypeId::Array: out += fmt::format("<{}>", cdc::to_string(element)); break;
+    case TypeId::Geometry:
+      if (geometry != 0 || srid >= 0) out += srid >= 0 ? fmt::format("({},{})", geometry, srid) : fmt::format("({})", geometry);
+      break;
     default: break;
   }
   return out;
@@ -75,7 +79,7 @@ std::string LogicalType::to_string() const {
 bool LogicalType::operator==(const LogicalType& o) const {
   return id == o.id && is_unsigned == o.is_unsigned && length == o.length && precision == o.precision &&
          scale == o.scale && fsp == o.fsp && fixed_length == o.fixed_length && members == o.members &&
-         element == o.element;
+         element == o.element && geometry == o.geometry && srid == o.srid;
 }
 
 std::string TableId::to_string() const { return schema.empty() ? name : schema + "." + name; }

@@ -2,6 +2,7 @@
 #include "postgres/pg_types.h"
 
 #include "core/array_literal.h"
+#include "core/geometry.h"
 
 #include <cdc/error.h>
 
@@ -39,6 +40,7 @@ TypeId scalar_id(const std::string& n, char typtype) {
   if (n == "uuid") return TypeId::Uuid;
   if (n == "json" || n == "jsonb") return TypeId::Json;
   if (n == "bit" || n == "varbit") return TypeId::Bit;
+  if (n == "geometry") return TypeId::Geometry;  // PostGIS
   if (n == "inet" || n == "cidr" || n == "macaddr" || n == "macaddr8" || n == "xml" || n == "tsvector" ||
       n == "point" || n == "line" || n == "box" || n == "int4range" || n == "int8range" || n == "numrange")
     return TypeId::String;
@@ -115,6 +117,14 @@ LogicalType logical_type(const PgTypeInfo& t, std::string& source_type) {
       lt.members = t.enum_labels;
       source_type = "text";
       break;
+    case TypeId::Geometry:
+      // PostGIS's typmod: SRID in bits 8..27 (signed by bit 28), shape in bits 2..7, Z bit 1, M bit 0.
+      if (mod >= 0) {
+        const int srid = ((mod & 0x0FFFFF00) - (mod & 0x10000000)) >> 8;
+        lt.geometry = ((mod & 0xFC) >> 2) + ((mod & 2) ? 1000 : 0) + ((mod & 1) ? 2000 : 0);
+        lt.srid = srid > 0 ? srid : -1;
+      }
+      break;
     default: break;
   }
   return lt;
@@ -190,6 +200,7 @@ Value value_from_text(const Column& column, std::string_view text) {
     case TypeId::TimestampTz: return Value::timestamp_tz(normalise_tz(text));
     case TypeId::Json: return Value::json(std::string(text));
     case TypeId::Uuid: return Value::uuid(std::string(text));
+    case TypeId::Geometry: return Value::geometry(detail::geometry_from_hex_ewkb(text));  // geometry_out: hex EWKB
     default: break;
   }
   return Value::string(std::string(text));
@@ -214,6 +225,7 @@ void append_copy_text(const Value& v, std::string& out) {
       else fmt::format_to(std::back_inserter(out), "{}", d);
       return;
     }
+    case ValueKind::Geometry: out += detail::geometry_to_hex_ewkb(v.text()); return;  // geometry_in's input
     case ValueKind::Bytes: {
       static const char* hex = "0123456789abcdef";
       const std::string& b = v.text();
@@ -250,8 +262,16 @@ void append_copy_text(const Value& v, std::string& out) {
   }
 }
 
-std::string pg_type_for(const LogicalType& t) {
+std::string pg_type_for(const LogicalType& t, bool postgis) {
   switch (t.id) {
+    case TypeId::Geometry: {
+      if (!postgis) return "bytea";  // EWKB
+      const int base = t.geometry % 1000;
+      if (base == 0 && t.geometry < 1000 && t.srid < 0) return "geometry";
+      std::string out = fmt::format("geometry({}{}{}", detail::geometry_type_name(base), ((t.geometry / 1000) & 1) ? "Z" : "",
+                                    ((t.geometry / 1000) & 2) ? "M" : "");
+      return out + (t.srid >= 0 ? fmt::format(",{})", t.srid) : ")");
+    }
     case TypeId::Bool: return "boolean";
     case TypeId::Int8:
     case TypeId::Int16: return t.is_unsigned && t.id == TypeId::Int16 ? "integer" : "smallint";
@@ -279,7 +299,7 @@ std::string pg_type_for(const LogicalType& t) {
     case TypeId::Array: {
       LogicalType element;
       element.id = t.element;
-      return pg_type_for(element) + "[]";
+      return pg_type_for(element, postgis) + "[]";
     }
     case TypeId::Enum:
     case TypeId::Set:

@@ -44,8 +44,12 @@ void append_copy_text(const Value& v, std::string& out);
 // "\x0a0b" -> raw bytes. Returns false on malformed input.
 bool decode_bytea_hex(std::string_view text, std::string& out);
 
-// A PostgreSQL type for a LogicalType (cross-dialect destinations).
-std::string pg_type_for(const LogicalType& t);
+// A PostgreSQL type for a LogicalType (cross-dialect destinations). `postgis`: the target has
+// PostGIS's geometry type; without it a geometry column is bytea holding EWKB.
+std::string pg_type_for(const LogicalType& t, bool postgis = false);
+
+// SQL that is true when the connected database has PostGIS's geometry type on its search path.
+inline constexpr const char* kHasPostgisSql = "SELECT to_regtype('geometry') IS NOT NULL";
 
 // LSN text "X/Y" <-> 64-bit value. Parse throws cdc::Error(State) on malformed text.
 std::uint64_t parse_lsn(const std::string& text);
