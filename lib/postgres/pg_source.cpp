@@ -248,6 +248,8 @@ class PgSource final : public SourceConnector {
         "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cdc_metadata') "
         "  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
         "  AND c.relname NOT LIKE '\\_cdc\\_%' "
+        // Tables an extension owns (PostGIS's spatial_ref_sys): the extension makes them at the target.
+        "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
         "ORDER BY n.nspname, c.relname",
         "discovery");
     std::vector<TableSchema> out;

@@ -70,7 +70,7 @@ TEST_CASE("MariaDB spatial columns reach PostGIS with their SRIDs by snapshot an
   {
     auto source = cdc::ConnectorRegistry::instance().open_source(config.source);
     auto dest = cdc::ConnectorRegistry::instance().open_destination(config.destination);
-    auto plans = cdc::plan_tables(config, *source, *dest);
+    auto plans = cdc::plan_tables(config, *source, *cdc::make_type_mapper(config), dest->dialect(), dest->max_identifier_length());
     REQUIRE(plans.size() == 1);
     CHECK_THAT(dest->render_ddl(plans[0].target), Catch::Contains("\"p\" geometry(Point,4326), \"g\" geometry"));
   }
@@ -82,11 +82,29 @@ TEST_CASE("MariaDB spatial columns reach PostGIS with their SRIDs by snapshot an
   CHECK(p.rows(kPgText) == maria_shapes(src.name));  // the snapshot
   change_shapes(src.name);
   REQUIRE(eventually([&] { return p.count("shapes") == 11 && p.scalar("SELECT ST_SRID(g) FROM shapes WHERE id = 1") == "2154"; }));
+  {
+    // A spatial column added while streaming maps by the same rules.
+    Maria m;
+    m.exec("USE " + src.name);
+    m.exec("ALTER TABLE shapes ADD COLUMN l LINESTRING REF_SYSTEM_ID=4326");
+    m.exec("UPDATE shapes SET l = ST_GeomFromText('LINESTRING(1 1,2 2)', 4326) WHERE id = 2");
+  }
+  REQUIRE(eventually([&] {
+    return p.scalar("SELECT count(*) FROM pg_attribute WHERE attrelid = 'shapes'::regclass AND attname = 'l' AND NOT attisdropped") == "1" &&
+           p.scalar("SELECT count(*) FROM shapes WHERE l IS NOT NULL") == "1";
+  }));
+  CHECK(p.rows("SELECT ST_AsText(l), ST_SRID(l) FROM shapes WHERE id = 2") == std::vector<std::string>{"LINESTRING(1 1,2 2) | 4326"});
   stop_streaming(session);
   CHECK(by_table(session.status())["shapes"].quarantined == 0);
 
   CHECK(p.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shapes'::regclass AND attnum > 0 "
-               "ORDER BY attnum") == std::vector<std::string>{"integer", "geometry(Point,4326)", "geometry"});
+               "ORDER BY attnum") == std::vector<std::string>{"integer", "geometry(Point,4326)", "geometry", "geometry(LineString,4326)"});
+  {
+    Maria m;
+    m.exec("USE " + src.name);
+    m.exec("ALTER TABLE shapes DROP COLUMN l");  // the comparisons below are of the original columns
+  }
+  p.exec("ALTER TABLE shapes DROP COLUMN l");
   const auto want = maria_shapes(src.name);
   REQUIRE(want.size() == 11);
   CHECK(want[0] == "1 | POINT(3 4) | 4326 | POLYGON((1 1,2 1,2 2,1 1)) | 2154");
@@ -181,6 +199,9 @@ TEST_CASE("PostGIS geometry reaches MariaDB's spatial types by snapshot and stre
                                   m.rows("SELECT ST_SRID(g) FROM shapes WHERE id = 2") == std::vector<std::string>{"2154"}; }));
   stop_streaming(session);
   CHECK(by_table(session.status())["shapes"].quarantined == 0);
+  // PostGIS's own spatial_ref_sys (an extension's table) is not copied.
+  CHECK(m.rows("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + dst.name + "' AND TABLE_NAME NOT LIKE '\\_cdc\\_%'") ==
+        std::vector<std::string>{"shapes"});
   CHECK(m.rows("SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '" + dst.name +
                "' AND TABLE_NAME = 'shapes' ORDER BY ORDINAL_POSITION") ==
         std::vector<std::string>{"id | int(11)", "p | point", "g | geometry", "z | longblob"});
