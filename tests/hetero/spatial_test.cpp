@@ -158,6 +158,17 @@ TEST_CASE("MariaDB spatial columns reach a PostgreSQL without PostGIS as EWKB in
   cdc::VerifyOptions vo;
   vo.config = &config;
   check_equal(cdc::verify(config.source, config.destination, vo));
+  // SQLite: the same EWKB in a BLOB.
+  pg_test::TempDir dir;
+  cdc::Config lite;
+  lite.source = config.source;
+  lite.destination = "sqlite://" + dir.file("shapes.db");
+  check_done(copy_once(lite));
+  CHECK(sqlite_rows(dir.file("shapes.db"), "SELECT typeof(p), hex(p) FROM shapes WHERE id = 11") ==
+        std::vector<std::string>{"blob | 0101000020E6100000000000000000F03F0000000000000040"});
+  cdc::VerifyOptions lv;
+  lv.config = &lite;
+  check_equal(cdc::verify(lite.source, lite.destination, lv));
   // Lossless: PostGIS, installed afterwards, reads every shape and SRID back from the bytea.
   p.exec("CREATE EXTENSION postgis");
   CHECK(p.rows("SELECT id, ST_AsText(ST_GeomFromEWKB(p)), ST_SRID(ST_GeomFromEWKB(p)), ST_AsText(ST_GeomFromEWKB(g)), "
