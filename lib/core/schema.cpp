@@ -1,5 +1,9 @@
 #include <cdc/schema.h>
 
+#include "core/geometry.h"
+
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace cdc {
@@ -68,9 +72,14 @@ std::string LogicalType::to_string() const {
     case TypeId::Enum:
     case TypeId::Set: out += fmt::format("({})", fmt::join(members, ",")); break;
     case TypeId::Array: out += fmt::format("<{}>", cdc::to_string(element)); break;
-    case TypeId::Geometry:
-      if (geometry != 0 || srid >= 0) out += srid >= 0 ? fmt::format("({},{})", geometry, srid) : fmt::format("({})", geometry);
+    case TypeId::Geometry: {  // "geometry(pointz,4326)", as PostGIS's typmod says it
+      std::string shape(detail::geometry_type_name(geometry % 1000));
+      for (auto& ch : shape) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      shape += ((geometry / 1000) & 1) ? "z" : "";
+      shape += ((geometry / 1000) & 2) ? "m" : "";
+      if (geometry != 0 || srid >= 0) out += srid >= 0 ? fmt::format("({},{})", shape, srid) : fmt::format("({})", shape);
       break;
+    }
     default: break;
   }
   return out;
