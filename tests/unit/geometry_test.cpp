@@ -224,3 +224,27 @@ TEST_CASE("geometry: type rules keep shape and SRID across dialects", "[unit][ge
   CHECK(cdc::parse_type_name("geometry").id == cdc::TypeId::Geometry);
   CHECK(cdc::parse_type_name("geometry").srid == -1);
 }
+
+TEST_CASE("geometry: every truncation and byte change of a WKB is read or refused, never misread past its end", "[unit][geometry]") {
+  const std::string good = sample(false).s + Wkb{true, {}}.header(5 | 0x20000000u).u32(4326).u32(1).header(2).points({1, 2, 3, 4}).s;
+  int read = 0, refused = 0;
+  auto attempt = [&](const std::string& in) {
+    try {
+      const std::string c = geometry_from_wkb(in, 0);
+      CHECK(geometry_from_ewkb(geometry_to_ewkb(c)) == c);  // whatever is read round-trips
+      ++read;
+    } catch (const cdc::Error& e) {
+      CHECK(e.kind() == cdc::ErrorKind::Conversion);
+      ++refused;
+    }
+  };
+  for (std::size_t n = 0; n < good.size(); ++n) attempt(good.substr(0, n));
+  for (std::size_t i = 0; i < good.size(); ++i)
+    for (unsigned char v : {0x00, 0x01, 0x07, 0x20, 0x7f, 0x80, 0xff}) {
+      std::string in = good;
+      in[i] = static_cast<char>(v);
+      attempt(in);
+    }
+  CHECK(read > 0);
+  CHECK(refused > static_cast<int>(good.size()));
+}
