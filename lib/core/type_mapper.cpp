@@ -533,7 +533,7 @@ const std::vector<Rule>& rules() {
       // ---- spatial ----
       {"mysql", "postgresql", "GEOMETRY, POINT, LINESTRING, POLYGON, MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, GEOMETRYCOLLECTION",
        "with PostGIS: geometry(Subtype,SRID) (GEOMETRY: geometry(Geometry,SRID); the SRID from REF_SYSTEM_ID, none when 0); "
-       "without PostGIS: bytea",
+       "without PostGIS: bytea, commented \"cdc: EWKB of geometry(Subtype,SRID)\" so that it maps back",
        "the shape and its SRID exactly: PostGIS geometry, or EWKB in bytea (ST_GeomFromEWKB reads it); a value whose SRID "
        "differs from the column's REF_SYSTEM_ID is a conversion error (cast the column to geometry to keep it)",
        "yes (an SRID other than the declared REF_SYSTEM_ID: MariaDB does not enforce it, PostGIS does)",
@@ -543,7 +543,7 @@ const std::vector<Rule>& rules() {
        "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Geometry && c.type.geometry >= 1000; },
        [](const Column&) { return of(TypeId::Bytes); },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert { return geometry_as_ewkb; }},
-      {"postgresql", "mysql", "geometry, geometry(Subtype,SRID) (PostGIS)",
+      {"postgresql", "mysql", "geometry, geometry(Subtype,SRID) (PostGIS), or a bytea cdc made of one (comment \"cdc: EWKB of geometry(...)\")",
        "the MariaDB type of that name (GEOMETRY for geometry and for curved subtypes) with REF_SYSTEM_ID=SRID",
        "the shape and its SRID; Z/M coordinates, curves and POINT EMPTY are conversion errors",
        "yes (Z/M coordinates in an untyped geometry column, curves, POINT EMPTY: MariaDB's spatial types hold none)",

@@ -101,7 +101,10 @@ std::string column_type(const TableSchema& s, const Column& c, bool postgis) {
 }
 
 // A text[] made from a MariaDB SET keeps the labels in its comment (see kSetComment).
-std::string column_comment(const TableSchema& s, const Column& c) {
+// A geometry column kept as bytea (no PostGIS) says what it holds there (see kGeometryComment).
+std::string column_comment(const TableSchema& s, const Column& c, bool postgis) {
+  if (c.source_type.empty() && c.type.id == TypeId::Geometry && !postgis)
+    return fmt::format("; COMMENT ON COLUMN {}.{} IS {}", target_name(s), quote_ident(c.name), quote_literal(kGeometryComment + pg_type_for(c.type, true)));
   if (!c.source_type.empty() || c.type.id != TypeId::Array || c.type.members.empty()) return {};
   return fmt::format("; COMMENT ON COLUMN {}.{} IS {}", target_name(s), quote_ident(c.name), quote_literal(kSetComment + detail::text_array_literal(c.type.members)));
 }
@@ -131,7 +134,7 @@ std::string render(const DestinationTable& table, bool postgis) {
     // Defaults are in PostgreSQL's terms: the source's text within one dialect, a translation
     // from another (see DestinationTable).
     if (c.default_expr && c.generated.empty()) sql += " DEFAULT " + *c.default_expr;
-    comments += column_comment(s, c);
+    comments += column_comment(s, c, postgis);
   }
   if (!s.primary_key.empty()) {
     sql += ", PRIMARY KEY (";
@@ -355,7 +358,8 @@ class PgWriter final : public DestinationWriter {
           std::string def;
           if (ch.fill && !ch.fill->is_null()) def = " DEFAULT " + literal(*ch.fill);
           else if (ch.target.default_expr && !ch.target.source_type.empty()) def = " DEFAULT " + *ch.target.default_expr;
-          run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(s, ch.target, postgis_), def));
+          run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", name, col, column_type(s, ch.target, postgis_), def,
+                          ch.target.type.id == TypeId::Geometry ? column_comment(s, ch.target, postgis_) : std::string()));
           existing[ch.column] = {};
           break;
         }
@@ -1101,7 +1105,9 @@ bool run_or_report(Conn& c, const std::string& sql, const std::string& what, Sch
 // must not hold the destination's admin connection).
 class PgObjects {
  public:
-  explicit PgObjects(const ConnParams& params) : c_(params, ErrorKind::Destination) {}
+  explicit PgObjects(const ConnParams& params) : c_(params, ErrorKind::Destination) {
+    postgis_ = c_.exec(kHasPostgisSql, "PostGIS check").text(0, 0) == "t";
+  }
 
   // `at_finish`: the cut-over, when CHECKs translated from another dialect are added too.
   void table_objects(const DestinationTable& table, const std::string& source_dialect, const SchemaSettings& settings,
@@ -1302,9 +1308,10 @@ class PgObjects {
                                                 "comment on " + display_name(s), report, where) || any;
     for (const auto& col : s.columns) {
       if (col.comment.empty()) continue;
-      if (!column_comment(s, col).empty()) {  // a text[] from a MariaDB SET keeps its labels there
-        report.skipped.push_back(fmt::format("comment on column {}.{}: the column's comment holds the labels of its MariaDB SET",
-                                             display_name(s), col.name));
+      if (!column_comment(s, col, postgis_).empty()) {  // a text[] from a MariaDB SET keeps its labels there
+        report.skipped.push_back(fmt::format("comment on column {}.{}: the column's comment holds {}", display_name(s), col.name,
+                                             col.type.id == TypeId::Geometry ? "its geometry type (a bytea of EWKB)"
+                                                                             : "the labels of its MariaDB SET"));
         continue;
       }
       any = run_or_report(c_, fmt::format("COMMENT ON COLUMN {}.{} IS {}", name, quote_ident(col.name), quote_literal(col.comment)),
@@ -1314,6 +1321,7 @@ class PgObjects {
   }
 
   Conn c_;
+  bool postgis_ = false;  // geometry columns are PostGIS geometry, else bytea with a comment
 };
 
 class PgCheckpointStore final : public CheckpointStore {
@@ -1460,7 +1468,7 @@ class PgDestination final : public DestinationConnector {
       // Same dialect: the source's default too, so existing rows read as they do at the source.
       std::string def = col.default_expr && !col.source_type.empty() ? " DEFAULT " + *col.default_expr : "";
       c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", target_name(s), quote_ident(col.name), column_type(s, col, postgis_), def,
-                         column_comment(s, col)),
+                         column_comment(s, col, postgis_)),
              where_of(s));
       detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "added column {}", col.name);
     }

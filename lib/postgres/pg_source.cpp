@@ -920,7 +920,9 @@ class PgSource final : public SourceConnector {
       }
       if (!r.is_null(i, 11)) ti.comment = r.text(i, 11);
       col.type = logical_type(ti, col.source_type);
-      if (ti.comment.compare(0, std::string_view(kSetComment).size(), kSetComment) != 0) col.comment = ti.comment;
+      if (ti.comment.compare(0, std::string_view(kSetComment).size(), kSetComment) != 0 &&
+          (col.type.id != TypeId::Geometry || ti.comment.compare(0, std::string_view(kGeometryComment).size(), kGeometryComment) != 0))
+        col.comment = ti.comment;
       // A generated column's expression is its pg_attrdef entry; it has no default.
       if (r.text(i, 12) == "s") {
         col.generated = col.default_expr.value_or("");

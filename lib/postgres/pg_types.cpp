@@ -84,6 +84,36 @@ LogicalType logical_type(const PgTypeInfo& t, std::string& source_type) {
   }
   lt.id = scalar_id(t.name, t.typtype);
   const std::string& n = t.name;
+  if (n == "bytea" && t.comment.compare(0, std::strlen(kGeometryComment), kGeometryComment) == 0) {
+    // "geometry", "geometry(PointZ)", "geometry(Point,4326)"
+    std::string_view spec = std::string_view(t.comment).substr(std::strlen(kGeometryComment));
+    LogicalType g;
+    g.id = TypeId::Geometry;
+    if (spec == "geometry") return g;
+    if (spec.substr(0, 9) == "geometry(" && spec.back() == ')') {
+      spec = spec.substr(9, spec.size() - 10);
+      std::string_view shape = spec.substr(0, spec.find(','));
+      int dims = 0;
+      auto strip = [&](char upper, int flag) {
+        if (!shape.empty() && (shape.back() == upper || shape.back() == upper + 32)) {
+          dims |= flag;
+          shape.remove_suffix(1);
+        }
+      };
+      strip('M', 2);
+      strip('Z', 1);
+      const int code = detail::geometry_type_code(shape);
+      char* end = nullptr;
+      const std::string srid = spec.find(',') == std::string_view::npos ? "" : std::string(spec.substr(spec.find(',') + 1));
+      const long s = srid.empty() ? -1 : std::strtol(srid.c_str(), &end, 10);
+      if (code >= 0 && (srid.empty() || (*end == '\0' && s >= 0))) {
+        g.geometry = code + 1000 * dims;
+        g.srid = static_cast<int>(s);
+        return g;
+      }
+    }
+    // An edited comment: the column is an ordinary bytea.
+  }
   int mod = t.typmod;
   switch (lt.id) {
     case TypeId::Decimal:
@@ -200,7 +230,13 @@ Value value_from_text(const Column& column, std::string_view text) {
     case TypeId::TimestampTz: return Value::timestamp_tz(normalise_tz(text));
     case TypeId::Json: return Value::json(std::string(text));
     case TypeId::Uuid: return Value::uuid(std::string(text));
-    case TypeId::Geometry: return Value::geometry(detail::geometry_from_hex_ewkb(text));  // geometry_out: hex EWKB
+    case TypeId::Geometry:
+      if (text.substr(0, 2) == "\\x") {  // a bytea holding EWKB (kGeometryComment)
+        std::string raw;
+        if (!decode_bytea_hex(text, raw)) throw Error(ErrorKind::Conversion, "malformed bytea text", false, "column " + column.name);
+        return Value::geometry(detail::geometry_from_ewkb(raw));
+      }
+      return Value::geometry(detail::geometry_from_hex_ewkb(text));  // geometry_out: hex EWKB
     default: break;
   }
   return Value::string(std::string(text));

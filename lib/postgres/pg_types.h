@@ -30,6 +30,10 @@ struct PgTypeInfo {
 // The column comment cdc puts on a text[] it creates from a MariaDB SET, followed by the labels
 // as a text[] literal; discovery reads it back, so the column maps to SET again.
 inline constexpr const char* kSetComment = "cdc: MariaDB SET ";
+// The column comment cdc puts on the bytea it creates for a geometry column where the database
+// has no PostGIS, followed by the type it would have had ("geometry(Point,4326)"); discovery reads
+// it back, so the column is a geometry column again (values: EWKB) for MariaDB or PostGIS.
+inline constexpr const char* kGeometryComment = "cdc: EWKB of ";
 
 // LogicalType and the source type text a same-dialect destination creates verbatim
 // (enums and domains become their base text type, since the type may not exist there).

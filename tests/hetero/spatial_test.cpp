@@ -134,7 +134,7 @@ TEST_CASE("MariaDB spatial columns reach PostGIS with their SRIDs by snapshot an
 }
 
 TEST_CASE("MariaDB spatial columns reach a PostgreSQL without PostGIS as EWKB in bytea, losslessly", "[hetero][spatial]") {
-  MariaDb src("geob");
+  MariaDb src("geob"), back("geobback");
   pg_test::TempDb pg("geob");
   create_shapes(src.name);
   cdc::Config config;
@@ -152,6 +152,8 @@ TEST_CASE("MariaDB spatial columns reach a PostgreSQL without PostGIS as EWKB in
   CHECK(by_table(session.status())["shapes"].quarantined == 0);
   CHECK(p.rows("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'shapes'::regclass AND attnum > 0 "
                "ORDER BY attnum") == std::vector<std::string>{"integer", "bytea", "bytea"});
+  CHECK(p.rows("SELECT col_description('shapes'::regclass, attnum) FROM pg_attribute WHERE attrelid = 'shapes'::regclass "
+               "AND attnum > 1 ORDER BY attnum") == std::vector<std::string>{"cdc: EWKB of geometry(Point,4326)", "cdc: EWKB of geometry"});
   // The bytes are EWKB: POINT(1 2) with SRID 4326 exactly as PostGIS writes it.
   CHECK(p.rows("SELECT encode(p, 'hex') FROM shapes WHERE id = 11") ==
         std::vector<std::string>{"0101000020e6100000000000000000f03f0000000000000040"});
@@ -169,6 +171,15 @@ TEST_CASE("MariaDB spatial columns reach a PostgreSQL without PostGIS as EWKB in
   cdc::VerifyOptions lv;
   lv.config = &lite;
   check_equal(cdc::verify(lite.source, lite.destination, lv));
+  // The comment makes the bytea a geometry again: back to MariaDB's spatial types, equal to the original.
+  cdc::Config back_config;
+  back_config.source = pg.url();
+  back_config.destination = mariadb_url(back.name);
+  check_done(copy_once(back_config));
+  CHECK(maria_shapes(back.name) == maria_shapes(src.name));
+  Maria m;
+  CHECK(m.rows("SELECT G_GEOMETRY_COLUMN, SRID, GEOMETRY_TYPE FROM information_schema.GEOMETRY_COLUMNS WHERE G_TABLE_SCHEMA = '" +
+               back.name + "' ORDER BY G_GEOMETRY_COLUMN") == std::vector<std::string>{"g | 0 | 0", "p | 4326 | 1"});
   // Lossless: PostGIS, installed afterwards, reads every shape and SRID back from the bytea.
   p.exec("CREATE EXTENSION postgis");
   CHECK(p.rows("SELECT id, ST_AsText(ST_GeomFromEWKB(p)), ST_SRID(ST_GeomFromEWKB(p)), ST_AsText(ST_GeomFromEWKB(g)), "
