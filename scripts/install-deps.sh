@@ -17,7 +17,7 @@ build_pkgs=(
   libcli11-dev libxxhash-dev
   clang-14 libclang-rt-14-dev  # the clang + ThreadSanitizer step of scripts/test.sh
 )
-server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
+server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client)  # postgis: spatial columns (tests/hetero)
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
 
 missing() {

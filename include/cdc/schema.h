@@ -38,6 +38,7 @@ enum class TypeId : std::uint8_t {
   Set,          // members
   Bit,          // length in bits
   Array,        // element
+  Geometry,     // geometry (subtype) and srid; values are ValueKind::Geometry
   Unknown,      // carried as text
 };
 
@@ -57,6 +58,12 @@ struct CDC_API LogicalType {
   bool fixed_length = false;      // CHAR(n) / BINARY(n)
   std::vector<std::string> members;  // Enum / Set labels in declaration order
   TypeId element = TypeId::Unknown;  // Array element type
+  // Geometry: the shape the column holds as its ISO WKB type code (0 any geometry, 1 point,
+  // 2 linestring, 3 polygon, 4 multipoint, 5 multilinestring, 6 multipolygon, 7 collection;
+  // +1000 Z, +2000 M, +3000 ZM), and the spatial reference id the column fixes (-1: none, each
+  // value carries its own).
+  int geometry = 0;
+  int srid = -1;
 
   // "int64", "decimal(10,2)", "string(255)", "uint32", "enum(a,b)": stable, for logs and DDL previews.
   std::string to_string() const;

@@ -50,7 +50,8 @@ CDC_API std::shared_ptr<const TypeMapper> make_type_mapper(const Config& config)
 
 // A target type named in an override: "smallint", "integer", "bigint", "boolean", "text",
 // "varchar(n)", "numeric(p,s)", "double", "real", "bytea"/"blob", "date", "time", "timestamp(p)",
-// "timestamptz(p)", "interval", "json"/"jsonb", "uuid". Throws cdc::Error(Config) otherwise.
+// "timestamptz(p)", "interval", "json"/"jsonb", "uuid", "geometry" (any shape, each value's own
+// SRID: PostGIS geometry, MariaDB GEOMETRY). Throws cdc::Error(Config) otherwise.
 CDC_API LogicalType parse_type_name(std::string_view name);
 
 // One documented rule: what a source type becomes and how its values convert.

@@ -6,6 +6,14 @@
 //   Time         "-838:59:59.000000"    (may be negative or beyond 24h)
 //   Timestamp    "2024-02-29 13:01:02.123456"
 //   TimestampTz  "2024-02-29 13:01:02.123456+00:00"
+//   Geometry     binary: the spatial reference id as 4 bytes little-endian, then the shape as
+//                little-endian ISO WKB (OGC 06-103r4: byte order 1, type code with +1000 for Z,
+//                +2000 for M, +3000 for ZM, coordinates as IEEE doubles), every nested geometry
+//                little-endian too. For 2-D shapes this is byte for byte MariaDB's own storage
+//                format; an encoder wanting plain WKB drops the first 4 bytes (base64 of them for
+//                JSON), one wanting PostGIS EWKB uses detail::geometry_to_ewkb. Decoders bring
+//                every input (big-endian WKB, EWKB with its SRID flag) to this one form, so equal
+//                shapes are equal Values.
 // Values are regular types: copyable, movable, comparable; not synchronised (treat like std::string).
 #pragma once
 
@@ -33,6 +41,7 @@ enum class ValueKind : std::uint8_t {
   TimestampTz,  // with explicit offset
   Json,         // JSON document as text
   Uuid,         // canonical 8-4-4-4-12 lowercase text
+  Geometry,     // SRID + WKB, see above
 };
 
 CDC_API std::string_view to_string(ValueKind kind);
@@ -55,6 +64,9 @@ class CDC_API Value {
   static Value timestamp_tz(std::string iso);
   static Value json(std::string text);
   static Value uuid(std::string text);
+  // From the canonical form above (SRID + little-endian ISO WKB); not checked here: decoders build
+  // it with the functions of lib/core/geometry.h, which check.
+  static Value geometry(std::string srid_wkb);
   // Any text-carrying kind from its text; used by decoders that get text from the wire.
   static Value of_text(ValueKind kind, std::string text);
   // Makes this value a text-carrying `kind` holding a copy of `text`, reusing this value's string
@@ -64,7 +76,8 @@ class CDC_API Value {
 
   ValueKind kind() const noexcept { return kind_; }
   bool is_null() const noexcept { return kind_ == ValueKind::Null; }
-  // True for kinds whose payload is text (Decimal, String, Bytes, temporal, Json, Uuid).
+  // True for kinds whose payload is text (Decimal, String, Bytes, temporal, Json, Uuid) or bytes
+  // held like text (Geometry).
   bool has_text() const noexcept;
 
   // Accessors throw cdc::Error (kind Conversion) when the kind does not match.

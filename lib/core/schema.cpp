@@ -1,5 +1,9 @@
 #include <cdc/schema.h>
 
+#include "core/geometry.h"
+
+#include <cctype>
+
 #include <fmt/format.h>
 
 namespace cdc {
@@ -28,6 +32,7 @@ std::string_view to_string(TypeId id) {
     case TypeId::Set: return "set";
     case TypeId::Bit: return "bit";
     case TypeId::Array: return "array";
+    case TypeId::Geometry: return "geometry";
     case TypeId::Unknown: return "unknown";
   }
   return "?";
@@ -67,6 +72,14 @@ std::string LogicalType::to_string() const {
     case TypeId::Enum:
     case TypeId::Set: out += fmt::format("({})", fmt::join(members, ",")); break;
     case TypeId::Array: out += fmt::format("<{}>", cdc::to_string(element)); break;
+    case TypeId::Geometry: {  // "geometry(pointz,4326)", as PostGIS's typmod says it
+      std::string shape(detail::geometry_type_name(geometry % 1000));
+      for (auto& ch : shape) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      shape += ((geometry / 1000) & 1) ? "z" : "";
+      shape += ((geometry / 1000) & 2) ? "m" : "";
+      if (geometry != 0 || srid >= 0) out += srid >= 0 ? fmt::format("({},{})", shape, srid) : fmt::format("({})", shape);
+      break;
+    }
     default: break;
   }
   return out;
@@ -75,7 +88,7 @@ std::string LogicalType::to_string() const {
 bool LogicalType::operator==(const LogicalType& o) const {
   return id == o.id && is_unsigned == o.is_unsigned && length == o.length && precision == o.precision &&
          scale == o.scale && fsp == o.fsp && fixed_length == o.fixed_length && members == o.members &&
-         element == o.element;
+         element == o.element && geometry == o.geometry && srid == o.srid;
 }
 
 std::string TableId::to_string() const { return schema.empty() ? name : schema + "." + name; }

@@ -93,6 +93,11 @@ bool type_widens(const LogicalType& from, const LogicalType& to, std::string* wh
         return true;
       return no("narrowing");
     case TypeId::Array: return from.element == to.element ? true : no("type change");
+    case TypeId::Geometry:  // POINT -> GEOMETRY widens; another shape or a newly fixed SRID does not
+      if (to.srid >= 0 && to.srid != from.srid) return no("type change");
+      return to.geometry % 1000 == 0 && to.geometry / 1000 == from.geometry / 1000 ? true
+             : to.geometry == from.geometry                                       ? true
+                                                                                  : no("narrowing");
     default: return true;
   }
 }

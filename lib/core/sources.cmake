@@ -9,6 +9,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/source.cpp
   ${CMAKE_CURRENT_LIST_DIR}/type_mapper.cpp
   ${CMAKE_CURRENT_LIST_DIR}/array_literal.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/geometry.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sql_expr.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_objects.cpp

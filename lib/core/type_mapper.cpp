@@ -6,6 +6,7 @@
 // kRules is also the documented table (type_rules(), docs/type-mapping.md, kept equal by a test).
 #include "core/array_literal.h"
 #include "core/calendar.h"
+#include "core/geometry.h"
 #include "core/text_util.h"
 
 #include <cdc/config.h>
@@ -183,6 +184,7 @@ Value coerce(const Value& v, const LogicalType& t) {
       cannot(fmt::format("{} value {} is not a number", to_string(v.kind()), v.to_display()));
     case TypeId::Bytes:
       if (v.kind() == ValueKind::Bytes) return v;
+      if (v.kind() == ValueKind::Geometry) return Value::bytes(detail::geometry_to_ewkb(v.text()));  // EWKB
       if (v.has_text()) return Value::bytes(v.text());
       cannot(fmt::format("{} value {} is not binary", to_string(v.kind()), v.to_display()));
     case TypeId::String:
@@ -192,6 +194,7 @@ Value coerce(const Value& v, const LogicalType& t) {
     case TypeId::Unknown:
       if (v.kind() == ValueKind::String) return v;
       if (t.id == TypeId::Interval && v.kind() == ValueKind::Time) return v;  // interval input accepts it
+      if (v.kind() == ValueKind::Geometry) return Value::string(detail::geometry_to_hex_ewkb(v.text()));  // hex EWKB
       if (v.kind() == ValueKind::Bytes) {
         if (!valid_utf8(v.text())) cannot(fmt::format("binary value {} is not valid UTF-8 text", v.to_display()));
         return Value::string(v.text());
@@ -203,6 +206,10 @@ Value coerce(const Value& v, const LogicalType& t) {
       if (v.kind() == ValueKind::Int && v.as_int() >= 0) return Value::uint64(static_cast<std::uint64_t>(v.as_int()));
       if (v.kind() == ValueKind::Bool) return Value::uint64(v.as_bool() ? 1 : 0);
       cannot(fmt::format("{} value {} is not a bit value", to_string(v.kind()), v.to_display()));
+    case TypeId::Geometry:
+      if (v.kind() == ValueKind::Geometry) return v;
+      if (v.kind() == ValueKind::Bytes) return Value::geometry(detail::geometry_from_ewkb(v.text()));  // WKB or EWKB
+      cannot(fmt::format("{} value {} is not a geometry", to_string(v.kind()), v.to_display()));
     default:  // temporal, JSON, UUID: the same text under the target's kind
       if (v.kind() == text_value_kind(t.id)) return v;
       if (v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes || v.has_text()) {
@@ -472,8 +479,83 @@ Convert array_to_json(const Column& c, const Ctx& ctx) {
   };
 }
 
+
+// ---- spatial ---------------------------------------------------------------------------------
+
+// A geometry whose SRID differs from the one its target column fixes (MariaDB does not enforce
+// its REF_SYSTEM_ID; PostGIS does).
+Convert geometry_in_column(const LogicalType& target) {
+  if (target.srid < 0) return {};
+  return [srid = static_cast<std::uint32_t>(target.srid)](const Value& v) {
+    if (v.kind() == ValueKind::Geometry) {
+      const auto info = detail::geometry_info(v.text());
+      if (info.srid != srid)
+        cannot(fmt::format("geometry with SRID {} in a column of SRID {} (MariaDB does not enforce REF_SYSTEM_ID; cast the column "
+                           "to geometry to keep each value's own SRID)",
+                           info.srid, srid));
+    }
+    return v;
+  };
+}
+
+// A geometry bound for MariaDB's spatial types: 2-D, OGC types 1..7, no empty point.
+Value mariadb_geometry(const Value& v) {
+  if (v.kind() != ValueKind::Geometry) return v;
+  const auto info = detail::geometry_info(v.text());
+  if (info.z || info.m) cannot(fmt::format("a {} geometry with {} coordinates, which MariaDB's 2-D spatial types cannot hold",
+                                           detail::geometry_type_name(info.type), info.z && info.m ? "ZM" : info.z ? "Z" : "M"));
+  if (info.type > 7) cannot(fmt::format("a {}, which MariaDB's spatial types cannot hold", detail::geometry_type_name(info.type)));
+  if (info.type == 1 && info.empty) cannot("an empty point (POINT EMPTY), which MariaDB cannot store");
+  return v;
+}
+
+LogicalType mariadb_geometry_type(const Column& c) {
+  LogicalType t = c.type;
+  t.geometry %= 1000;
+  if (t.geometry > 7) t.geometry = 0;
+  return t;
+}
+
+// The column fixes an SRID only when the source said one (MariaDB: REF_SYSTEM_ID > 0).
+LogicalType geometry_type(const Column& c) {
+  LogicalType t = c.type;
+  if (t.srid == 0) t.srid = -1;
+  return t;
+}
+
+Value geometry_as_ewkb(const Value& v) {
+  if (v.kind() != ValueKind::Geometry) return v;
+  return Value::bytes(detail::geometry_to_ewkb(v.text()));
+}
+
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> r = {
+      // ---- spatial ----
+      {"mysql", "postgresql", "GEOMETRY, POINT, LINESTRING, POLYGON, MULTIPOINT, MULTILINESTRING, MULTIPOLYGON, GEOMETRYCOLLECTION",
+       "with PostGIS: geometry(Subtype,SRID) (GEOMETRY: geometry(Geometry,SRID); the SRID from REF_SYSTEM_ID, none when 0); "
+       "without PostGIS: bytea, commented \"cdc: EWKB of geometry(Subtype,SRID)\" so that it maps back",
+       "the shape and its SRID exactly: PostGIS geometry, or EWKB in bytea (ST_GeomFromEWKB reads it); a value whose SRID "
+       "differs from the column's REF_SYSTEM_ID is a conversion error (cast the column to geometry to keep it)",
+       "yes (an SRID other than the declared REF_SYSTEM_ID: MariaDB does not enforce it, PostGIS does)",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Geometry; }, geometry_type,
+       [](const Column&, const LogicalType& t, const Ctx&) -> Convert { return geometry_in_column(t); }},
+      {"postgresql", "mysql", "geometry(Subtype,SRID) with Z or M (PostGIS)", "LONGBLOB", "EWKB (MariaDB's spatial types are 2-D)",
+       "yes", [](const Column& c, const Ctx&) { return c.type.id == TypeId::Geometry && c.type.geometry >= 1000; },
+       [](const Column&) { return of(TypeId::Bytes); },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert { return geometry_as_ewkb; }},
+      {"postgresql", "mysql", "geometry, geometry(Subtype,SRID) (PostGIS), or a bytea cdc made of one (comment \"cdc: EWKB of geometry(...)\")",
+       "the MariaDB type of that name (GEOMETRY for geometry and for curved subtypes) with REF_SYSTEM_ID=SRID",
+       "the shape and its SRID; Z/M coordinates, curves and POINT EMPTY are conversion errors",
+       "yes (Z/M coordinates in an untyped geometry column, curves, POINT EMPTY: MariaDB's spatial types hold none)",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Geometry; }, mariadb_geometry_type,
+       [](const Column&, const LogicalType& t, const Ctx&) -> Convert {
+         Convert srid = geometry_in_column(t);
+         return [srid](const Value& v) { return mariadb_geometry(srid ? srid(v) : v); };
+       }},
+      {"any", "sqlite", "GEOMETRY and its subtypes (MariaDB), geometry (PostGIS)", "BLOB",
+       "EWKB: little-endian WKB with PostGIS's SRID flag and SRID (none when the SRID is 0)", "yes",
+       [](const Column& c, const Ctx&) { return c.type.id == TypeId::Geometry; }, [](const Column&) { return of(TypeId::Bytes); },
+       [](const Column&, const LogicalType&, const Ctx&) -> Convert { return geometry_as_ewkb; }},
       // ---- MariaDB/MySQL as source ----
       {"mysql", "any", "TINYINT(1)", "smallint, as any TINYINT (SQLite: TINYINT)",
        "unchanged, -128..127 (cast tinyint(1) to boolean for booleans: 0/1 -> false/true, other values then go to quarantine)",
@@ -891,7 +973,7 @@ LogicalType parse_type_name(std::string_view text) {
       {"time", TypeId::Time},          {"timestamp", TypeId::Timestamp}, {"datetime", TypeId::Timestamp},
       {"timestamptz", TypeId::TimestampTz}, {"interval", TypeId::Interval}, {"json", TypeId::Json},
       {"jsonb", TypeId::Json},         {"uuid", TypeId::Uuid},        {"numeric", TypeId::Decimal},
-      {"decimal", TypeId::Decimal},
+      {"decimal", TypeId::Decimal},    {"geometry", TypeId::Geometry},
   };
   auto it = simple.find(base);
   if (it == simple.end()) {

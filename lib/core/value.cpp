@@ -24,6 +24,7 @@ std::string_view to_string(ValueKind kind) {
     case ValueKind::TimestampTz: return "timestamptz";
     case ValueKind::Json: return "json";
     case ValueKind::Uuid: return "uuid";
+    case ValueKind::Geometry: return "geometry";
   }
   return "?";
 }
@@ -79,6 +80,7 @@ Value Value::timestamp(std::string t) { return of_text(ValueKind::Timestamp, std
 Value Value::timestamp_tz(std::string t) { return of_text(ValueKind::TimestampTz, std::move(t)); }
 Value Value::json(std::string t) { return of_text(ValueKind::Json, std::move(t)); }
 Value Value::uuid(std::string t) { return of_text(ValueKind::Uuid, std::move(t)); }
+Value Value::geometry(std::string t) { return of_text(ValueKind::Geometry, std::move(t)); }
 
 bool Value::has_text() const noexcept {
   switch (kind_) {
@@ -125,8 +127,9 @@ std::string Value::to_display(std::size_t max_len) const {
     case ValueKind::Int: return std::to_string(num_.i);
     case ValueKind::UInt: return std::to_string(num_.u);
     case ValueKind::Double: return fmt::format("{}", num_.d);
+    case ValueKind::Geometry:
     case ValueKind::Bytes: {
-      std::string out = "\\x";
+      std::string out = kind_ == ValueKind::Geometry ? "geometry \\x" : "\\x";
       for (unsigned char c : str_) {
         if (out.size() >= max_len) return out + "...";
         out += fmt::format("{:02x}", c);

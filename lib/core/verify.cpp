@@ -4,6 +4,7 @@
 // and bytes by content, NULL distinct from ''), and the hashes are summed: the sum does not
 // depend on row order. Rows also fall into 256 buckets by key hash; when the sums differ, only
 // the differing buckets are read again, key by key, to name a few differing keys.
+#include "core/geometry.h"
 #include "core/logging.h"
 #include "core/text_util.h"
 
@@ -76,6 +77,9 @@ void encode(const Value& v, std::string& out) {
       break;
     }
     case ValueKind::Bytes: out += 'b'; out += v.text(); break;
+    // As the EWKB bytes a target without a geometry type stores (bytea, BLOB), so a geometry
+    // compares equal to its copy there, and to the same shape and SRID read from any database.
+    case ValueKind::Geometry: out += 'b'; out += detail::geometry_to_ewkb(v.text()); break;
     case ValueKind::Time:
     case ValueKind::Timestamp:
     case ValueKind::TimestampTz: out += 's'; out += canonical_temporal(v.text()); break;

@@ -7,6 +7,8 @@
 // position just after its XID/COMMIT, so a checkpoint never lands inside a transaction.
 #include "mysql/binlog_stream.h"
 
+#include "core/geometry.h"
+
 #include "mysql/binlog_decoder.h"
 #include "mysql/ddl_parse.h"
 #include "mysql/mysql_types.h"
@@ -573,6 +575,9 @@ class BinlogStream final : public ChangeStream {
             break;
           case TypeId::Json:
             if (v.kind() == ValueKind::String) v = Value::json(v.text());
+            break;
+          case TypeId::Geometry:  // a length-prefixed BLOB holding the stored form: SRID + WKB
+            if (v.kind() == ValueKind::Bytes) v = Value::geometry(detail::geometry_from_mariadb(v.text()));
             break;
           case TypeId::Uuid:
             if (v.kind() == ValueKind::String) v = Value::uuid(v.text());

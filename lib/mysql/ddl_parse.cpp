@@ -384,6 +384,9 @@ ColumnDef read_definition(Cursor& c, AlterClause* clause) {
     } else if (c.take("COLLATE")) {
       c.take_punct('=');
       d.collation = lower(c.name());
+    } else if (c.take("REF_SYSTEM_ID")) {
+      c.take_punct('=');
+      if (c.at().kind == Token::Kind::Number) d.srid = static_cast<int>(std::strtol(c.tok[c.i++].text.c_str(), nullptr, 10));
     } else if (clause && c.take("FIRST")) {
       clause->first = true;
     } else if (clause && c.take("AFTER")) {
@@ -678,6 +681,7 @@ Column column_of_definition(const std::string& name, const ColumnDef& def) {
   ci.charset = def.charset;
   ci.collation = def.collation;
   ci.nullable = !def.not_null.value_or(false);
+  ci.srid = def.srid;
   Column c;
   c.name = name;
   c.type = logical_type_of(ci);

@@ -80,6 +80,7 @@ struct ColumnDef {
   bool generated = false;       // AS (...) / GENERATED ALWAYS AS (...)
   bool auto_increment = false;  // AUTO_INCREMENT, SERIAL, SERIAL DEFAULT VALUE
   bool primary_key = false;     // PRIMARY KEY in the definition
+  int srid = 0;                 // REF_SYSTEM_ID=n of a spatial column, 0 = none
 };
 
 enum class ClauseKind : std::uint8_t {

@@ -538,6 +538,15 @@ class MysqlSource final : public SourceConnector {
     }
     for (auto& [table, check] : checks)
       if (auto it = tables.find(table); it != tables.end()) it->second.checks.push_back(std::move(check));
+    // Spatial columns' REF_SYSTEM_ID (MariaDB; MySQL 8 names this view ST_GEOMETRY_COLUMNS).
+    std::map<std::string, int> srids;
+    try {
+      for (auto& r : conn.rows("SELECT G_TABLE_NAME, G_GEOMETRY_COLUMN, SRID FROM information_schema.GEOMETRY_COLUMNS WHERE "
+                               "G_TABLE_SCHEMA = " + db))
+        if (r[0] && r[1] && r[2]) srids[*r[0] + '\x1f' + *r[1]] = static_cast<int>(to_i64(r[2]));
+    } catch (const Error&) {
+      // No such view: SRIDs come with each value.
+    }
     for (auto& r : conn.rows("SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, CHARACTER_MAXIMUM_LENGTH, "
                              "NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION, CHARACTER_SET_NAME, COLLATION_NAME, "
                              "IS_NULLABLE, EXTRA, COLUMN_DEFAULT, GENERATION_EXPRESSION, COLUMN_COMMENT "
@@ -560,6 +569,7 @@ class MysqlSource final : public SourceConnector {
       ci.collation = r[9].value_or("");
       ci.nullable = r[10].value_or("YES") == "YES";
       ci.is_json = json_cols.count(it->first + '\x1f' + ci.name) > 0;
+      if (auto sr = srids.find(it->first + '\x1f' + ci.name); sr != srids.end()) ci.srid = sr->second;
       Column c;
       c.name = ci.name;
       c.type = logical_type_of(ci);

@@ -2,6 +2,8 @@
 
 #include "mysql/mysql_conn.h"
 
+#include "core/geometry.h"
+
 #include <cdc/error.h>
 
 #include <fmt/format.h>
@@ -18,7 +20,16 @@ bool has_word(const std::string& s, const char* w) { return s.find(w) != std::st
 
 int clamp_int(std::int64_t v) { return v < 0 ? -1 : v > 0x7fffffff ? 0x7fffffff : int(v); }
 
+constexpr const char* kSpatialTypes[] = {"geometry",   "point",           "linestring",   "polygon",
+                                         "multipoint", "multilinestring", "multipolygon", "geometrycollection"};
+
 }  // namespace
+
+int spatial_type_code(std::string_view d) {
+  for (int i = 0; i < 8; ++i)
+    if (d == kSpatialTypes[i]) return i;
+  return -1;
+}
 
 std::vector<std::string> parse_members(std::string_view t) {
   std::vector<std::string> out;
@@ -102,7 +113,11 @@ LogicalType logical_type_of(const ColumnInfo& c) {
     t.members = parse_members(c.column_type);
   } else if (d == "uuid") t.id = TypeId::Uuid;
   else if (d == "inet6" || d == "inet4") t.id = TypeId::String;
-  else t.id = TypeId::Unknown;  // geometry and friends: carried as bytes
+  else if (int code = spatial_type_code(d); code >= 0) {
+    t.id = TypeId::Geometry;
+    t.geometry = code;
+    t.srid = c.srid > 0 ? c.srid : -1;
+  } else t.id = TypeId::Unknown;
   return t;
 }
 
@@ -112,6 +127,7 @@ std::string native_type_of(const ColumnInfo& c) {
   bool texty = d == "char" || d == "varchar" || d == "tinytext" || d == "text" || d == "mediumtext" ||
                d == "longtext" || d == "enum" || d == "set";
   std::string out = c.column_type;
+  if (c.srid > 0 && spatial_type_code(d) >= 0) out += " REF_SYSTEM_ID=" + std::to_string(c.srid);
   if (texty && !c.charset.empty()) out += " CHARACTER SET " + c.charset;
   if (texty && !c.collation.empty()) out += " COLLATE " + c.collation;
   return out;
@@ -167,6 +183,7 @@ Value value_from_text(const LogicalType& t, std::string_view text) {
     case TypeId::TimestampTz: return Value::timestamp_tz(std::string(text));
     case TypeId::Json: return Value::json(std::string(text));
     case TypeId::Uuid: return Value::uuid(std::string(text));
+    case TypeId::Geometry: return Value::geometry(detail::geometry_from_mariadb(text));
     default: return Value::string(std::string(text));
   }
 }
@@ -197,6 +214,13 @@ void append_literal(const Conn& conn, std::string& out, const Value& v, const Co
       }
       out += "_binary";
       conn.append_quoted(out, v.text());
+      return;
+    case ValueKind::Geometry:
+      // The canonical form is MariaDB's own storage form (SRID + little-endian WKB), which a
+      // spatial column takes as a binary string; the type rules keep 3-D shapes away.
+      out += "_binary";
+      if (target.type.id == TypeId::Bytes) conn.append_quoted(out, detail::geometry_to_ewkb(v.text()));  // a BLOB: EWKB
+      else conn.append_quoted(out, v.text());
       return;
     case ValueKind::TimestampTz: {
       // MariaDB has no zoned type: UTC text without the offset when the offset is zero.
@@ -267,6 +291,12 @@ std::string render_column_type(const Column& c, int key_chars) {
     case TypeId::Bit: return fmt::format("BIT({})", t.length > 0 && t.length <= 64 ? t.length : 64);
     case TypeId::Interval:
     case TypeId::Array: return is_key ? key_text : "LONGTEXT CHARACTER SET utf8mb4";
+    case TypeId::Geometry: {
+      std::string out = kSpatialTypes[t.geometry >= 0 && t.geometry <= 7 ? t.geometry : 0];
+      for (auto& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      if (t.srid > 0) out += " REF_SYSTEM_ID=" + std::to_string(t.srid);
+      return out;
+    }
   }
   return "LONGTEXT";
 }

@@ -6,7 +6,8 @@
 //   signed integers and YEAR -> Int; unsigned integers and BIT -> UInt; FLOAT -> Double holding
 //   the shortest decimal that round-trips the float; DECIMAL -> Decimal text at the column's
 //   scale; DATE/DATETIME/TIMESTAMP/TIME -> text as the server prints it (zero dates kept,
-//   TIMESTAMP in UTC); CHAR/TEXT/ENUM/SET -> String (UTF-8); BINARY/BLOB -> Bytes; JSON -> Json.
+//   TIMESTAMP in UTC); CHAR/TEXT/ENUM/SET -> String (UTF-8); BINARY/BLOB -> Bytes; JSON -> Json;
+//   GEOMETRY and its subtypes -> Geometry (the stored SRID + WKB, checked and made canonical).
 #pragma once
 
 #include <cdc/schema.h>
@@ -32,7 +33,11 @@ struct ColumnInfo {
   std::string collation;
   bool nullable = true;
   bool is_json = false;  // MariaDB: LONGTEXT with CHECK (json_valid(col))
+  int srid = 0;          // spatial columns: REF_SYSTEM_ID (information_schema.GEOMETRY_COLUMNS), 0 = none
 };
+
+// The WKB type code of a MariaDB spatial type name ("point" -> 1, "geometry" -> 0); -1 otherwise.
+int spatial_type_code(std::string_view data_type);
 
 LogicalType logical_type_of(const ColumnInfo& c);
 // The column's type as DDL in MariaDB terms, including charset/collation for text columns.

@@ -5,6 +5,8 @@
 // since 2000-01-01 (PostgreSQL's epoch), infinities as the extreme integers.
 #include "postgres/copy_binary.h"
 
+#include "core/geometry.h"
+
 #include "core/array_literal.h"
 #include "core/calendar.h"
 #include "postgres/pg_types.h"
@@ -390,7 +392,7 @@ BinaryType binary_type_of(std::string_view n) {
       {"float4", B::Float4},   {"float8", B::Float8}, {"numeric", B::Numeric},   {"text", B::Text},
       {"varchar", B::Text},    {"bpchar", B::Text}, {"name", B::Text},           {"bytea", B::Bytea},
       {"date", B::Date},       {"time", B::Time},   {"timestamp", B::Timestamp}, {"timestamptz", B::TimestampTz},
-      {"uuid", B::Uuid},       {"json", B::Json},   {"jsonb", B::Jsonb},
+      {"uuid", B::Uuid},       {"json", B::Json},   {"jsonb", B::Jsonb},           {"geometry", B::Geometry},
   };
   for (const auto& [name, type] : kByName)
     if (n == name) return type;
@@ -435,6 +437,7 @@ std::string_view source_typname(const Column& c) {
     case TypeId::TimestampTz: return starts("timestamp") && ends("with time zone") ? "timestamptz" : "";
     case TypeId::Uuid: return s == "uuid" ? "uuid" : "";
     case TypeId::Json: return s == "json" || s == "jsonb" ? std::string_view(s) : "";
+    case TypeId::Geometry: return s == "geometry" || starts("geometry(") ? "geometry" : "";
     default: return "";
   }
 }
@@ -679,6 +682,7 @@ void read_binary_value(BinaryType type, const Column& column, const char* p, std
     }
     case BinaryType::Text: out.assign_text(ValueKind::String, std::string_view(p, len)); return;
     case BinaryType::Bytea: out.assign_text(ValueKind::Bytes, std::string_view(p, len)); return;
+    case BinaryType::Geometry: out = Value::geometry(detail::geometry_from_ewkb(std::string_view(p, len))); return;
     case BinaryType::Date: {
       need(4);
       auto days = static_cast<std::int32_t>(get32(p));
@@ -860,9 +864,13 @@ bool append_binary_field(BinaryType type, const Value& v, ByteBuffer& out) {
       if (!value_text(v, scratch, text)) return false;
       append_text_field(text, out, type == BinaryType::Jsonb);
       return true;
+    case BinaryType::Geometry:
     case BinaryType::Bytea: {
-      if (k != ValueKind::Bytes) return false;
-      const std::string& b = v.text();
+      // A geometry as EWKB: what geometry_recv reads, and the form a bytea keeps it in.
+      if (k == ValueKind::Geometry) scratch = detail::geometry_to_ewkb(v.text());
+      else if (k == ValueKind::Bytes && type == BinaryType::Geometry) scratch = detail::geometry_to_ewkb(detail::geometry_from_ewkb(v.text()));
+      else if (k != ValueKind::Bytes) return false;
+      const std::string& b = k == ValueKind::Bytes && type == BinaryType::Bytea ? v.text() : scratch;
       char* q = w32(grow(out, 4 + b.size()), static_cast<std::uint32_t>(b.size()));
       if (!b.empty()) std::memcpy(q, b.data(), b.size());
       return true;

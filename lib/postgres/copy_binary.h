@@ -44,6 +44,7 @@ enum class BinaryType : std::uint8_t {
   Uuid,
   Json,
   Jsonb,
+  Geometry,  // PostGIS geometry: geometry_send/geometry_recv's form is EWKB
   // Written only (a destination column's type; sources read these as their text output):
   TextArray,  // text[], one dimension: from an array literal ("{red,green}")
   VarBit,     // bit(n) and bit varying(n): from a string of binary digits

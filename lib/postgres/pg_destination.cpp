@@ -13,6 +13,7 @@
 #include "postgres/pg_types.h"
 
 #include "core/array_literal.h"
+#include "core/geometry.h"
 #include "core/logging.h"
 #include "core/sql_expr.h"
 #include "core/writer/cascade_sql.h"
@@ -79,11 +80,12 @@ constexpr std::size_t kMaxIdentifier = 63;  // NAMEDATALEN - 1; enum labels have
 bool has_enum_type(const Column& c) { return c.source_type.empty() && c.type.id == TypeId::Enum && !c.type.members.empty(); }
 std::string enum_type_name(const TableSchema& s, const Column& c) { return fit_identifier(s.id.name + "_" + c.name, kMaxIdentifier); }
 
-// The column's type alone (what ALTER COLUMN ... TYPE takes).
-std::string base_type(const TableSchema& s, const Column& c) {
+// The column's type alone (what ALTER COLUMN ... TYPE takes). `postgis`: the target has PostGIS
+// (a geometry column is then geometry, else bytea holding EWKB).
+std::string base_type(const TableSchema& s, const Column& c, bool postgis) {
   if (!c.source_type.empty()) return c.source_type;
   if (has_enum_type(c)) return quote_table(schema_of(s), enum_type_name(s, c));
-  return pg_type_for(c.type);
+  return pg_type_for(c.type, postgis);
 }
 
 // An ENUM mapped with enum_as: check: text limited to the labels by a CHECK constraint.
@@ -93,14 +95,17 @@ std::string label_check(const Column& c) {
 }
 
 // The type with its constraint, for CREATE TABLE and ADD COLUMN.
-std::string column_type(const TableSchema& s, const Column& c) {
-  std::string type = base_type(s, c);
+std::string column_type(const TableSchema& s, const Column& c, bool postgis) {
+  std::string type = base_type(s, c, postgis);
   if (is_check_enum(c)) type += " " + label_check(c);
   return type;
 }
 
 // A text[] made from a MariaDB SET keeps the labels in its comment (see kSetComment).
-std::string column_comment(const TableSchema& s, const Column& c) {
+// A geometry column kept as bytea (no PostGIS) says what it holds there (see kGeometryComment).
+std::string column_comment(const TableSchema& s, const Column& c, bool postgis) {
+  if (c.source_type.empty() && c.type.id == TypeId::Geometry && !postgis)
+    return fmt::format("; COMMENT ON COLUMN {}.{} IS {}", target_name(s), quote_ident(c.name), quote_literal(kGeometryComment + pg_type_for(c.type, true)));
   if (!c.source_type.empty() || c.type.id != TypeId::Array || c.type.members.empty()) return {};
   return fmt::format("; COMMENT ON COLUMN {}.{} IS {}", target_name(s), quote_ident(c.name), quote_literal(kSetComment + detail::text_array_literal(c.type.members)));
 }
@@ -116,13 +121,13 @@ std::string create_enum_type(const TableSchema& s, const Column& c) {
   return fmt::format("CREATE TYPE {} AS ENUM ({})", quote_table(schema_of(s), enum_type_name(s, c)), literal_list(c.type.members));
 }
 
-std::string render(const DestinationTable& table) {
+std::string render(const DestinationTable& table, bool postgis) {
   const TableSchema& s = table.schema;
   std::string sql = "CREATE TABLE IF NOT EXISTS " + target_name(s) + " (";
   std::string comments;
   for (std::size_t i = 0; i < s.columns.size(); ++i) {
     const Column& c = s.columns[i];
-    sql += (i ? ", " : "") + quote_ident(c.name) + " " + column_type(s, c);
+    sql += (i ? ", " : "") + quote_ident(c.name) + " " + column_type(s, c, postgis);
     // A generated column is created generated when its expression translated (planning left it
     // plain otherwise): PostgreSQL 15 stores every generated column.
     if (!c.generated.empty()) sql += " GENERATED ALWAYS AS (" + c.generated + ") STORED";
@@ -130,7 +135,7 @@ std::string render(const DestinationTable& table) {
     // Defaults are in PostgreSQL's terms: the source's text within one dialect, a translation
     // from another (see DestinationTable).
     if (c.default_expr && c.generated.empty()) sql += " DEFAULT " + *c.default_expr;
-    comments += column_comment(s, c);
+    comments += column_comment(s, c, postgis);
   }
   if (!s.primary_key.empty()) {
     sql += ", PRIMARY KEY (";
@@ -229,7 +234,7 @@ std::string key_set_table(const TableSchema& s, const std::string& set) {
 
 class PgWriter final : public DestinationWriter {
  public:
-  explicit PgWriter(const ConnParams& p) : params_(p), c_(p, ErrorKind::Destination) {
+  PgWriter(const ConnParams& p, bool postgis) : params_(p), postgis_(postgis), c_(p, ErrorKind::Destination) {
     if (!c_.try_exec("SET session_replication_role = replica").empty())
       detail::logf(LogLevel::Debug, "postgres.destination", "", "session_replication_role=replica not permitted; triggers fire");
     c_.exec("SET synchronous_commit = on");
@@ -354,7 +359,8 @@ class PgWriter final : public DestinationWriter {
           std::string def;
           if (ch.fill && !ch.fill->is_null()) def = " DEFAULT " + literal(*ch.fill);
           else if (ch.target.default_expr && !ch.target.source_type.empty()) def = " DEFAULT " + *ch.target.default_expr;
-          run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}", name, col, column_type(s, ch.target), def));
+          run(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", name, col, column_type(s, ch.target, postgis_), def,
+                          ch.target.type.id == TypeId::Geometry ? column_comment(s, ch.target, postgis_) : std::string()));
           existing[ch.column] = {};
           break;
         }
@@ -370,8 +376,8 @@ class PgWriter final : public DestinationWriter {
             const bool same_type = now != existing.end() && now->second.first == schema_of(s) &&
                                    now->second.second == enum_type_name(s, ch.target);
             if (!same_type)
-              run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}", name, col, base_type(s, ch.target), col,
-                              base_type(s, ch.target)));
+              run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::text::{}", name, col, base_type(s, ch.target, postgis_), col,
+                              base_type(s, ch.target, postgis_)));
             break;
           }
           if (is_check_enum(ch.target)) {
@@ -381,8 +387,8 @@ class PgWriter final : public DestinationWriter {
             for (auto& sql : replace_label_check(s, ch.target)) run(std::move(sql));
             break;
           }
-          run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, base_type(s, ch.target), col,
-                          base_type(s, ch.target)));
+          run(fmt::format("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING {}::{}", name, col, base_type(s, ch.target, postgis_), col,
+                          base_type(s, ch.target, postgis_)));
           break;
         }
         case ColumnChangeKind::Renamed:
@@ -702,7 +708,7 @@ class PgWriter final : public DestinationWriter {
         if (include && !(*include)[i]) continue;
         if (!first) text_ += '\t';
         first = false;
-        append_copy_text(t.layout.value(row, i), text_);
+        append_text(t.layout.value(row, i), text_);
       }
       text_ += '\n';
       if (text_.size() >= kCopyChunk) {
@@ -808,11 +814,12 @@ class PgWriter final : public DestinationWriter {
     const PgTable& p = t.state;
     // One statement's $n parameters.
     struct Params {
+      const PgWriter* w;
       std::vector<std::optional<std::string>> values;
       std::string add(const Value& v) {
         if (v.is_null()) return "NULL";
         std::string text;
-        append_param(v, text);
+        w->append_param(v, text);
         values.push_back(std::move(text));
         return fmt::format("${}", values.size());
       }
@@ -826,13 +833,13 @@ class PgWriter final : public DestinationWriter {
       return cond;
     };
     if (t.layout.soft_delete >= 0) {
-      Params d;
+      Params d{this, {}};
       const std::string cond = key_cond(d, m.after);
       c_.exec_params(fmt::format("DELETE FROM {} WHERE {} AND {} IS TRUE", p.name, cond,
                                  p.columns[static_cast<std::size_t>(t.layout.soft_delete)]),
                      d.values, t.layout.where);
     }
-    Params u;
+    Params u{this, {}};
     std::string set;
     for (std::size_t i = 0; i < t.layout.ncols; ++i)
       if (m.written[i]) set += (set.empty() ? "" : ", ") + p.columns[i] + " = " + u.add(t.layout.value(m.after, i));
@@ -843,8 +850,20 @@ class PgWriter final : public DestinationWriter {
                    u.values, t.layout.where);
   }
 
+  // A value in COPY text format. A geometry goes as hex EWKB into PostGIS's geometry, as a bytea
+  // of its EWKB without PostGIS.
+  void append_text(const Value& v, std::string& out) const {
+    if (v.kind() == ValueKind::Geometry && !postgis_) return append_copy_text(Value::bytes(detail::geometry_to_ewkb(v.text())), out);
+    append_copy_text(v, out);
+  }
+
   // Text parameter form of a value (as COPY text without the escaping).
-  static void append_param(const Value& v, std::string& out) {
+  void append_param(const Value& v, std::string& out) const {
+    if (v.kind() == ValueKind::Geometry) {
+      if (postgis_) out += detail::geometry_to_hex_ewkb(v.text());
+      else append_param(Value::bytes(detail::geometry_to_ewkb(v.text())), out);
+      return;
+    }
     if (v.kind() == ValueKind::Bytes) {
       std::string t;
       append_copy_text(v, t);
@@ -1006,6 +1025,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   ConnParams params_;
+  bool postgis_ = false;  // geometry columns are PostGIS geometry (else bytea holding EWKB)
   Conn c_;
   ByteBuffer bin_;     // COPY binary data being sent
   struct Pending {
@@ -1068,7 +1088,9 @@ bool run_or_report(Conn& c, const std::string& sql, const std::string& what, Sch
 // must not hold the destination's admin connection).
 class PgObjects {
  public:
-  explicit PgObjects(const ConnParams& params) : c_(params, ErrorKind::Destination) {}
+  explicit PgObjects(const ConnParams& params) : c_(params, ErrorKind::Destination) {
+    postgis_ = c_.exec(kHasPostgisSql, "PostGIS check").text(0, 0) == "t";
+  }
 
   // `at_finish`: the cut-over, when CHECKs translated from another dialect are added too.
   void table_objects(const DestinationTable& table, const std::string& source_dialect, const SchemaSettings& settings,
@@ -1269,9 +1291,10 @@ class PgObjects {
                                                 "comment on " + display_name(s), report, where) || any;
     for (const auto& col : s.columns) {
       if (col.comment.empty()) continue;
-      if (!column_comment(s, col).empty()) {  // a text[] from a MariaDB SET keeps its labels there
-        report.skipped.push_back(fmt::format("comment on column {}.{}: the column's comment holds the labels of its MariaDB SET",
-                                             display_name(s), col.name));
+      if (!column_comment(s, col, postgis_).empty()) {  // a text[] from a MariaDB SET keeps its labels there
+        report.skipped.push_back(fmt::format("comment on column {}.{}: the column's comment holds {}", display_name(s), col.name,
+                                             col.type.id == TypeId::Geometry ? "its geometry type (a bytea of EWKB)"
+                                                                             : "the labels of its MariaDB SET"));
         continue;
       }
       any = run_or_report(c_, fmt::format("COMMENT ON COLUMN {}.{} IS {}", name, quote_ident(col.name), quote_literal(col.comment)),
@@ -1281,6 +1304,7 @@ class PgObjects {
   }
 
   Conn c_;
+  bool postgis_ = false;  // geometry columns are PostGIS geometry, else bytea with a comment
 };
 
 class PgCheckpointStore final : public CheckpointStore {
@@ -1360,6 +1384,7 @@ class PgDestination final : public DestinationConnector {
       if (state.empty()) break;
       if (attempt >= 2 || (state != "23505" && state != "42P06" && state != "42P07")) c.exec(checkpoint_ddl(), "checkpoint table");
     }
+    postgis_ = c.exec(kHasPostgisSql, "PostGIS check").text(0, 0) == "t";
   }
 
   std::string dialect() const override { return "postgresql"; }
@@ -1400,7 +1425,7 @@ class PgDestination final : public DestinationConnector {
     std::string types;
     for (const auto& c : table.schema.columns)
       if (has_enum_type(c)) types += create_enum_type(table.schema, c) + "; ";
-    return types + render(table);
+    return types + render(table, postgis_);
   }
 
   void prepare_table(const DestinationTable& table) override {
@@ -1415,7 +1440,7 @@ class PgDestination final : public DestinationConnector {
         "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
         {schema, s.id.name}, where_of(s));
     if (have.rows() == 0) {
-      c.exec(render(table), where_of(s));
+      c.exec(render(table, postgis_), where_of(s));
       detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "created table");
       return;
     }
@@ -1425,14 +1450,14 @@ class PgDestination final : public DestinationConnector {
       if (existing.count(col.name)) continue;
       // Same dialect: the source's default too, so existing rows read as they do at the source.
       std::string def = col.default_expr && !col.source_type.empty() ? " DEFAULT " + *col.default_expr : "";
-      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", target_name(s), quote_ident(col.name), column_type(s, col), def,
-                         column_comment(s, col)),
+      c.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}{}{}", target_name(s), quote_ident(col.name), column_type(s, col, postgis_), def,
+                         column_comment(s, col, postgis_)),
              where_of(s));
       detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "added column {}", col.name);
     }
   }
 
-  std::unique_ptr<DestinationWriter> open_writer() override { return std::make_unique<PgWriter>(params_); }
+  std::unique_ptr<DestinationWriter> open_writer() override { return std::make_unique<PgWriter>(params_, postgis_); }
 
   std::shared_ptr<CheckpointStore> checkpoint_store() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1449,6 +1474,7 @@ class PgDestination final : public DestinationConnector {
   }
 
   ConnParams params_;
+  bool postgis_ = false;  // PostGIS's geometry type exists (checked once, at open)
   std::mutex mu_;
   Conn admin_;
   std::shared_ptr<CheckpointStore> store_;

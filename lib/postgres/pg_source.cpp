@@ -248,6 +248,8 @@ class PgSource final : public SourceConnector {
         "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cdc_metadata') "
         "  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
         "  AND c.relname NOT LIKE '\\_cdc\\_%' "
+        // Tables an extension owns (PostGIS's spatial_ref_sys): the extension makes them at the target.
+        "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
         "ORDER BY n.nspname, c.relname",
         "discovery");
     std::vector<TableSchema> out;
@@ -918,7 +920,9 @@ class PgSource final : public SourceConnector {
       }
       if (!r.is_null(i, 11)) ti.comment = r.text(i, 11);
       col.type = logical_type(ti, col.source_type);
-      if (ti.comment.compare(0, std::string_view(kSetComment).size(), kSetComment) != 0) col.comment = ti.comment;
+      if (ti.comment.compare(0, std::string_view(kSetComment).size(), kSetComment) != 0 &&
+          (col.type.id != TypeId::Geometry || ti.comment.compare(0, std::string_view(kGeometryComment).size(), kGeometryComment) != 0))
+        col.comment = ti.comment;
       // A generated column's expression is its pg_attrdef entry; it has no default.
       if (r.text(i, 12) == "s") {
         col.generated = col.default_expr.value_or("");

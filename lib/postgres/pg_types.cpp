@@ -2,6 +2,7 @@
 #include "postgres/pg_types.h"
 
 #include "core/array_literal.h"
+#include "core/geometry.h"
 
 #include <cdc/error.h>
 
@@ -39,6 +40,7 @@ TypeId scalar_id(const std::string& n, char typtype) {
   if (n == "uuid") return TypeId::Uuid;
   if (n == "json" || n == "jsonb") return TypeId::Json;
   if (n == "bit" || n == "varbit") return TypeId::Bit;
+  if (n == "geometry") return TypeId::Geometry;  // PostGIS
   if (n == "inet" || n == "cidr" || n == "macaddr" || n == "macaddr8" || n == "xml" || n == "tsvector" ||
       n == "point" || n == "line" || n == "box" || n == "int4range" || n == "int8range" || n == "numrange")
     return TypeId::String;
@@ -82,6 +84,36 @@ LogicalType logical_type(const PgTypeInfo& t, std::string& source_type) {
   }
   lt.id = scalar_id(t.name, t.typtype);
   const std::string& n = t.name;
+  if (n == "bytea" && t.comment.compare(0, std::strlen(kGeometryComment), kGeometryComment) == 0) {
+    // "geometry", "geometry(PointZ)", "geometry(Point,4326)"
+    std::string_view spec = std::string_view(t.comment).substr(std::strlen(kGeometryComment));
+    LogicalType g;
+    g.id = TypeId::Geometry;
+    if (spec == "geometry") return g;
+    if (spec.substr(0, 9) == "geometry(" && spec.back() == ')') {
+      spec = spec.substr(9, spec.size() - 10);
+      std::string_view shape = spec.substr(0, spec.find(','));
+      int dims = 0;
+      auto strip = [&](char upper, int flag) {
+        if (!shape.empty() && (shape.back() == upper || shape.back() == upper + 32)) {
+          dims |= flag;
+          shape.remove_suffix(1);
+        }
+      };
+      strip('M', 2);
+      strip('Z', 1);
+      const int code = detail::geometry_type_code(shape);
+      char* end = nullptr;
+      const std::string srid = spec.find(',') == std::string_view::npos ? "" : std::string(spec.substr(spec.find(',') + 1));
+      const long s = srid.empty() ? -1 : std::strtol(srid.c_str(), &end, 10);
+      if (code >= 0 && (srid.empty() || (*end == '\0' && s >= 0))) {
+        g.geometry = code + 1000 * dims;
+        g.srid = static_cast<int>(s);
+        return g;
+      }
+    }
+    // An edited comment: the column is an ordinary bytea.
+  }
   int mod = t.typmod;
   switch (lt.id) {
     case TypeId::Decimal:
@@ -114,6 +146,14 @@ LogicalType logical_type(const PgTypeInfo& t, std::string& source_type) {
     case TypeId::Enum:
       lt.members = t.enum_labels;
       source_type = "text";
+      break;
+    case TypeId::Geometry:
+      // PostGIS's typmod: SRID in bits 8..27 (signed by bit 28), shape in bits 2..7, Z bit 1, M bit 0.
+      if (mod >= 0) {
+        const int srid = ((mod & 0x0FFFFF00) - (mod & 0x10000000)) >> 8;
+        lt.geometry = ((mod & 0xFC) >> 2) + ((mod & 2) ? 1000 : 0) + ((mod & 1) ? 2000 : 0);
+        lt.srid = srid > 0 ? srid : -1;
+      }
       break;
     default: break;
   }
@@ -190,6 +230,13 @@ Value value_from_text(const Column& column, std::string_view text) {
     case TypeId::TimestampTz: return Value::timestamp_tz(normalise_tz(text));
     case TypeId::Json: return Value::json(std::string(text));
     case TypeId::Uuid: return Value::uuid(std::string(text));
+    case TypeId::Geometry:
+      if (text.substr(0, 2) == "\\x") {  // a bytea holding EWKB (kGeometryComment)
+        std::string raw;
+        if (!decode_bytea_hex(text, raw)) throw Error(ErrorKind::Conversion, "malformed bytea text", false, "column " + column.name);
+        return Value::geometry(detail::geometry_from_ewkb(raw));
+      }
+      return Value::geometry(detail::geometry_from_hex_ewkb(text));  // geometry_out: hex EWKB
     default: break;
   }
   return Value::string(std::string(text));
@@ -214,6 +261,7 @@ void append_copy_text(const Value& v, std::string& out) {
       else fmt::format_to(std::back_inserter(out), "{}", d);
       return;
     }
+    case ValueKind::Geometry: out += detail::geometry_to_hex_ewkb(v.text()); return;  // geometry_in's input
     case ValueKind::Bytes: {
       static const char* hex = "0123456789abcdef";
       const std::string& b = v.text();
@@ -250,8 +298,16 @@ void append_copy_text(const Value& v, std::string& out) {
   }
 }
 
-std::string pg_type_for(const LogicalType& t) {
+std::string pg_type_for(const LogicalType& t, bool postgis) {
   switch (t.id) {
+    case TypeId::Geometry: {
+      if (!postgis) return "bytea";  // EWKB
+      const int base = t.geometry % 1000;
+      if (base == 0 && t.geometry < 1000 && t.srid < 0) return "geometry";
+      std::string out = fmt::format("geometry({}{}{}", detail::geometry_type_name(base), ((t.geometry / 1000) & 1) ? "Z" : "",
+                                    ((t.geometry / 1000) & 2) ? "M" : "");
+      return out + (t.srid >= 0 ? fmt::format(",{})", t.srid) : ")");
+    }
     case TypeId::Bool: return "boolean";
     case TypeId::Int8:
     case TypeId::Int16: return t.is_unsigned && t.id == TypeId::Int16 ? "integer" : "smallint";
@@ -279,7 +335,7 @@ std::string pg_type_for(const LogicalType& t) {
     case TypeId::Array: {
       LogicalType element;
       element.id = t.element;
-      return pg_type_for(element) + "[]";
+      return pg_type_for(element, postgis) + "[]";
     }
     case TypeId::Enum:
     case TypeId::Set:

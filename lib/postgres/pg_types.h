@@ -30,6 +30,10 @@ struct PgTypeInfo {
 // The column comment cdc puts on a text[] it creates from a MariaDB SET, followed by the labels
 // as a text[] literal; discovery reads it back, so the column maps to SET again.
 inline constexpr const char* kSetComment = "cdc: MariaDB SET ";
+// The column comment cdc puts on the bytea it creates for a geometry column where the database
+// has no PostGIS, followed by the type it would have had ("geometry(Point,4326)"); discovery reads
+// it back, so the column is a geometry column again (values: EWKB) for MariaDB or PostGIS.
+inline constexpr const char* kGeometryComment = "cdc: EWKB of ";
 
 // LogicalType and the source type text a same-dialect destination creates verbatim
 // (enums and domains become their base text type, since the type may not exist there).
@@ -44,8 +48,12 @@ void append_copy_text(const Value& v, std::string& out);
 // "\x0a0b" -> raw bytes. Returns false on malformed input.
 bool decode_bytea_hex(std::string_view text, std::string& out);
 
-// A PostgreSQL type for a LogicalType (cross-dialect destinations).
-std::string pg_type_for(const LogicalType& t);
+// A PostgreSQL type for a LogicalType (cross-dialect destinations). `postgis`: the target has
+// PostGIS's geometry type; without it a geometry column is bytea holding EWKB.
+std::string pg_type_for(const LogicalType& t, bool postgis = false);
+
+// SQL that is true when the connected database has PostGIS's geometry type on its search path.
+inline constexpr const char* kHasPostgisSql = "SELECT to_regtype('geometry') IS NOT NULL";
 
 // LSN text "X/Y" <-> 64-bit value. Parse throws cdc::Error(State) on malformed text.
 std::uint64_t parse_lsn(const std::string& text);

@@ -139,6 +139,7 @@ std::string declared_type_for(const LogicalType& t) {
     case TypeId::Set:
     case TypeId::Array: return "TEXT";
     case TypeId::Bit: return "BLOB";  // no affinity: values are stored as given
+    case TypeId::Geometry: return "BLOB";  // EWKB (the type rules make the values bytes)
     case TypeId::Unknown: return "";
   }
   return "";

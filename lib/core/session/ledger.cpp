@@ -126,6 +126,8 @@ json::value type_json(const LogicalType& t) {
     o["members"] = std::move(m);
   }
   if (t.element != TypeId::Unknown) o["element"] = std::string(to_string(t.element));
+  if (t.geometry != 0) o["geometry"] = t.geometry;
+  if (t.srid >= 0) o["srid"] = t.srid;
   return o;
 }
 
@@ -141,6 +143,8 @@ LogicalType type_of(const json::object& o) {
   t.precision = opt_int("precision");
   t.scale = opt_int("scale");
   t.fsp = opt_int("fsp");
+  t.geometry = opt_int("geometry") < 0 ? 0 : opt_int("geometry");
+  t.srid = opt_int("srid");
   t.fixed_length = flag(o, "fixed");
   if (auto it = o.find("members"); it != o.end())
     for (const auto& m : it->value().as_array()) t.members.emplace_back(m.as_string());
