@@ -243,6 +243,24 @@ TEST_CASE("views: mode replicate on a view is refused before any work, saying wh
   CHECK_THROWS_WITH(planned(missing), Catch::StartsWith("tables.big_orders.key[0]: no column \"id\" in table big_orders"));
 }
 
+TEST_CASE("views: in a replicating session, selected views are copied once while the tables stream", "[sqlite][views]") {
+  Shop shop;
+  cdc::Config config = shop.config();
+  config.views = true;  // defaults.mode stays replicate
+  config.include = {"orders", "big_orders"};
+  auto status = run_until_idle(config);
+  const auto& view = status_of(status, "big_orders");
+  INFO(view.error);
+  CHECK(view.mode == cdc::TableMode::Copy);
+  CHECK(view.phase == cdc::TablePhase::Done);
+  CHECK(status_of(status, "orders").mode == cdc::TableMode::Replicate);
+  Db src(shop.src), dst(shop.dst);
+  CHECK(dst.rows(kViewRows) == src.rows(kViewRows));
+  // Capture was installed for the base table only.
+  CHECK(src.rows("SELECT tbl_name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '\\_cdc\\_%' ESCAPE '\\' "
+                 "GROUP BY tbl_name") == std::vector<std::string>{"text:orders"});
+}
+
 #ifdef CDC_CLI_PATH
 namespace {
 // cdc-cli's stdout and exit code (paths in tests are temp files without shell metacharacters).
