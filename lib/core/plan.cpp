@@ -106,8 +106,8 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
   const std::string base = "tables." + plan.key;
   if (source.view && plan.mode == TableMode::Replicate) {
     // A view has no change log to follow. Asked for by name, that is an error; inherited from
-    // defaults.mode, the view is copied once, as a user who selects views in a replicating
-    // session means.
+    // defaults.mode, the view is copied (at each start, like any mode copy table), as a user who
+    // selects views in a replicating session means.
     auto it = key.empty() ? config.tables.end() : config.tables.find(key);
     if (it != config.tables.end() && it->second.mode)
       throw config_error(base + ".mode",
@@ -117,7 +117,7 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
     plan.mode = TableMode::Copy;
     plan.settings.mode = TableMode::Copy;
     detail::logf(LogLevel::Info, "plan", source.id.to_string(),
-                 "a view: copied once (mode copy), as a view has no change log; mode incremental with a watermark column follows it");
+                 "a view: mode copy (a view has no change log to replicate); mode incremental with a watermark column follows it");
   }
   if (*plan.settings.parallel_chunks == kAuto || *plan.settings.chunk_rows == kAuto) {
     AutoChunking a = auto_chunking(source.estimated_rows, source.estimated_bytes, std::thread::hardware_concurrency(),

@@ -2,6 +2,7 @@
 // is configured, copied and followed by watermark into a table holding their rows, refused for
 // mode replicate with the reason; `cdc-cli discover` marks them and lists them only with --views.
 #include "support/sqlite_fixture.h"
+#include "support/wait.h"
 
 #include <cdc/cdc.h>
 
@@ -119,7 +120,7 @@ TEST_CASE("views: discovery marks views; planning takes them with views: true or
   config.exclude = {"big_orders"};  // excluded stays excluded
   CHECK(planned(config) == std::vector<std::string>{"customers", "orders"});
 
-  // Under the default mode replicate a view is copied once; it has no key unless configured.
+  // Under the default mode replicate a view gets mode copy; it has no key unless configured.
   config.exclude.clear();
   auto src = cdc::ConnectorRegistry::instance().open_source(config.source);
   for (const auto& p : cdc::plan_tables(config, *src, *cdc::make_type_mapper(config), "sqlite")) {
@@ -243,7 +244,7 @@ TEST_CASE("views: mode replicate on a view is refused before any work, saying wh
   CHECK_THROWS_WITH(planned(missing), Catch::StartsWith("tables.big_orders.key[0]: no column \"id\" in table big_orders"));
 }
 
-TEST_CASE("views: in a replicating session, selected views are copied once while the tables stream", "[sqlite][views]") {
+TEST_CASE("views: in a replicating session, selected views are copied while the tables stream", "[sqlite][views]") {
   Shop shop;
   cdc::Config config = shop.config();
   config.views = true;  // defaults.mode stays replicate
@@ -259,6 +260,42 @@ TEST_CASE("views: in a replicating session, selected views are copied once while
   // Capture was installed for the base table only.
   CHECK(src.rows("SELECT tbl_name FROM sqlite_schema WHERE type = 'trigger' AND name LIKE '\\_cdc\\_%' ESCAPE '\\' "
                  "GROUP BY tbl_name") == std::vector<std::string>{"text:orders"});
+}
+
+TEST_CASE("views: a reload keeps a copied view in mode copy, and a restart copies it afresh", "[sqlite][views]") {
+  Shop shop;
+  cdc::Config config = shop.config();
+  config.views = true;
+  config.include = {"orders", "big_orders"};
+  Db src(shop.src), dst(shop.dst);
+  auto settled = [](cdc::ReplicationSession& s) {
+    return cdc_test::eventually([&] {
+      auto t = cdc_test::by_table(s.status());
+      return t.count("big_orders") && t.at("big_orders").phase == cdc::TablePhase::Done && t.count("orders") &&
+             t.at("orders").phase == cdc::TablePhase::Streaming;
+    });
+  };
+  {
+    cdc::ReplicationSession session(config);
+    session.start();
+    REQUIRE(settled(session));
+    cdc::Config next = config;
+    next.tables["orders"].batch_size = 50;  // a change the session takes
+    session.reload(next);
+    src.exec("INSERT INTO orders VALUES (201, 1, 25, 201)");
+    CHECK(cdc_test::eventually([&] { return dst.count("orders") == 201; }));
+    auto t = cdc_test::by_table(session.status());
+    CHECK(t.at("big_orders").mode == cdc::TableMode::Copy);
+    CHECK(t.at("big_orders").phase == cdc::TablePhase::Done);
+    session.stop();
+    session.wait();
+  }
+  // The view was copied before the insert; like any mode copy table it is copied afresh by the
+  // next start (replaced, not doubled).
+  CHECK(dst.rows(kViewRows).size() + 1 == src.rows(kViewRows).size());
+  auto status = run_until_idle(config);
+  CHECK(status_of(status, "big_orders").phase == cdc::TablePhase::Done);
+  CHECK(dst.rows(kViewRows) == src.rows(kViewRows));
 }
 
 #ifdef CDC_CLI_PATH
