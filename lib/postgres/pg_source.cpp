@@ -245,6 +245,9 @@ class PgSource final : public SourceConnector {
         "  ELSE pg_relation_size(c.oid) END, c.relkind IN ('v', 'm') "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition "
+        // Views an extension owns (PostGIS's geometry_columns, ...) are not the user's.
+        "  AND (c.relkind IN ('r', 'p') OR NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass "
+        "    AND e.objid = c.oid AND e.deptype = 'e')) "
         "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cdc_metadata') "
         "  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
         "  AND c.relname NOT LIKE '\\_cdc\\_%' "
