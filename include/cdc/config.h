@@ -85,6 +85,12 @@ struct TableSettings {
   std::string query;  // incremental: custom query; `:last_value` is bound to the last watermark
   std::optional<EnumAs> enum_as;  // ENUM columns bound for PostgreSQL (default: Defaults::enum_as)
   std::optional<SnapshotPolicy> snapshot;  // replicated tables: when to copy (default: Defaults::snapshot)
+  // Columns that identify a row of a view (or of a table without a primary key) copied in mode
+  // copy or incremental: the target table gets them as its primary key (rows are upserted by
+  // them) and the snapshot may be split into ranges of them. Empty: a view is read whole, in one
+  // chunk, and its rows are appended. Not allowed on a table that has a primary key, nor in mode
+  // replicate. The values must be unique and not NULL among the rows read.
+  std::vector<std::string> key;
 };
 
 // A type override: every column whose source type is `type` (as the source spells it, e.g.
@@ -144,6 +150,10 @@ struct Config {
   std::string checkpoint;   // checkpoint store URL; empty = inside the destination when it can
   std::vector<std::string> include = {"*"};  // glob patterns over table names (schema.name or name)
   std::vector<std::string> exclude;          // glob patterns, applied after include
+  // Views matched by include/exclude are copied too (as tables holding their rows). Without it
+  // only base tables are; a view is still taken when `tables` has an entry for it or an include
+  // pattern without wildcards names it. See docs/schema-objects.md, "Views as sources".
+  bool views = false;
   int parallel_tables = 4;  // tables copied at once
   int workers = 0;          // worker threads; 0 = max(parallel_tables, largest parallel_chunks)
   bool stop_on_error = false;  // a failing table stops the whole session

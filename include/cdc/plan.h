@@ -40,7 +40,12 @@ CDC_API bool glob_match(const std::string& pattern, const std::string& text);
 // Whether a table is selected by include/exclude patterns; patterns match "schema.name" and "name".
 CDC_API bool table_selected(const Config& config, const TableId& table);
 
-// Discovers and plans every selected table, largest first, with its schema objects in target
+// Whether a discovered table or view takes part: include/exclude select it (table_selected), and
+// a view is taken only with Config::views, or when it is named: it has an entry in Config::tables,
+// or an include pattern without wildcards is its name.
+CDC_API bool discovered_selected(const Config& config, const TableSchema& table);
+
+// Discovers and plans every selected table (views as discovered_selected() says), largest first, with its schema objects in target
 // terms (docs/schema-objects.md): foreign keys checked against the other plans, colliding object
 // names made unique. Errors name the config key path
 // (tables.orders.columns[2]: no column "x" in table orders). `target_dialect` and

@@ -151,6 +151,10 @@ struct CDC_API TableSchema {
   std::vector<std::string> primary_key;  // column names in key order; empty = no key
   std::int64_t estimated_rows = -1;      // from statistics; -1 = unknown
   std::int64_t estimated_bytes = -1;
+  // A view (PostgreSQL: also a materialized view) rather than a base table: it has no primary key
+  // and no change log of its own, and is copied by reading it like a table (mode copy or
+  // incremental). Its estimated_rows is -1: counting would run its query.
+  bool view = false;
   // Schema objects beyond columns and key (described by discover(); empty where a source does not
   // read them). They are carried to SQL destinations (docs/schema-objects.md) and, for foreign
   // keys, used to derive the changes a MariaDB source makes by itself (cascades) without logging.

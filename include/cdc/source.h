@@ -37,7 +37,8 @@ struct SnapshotPlanOptions {
   std::int64_t chunk_rows = 250000;  // target rows per chunk
   int min_chunks = 1;                // at least this many chunks where the key allows
   // One chunk for the whole table, read at one position (tables without a key that a change
-  // stream follows: replaying changes over rows copied at another position would double them).
+  // stream follows: replaying changes over rows copied at another position would double them;
+  // views without a configured key, which have no physical position to split them by).
   bool whole_table = false;
 };
 
@@ -122,11 +123,14 @@ class CDC_API SourceConnector {
   // shortened names to, which `verify` reading it as a target must follow.
   virtual std::size_t max_identifier_length() const { return 0; }
 
-  // User tables for which `wanted` returns true (cdc's own `_cdc_` objects never appear),
-  // with columns, primary key and row estimates.
+  // User tables and views for which `wanted` returns true (cdc's own `_cdc_` objects never
+  // appear), with columns, primary key and row estimates; views are marked TableSchema::view
+  // (which of them take part is the caller's choice: plan_tables keeps a view only when
+  // discovered_selected() says so).
   virtual std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) = 0;
 
-  // Splits a table into chunks (see SnapshotPlanOptions). Chunk indexes and counts are set by
+  // Splits a table into chunks (see SnapshotPlanOptions); a view by ranges of `table`'s
+  // primary_key (its configured key). Chunk indexes and counts are set by
   // the session; a source may leave them as they are.
   virtual std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, const SnapshotPlanOptions& options) = 0;
   virtual std::unique_ptr<RowReader> read_chunk(const ReadRequest& request) = 0;

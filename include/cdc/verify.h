@@ -17,6 +17,7 @@ namespace cdc {
 struct VerifyOptions {
   std::vector<std::string> include = {"*"};  // glob patterns over source table names
   std::vector<std::string> exclude;
+  bool views = false;             // also views matched by include (a view named exactly is always taken)
   int max_differences = 5;        // differing keys reported per table
   int parallel = 2;               // tables verified at once
   // Optional: the replication config whose settings (columns, renames, targets, soft deletes)

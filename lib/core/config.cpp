@@ -329,7 +329,7 @@ TableSettings read_table(const Walker& w) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
   w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "chunk_rows",
-                "mode", "delete", "watermark", "query", "ddl", "enum_as", "snapshot"});
+                "mode", "delete", "watermark", "query", "ddl", "enum_as", "snapshot", "key"});
   if (w.has("columns")) t.columns = w.child("columns").as_string_list();
   if (w.has("exclude_columns")) t.exclude_columns = w.child("exclude_columns").as_string_list();
   if (w.has("rename")) {
@@ -372,6 +372,13 @@ TableSettings read_table(const Walker& w) {
     t.query = w.child("query").as_string();
     if (t.query.empty()) w.child("query").fail("must not be empty");
   }
+  if (w.has("key")) {
+    Walker k = w.child("key");
+    t.key = k.as_string_list();  // key: id is key: [id]
+    if (t.key.empty()) k.fail("must list at least one column");
+    for (std::size_t i = 0; i < t.key.size(); ++i)
+      if (t.key[i].empty()) throw config_error(fmt::format("{}[{}]", k.path(), i), "must not be empty");
+  }
   return t;
 }
 
@@ -380,7 +387,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
   w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
                 "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
-                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema"});
+                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_string();
@@ -391,6 +398,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("parallel_tables")) c.parallel_tables = static_cast<int>(w.child("parallel_tables").as_int(1, 256));
   if (w.has("workers")) c.workers = static_cast<int>(w.child("workers").as_int(0, 256));
   if (w.has("stop_on_error")) c.stop_on_error = w.child("stop_on_error").as_bool();
+  if (w.has("views")) c.views = w.child("views").as_bool();
   if (w.has("poll_interval_ms")) c.poll_interval_ms = w.child("poll_interval_ms").as_int(1, 3'600'000);
   if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
   if (w.has("keep_defaults")) c.keep_defaults = w.child("keep_defaults").as_bool();
@@ -540,6 +548,16 @@ void validate_config(const Config& c) {
       throw config_error(base + ".where", "cannot be combined with query: put the filter in the query");
     if (!t.query.empty() && t.query.find(":last_value") == std::string::npos)
       throw config_error(base + ".query", "must reference :last_value (the last watermark seen)");
+    std::set<std::string> keys(t.key.begin(), t.key.end());
+    if (keys.size() != t.key.size()) throw config_error(base + ".key", "a column is listed twice");
+    if (!t.key.empty() && t.mode == TableMode::Replicate)
+      throw config_error(base + ".key", "mode replicate identifies rows by the source's own primary key; key is for mode copy or incremental");
+    for (std::size_t i = 0; i < t.key.size(); ++i) {
+      if (!listed.empty() && !listed.count(t.key[i]))
+        throw config_error(fmt::format("{}.key[{}]", base, i), fmt::format("\"{}\" is not in columns", t.key[i]));
+      if (std::find(t.exclude_columns.begin(), t.exclude_columns.end(), t.key[i]) != t.exclude_columns.end())
+        throw config_error(fmt::format("{}.key[{}]", base, i), fmt::format("\"{}\" is dropped by exclude_columns", t.key[i]));
+    }
     const DeleteSettings del = t.delete_settings.value_or(c.defaults.delete_settings);
     if (mode == TableMode::Incremental && t.delete_settings && del.strategy == DeleteStrategy::Soft)
       throw config_error(base + ".delete", "incremental mode does not see deletes: a delete strategy has no effect");

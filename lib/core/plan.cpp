@@ -68,6 +68,22 @@ std::string config_key_for(const Config& config, const TableId& id) {
   return {};
 }
 
+// An include pattern without wildcards that is the table's name ("schema.name" or "name").
+bool named_by_include(const Config& config, const TableId& id) {
+  const std::string full = id.to_string();
+  return std::any_of(config.include.begin(), config.include.end(), [&](const std::string& p) {
+    return p.find_first_of("*?[") == std::string::npos && (p == full || p == id.name);
+  });
+}
+
+// Why a view cannot be replicated, in the terms of the source's change log.
+std::string no_change_log(const std::string& source_dialect) {
+  if (source_dialect == "postgresql") return "PostgreSQL's logical replication carries the rows of base tables only";
+  if (source_dialect == "mysql") return "the MariaDB/MySQL binlog carries the rows of base tables only";
+  if (source_dialect == "sqlite") return "cdc's SQLite capture triggers fire on base tables only";
+  return "a change log carries the rows of base tables only";
+}
+
 const Column& column_or_throw(const TableSchema& table, const std::string& name, const std::string& where) {
   int i = table.index_of(name);
   if (i < 0) {
@@ -87,6 +103,22 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
   plan.source = source;
   plan.settings = config.settings_for(plan.key);
   plan.mode = *plan.settings.mode;
+  const std::string base = "tables." + plan.key;
+  if (source.view && plan.mode == TableMode::Replicate) {
+    // A view has no change log to follow. Asked for by name, that is an error; inherited from
+    // defaults.mode, the view is copied (at each start, like any mode copy table), as a user who
+    // selects views in a replicating session means.
+    auto it = key.empty() ? config.tables.end() : config.tables.find(key);
+    if (it != config.tables.end() && it->second.mode)
+      throw config_error(base + ".mode",
+                         fmt::format("{} is a view: mode replicate follows a change log, and a view has none ({}); "
+                                     "use mode: copy, or mode: incremental with a watermark column",
+                                     source.id.to_string(), no_change_log(source_dialect)));
+    plan.mode = TableMode::Copy;
+    plan.settings.mode = TableMode::Copy;
+    detail::logf(LogLevel::Info, "plan", source.id.to_string(),
+                 "a view: mode copy (a view has no change log to replicate); mode incremental with a watermark column follows it");
+  }
   if (*plan.settings.parallel_chunks == kAuto || *plan.settings.chunk_rows == kAuto) {
     AutoChunking a = auto_chunking(source.estimated_rows, source.estimated_bytes, std::thread::hardware_concurrency(),
                                    *plan.settings.parallel_chunks);
@@ -96,7 +128,6 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
                  a.parallel_chunks, *plan.settings.chunk_rows, source.estimated_rows, source.estimated_bytes);
   }
   const TableSettings& s = plan.settings;
-  const std::string base = "tables." + plan.key;
 
   // Projection: listed columns (in the listed order) or all, minus excluded ones.
   plan.read.id = source.id;
@@ -120,6 +151,21 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
   for (const auto& k : source.primary_key)
     if (plan.read.index_of(k) < 0) key_complete = false;
   if (key_complete) plan.read.primary_key = source.primary_key;
+  if (!s.key.empty()) {
+    // A configured key: the row identity of a view or of a table without a primary key.
+    if (source.has_primary_key())
+      throw config_error(base + ".key", fmt::format("{} has a primary key ({}); key is for views and tables without one",
+                                                   source.id.to_string(), fmt::join(source.primary_key, ", ")));
+    if (plan.mode == TableMode::Replicate)
+      throw config_error(base + ".key", "mode replicate identifies rows by the source's own primary key; key is for mode copy or incremental");
+    for (std::size_t i = 0; i < s.key.size(); ++i) {
+      const std::string where = fmt::format("{}.key[{}]", base, i);
+      column_or_throw(source, s.key[i], where);
+      if (plan.read.index_of(s.key[i]) < 0)
+        throw config_error(where, fmt::format("\"{}\" must be among the copied columns", s.key[i]));
+    }
+    plan.read.primary_key = s.key;
+  }
   if (!key_complete && source.has_primary_key() && plan.mode == TableMode::Replicate)
     throw config_error(s.columns.empty() ? base + ".exclude_columns" : base + ".columns",
                        fmt::format("mode replicate needs the primary key ({}) among the copied columns",
@@ -152,6 +198,13 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
     plan.target_from_read.push_back(static_cast<int>(i));
   }
   for (const auto& k : plan.read.primary_key) plan.target.schema.primary_key.push_back(renamed(k));
+  // A configured key is the target's primary key: its columns cannot hold NULL there (a view
+  // reports every column nullable).
+  if (!s.key.empty())
+    for (auto& c : plan.target.schema.columns)
+      if (std::find(plan.target.schema.primary_key.begin(), plan.target.schema.primary_key.end(), c.name) !=
+          plan.target.schema.primary_key.end())
+        c.nullable = false;
   plan.target.deletes = *s.delete_settings;
   if (plan.target.deletes.strategy == DeleteStrategy::Soft) {
     if (names.count(plan.target.deletes.column))
@@ -178,6 +231,11 @@ TablePlan plan_table(const Config& config, const TableSchema& source, const std:
 
 bool table_selected(const Config& config, const TableId& table) {
   return any_match(config.include, table) && !any_match(config.exclude, table);
+}
+
+bool discovered_selected(const Config& config, const TableSchema& table) {
+  if (!table_selected(config, table.id)) return false;
+  return !table.view || config.views || !config_key_for(config, table.id).empty() || named_by_include(config, table.id);
 }
 
 std::int64_t TablePlan::values_changed() const {
@@ -228,9 +286,11 @@ std::vector<TablePlan> plan_tables(const Config& config, SourceConnector& source
     std::string key = config_key_for(config, t.id);
     if (!key.empty()) used_keys.insert(key);
     if (!table_selected(config, t.id)) {
-      detail::logf(LogLevel::Warn, "plan", t.id.to_string(), "tables.{} is configured but excluded by include/exclude; skipped", key);
+      if (!key.empty())
+        detail::logf(LogLevel::Warn, "plan", t.id.to_string(), "tables.{} is configured but excluded by include/exclude; skipped", key);
       continue;
     }
+    if (!discovered_selected(config, t)) continue;  // a view, without views: true
     plans.push_back(plan_table(config, t, key, mapper, source.dialect(), target_dialect, max_identifier_length));
   }
   for (const auto& [key, settings] : config.tables) {

@@ -251,7 +251,8 @@ TableVerifyResult verify_table(SourceConnector& source, SourceConnector& target,
       src_cols.push_back(p.source_name);
       dst_cols.push_back(p.target_name);
     }
-    for (const auto& k : src.primary_key) {
+    // Rows are matched by the key the copy wrote them by (a view's configured key included).
+    for (const auto& k : plan.read.primary_key) {
       auto it = std::find_if(pairs.begin(), pairs.end(), [&](const Pair& p) { return p.source_name == k; });
       if (it == pairs.end()) {
         src_key.clear();
@@ -330,6 +331,7 @@ VerifyReport verify(SourceConnector& source, SourceConnector& target, const Veri
     cfg.include = options.include;
     cfg.exclude = options.exclude;
   }
+  cfg.views = cfg.views || options.views;
   std::vector<TablePlan> plans =
       plan_tables(cfg, source, *make_type_mapper(cfg), target.dialect(), target.max_identifier_length());
   const std::size_t n = plans.size();

@@ -504,17 +504,20 @@ class MysqlSource final : public SourceConnector {
     std::string filter = only.empty() ? "" : " AND TABLE_NAME = " + conn.quoted(only);
     std::map<std::string, TableSchema> tables;
     std::vector<std::string> order;
-    for (auto& r : conn.rows("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, TABLE_COMMENT FROM information_schema.TABLES WHERE "
-                             "TABLE_SCHEMA = " + db + " AND TABLE_TYPE = 'BASE TABLE'" + filter + " ORDER BY TABLE_NAME")) {
+    for (auto& r : conn.rows("SELECT TABLE_NAME, TABLE_ROWS, DATA_LENGTH, TABLE_COMMENT, TABLE_TYPE = 'VIEW' FROM "
+                             "information_schema.TABLES WHERE TABLE_SCHEMA = " + db +
+                             " AND TABLE_TYPE IN ('BASE TABLE', 'VIEW')" + filter + " ORDER BY TABLE_NAME")) {
       std::string name = r[0].value_or("");
       if (name.rfind("_cdc_", 0) == 0) continue;
       TableId id(name);  // one database per URL: names are unqualified, like the destination's
       if (wanted && !wanted(id)) continue;
       TableSchema t;
       t.id = id;
-      t.estimated_rows = to_i64(r[1]);
-      t.estimated_bytes = to_i64(r[2]);
-      t.comment = r[3].value_or("");
+      t.view = r[4].value_or("0") == "1";
+      // A view has no statistics (and its TABLE_COMMENT is the word VIEW).
+      t.estimated_rows = t.view ? -1 : to_i64(r[1]);
+      t.estimated_bytes = t.view ? -1 : to_i64(r[2]);
+      if (!t.view) t.comment = r[3].value_or("");
       tables.emplace(name, std::move(t));
       order.push_back(name);
     }
@@ -643,7 +646,23 @@ class MysqlSource final : public SourceConnector {
       if (it != tables.end()) it->second.primary_key.push_back(r[1].value_or(""));
     }
     std::vector<TableSchema> out;
-    for (auto& name : order) out.push_back(std::move(tables[name]));
+    for (auto& name : order) {
+      TableSchema& t = tables[name];
+      if (t.view && t.columns.empty()) {
+        // MariaDB lists a view whose query no longer works (a table it reads was dropped) without columns.
+        detail::logf(LogLevel::Warn, "mysql.source", name, "view skipped: MariaDB reports no columns for it (is it still valid?)");
+        continue;
+      }
+      for (auto& c : t.columns)
+        if (t.view) {
+          // What the view's columns repeat of the tables under them is not the view's: its target
+          // is a plain table holding the rows.
+          c.identity = false;
+          c.generated.clear();
+          c.on_update.clear();
+        }
+      out.push_back(std::move(t));
+    }
     return out;
   }
 

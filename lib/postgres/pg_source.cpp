@@ -242,13 +242,14 @@ class PgSource final : public SourceConnector {
         "       FROM pg_partition_tree(c.oid) t JOIN pg_class p ON p.oid = t.relid WHERE t.isleaf) "
         "  ELSE c.reltuples::bigint END, "
         "  CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0) FROM pg_partition_tree(c.oid) t) "
-        "  ELSE pg_relation_size(c.oid) END "
+        "  ELSE pg_relation_size(c.oid) END, c.relkind IN ('v', 'm') "
         "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm') AND NOT c.relispartition "
         "  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'cdc_metadata') "
         "  AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%' "
         "  AND c.relname NOT LIKE '\\_cdc\\_%' "
-        // Tables an extension owns (PostGIS's spatial_ref_sys): the extension makes them at the target.
+        // Tables and views an extension owns (PostGIS's spatial_ref_sys, geometry_columns) are not
+        // the user's: the extension makes them at the target.
         "  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e') "
         "ORDER BY n.nspname, c.relname",
         "discovery");
@@ -259,9 +260,10 @@ class PgSource final : public SourceConnector {
       if (wanted && !wanted(id)) continue;
       oids.push_back(r.text(i, 0));
       TableSchema t = describe(c, r.text(i, 0), id);
-      t.estimated_rows = r.int64(i, 3);
-      t.estimated_bytes = r.int64(i, 4);
-      if (t.estimated_rows <= 0) {
+      t.view = r.text(i, 5) == "t";  // a view or a materialized view: no change log
+      t.estimated_rows = t.view ? -1 : r.int64(i, 3);
+      t.estimated_bytes = t.view ? -1 : r.int64(i, 4);
+      if (!t.view && t.estimated_rows <= 0) {
         // Never analysed (reltuples -1) or empty: an exact count is cheap enough for small tables
         // and right for the rest.
         if (t.estimated_rows < 0 || t.estimated_bytes > 0)

@@ -249,11 +249,12 @@ Value Stmt::column_value(int i, TypeId type) const {
 TableInfo read_table_info(Db& db, const std::string& table) {
   TableInfo info;
   {
-    Stmt s(db, "SELECT wr FROM pragma_table_list WHERE name = ?1 AND schema = 'main'", "table " + table);
+    Stmt s(db, "SELECT wr, type FROM pragma_table_list WHERE name = ?1 AND schema = 'main'", "table " + table);
     s.bind_text(1, table);
     if (!s.step()) return info;
     info.exists = true;
     info.without_rowid = s.column_int64(0) != 0;
+    info.view = s.column_text(1) == "view";
   }
   Stmt s(db, "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1, 'main') ORDER BY cid",
          "table " + table);

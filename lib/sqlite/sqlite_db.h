@@ -127,6 +127,7 @@ struct TableInfo {
   std::map<std::string, bool> generated;
   bool exists = false;
   bool without_rowid = false;
+  bool view = false;  // a view: no rowid, no key of its own
 };
 TableInfo read_table_info(Db& db, const std::string& table);
 

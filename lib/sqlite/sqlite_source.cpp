@@ -36,7 +36,7 @@ bool iequals(std::string_view a, std::string_view b) {
 // The name under which a rowid table's rowid is reachable, or "" when every alias is shadowed by a
 // column (or the table has no rowid).
 std::string rowid_name(const TableInfo& info) {
-  if (info.without_rowid) return {};
+  if (info.without_rowid || info.view) return {};
   for (const char* cand : {"rowid", "_rowid_", "oid"}) {
     bool shadowed = std::any_of(info.columns.begin(), info.columns.end(),
                                 [&](const Column& c) { return iequals(c.name, cand); });
@@ -136,24 +136,39 @@ class SqliteSource final : public SourceConnector {
 
   std::vector<TableSchema> discover(const std::function<bool(const TableId&)>& wanted) override {
     Db db = open_read();
-    std::vector<std::string> names;
+    std::vector<std::pair<std::string, bool>> names;  // name, view
     {
       Stmt s(db,
-             "SELECT s.name FROM sqlite_schema s JOIN pragma_table_list l ON l.schema = 'main' AND l.name = s.name "
-             "WHERE s.type = 'table' AND l.type = 'table' AND lower(substr(s.name, 1, 7)) <> 'sqlite_' "
+             "SELECT s.name, s.type = 'view' FROM sqlite_schema s JOIN pragma_table_list l ON l.schema = 'main' AND l.name = s.name "
+             "WHERE s.type IN ('table', 'view') AND l.type = s.type AND lower(substr(s.name, 1, 7)) <> 'sqlite_' "
              "AND substr(s.name, 1, 5) <> '_cdc_' ORDER BY s.name");
-      while (s.step()) names.push_back(s.column_text(0));
+      while (s.step()) names.emplace_back(s.column_text(0), s.column_int64(1) != 0);
     }
     std::vector<TableSchema> out;
-    for (auto& name : names) {
+    for (auto& [name, is_view] : names) {
       TableId id(name);
       if (wanted && !wanted(id)) continue;
-      TableInfo info = read_table_info(db, name);
+      TableInfo info;
+      try {
+        info = read_table_info(db, name);
+      } catch (const Error& err) {
+        if (!is_view) throw;
+        // A view whose query no longer compiles (a table it reads was dropped) has no columns.
+        detail::logf(LogLevel::Warn, "sqlite.source", name, "view skipped: {}", err.what());
+        continue;
+      }
       if (!info.exists) continue;
       TableSchema t;
       t.id = id;
       t.columns = std::move(info.columns);
       t.primary_key = std::move(info.primary_key);
+      if (info.view) {
+        // Columns that are expressions have no declared type (TypeId::Unknown: every value kept
+        // as SQLite stores it where the target allows, see docs/schema-objects.md).
+        t.view = true;
+        out.push_back(std::move(t));
+        continue;
+      }
       read_objects(db, info, t);
       Stmt c(db, "SELECT count(*) FROM " + quote_ident(name), where_of(id));
       c.step();
@@ -166,6 +181,7 @@ class SqliteSource final : public SourceConnector {
   std::vector<SnapshotChunk> plan_snapshot(const TableSchema& table, const SnapshotPlanOptions& options) override {
     Db db = open_read();
     TableInfo info = table_info(db, table.id);
+    if (info.view) info.primary_key = table.primary_key;  // its configured key, if any
     const std::string t = quote_ident(table.id.name);
     std::string rid = rowid_name(info);
     const std::int64_t chunk_rows =
@@ -223,6 +239,7 @@ class SqliteSource final : public SourceConnector {
     const TableSchema& schema = req.schema;
     Db db = open_read();
     TableInfo info = table_info(db, schema.id);
+    if (info.view) info.primary_key = schema.primary_key;  // its configured key, if any
     std::string rid = rowid_name(info);
     std::string sql = fmt::format("SELECT {} FROM {}", column_list(schema.columns), quote_ident(schema.id.name));
     std::vector<std::string> conds;

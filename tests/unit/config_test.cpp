@@ -195,3 +195,26 @@ tables:
   CHECK(error_of("source: \"sqlite:///a.db\"\ndestination: \"sqlite:///b.db\"\nmax_held_log: {size: 1}\n") ==
         "max_held_log.size: unknown key (known keys: bytes, age)");
 }
+
+TEST_CASE("config: views and a per-table key", "[unit][config][views]") {
+  const std::string head = "source: sqlite:///a.db\ndestination: sqlite:///b.db\n";
+  auto c = cdc::parse_config_yaml(head + "views: true\ntables:\n  order_totals:\n    key: [customer_id, day]\n"
+                                         "  big_orders:\n    key: order_id\n    mode: incremental\n    watermark: seq\n");
+  CHECK(c.views);
+  CHECK(c.tables.at("order_totals").key == std::vector<std::string>{"customer_id", "day"});
+  CHECK(c.tables.at("big_orders").key == std::vector<std::string>{"order_id"});  // one column without brackets
+  CHECK(c.settings_for("big_orders").key == std::vector<std::string>{"order_id"});
+  CHECK_FALSE(cdc::parse_config_yaml(head).views);  // base tables only by default
+  CHECK(cdc::parse_config_json(R"({"source":"a://","destination":"b://","views":true,"tables":{"v":{"key":["a"]}}})").views);
+
+  CHECK(error_of(head + "views: maybe\n") == "views: expected true or false, got maybe");
+  CHECK(error_of(head + "tables:\n  v:\n    key: []\n") == "tables.v.key: must list at least one column");
+  CHECK(error_of(head + "tables:\n  v:\n    key: [a, \"\"]\n") == "tables.v.key[1]: must not be empty");
+  CHECK(error_of(head + "tables:\n  v:\n    key: [a, a]\n") == "tables.v.key: a column is listed twice");
+  CHECK(error_of(head + "tables:\n  v:\n    key: a\n    mode: replicate\n") ==
+        "tables.v.key: mode replicate identifies rows by the source's own primary key; key is for mode copy or incremental");
+  CHECK(error_of(head + "tables:\n  v:\n    key: a\n    columns: [b]\n") == "tables.v.key[0]: \"a\" is not in columns");
+  CHECK(error_of(head + "tables:\n  v:\n    key: a\n    exclude_columns: [a]\n") ==
+        "tables.v.key[0]: \"a\" is dropped by exclude_columns");
+  CHECK(error_of(head + "tables:\n  v:\n    keys: [a]\n").rfind("tables.v.keys: unknown key", 0) == 0);
+}

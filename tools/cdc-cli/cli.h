@@ -59,9 +59,11 @@ void print_schema_report(const cdc::SchemaObjectReport& report, const std::strin
 struct TableSelection {
   std::vector<std::string> include;  // --tables (comma-separated, repeatable); empty = keep
   std::vector<std::string> exclude;  // --exclude
+  bool views = false;                // --views: views matched by the patterns too
 };
 void add_selection_options(CLI::App& sub, TableSelection& selection);
-// Applies --tables/--exclude to a config's include/exclude (only those given replace the config's).
+// Applies --tables/--exclude to a config's include/exclude (only those given replace the config's);
+// --views turns Config::views on.
 void apply_selection(const TableSelection& selection, cdc::Config& config);
 
 }  // namespace cdc_cli

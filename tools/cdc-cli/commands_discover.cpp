@@ -28,6 +28,7 @@ boost::json::object table_json(const cdc::TableSchema& t) {
   o["schema"] = t.id.schema;
   o["name"] = t.id.name;
   o["id"] = t.id.to_string();
+  o["kind"] = t.view ? "view" : "table";
   o["estimated_rows"] = t.estimated_rows;
   o["estimated_bytes"] = t.estimated_bytes;
   boost::json::array pk;
@@ -49,7 +50,8 @@ boost::json::object table_json(const cdc::TableSchema& t) {
 }
 
 std::string table_text(const cdc::TableSchema& t) {
-  std::string head = fmt::format("{}  (~{} rows", t.id.to_string(), group_digits(t.estimated_rows));
+  std::string head = t.view ? fmt::format("{}  (view", t.id.to_string())
+                            : fmt::format("{}  (~{} rows", t.id.to_string(), group_digits(t.estimated_rows));
   if (t.has_primary_key()) {
     head += ", key ";
     for (std::size_t i = 0; i < t.primary_key.size(); ++i) head += (i ? "," : "") + t.primary_key[i];
@@ -99,6 +101,9 @@ int run_discover(const DiscoverArgs& args) {
     }
   } else {
     tables = source->discover([&](const cdc::TableId& id) { return cdc::table_selected(config, id); });
+    tables.erase(std::remove_if(tables.begin(), tables.end(),
+                                [&](const cdc::TableSchema& t) { return !cdc::discovered_selected(config, t); }),
+                 tables.end());
   }
 
   if (args.format == OutputFormat::Json) {

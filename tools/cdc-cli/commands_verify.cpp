@@ -84,6 +84,7 @@ int run_verify(const VerifyArgs& args) {
     throw cdc::config_error("verify", "give SOURCE and DESTINATION URLs, or -c CONFIG");
   if (!args.selection.include.empty()) options.include = args.selection.include;
   if (!args.selection.exclude.empty()) options.exclude = args.selection.exclude;
+  options.views = args.selection.views;
   options.max_differences = args.max_differences;
   options.parallel = args.parallel;
 

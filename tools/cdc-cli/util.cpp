@@ -64,11 +64,15 @@ void add_selection_options(CLI::App& sub, TableSelection& selection) {
   sub.add_option("--exclude", selection.exclude,
                  "Skip tables matching these glob patterns (comma-separated or repeated)")
       ->delimiter(',');
+  sub.add_flag("--views", selection.views,
+               "Views matching the patterns too, copied as tables holding their rows (read whole, or by a configured "
+               "key); without it a view is taken only when named exactly in --tables or under tables: in the config");
 }
 
 void apply_selection(const TableSelection& selection, cdc::Config& config) {
   if (!selection.include.empty()) config.include = selection.include;
   if (!selection.exclude.empty()) config.exclude = selection.exclude;
+  if (selection.views) config.views = true;
 }
 
 }  // namespace cdc_cli

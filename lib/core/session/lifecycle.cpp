@@ -293,6 +293,7 @@ void Lifecycle::created(const TableId& id) {
   }
   std::vector<TableSchema> found = e_.source->discover([&](const TableId& x) { return x == id; });
   if (found.empty()) return;  // gone again
+  if (!discovered_selected(*cfg, found.front())) return;  // a view the config does not take
   // Its settings under tables.<schema.name> or tables.<name>, as planning at start finds them.
   std::string key = cfg->tables.count(id.to_string()) ? id.to_string() : cfg->tables.count(id.name) ? id.name : std::string();
   TablePlan plan = e_.plan_for(found.front(), key);
@@ -335,6 +336,8 @@ void Lifecycle::discover() {
   std::vector<TableSchema> found;
   try {
     found = e_.source->discover([&](const TableId& id) { return table_selected(*cfg, id); });
+    found.erase(std::remove_if(found.begin(), found.end(), [&](const TableSchema& s) { return !discovered_selected(*cfg, s); }),
+                found.end());
   } catch (const Error& err) {
     logf(LogLevel::Warn, "session", "", "looking at the source's tables failed: {}", err.what());
     return;

@@ -188,11 +188,13 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
     t.source_seen = Ledger::decode_schema(text, t.id);
     t.source_seen.id = described.id;
     // The ledger keeps the columns the target reflects; keys, indexes and foreign keys are the
-    // source's as they are now (foreign keys decide which cascades are derived).
+    // source's as they are now (foreign keys decide which cascades are derived), and so is
+    // whether it is a view (a re-plan must not take a view for a table it could replicate).
     t.source_seen.indexes = described.indexes;
     t.source_seen.foreign_keys = described.foreign_keys;
     t.source_seen.checks = described.checks;
     t.source_seen.comment = described.comment;
+    t.source_seen.view = described.view;
   } else {
     // Written by a cdc that did not record schemas: what the source has now is the baseline.
     t.source_seen = described;

@@ -131,9 +131,10 @@ std::vector<SnapshotChunk> SnapshotPool::plan_chunks(const TableState& t) {
   SnapshotPlanOptions options;
   options.chunk_rows = *t.plan.settings.chunk_rows;
   options.min_chunks = *t.plan.settings.parallel_chunks;
-  // A replicated table without a key is read as one chunk at one position: replaying changes
-  // over rows already copied would double them, since nothing identifies a row.
-  options.whole_table = t.mode == TableMode::Replicate && t.plan.read.primary_key.empty();
+  // Read as one chunk: a replicated table without a key, at one position (replaying changes over
+  // rows already copied would double them, since nothing identifies a row); and a view without a
+  // configured key, which has no physical position (rowid, ctid) to split it by.
+  options.whole_table = t.plan.read.primary_key.empty() && (t.mode == TableMode::Replicate || t.plan.source.view);
   auto chunks = e_.source->plan_snapshot(t.plan.read, options);
   if (chunks.empty()) chunks.push_back(SnapshotChunk{});
   for (std::size_t i = 0; i < chunks.size(); ++i) {
