@@ -116,8 +116,9 @@ TablePlan plan_one(const Config& config, const TableSchema& source, const std::s
                                      source.id.to_string(), no_change_log(source_dialect)));
     plan.mode = TableMode::Copy;
     plan.settings.mode = TableMode::Copy;
-    detail::logf(LogLevel::Info, "plan", source.id.to_string(),
-                 "a view: mode copy (a view has no change log to replicate); mode incremental with a watermark column follows it");
+    detail::logf(LogLevel::Warn, "plan", source.id.to_string(),
+                 "a view is not replicated (a view has no change log to follow): it is copied at each start instead; "
+                 "mode incremental with a watermark column follows it");
   }
   if (*plan.settings.parallel_chunks == kAuto || *plan.settings.chunk_rows == kAuto) {
     AutoChunking a = auto_chunking(source.estimated_rows, source.estimated_bytes, std::thread::hardware_concurrency(),
