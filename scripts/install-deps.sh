@@ -15,9 +15,10 @@ build_pkgs=(
   libmariadb-dev
   libfmt-dev catch2 libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libxxhash-dev
+  librdkafka-dev libhiredis-dev  # Kafka and Redis Streams destinations (lib/kafka, lib/redis)
   clang-14 libclang-rt-14-dev  # the clang + ThreadSanitizer step of scripts/test.sh
 )
-server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
+server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client redis-server)  # redis-server: the Redis Streams tests
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
 
 missing() {
