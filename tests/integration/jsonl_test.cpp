@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #ifdef CDC_CLI_PATH
 
@@ -48,13 +49,10 @@ TEST_CASE("jsonl: copy to standard output writes one event per line", "[sqlite][
   REQUIRE(run_cli({"copy", url(f.src), "jsonl://-"}, "", f.log, stdout_file).code == 0);
   std::ifstream in(stdout_file);
   std::string line;
-  int n = 0;
-  while (std::getline(in, line)) {
-    auto v = boost::json::parse(line);
-    CHECK(v.at("op") == "r");
-    ++n;
-  }
-  CHECK(n == 100 + 25 + 25);
+  std::map<std::string, int> ops;
+  while (std::getline(in, line)) ++ops[std::string(boost::json::parse(line).at("op").as_string())];
+  // Each table's snapshot starts with a truncate; nothing but events is on standard output.
+  CHECK(ops == std::map<std::string, int>{{"r", 100 + 25 + 25}, {"t", 3}});
 }
 
 TEST_CASE("jsonl: bad URL parameters are errors naming them", "[sqlite][jsonl]") {
@@ -72,10 +70,10 @@ TEST_CASE("jsonl: bad URL parameters are errors naming them", "[sqlite][jsonl]")
 
 TEST_CASE("jsonl: SIGKILL mid-snapshot or mid-stream, then restart: the replay still rebuilds exactly", "[sqlite][jsonl][crash]") {
   for (const char* point : {"snapshot.chunk_committed:2", "jsonl.before_checkpoint:3", "stream.batch_committed:3",
-                            "stream.before_commit:2", "jsonl.before_checkpoint:12"}) {
+                            "stream.before_commit:2", "jsonl.before_checkpoint:4"}) {
     DYNAMIC_SECTION(point) {
       Fixture f(12000);
-      bool in_stream = std::string(point).rfind("stream", 0) == 0 || std::string(point) == "jsonl.before_checkpoint:12";
+      bool in_stream = std::string(point).rfind("stream", 0) == 0 || std::string(point) == "jsonl.before_checkpoint:4";
       if (in_stream) {
         REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
         f.write_changes(300, 11);

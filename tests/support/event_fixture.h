@@ -35,6 +35,7 @@ struct Exit {
 
 inline Exit run_cli(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log,
              const std::string& out = "/dev/null") {
+  std::fflush(nullptr);  // or the child's freopen writes what the parent had buffered
   pid_t pid = ::fork();
   if (pid == 0) {
     if (!crash_at.empty()) ::setenv("CDC_CRASH_AT", crash_at.c_str(), 1);

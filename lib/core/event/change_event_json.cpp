@@ -74,7 +74,7 @@ const char* schema_name(ColumnForm f) {
 }
 
 [[noreturn]] void bad_value(const TableId& t, const Column& c, const Value& v, const std::string& why) {
-  throw Error(ErrorKind::Conversion, fmt::format("column {}.{}: {} {}", t.to_string(), c.name, v.to_display(), why), false,
+  throw Error(ErrorKind::Conversion, fmt::format("{} {}", v.to_display(), why), false,
               fmt::format("column {}.{}", t.to_string(), c.name));
 }
 
