@@ -330,11 +330,24 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
 
   void produce(const std::string& topic, int partition, const std::string* key, const std::string* value, Delivery* d) {
     for (;;) {
-      rd_kafka_resp_err_t err = rd_kafka_producev(
-          rk_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-          RD_KAFKA_V_KEY(key ? key->data() : nullptr, key ? key->size() : 0),
-          RD_KAFKA_V_VALUE(value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0), RD_KAFKA_V_OPAQUE(d),
-          RD_KAFKA_V_END);
+      // rd_kafka_produceva: the RD_KAFKA_V_* macros of rd_kafka_producev are GNU statement expressions.
+      rd_kafka_vu_t vu[6];
+      vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+      vu[0].u.cstr = topic.c_str();
+      vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+      vu[1].u.i32 = partition;
+      vu[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+      vu[2].u.i = RD_KAFKA_MSG_F_COPY;
+      vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+      vu[3].u.mem.ptr = key ? const_cast<char*>(key->data()) : nullptr;
+      vu[3].u.mem.size = key ? key->size() : 0;
+      vu[4].vtype = RD_KAFKA_VTYPE_VALUE;
+      vu[4].u.mem.ptr = value ? const_cast<char*>(value->data()) : nullptr;
+      vu[4].u.mem.size = value ? value->size() : 0;
+      vu[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+      vu[5].u.ptr = d;
+      KError produced{rd_kafka_produceva(rk_.get(), vu, 6)};
+      rd_kafka_resp_err_t err = produced ? rd_kafka_error_code(produced.get()) : RD_KAFKA_RESP_ERR_NO_ERROR;
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
       if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         rd_kafka_poll(rk_.get(), 50);
