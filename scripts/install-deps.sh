@@ -15,9 +15,11 @@ build_pkgs=(
   libmariadb-dev
   libfmt-dev catch2 libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libxxhash-dev
+  librdkafka-dev libhiredis-dev  # Kafka and Redis Streams destinations (lib/kafka, lib/redis)
   clang-14 libclang-rt-14-dev  # the clang + ThreadSanitizer step of scripts/test.sh
 )
-server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client)  # postgis: spatial columns (tests/hetero)
+# postgis: spatial columns (tests/hetero); redis-server: the Redis Streams tests
+server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client redis-server)
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
 
 missing() {

@@ -93,6 +93,15 @@ struct DestinationCapabilities {
   bool schema_objects = false;
 };
 
+// Where a session's changes come from, told to the destination once when the session opens it
+// (DestinationConnector::describe_source). Event destinations put it in every change event.
+struct SourceInfo {
+  std::string connector;  // the source's dialect: "postgresql", "mysql", "sqlite"
+  std::string session;    // the session's name
+  std::string name;       // the config's `name`; empty when the config has none
+  std::string database;   // the source's database (PostgreSQL, MariaDB) or the SQLite file's stem
+};
+
 // What a destination made of schema objects, and what it could not (and why): shown in logs, in
 // the copy's summary and by `discover --to`. Nothing is left out without an entry here.
 struct SchemaObjectReport {
@@ -238,6 +247,11 @@ class CDC_API DestinationConnector {
  public:
   virtual ~DestinationConnector() = default;
   virtual std::string dialect() const = 0;
+  // Called once by the session right after it opens the destination, before dialect() or any
+  // other call. SQL destinations ignore it; event destinations (Kafka, Redis, JSON lines) name
+  // the source in each event and take its dialect as their own, so values reach them as the
+  // source has them (no cross-dialect type rule applies).
+  virtual void describe_source(const SourceInfo& source) { (void)source; }
   // What this destination can do (see DestinationCapabilities). Must not change over its life.
   virtual DestinationCapabilities capabilities() const { return {}; }
   // capabilities().ddl: the DDL prepare_table would run for a table that does not exist yet.

@@ -25,6 +25,9 @@ struct CDC_API ConnectorUrl {
   std::string host;
   int port = 0;
   std::string path;  // database name or file path, percent-decoded
+  // Every "host:port" of a host list ("kafka://h1:9092,h2:9092"), in order; host and port above
+  // are the first one's. One entry for a single host; empty without a host.
+  std::vector<std::string> hosts;
   std::map<std::string, std::string> params;
   std::string text;  // the URL as given
 

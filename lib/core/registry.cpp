@@ -79,6 +79,25 @@ ConnectorUrl ConnectorUrl::parse(const std::string& url) {
     u.user = percent_decode(userinfo.substr(0, c));
     if (c != std::string::npos) u.password = percent_decode(userinfo.substr(c + 1));
   }
+  // A host list "h1:p1,h2:p2,[v6]:p3": each entry is checked like a single host; the first one
+  // is also host and port.
+  if (authority.find(',') != std::string::npos) {
+    std::size_t start = 0;
+    ConnectorUrl first;
+    for (;;) {
+      auto comma = authority.find(',', start);
+      std::string one = authority.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (one.empty()) throw config_error("url", fmt::format("\"{}\": empty host in the host list", redact_url(url)));
+      ConnectorUrl h = parse(u.scheme + "://" + one);
+      if (first.host.empty()) first = h;
+      u.hosts.push_back(h.hosts.at(0));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    u.host = first.host;
+    u.port = first.port;
+    return u;
+  }
   // host, host:port, [v6]:port
   std::string host = authority;
   std::string port;
@@ -103,22 +122,37 @@ ConnectorUrl ConnectorUrl::parse(const std::string& url) {
     if (u.port <= 0 || u.port > 65535)
       throw config_error("url", fmt::format("\"{}\": port {} out of range", redact_url(url), port));
   }
+  if (!u.host.empty()) {
+    const bool v6 = u.host.find(':') != std::string::npos;
+    u.hosts.push_back((v6 ? "[" + u.host + "]" : u.host) + (u.port ? ":" + std::to_string(u.port) : ""));
+  }
   return u;
 }
 
 std::string ConnectorUrl::redacted() const { return redact_url(text); }
 
 namespace {
-// "?password=secret" and "&password=secret" -> "password=***".
+// The values of query parameters that hold secrets ("password", and librdkafka's
+// "sasl.password", "ssl.key.password", ...) -> "***".
 std::string redact_url_params(std::string url) {
-  for (const char* key : {"?password=", "&password="}) {
-    auto p = url.find(key);
-    if (p == std::string::npos) continue;
-    auto start = p + std::char_traits<char>::length(key);
-    auto end = url.find('&', start);
-    url = url.substr(0, start) + "***" + (end == std::string::npos ? "" : url.substr(end));
+  auto q = url.find('?');
+  if (q == std::string::npos) return url;
+  std::string out = url.substr(0, q + 1);
+  std::size_t start = q + 1;
+  for (;;) {
+    auto amp = url.find('&', start);
+    std::string kv = url.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+    auto eq = kv.find('=');
+    std::string key = kv.substr(0, eq);
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool secret = key == "password" || (key.size() > 8 && key.compare(key.size() - 8, 8, "password") == 0 &&
+                                              (key[key.size() - 9] == '.' || key[key.size() - 9] == '_'));
+    out += secret && eq != std::string::npos ? kv.substr(0, eq + 1) + "***" : kv;
+    if (amp == std::string::npos) break;
+    out += '&';
+    start = amp + 1;
   }
-  return url;
+  return out;
 }
 }  // namespace
 

@@ -41,4 +41,6 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/writer/change_reducer.cpp
   ${CMAKE_CURRENT_LIST_DIR}/writer/error_context.cpp
   ${CMAKE_CURRENT_LIST_DIR}/writer/key_set.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/event/change_event_json.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/event/event_destination.cpp
 )

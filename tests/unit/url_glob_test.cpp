@@ -25,6 +25,18 @@ TEST_CASE("connector URLs parse into their parts", "[unit][url]") {
   CHECK(v6.host == "::1");
   CHECK(v6.port == 3307);
   CHECK(v6.password.empty());
+  CHECK(v6.hosts == std::vector<std::string>{"[::1]:3307"});
+
+  // A host list (Kafka bootstrap servers) splits into its hosts; the first is host and port.
+  auto list = cdc::ConnectorUrl::parse("kafka://h1:9092,h2:9093,[::1]:9094?topic_prefix=shop&acks=all");
+  CHECK(list.host == "h1");
+  CHECK(list.port == 9092);
+  CHECK(list.hosts == std::vector<std::string>{"h1:9092", "h2:9093", "[::1]:9094"});
+  CHECK(list.params.at("topic_prefix") == "shop");
+  CHECK(cdc::ConnectorUrl::parse("kafka://h1:9092?sasl.username=u&sasl.password=s3&ssl.key.password=k&mypassword=x").redacted() ==
+        "kafka://h1:9092?sasl.username=u&sasl.password=***&ssl.key.password=***&mypassword=x");
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("kafka://h1:9092,,h2:9092"), "url: \"kafka://h1:9092,,h2:9092\": empty host in the host list");
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("kafka://h1:9092,h2:x"), "url: \"kafka://h2:x\": port \"x\" is not a number");
 
   CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("shop.db"), "url: \"shop.db\" is not a connector URL (expected scheme://...)");
   CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("postgresql://u:secret@h:99999/db"),

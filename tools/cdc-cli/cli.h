@@ -2,6 +2,8 @@
 // Everything here is single-threaded except where a comment says otherwise.
 #pragma once
 
+#include <cstdio>
+
 #include <cdc/cdc.h>
 
 #include <CLI/CLI.hpp>
@@ -49,6 +51,10 @@ std::string format_rate(double rows_per_second);
 
 // Writes `text` followed by a newline to stdout (the only stream data goes to).
 void print_line(const std::string& text);
+// Where summaries and reports go: standard output, unless the session writes its data there
+// (jsonl://-), in which case they go to standard error.
+std::FILE* report_stream();
+void set_report_stream(std::FILE* stream);
 // `error: <message>` on stderr.
 void print_error(const std::string& message);
 // A schema-object report on stdout: what was done, then what was not (with the reason), then a

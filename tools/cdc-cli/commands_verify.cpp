@@ -101,7 +101,8 @@ void add_verify_command(CLI::App& app, CommandFn& selected) {
   auto* sub = app.add_subcommand("verify", "Compare source and destination tables by row count and checksum");
   sub->add_option("source", args->source, "Source connector URL (default with -c: the config's source)");
   sub->add_option("destination", args->destination,
-                  "Destination connector URL (default with -c: the config's destination)");
+                  "Destination connector URL (default with -c: the config's destination); a database: event "
+                  "destinations (jsonl, kafka, redis) hold events, not tables, and cannot be compared");
   sub->add_option("-c,--config", args->config_path,
                   "Replication config: its renames, targets, column lists and excludes say how tables map")
       ->check(CLI::ExistingFile);

@@ -378,8 +378,8 @@ void print_schema_summary(const cdc::SchemaObjectReport& report) {
   std::string out = fmt::format("schema objects: {} created, {} not created{}\n", report.created.size(), report.skipped.size(),
                                 report.skipped.empty() ? "" : ":");
   for (const auto& s : report.skipped) out += "  " + s + "\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(out.data(), 1, out.size(), report_stream());
+  std::fflush(report_stream());
 }
 
 void StderrLogSink::write(const cdc::LogRecord& record) {
@@ -414,8 +414,8 @@ void print_summary(const cdc::SessionStatus& status, const ProgressDisplay& disp
                          group_digits(t.values_changed));
   }
   if (!status.error.empty()) out += "session error: " + status.error + "\n";
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
+  std::fwrite(out.data(), 1, out.size(), report_stream());
+  std::fflush(report_stream());
 }
 
 }  // namespace cdc_cli

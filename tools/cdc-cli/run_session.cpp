@@ -1,5 +1,7 @@
 #include "run_session.h"
 
+#include "cli.h"
+
 #include "progress.h"
 #include "signals.h"
 
@@ -62,6 +64,10 @@ void reload_config(cdc::ReplicationSession& session, const std::string& path) {
 }  // namespace
 
 SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path) {
+  // The change events go to standard output: the summary must not mix with them.
+  if (config.destination.rfind("jsonl://-", 0) == 0 &&
+      (config.destination.size() == 9 || config.destination[9] == '?'))
+    set_report_stream(stderr);
   auto mode = stderr_is_terminal() ? ProgressDisplay::Mode::Live : ProgressDisplay::Mode::Plain;
   auto display = std::make_shared<ProgressDisplay>(mode, stderr);
   auto objects = std::make_shared<SchemaObjectLog>(std::make_shared<DisplayLogSink>(display));

@@ -40,9 +40,16 @@ std::string format_rate(double rows_per_second) {
   return group_digits(static_cast<std::int64_t>(std::llround(rows_per_second)));
 }
 
+namespace {
+std::FILE* g_report = nullptr;
+}
+
+std::FILE* report_stream() { return g_report ? g_report : stdout; }
+void set_report_stream(std::FILE* stream) { g_report = stream; }
+
 void print_line(const std::string& text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fputc('\n', stdout);
+  std::fwrite(text.data(), 1, text.size(), report_stream());
+  std::fputc('\n', report_stream());
 }
 
 void print_error(const std::string& message) {

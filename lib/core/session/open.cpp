@@ -37,6 +37,27 @@ std::string entry(const std::map<std::string, std::string>& entries, const std::
   return it == entries.end() ? std::string() : it->second;
 }
 
+// What the destination is told about the source (event destinations name it in each event).
+SourceInfo describe(const Config& cfg, const SourceConnector& source, const std::string& session) {
+  SourceInfo info;
+  info.connector = source.dialect();
+  info.session = session;
+  info.name = cfg.name;
+  try {
+    ConnectorUrl url = ConnectorUrl::parse(cfg.source);
+    info.database = url.path;
+    if (url.scheme == "sqlite") {  // the file's stem
+      auto slash = info.database.find_last_of('/');
+      if (slash != std::string::npos) info.database = info.database.substr(slash + 1);
+      auto dot = info.database.rfind('.');
+      if (dot != std::string::npos && dot > 0) info.database = info.database.substr(0, dot);
+    }
+  } catch (const Error&) {
+    // A host's source may be described by any text: no database name then.
+  }
+  return info;
+}
+
 }  // namespace
 
 void Engine::open() {
@@ -59,6 +80,7 @@ void Engine::open() {
     // A one-off copy of the same URLs keeps its own checkpoints, apart from a replication's.
     if (options.snapshot_only && cfg->name.empty()) name += "-copy";
   }
+  destination->describe_source(describe(*cfg, *source, name));
 
   bool atomic = false;
   with_retry(nullptr, "open the checkpoint store", [&] {

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Scenario: draining a MariaDB change backlog into the event destinations. A sysbench database is
+# copied by one `cdc-cli replicate --until-idle` per destination (each its own session), then
+# `sysbench oltp_write_only` writes EVENTS transactions (4 row changes each: 2 updates, a delete,
+# an insert) with no cdc running; each session then drains that backlog
+# (`replicate --until-idle`), timed. Destinations: JSON lines (a file), Kafka (librdkafka's mock
+# cluster, built from tests/kafka/mock_kafka.c, its own process), Redis Streams (redis-server), and
+# MariaDB (a database of the same server) for comparison. Reports row changes/s and peak RSS.
+#   CDC_CLI=path/to/cdc-cli TABLES=4 SIZE=10000 EVENTS=50000 bash bench/event_backlog.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TABLES=${TABLES:-4}
+SIZE=${SIZE:-10000}
+EVENTS=${EVENTS:-50000}
+THREADS=${THREADS:-2}
+CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
+WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-events.XXXXXX)}
+[ -x "$CDC_CLI" ] || { echo "event_backlog: no cdc-cli at $CDC_CLI"; exit 2; }
+for t in sysbench redis-server cc; do command -v $t >/dev/null || { echo "event_backlog: $t missing (bash scripts/install-deps.sh)"; exit 2; }; done
+source bench/common.sh
+server=$WORK/server
+kafka_pid=
+redis_pid=
+cleanup() {
+  [ -n "$kafka_pid" ] && kill "$kafka_pid" 2>/dev/null || true
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+  bash scripts/mariadb-server.sh stop "$server" >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+bash scripts/mariadb-server.sh start "$server" >/dev/null
+port=$(cat "$server/port")
+sock=$(cat "$server/socket")
+sql() { mariadb --no-defaults --socket="$sock" -uroot "$@"; }
+sql -e "CREATE DATABASE sb; CREATE DATABASE sb_copy"
+sb=(sysbench oltp_write_only --db-driver=mysql --mysql-socket="$sock" --mysql-user=root --mysql-db=sb
+    --tables="$TABLES" --table-size="$SIZE" --threads="$THREADS")
+"${sb[@]}" prepare >/dev/null
+
+cc -O2 tests/kafka/mock_kafka.c -o "$WORK/mock_kafka" $(pkg-config --cflags --libs rdkafka) -lpthread
+"$WORK/mock_kafka" > "$WORK/kafka.addr" &
+kafka_pid=$!
+for _ in $(seq 1 100); do [ -s "$WORK/kafka.addr" ] && break; sleep 0.1; done
+kafka=$(head -1 "$WORK/kafka.addr")
+redis_port=$((port + 1))
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning > /dev/null &
+redis_pid=$!
+sleep 0.5
+
+declare -A dest=(
+  [jsonl]="jsonl://$WORK/events.jsonl"
+  [kafka]="kafka://$kafka?topic_prefix=bench"
+  [redis]="redis://127.0.0.1:$redis_port/0?stream_prefix=bench"
+  [mariadb]="mysql://root@127.0.0.1:$port/sb_copy"
+)
+order=(jsonl kafka redis mariadb)
+for d in "${order[@]}"; do
+  printf 'name: bench_%s\nsource: mysql://root@127.0.0.1:%s/sb\ndestination: "%s"\npoll_interval_ms: 50\n' "$d" "$port" "${dest[$d]}" > "$WORK/$d.yaml"
+  "$CDC_CLI" --log-level warn replicate -c "$WORK/$d.yaml" --until-idle > /dev/null 2> "$WORK/$d.err" || { cat "$WORK/$d.err"; exit 1; }
+done
+echo "event_backlog: snapshots done; sysbench oltp_write_only, $EVENTS transactions ($((EVENTS * 4)) row changes) with no cdc running"
+"${sb[@]}" --events="$EVENTS" --time=0 --report-interval=0 run > "$WORK/sysbench.out"
+
+printf '\nevent_backlog: %s row changes in the binlog (%s tables x %s rows)\n' "$((EVENTS * 4))" "$TABLES" "$SIZE"
+printf '%-10s %12s %12s %10s\n' destination seconds "changes/s" "RSS MB"
+ROWS=$((EVENTS * 4))
+for d in "${order[@]}"; do
+  measure "$d" "$CDC_CLI" --log-level warn replicate -c "$WORK/$d.yaml" --until-idle > "$WORK/$d.out" 2> "$WORK/$d.err" || { cat "$WORK/$d.err"; exit 1; }
+  printf '%-10s %12s %12s %10s\n' "$d" "$secs" "$(rate "$secs")" "$rss_mb"
+done

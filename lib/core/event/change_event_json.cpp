@@ -1,0 +1,508 @@
+#include "core/event/change_event_json.h"
+
+#include "core/array_literal.h"
+#include "core/calendar.h"
+
+#include <cdc/error.h>
+#include <cdc/version.h>
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+namespace cdc::detail {
+
+namespace json = boost::json;
+
+namespace {
+
+bool starts_with(const std::string& s, std::string_view p) { return s.compare(0, p.size(), p) == 0; }
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+// "YYYY-MM-DD HH:MM:SS[.f]" -> "YYYY-MM-DDTHH:MM:SS[.f]"
+std::string iso_local(const std::string& text) {
+  std::string out = text;
+  if (out.size() > 10 && out[10] == ' ') out[10] = 'T';
+  return out;
+}
+
+// Kafka Connect's schema type of a form.
+const char* schema_type(ColumnForm f, const Column& c, DecimalHandling d) {
+  switch (f) {
+    case ColumnForm::Boolean: return "boolean";
+    case ColumnForm::Integer:
+      switch (c.type.id) {
+        case TypeId::Int8:
+        case TypeId::Int16: return c.type.is_unsigned && c.type.id == TypeId::Int16 ? "int32" : "int16";
+        case TypeId::Int24:
+        case TypeId::Int32: return c.type.is_unsigned && c.type.id == TypeId::Int32 ? "int64" : "int32";
+        default: return "int64";
+      }
+    case ColumnForm::BigUnsigned:
+    case ColumnForm::Decimal: return d == DecimalHandling::Double ? "double" : "string";
+    case ColumnForm::Float: return c.type.id == TypeId::Float32 ? "float" : "double";
+    case ColumnForm::Base64: return "bytes";
+    case ColumnForm::Array: return "array";
+    default: return "string";
+  }
+}
+
+// Debezium's semantic type name, where it has one for the form.
+const char* schema_name(ColumnForm f) {
+  switch (f) {
+    case ColumnForm::Date: return "io.debezium.time.IsoDate";
+    case ColumnForm::LocalTimestamp: return "io.debezium.time.IsoTimestamp";
+    case ColumnForm::UtcTimestamp: return "io.debezium.time.ZonedTimestamp";
+    case ColumnForm::Json: return "io.debezium.data.Json";
+    default: return nullptr;
+  }
+}
+
+[[noreturn]] void bad_value(const TableId& t, const Column& c, const Value& v, const std::string& why) {
+  throw Error(ErrorKind::Conversion, fmt::format("{} {}", v.to_display(), why), false,
+              fmt::format("column {}.{}", t.to_string(), c.name));
+}
+
+json::value array_json(const ArrayNode& n) {
+  if (n.is_array) {
+    json::array a;
+    for (const auto& i : n.items) a.push_back(array_json(i));
+    return a;
+  }
+  if (n.is_null) return nullptr;
+  return json::string(n.text);
+}
+
+}  // namespace
+
+std::string base64_encode(const std::string& in) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += t[(v >> 18) & 63];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += t[v & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += t[(v >> 18) & 63];
+    out += t[(v >> 12) & 63];
+    out += i + 1 < in.size() ? t[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string utc_iso8601(const std::string& text) {
+  // YYYY-MM-DD[ T]HH:MM:SS[.f...](Z|+HH[:MM[:SS]]|-HH...)
+  if (text.size() < 19 || text[4] != '-' || text[7] != '-' || (text[10] != ' ' && text[10] != 'T') || text[13] != ':' ||
+      text[16] != ':')
+    return text;
+  std::string_view s(text);
+  if (!digits(s.substr(0, 4)) || !digits(s.substr(5, 2)) || !digits(s.substr(8, 2)) || !digits(s.substr(11, 2)) ||
+      !digits(s.substr(14, 2)) || !digits(s.substr(17, 2)))
+    return text;
+  std::size_t i = 19;
+  std::string frac;
+  if (i < s.size() && s[i] == '.') {
+    std::size_t j = i + 1;
+    while (j < s.size() && s[j] >= '0' && s[j] <= '9') ++j;
+    frac = std::string(s.substr(i, j - i));
+    i = j;
+  }
+  long offset_s = 0;
+  if (i < s.size() && s[i] == 'Z') {
+    ++i;
+  } else if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    int sign = s[i] == '-' ? -1 : 1;
+    ++i;
+    long parts[3] = {0, 0, 0};
+    for (int p = 0; p < 3 && i + 2 <= s.size() && digits(s.substr(i, 2)); ++p) {
+      parts[p] = std::atol(std::string(s.substr(i, 2)).c_str());
+      i += 2;
+      if (i < s.size() && s[i] == ':') ++i;
+    }
+    offset_s = sign * (parts[0] * 3600 + parts[1] * 60 + parts[2]);
+  } else {
+    return text;
+  }
+  if (i != s.size()) return text;  // "... BC" and other forms stay as the source wrote them
+  auto num = [&](std::size_t pos, std::size_t len) { return std::atol(std::string(s.substr(pos, len)).c_str()); };
+  std::int64_t days = days_from_civil(num(0, 4), static_cast<unsigned>(num(5, 2)), static_cast<unsigned>(num(8, 2)));
+  std::int64_t secs = days * 86400 + num(11, 2) * 3600 + num(14, 2) * 60 + num(17, 2) - offset_s;
+  std::int64_t d = floor_div(secs, 86400), rem = floor_mod(secs, 86400);
+  std::int64_t y;
+  unsigned m, dd;
+  civil_from_days(d, y, m, dd);
+  if (y < 0 || y > 9999) return text;
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}Z", y, m, dd, rem / 3600, rem / 60 % 60, rem % 60, frac);
+}
+
+ColumnForm column_form(const Column& c, const std::string& connector) {
+  switch (c.type.id) {
+    case TypeId::Bool: return ColumnForm::Boolean;
+    case TypeId::Int8:
+    case TypeId::Int16:
+    case TypeId::Int24:
+    case TypeId::Int32: return ColumnForm::Integer;
+    case TypeId::Int64: return c.type.is_unsigned ? ColumnForm::BigUnsigned : ColumnForm::Integer;
+    case TypeId::Float32:
+    case TypeId::Float64: return ColumnForm::Float;
+    case TypeId::Decimal: return ColumnForm::Decimal;
+    case TypeId::Bytes: return ColumnForm::Base64;
+    case TypeId::Date: return ColumnForm::Date;
+    case TypeId::TimestampTz: return ColumnForm::UtcTimestamp;
+    case TypeId::Timestamp:
+      // MariaDB's TIMESTAMP is an instant, read in UTC; DATETIME has no zone.
+      return connector == "mysql" && starts_with(lower(c.source_type), "timestamp") ? ColumnForm::UtcTimestamp
+                                                                                     : ColumnForm::LocalTimestamp;
+    case TypeId::Json: return ColumnForm::Json;
+    case TypeId::Array: return ColumnForm::Array;
+    default: return ColumnForm::Text;
+  }
+}
+
+struct EventEncoder::Layout {
+  TableId id;  // target table
+  std::string stream;
+  std::vector<Column> columns;
+  std::vector<ColumnForm> forms;
+  std::vector<int> key;  // positions of the key columns; empty = whole row
+  std::string key_schema;    // JSON text (schemas: true)
+  std::string value_schema;  // JSON text (schemas: true)
+};
+
+EventEncoder::EventEncoder(EventOptions options, EventSource source) : options_(options), source_(std::move(source)) {}
+
+std::string EventEncoder::stream_name(const DestinationTable& table) const {
+  const TableId& id = table.schema.id;
+  return (id.schema.empty() ? source_.database : id.schema) + "." + id.name;
+}
+
+const EventEncoder::Layout& EventEncoder::layout(const DestinationTable& table) const {
+  std::string sig = table.schema.id.to_string() + "\n" + shape_signature(table);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = layouts_.find(sig);
+  if (it != layouts_.end()) return *it->second;
+  auto l = std::make_shared<Layout>();
+  l->id = table.schema.id;
+  l->stream = stream_name(table);
+  l->columns = table.schema.columns;
+  // The soft-delete flag is the target's business, not the source's: a bus sends deletes as deletes.
+  if (table.deletes.strategy == DeleteStrategy::Soft && !l->columns.empty() && l->columns.back().name == table.deletes.column)
+    l->columns.pop_back();
+  for (const auto& c : l->columns) l->forms.push_back(column_form(c, source_.connector));
+  for (const auto& k : table.schema.primary_key) {
+    int i = -1;
+    for (std::size_t j = 0; j < l->columns.size(); ++j)
+      if (l->columns[j].name == k) i = static_cast<int>(j);
+    if (i < 0) throw Error(ErrorKind::Schema, fmt::format("table {}: key column {} is not among its columns", l->id.to_string(), k));
+    l->key.push_back(i);
+  }
+  if (options_.schemas) {
+    const std::string base = source_.name + "." + l->stream;
+    auto fields = [&](const std::vector<int>& positions, bool all) {
+      json::array a;
+      for (std::size_t j = 0; j < l->columns.size(); ++j) {
+        if (!all && std::find(positions.begin(), positions.end(), static_cast<int>(j)) == positions.end()) continue;
+        const Column& c = l->columns[j];
+        json::object f;
+        f["type"] = schema_type(l->forms[j], c, options_.decimal);
+        if (l->forms[j] == ColumnForm::Array) f["items"] = json::object{{"type", "string"}, {"optional", true}};
+        f["optional"] = c.nullable;
+        if (const char* n = schema_name(l->forms[j])) f["name"] = n;
+        f["field"] = c.name;
+        a.push_back(std::move(f));
+      }
+      return a;
+    };
+    json::object key{{"type", "struct"}, {"fields", fields(l->key, l->key.empty())}, {"optional", false}, {"name", base + ".Key"}};
+    l->key_schema = json::serialize(key);
+    json::object row{{"type", "struct"}, {"fields", fields({}, true)}, {"optional", true}, {"name", base + ".Value"}};
+    json::array src_fields;
+    auto sf = [&](const char* type, const char* name, bool optional) {
+      src_fields.push_back(json::object{{"type", type}, {"optional", optional}, {"field", name}});
+    };
+    sf("string", "version", false);
+    sf("string", "connector", false);
+    sf("string", "name", false);
+    sf("int64", "ts_ms", false);
+    sf("string", "snapshot", true);
+    sf("string", "db", false);
+    sf("string", "schema", true);
+    sf("string", "table", true);
+    if (source_.connector == "postgresql") sf("int64", "lsn", true);
+    if (source_.connector == "mysql") {
+      sf("string", "file", true);
+      sf("int64", "pos", true);
+      sf("string", "gtid", true);
+    }
+    if (source_.connector == "sqlite") sf("int64", "seq", true);
+    sf("string", "txId", true);
+    json::object before = row, after = row;
+    before["field"] = "before";
+    after["field"] = "after";
+    json::object src{{"type", "struct"}, {"fields", src_fields}, {"optional", false}, {"name", "cdc.source." + source_.connector}, {"field", "source"}};
+    json::object value{{"type", "struct"},
+                       {"fields", json::array{before, after, src, json::object{{"type", "string"}, {"optional", false}, {"field", "op"}},
+                                              json::object{{"type", "int64"}, {"optional", true}, {"field", "ts_ms"}}}},
+                       {"optional", false},
+                       {"name", base + ".Envelope"}};
+    l->value_schema = json::serialize(value);
+  }
+  auto& slot = layouts_[sig];
+  slot = l;
+  return *slot;
+}
+
+namespace {
+
+json::value value_json(const TableId& t, const Column& c, ColumnForm f, const Value& v, const EventOptions& o) {
+  if (v.is_null()) return nullptr;
+  switch (f) {
+    case ColumnForm::Boolean:
+      switch (v.kind()) {
+        case ValueKind::Bool: return v.as_bool();
+        case ValueKind::Int: return v.as_int() != 0;
+        case ValueKind::UInt: return v.as_uint() != 0;
+        default: bad_value(t, c, v, "is not a boolean");
+      }
+    case ColumnForm::Integer:
+      switch (v.kind()) {
+        case ValueKind::Int: return v.as_int();
+        case ValueKind::UInt: return v.as_uint();
+        case ValueKind::Bool: return v.as_bool() ? 1 : 0;
+        default: {
+          // SQLite keeps any value in any column: digits in text are still the number.
+          if (v.has_text()) {
+            const std::string& s = v.text();
+            char* end = nullptr;
+            errno = 0;
+            long long n = std::strtoll(s.c_str(), &end, 10);
+            if (!s.empty() && end == s.c_str() + s.size() && errno == 0) return static_cast<std::int64_t>(n);
+          }
+          bad_value(t, c, v, "is not an integer");
+        }
+      }
+    case ColumnForm::BigUnsigned:
+    case ColumnForm::Decimal: {
+      std::string text;
+      switch (v.kind()) {
+        case ValueKind::Int: text = std::to_string(v.as_int()); break;
+        case ValueKind::UInt: text = std::to_string(v.as_uint()); break;
+        case ValueKind::Double: text = fmt::format("{}", v.as_double()); break;
+        default:
+          if (!v.has_text()) bad_value(t, c, v, "is not a number");
+          text = v.text();
+      }
+      if (o.decimal == DecimalHandling::String) return json::string(text);
+      char* end = nullptr;
+      double d = std::strtod(text.c_str(), &end);
+      if (end != text.c_str() + text.size() || !std::isfinite(d)) return json::string(text);  // NaN: PostgreSQL numeric
+      return d;
+    }
+    case ColumnForm::Float: {
+      double d;
+      switch (v.kind()) {
+        case ValueKind::Double: d = v.as_double(); break;
+        case ValueKind::Int: return v.as_int();
+        case ValueKind::UInt: return v.as_uint();
+        default: {
+          if (!v.has_text()) bad_value(t, c, v, "is not a number");
+          char* end = nullptr;
+          d = std::strtod(v.text().c_str(), &end);
+          if (end != v.text().c_str() + v.text().size()) bad_value(t, c, v, "is not a number");
+        }
+      }
+      if (std::isnan(d)) return "NaN";
+      if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+      return d;
+    }
+    case ColumnForm::Base64:
+      if (!v.has_text()) bad_value(t, c, v, "is not binary");
+      return json::string(base64_encode(v.text()));
+    case ColumnForm::LocalTimestamp:
+      if (!v.has_text()) bad_value(t, c, v, "is not a timestamp");
+      return json::string(iso_local(v.text()));
+    case ColumnForm::UtcTimestamp: {
+      if (!v.has_text()) bad_value(t, c, v, "is not a timestamp");
+      // MariaDB TIMESTAMP arrives without an offset, in UTC.
+      const std::string& s = v.text();
+      if (v.kind() == ValueKind::Timestamp) return json::string(utc_iso8601(s + "+00:00"));
+      return json::string(utc_iso8601(s));
+    }
+    case ColumnForm::Json: {
+      if (!v.has_text()) bad_value(t, c, v, "is not JSON");
+      if (o.schemas) return json::string(v.text());
+      boost::system::error_code ec;
+      json::value doc = json::parse(v.text(), ec);
+      if (ec) bad_value(t, c, v, "is not a JSON document: " + ec.message());
+      return doc;
+    }
+    case ColumnForm::Array: {
+      if (!v.has_text()) bad_value(t, c, v, "is not an array");
+      if (v.kind() == ValueKind::Json) {
+        boost::system::error_code ec;
+        json::value doc = json::parse(v.text(), ec);
+        if (!ec) return doc;
+      }
+      return array_json(parse_array_literal(v.text()));
+    }
+    default:
+      switch (v.kind()) {
+        case ValueKind::Int: return json::string(std::to_string(v.as_int()));
+        case ValueKind::UInt: return json::string(std::to_string(v.as_uint()));
+        case ValueKind::Double: return json::string(fmt::format("{}", v.as_double()));
+        case ValueKind::Bool: return json::string(v.as_bool() ? "true" : "false");
+        case ValueKind::Bytes: return json::string(base64_encode(v.text()));
+        default: return json::string(v.text());
+      }
+  }
+}
+
+}  // namespace
+
+void EventEncoder::emit(const Layout& l, const TableId& source_table, char op, const Row* before, const Row* after,
+                        const std::vector<bool>* unchanged, const ChangeEvent* change, std::int64_t now_ms,
+                        std::vector<EncodedEvent>& out) const {
+  auto row_json = [&](const Row& row, const std::vector<bool>* skip) -> json::value {
+    json::object o;
+    o.reserve(l.columns.size());
+    for (std::size_t i = 0; i < l.columns.size() && i < row.size(); ++i) {
+      if (skip && i < skip->size() && (*skip)[i]) continue;  // not sent by the source: absent
+      o.emplace(l.columns[i].name, value_json(l.id, l.columns[i], l.forms[i], row[i], options_));
+    }
+    return o;
+  };
+  json::object src;
+  src["version"] = cdc::version();
+  src["connector"] = source_.connector;
+  src["name"] = source_.name;
+  src["ts_ms"] = change && change->commit_time_us > 0 ? change->commit_time_us / 1000 : now_ms;
+  src["snapshot"] = op == 'r' ? "true" : "false";
+  if (source_.connector == "mysql") {
+    src["db"] = source_table.schema.empty() ? source_.database : source_table.schema;
+    src["schema"] = nullptr;
+  } else {
+    src["db"] = source_.database;
+    src["schema"] = source_table.schema.empty() ? json::value(nullptr) : json::value(source_table.schema);
+  }
+  src["table"] = source_table.name;
+  const std::string pos = change ? change->position.str() : std::string();
+  if (source_.connector == "postgresql") {
+    // LSN "X/Y" as Debezium's number.
+    json::value lsn = nullptr;
+    auto slash = pos.find('/');
+    if (slash != std::string::npos) {
+      std::uint64_t hi = std::strtoull(pos.substr(0, slash).c_str(), nullptr, 16);
+      std::uint64_t lo = std::strtoull(pos.substr(slash + 1).c_str(), nullptr, 16);
+      lsn = static_cast<std::int64_t>((hi << 32) | lo);
+    }
+    src["lsn"] = lsn;
+  } else if (source_.connector == "mysql") {
+    // "file:offset[#gtid]"
+    auto colon = pos.rfind(':', pos.find('#'));
+    auto hash = pos.find('#');
+    if (colon != std::string::npos) {
+      src["file"] = pos.substr(0, colon);
+      src["pos"] = std::strtoll(pos.substr(colon + 1, hash == std::string::npos ? std::string::npos : hash - colon - 1).c_str(), nullptr, 10);
+    } else {
+      src["file"] = nullptr;
+      src["pos"] = nullptr;
+    }
+    src["gtid"] = hash == std::string::npos ? json::value(nullptr) : json::value(pos.substr(hash + 1));
+  } else if (source_.connector == "sqlite") {
+    src["seq"] = digits(pos) ? json::value(std::strtoll(pos.c_str(), nullptr, 10)) : json::value(nullptr);
+  }
+  src["txId"] = change && !change->transaction_id.empty() ? json::value(change->transaction_id) : json::value(nullptr);
+
+  json::object value;
+  value["before"] = before ? row_json(*before, nullptr) : json::value(nullptr);
+  value["after"] = after ? row_json(*after, unchanged) : json::value(nullptr);
+  value["source"] = std::move(src);
+  value["op"] = std::string(1, op);
+  value["ts_ms"] = now_ms;
+
+  EncodedEvent ev;
+  ev.table = source_table;
+  ev.stream = l.stream;
+  ev.op = op;
+  if (op != 't') {
+    const Row& k = op == 'd' ? *before : *after;
+    json::object key;
+    if (l.key.empty()) {
+      key = row_json(k, nullptr).as_object();
+    } else {
+      for (int i : l.key)
+        key.emplace(l.columns[i].name, i < static_cast<int>(k.size()) ? value_json(l.id, l.columns[i], l.forms[i], k[i], options_)
+                                                                       : json::value(nullptr));
+    }
+    ev.key = options_.schemas ? "{\"schema\":" + l.key_schema + ",\"payload\":" + json::serialize(key) + "}" : json::serialize(key);
+  }
+  ev.value = options_.schemas ? "{\"schema\":" + l.value_schema + ",\"payload\":" + json::serialize(value) + "}" : json::serialize(value);
+  out.push_back(std::move(ev));
+}
+
+void EventEncoder::encode_row(const DestinationTable& table, const Row& row, std::int64_t now_ms, std::vector<EncodedEvent>& out) const {
+  const Layout& l = layout(table);
+  emit(l, table.schema.id, 'r', nullptr, &row, nullptr, nullptr, now_ms, out);
+}
+
+void EventEncoder::encode_truncate(const DestinationTable& table, std::int64_t now_ms, std::vector<EncodedEvent>& out) const {
+  const Layout& l = layout(table);
+  emit(l, table.schema.id, 't', nullptr, nullptr, nullptr, nullptr, now_ms, out);
+}
+
+void EventEncoder::encode_change(const DestinationTable& table, const ChangeEvent& ch, std::int64_t now_ms,
+                                 std::vector<EncodedEvent>& out) const {
+  const Layout& l = layout(table);
+  const TableId& src = ch.table.name.empty() ? table.schema.id : ch.table;
+  const std::vector<bool>* unchanged = ch.unchanged.empty() ? nullptr : &ch.unchanged;
+  switch (ch.op) {
+    case ChangeOp::Insert: emit(l, src, ch.snapshot ? 'r' : 'c', nullptr, &ch.after, unchanged, &ch, now_ms, out); return;
+    case ChangeOp::Delete: emit(l, src, 'd', &ch.before, nullptr, nullptr, &ch, now_ms, out); return;
+    case ChangeOp::Truncate: emit(l, src, 't', nullptr, nullptr, nullptr, &ch, now_ms, out); return;
+    case ChangeOp::Update: {
+      // The key changed when some key column's old value was sent (non-NULL) and differs.
+      // Without a key the whole row is the key: an update with an old image changes it.
+      bool moved = l.key.empty() && !ch.before.empty();
+      if (!ch.before.empty() && !l.key.empty())
+        for (int i : l.key)
+          if (i < static_cast<int>(ch.before.size()) && i < static_cast<int>(ch.after.size()) && !ch.before[i].is_null() &&
+              ch.before[i] != ch.after[i])
+            moved = true;
+      if (moved) {
+        emit(l, src, 'd', &ch.before, nullptr, nullptr, &ch, now_ms, out);
+        emit(l, src, 'c', nullptr, &ch.after, unchanged, &ch, now_ms, out);
+        return;
+      }
+      bool has_before = false;
+      for (const auto& v : ch.before) has_before = has_before || !v.is_null();
+      emit(l, src, 'u', has_before ? &ch.before : nullptr, &ch.after, unchanged, &ch, now_ms, out);
+      return;
+    }
+  }
+}
+
+}  // namespace cdc::detail
