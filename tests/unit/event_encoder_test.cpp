@@ -280,3 +280,43 @@ TEST_CASE("utc_iso8601 and base64", "[unit][events]") {
   CHECK(base64_encode("fo") == "Zm8=");
   CHECK(base64_encode("foo") == "Zm9v");
 }
+
+TEST_CASE("a geometry is Debezium's {wkb, srid}: the WKB in base64 and the SRID", "[unit][events]") {
+  DestinationTable t;
+  t.schema.id = TableId("shop", "places");
+  t.schema.columns = {col("id", TypeId::Int32, "int(11)"), col("p", TypeId::Geometry, "point")};
+  t.schema.columns[1].nullable = true;
+  t.schema.primary_key = {"id"};
+  // POINT(1 2) with SRID 4326: the SRID little-endian, then little-endian WKB.
+  std::string wkb("\x01\x01\x00\x00\x00", 5);
+  wkb += std::string("\x00\x00\x00\x00\x00\x00\xf0\x3f", 8) + std::string("\x00\x00\x00\x00\x00\x00\x00\x40", 8);
+  ChangeEvent ch;
+  ch.op = ChangeOp::Insert;
+  ch.table = t.schema.id;
+  ch.after = Row{Value::int64(1), Value::geometry(std::string("\xe6\x10\x00\x00", 4) + wkb)};
+  std::vector<EncodedEvent> out;
+  EventEncoder({}, {"mysql", "shop", "shop"}).encode_change(t, ch, 1, out);
+  REQUIRE(out.size() == 1);
+  auto v = parse(out[0].value);
+  const auto& p = v.at("after").at("p").as_object();
+  CHECK(p.at("srid") == 4326);
+  CHECK(p.at("wkb") == "AQEAAAAAAAAAAADwPwAAAAAAAABA");
+
+  EventOptions with_schemas;
+  with_schemas.schemas = true;
+  out.clear();
+  EventEncoder(with_schemas, {"mysql", "shop", "shop"}).encode_change(t, ch, 1, out);
+  REQUIRE(out.size() == 1);
+  auto w = parse(out[0].value);
+  const auto& fields = w.at("schema").at("fields").as_array();
+  bool found = false;
+  for (const auto& env : fields)
+    for (const auto& f : env.as_object().contains("fields") ? env.at("fields").as_array() : json::array{})
+      if (f.at("field") == "p") {
+        found = true;
+        CHECK(f.at("type") == "struct");
+        CHECK(f.at("name") == "io.debezium.data.geometry.Geometry");
+      }
+  CHECK(found);
+  CHECK(w.at("payload").at("after").at("p").at("srid") == 4326);
+}

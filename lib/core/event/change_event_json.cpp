@@ -58,6 +58,7 @@ const char* schema_type(ColumnForm f, const Column& c, DecimalHandling d) {
     case ColumnForm::Float: return c.type.id == TypeId::Float32 ? "float" : "double";
     case ColumnForm::Base64: return "bytes";
     case ColumnForm::Array: return "array";
+    case ColumnForm::Geometry: return "struct";
     default: return "string";
   }
 }
@@ -69,6 +70,7 @@ const char* schema_name(ColumnForm f) {
     case ColumnForm::LocalTimestamp: return "io.debezium.time.IsoTimestamp";
     case ColumnForm::UtcTimestamp: return "io.debezium.time.ZonedTimestamp";
     case ColumnForm::Json: return "io.debezium.data.Json";
+    case ColumnForm::Geometry: return "io.debezium.data.geometry.Geometry";
     default: return nullptr;
   }
 }
@@ -179,6 +181,7 @@ ColumnForm column_form(const Column& c, const std::string& connector) {
                                                                                      : ColumnForm::LocalTimestamp;
     case TypeId::Json: return ColumnForm::Json;
     case TypeId::Array: return ColumnForm::Array;
+    case TypeId::Geometry: return ColumnForm::Geometry;
     default: return ColumnForm::Text;
   }
 }
@@ -230,6 +233,9 @@ const EventEncoder::Layout& EventEncoder::layout(const DestinationTable& table) 
         json::object f;
         f["type"] = schema_type(l->forms[j], c, options_.decimal);
         if (l->forms[j] == ColumnForm::Array) f["items"] = json::object{{"type", "string"}, {"optional", true}};
+        if (l->forms[j] == ColumnForm::Geometry)
+          f["fields"] = json::array{json::object{{"type", "bytes"}, {"optional", false}, {"field", "wkb"}},
+                                    json::object{{"type", "int32"}, {"optional", true}, {"field", "srid"}}};
         f["optional"] = c.nullable;
         if (const char* n = schema_name(l->forms[j])) f["name"] = n;
         f["field"] = c.name;
@@ -368,6 +374,14 @@ json::value value_json(const TableId& t, const Column& c, ColumnForm f, const Va
         if (!ec) return doc;
       }
       return array_json(parse_array_literal(v.text()));
+    }
+    case ColumnForm::Geometry: {
+      // The canonical form is the SRID (4 bytes little-endian) then WKB (value.h).
+      if (v.kind() != ValueKind::Geometry || v.text().size() < 9) bad_value(t, c, v, "is not a geometry");
+      const std::string& g = v.text();
+      std::uint32_t srid = 0;
+      for (int i = 3; i >= 0; --i) srid = (srid << 8) | static_cast<unsigned char>(g[static_cast<std::size_t>(i)]);
+      return json::object{{"wkb", base64_encode(g.substr(4))}, {"srid", srid}};
     }
     default:
       switch (v.kind()) {

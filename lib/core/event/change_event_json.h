@@ -45,6 +45,7 @@ enum class ColumnForm : std::uint8_t {
   UtcTimestamp,   // timestamp with zone (and MariaDB TIMESTAMP, a UTC instant): "2024-02-29T12:01:02.123456Z"
   Json,           // the document itself (schemas: true: its text, as Debezium's io.debezium.data.Json)
   Array,          // PostgreSQL arrays: a JSON array of the elements' text forms
+  Geometry,       // spatial: {"wkb": base64 of the WKB, "srid": n}, Debezium's io.debezium.data.geometry.Geometry
 };
 
 ColumnForm column_form(const Column& column, const std::string& source_connector);
