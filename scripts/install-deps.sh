@@ -19,6 +19,7 @@ build_pkgs=(
 )
 server_pkgs=(postgresql-15 postgresql-client-15 mariadb-server mariadb-client)
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
+tool_pkgs+=(prometheus chromium)  # HTTP endpoint tests: a real Prometheus scrapes /metrics (promtool lints it); headless Chromium renders the status page
 
 missing() {
   local p out=()
