@@ -14,7 +14,9 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdio>
 #include <memory>
+#include <sys/wait.h>
 #include <thread>
 
 using cdc_test::by_table;
@@ -388,3 +390,56 @@ TEST_CASE("http: a listen address that does not parse names http.listen", "[unit
 TEST_CASE("metrics: label values are escaped", "[unit][http]") {
   CHECK(cdc::detail::escape_label("a\"b\\c\nd") == "a\\\"b\\\\c\\nd");
 }
+
+#ifdef CDC_CLI_PATH
+namespace {
+// Runs cdc-cli with `args`; returns its exit code and stdout (stderr appended after "\n--\n").
+std::pair<int, std::string> cli(const std::string& args) {
+  std::string cmd = std::string(CDC_CLI_PATH) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 1000, out};
+}
+}  // namespace
+
+TEST_CASE("cdc-cli pause/resume and status --url drive a running session over HTTP", "[sqlite][http][cli]") {
+  cdc_test::QuietLog quiet;
+  Shop shop;
+  cdc::ReplicationSession session(shop.config());
+  session.start();
+  REQUIRE(cdc_test::eventually([&] { return all_streaming(session, 2); }));
+  cdc::HttpOptions o;
+  o.listen = "127.0.0.1:0";
+  o.token = "s3cret";
+  cdc::HttpServer server(o);
+  server.add_pipeline("shop", session);
+  server.start();
+  std::string url = "--url http://127.0.0.1:" + std::to_string(server.port());
+
+  auto r = cli("pause a " + url + " --token s3cret");
+  CHECK(r.first == 0);
+  CHECK(r.second == "a: streaming, paused (held: paused)\n");
+  CHECK(by_table(session.status())["a"].paused);
+  r = cli("pause nope " + url + " --token s3cret");
+  CHECK(r.first == 2);
+  CHECK(r.second == "error: pause nope: no table \"nope\" (known tables: shop/a, shop/b) (404)\n");
+  r = cli("status " + url);
+  CHECK(r.first == 2);
+  CHECK(r.second.find("the endpoint needs") == std::string::npos);
+  CHECK(r.second.find("(401)") != std::string::npos);
+  r = cli("status " + url + " --token s3cret --format json");
+  REQUIRE(r.first == 0);
+  auto doc = json::parse(r.second);
+  CHECK(doc.at("pipelines").as_array().at(0).at("name") == "shop");
+  r = cli("resume a --pipeline shop " + url + " --token s3cret");
+  CHECK(r.first == 0);
+  CHECK(r.second == "a: streaming\n");
+  CHECK_FALSE(by_table(session.status())["a"].paused);
+  server.stop();
+  session.stop();
+  session.wait();
+}
+#endif
