@@ -151,7 +151,7 @@ std::string process_metrics() {
   auto close = line.rfind(')');
   if (close == std::string::npos) return {};
   std::istringstream in(line.substr(close + 2));
-  std::vector<std::string> f{"", "", ""};  // fields 1..2 are pid and comm; f[i] = field i+1
+  std::vector<std::string> f{"", ""};  // fields 1 and 2 (pid, comm) left out: f[n - 1] = field n
   std::string x;
   while (in >> x) f.push_back(x);
   auto field = [&](std::size_t n) -> double { return n - 1 < f.size() ? std::stod(f[n - 1]) : 0; };

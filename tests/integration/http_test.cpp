@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <memory>
 #include <sys/wait.h>
 #include <thread>
@@ -253,7 +254,17 @@ TEST_CASE("http: status, readiness and metrics describe the running session", "[
   CHECK(m.body.find("cdc_rows_copied_total{pipeline=\"shop\",table=\"b\"} 200\n") != std::string::npos);
   CHECK(m.body.find("cdc_table_phase{pipeline=\"shop\",table=\"a\",phase=\"streaming\"} 1\n") != std::string::npos);
   CHECK(m.body.find("cdc_batch_apply_seconds_bucket{pipeline=\"shop\",le=\"+Inf\"}") != std::string::npos);
-  CHECK(m.body.find("process_resident_memory_bytes ") != std::string::npos);
+  // /proc/self read right: the resident size is that of a test program, the start time today.
+  auto value = [&](const std::string& name) {
+    auto at = m.body.find("\n" + name + " ");
+    REQUIRE(at != std::string::npos);
+    return std::stod(m.body.substr(at + name.size() + 2));
+  };
+  CHECK(value("process_resident_memory_bytes") > 1e6);
+  CHECK(value("process_resident_memory_bytes") < 1e10);
+  CHECK(value("process_start_time_seconds") > static_cast<double>(std::time(nullptr)) - 3600);
+  CHECK(value("process_start_time_seconds") <= static_cast<double>(std::time(nullptr)));
+  CHECK(value("process_cpu_seconds_total") < 3600);
 
   // A stopped table is left out of readiness; the page is served.
   CHECK(http(port, "POST", "/api/v1/tables/b/stop", kJson).status == 200);
