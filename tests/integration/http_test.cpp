@@ -454,3 +454,22 @@ TEST_CASE("cdc-cli pause/resume and status --url drive a running session over HT
   session.wait();
 }
 #endif
+
+TEST_CASE("config: the http section, and what is wrong in it", "[unit][http]") {
+  auto c = cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n"
+                                  "http: {listen: '127.0.0.1:9000', token: t0k, allowed_hosts: [cdc.internal], max_lag_seconds: 5}\n");
+  CHECK(c.http.listen == "127.0.0.1:9000");
+  CHECK(c.http.token == "t0k");
+  CHECK(c.http.allowed_hosts == std::vector<std::string>{"cdc.internal"});
+  CHECK(c.http.max_lag_seconds == 5);
+  auto o = cdc::HttpOptions::from_config(c.http);
+  CHECK(o.listen == "127.0.0.1:9000");
+  CHECK(o.token == "t0k");
+  CHECK(cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\n").http.listen.empty());
+  try {
+    cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: sqlite:///b.db\nhttp: {port: 80}\n");
+    FAIL("accepted");
+  } catch (const cdc::Error& e) {
+    CHECK(e.where().rfind("http", 0) == 0);
+  }
+}
