@@ -21,6 +21,7 @@ build_pkgs=(
 # postgis: spatial columns (tests/hetero); redis-server: the Redis Streams tests
 server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client redis-server)
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
+tool_pkgs+=(prometheus chromium)  # HTTP endpoint tests: a real Prometheus scrapes /metrics (promtool lints it); headless Chromium renders the status page
 
 missing() {
   local p out=()

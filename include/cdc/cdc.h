@@ -7,6 +7,7 @@
 #include <cdc/config.h>
 #include <cdc/destination.h>
 #include <cdc/error.h>
+#include <cdc/http_server.h>
 #include <cdc/log.h>
 #include <cdc/plan.h>
 #include <cdc/position.h>
@@ -15,6 +16,7 @@
 #include <cdc/schema_change.h>
 #include <cdc/session.h>
 #include <cdc/source.h>
+#include <cdc/status_document.h>
 #include <cdc/type_mapper.h>
 #include <cdc/value.h>
 #include <cdc/verify.h>

@@ -143,6 +143,19 @@ struct SchemaSettings {
   int index_jobs = 2;        // indexes built at once
 };
 
+// The HTTP endpoint of a running session (status, control, metrics, status page; docs/status.md).
+// Read when the process starts; a reload does not change it.
+struct HttpSettings {
+  std::string listen;  // "HOST:PORT" to serve on (e.g. "127.0.0.1:8080"); empty = no server
+  // When set, every endpoint but /healthz needs "Authorization: Bearer <token>". Never logged.
+  std::string token;
+  // Host header values (without port) accepted besides loopback names (localhost, 127.0.0.1,
+  // [::1]); a request naming another host is refused, so that a page of another site cannot
+  // reach the endpoint through the browser (DNS rebinding).
+  std::vector<std::string> allowed_hosts;
+  double max_lag_seconds = 60;  // /readyz answers 503 while a table is further behind than this
+};
+
 struct Config {
   std::string name;         // session name; checkpoints are kept per name (default: derived from source)
   std::string source;       // connector URL, e.g. "sqlite:///data/shop.db"
@@ -174,6 +187,7 @@ struct Config {
   bool keep_defaults = false;  // across dialects, keep source column defaults (as SQL text; only
                                // where the target accepts the expression)
   SchemaSettings schema;       // schema objects carried to SQL destinations
+  HttpSettings http;           // status and control endpoint (cdc-cli replicate, cdc::HttpServer)
 
   // Effective settings for one table (defaults merged in).
   CDC_API TableSettings settings_for(const std::string& table_key) const;

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -70,6 +71,26 @@ struct TableStatus {
   std::int64_t values_changed = 0;
   std::string position;              // last committed stream position or watermark
   std::string error;                 // last error (Failed) or last retried error
+  // Stream changes applied by this process, by operation (changes_applied also counts those of
+  // earlier runs and of incremental polls).
+  std::int64_t inserts = 0, updates = 0, deletes = 0, truncates = 0;
+  // How far the target is behind the source, in milliseconds; -1 = unknown or not applicable
+  // (not copied yet, being copied, copy done). Streaming: now - source commit time of the last
+  // change applied, 0-ish while the stream has nothing pending; holding (paused, stopped, failed):
+  // time since it stopped applying changes; incremental: time since its last finished poll.
+  std::int64_t lag_ms = -1;
+  std::int64_t log_retained_bytes = -1;  // source log this held table keeps (-1 = unknown / not held)
+  bool polled = false;                   // incremental: at least one poll finished in this process
+  std::map<std::string, std::int64_t> errors;  // errors of this process by kind ("connection", ..., "failed")
+};
+
+// Durations observed by this process, in Prometheus' histogram shape: counts[i] observations
+// <= bounds[i] (not cumulative), counts.back() those above every bound.
+struct DurationHistogram {
+  std::vector<double> bounds;   // seconds, increasing
+  std::vector<std::int64_t> counts;  // bounds.size() + 1
+  double sum = 0;               // seconds
+  std::int64_t count = 0;
 };
 
 struct SessionStatus {
@@ -77,9 +98,14 @@ struct SessionStatus {
   SessionState state = SessionState::Idle;
   std::vector<TableStatus> tables;
   std::string stream_position;       // last committed stream position
-  std::int64_t lag_ms = -1;          // now - commit time of the last applied change; -1 = unknown
+  // now - source commit time of the last applied change, close to 0 while the stream has nothing
+  // pending (an empty poll proves it caught up); -1 = unknown (the stream has not run yet)
+  std::int64_t lag_ms = -1;
   double elapsed_seconds = 0;
   std::string error;                 // session-level error
+  std::map<std::string, std::int64_t> errors;  // errors of the change stream itself, by kind
+  DurationHistogram batch_apply;     // stream batches: convert, write and commit with the checkpoint
+  std::int64_t started_at_us = 0;    // wall clock when the session started (0 = not started)
 };
 
 using ProgressCallback = std::function<void(const SessionStatus&)>;

@@ -387,7 +387,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
   w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
                 "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
-                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views"});
+                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views", "http"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_string();
@@ -417,6 +417,14 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
       if (sw.has("comments")) c.schema.comments = sw.child("comments").as_bool();
       if (sw.has("index_jobs")) c.schema.index_jobs = static_cast<int>(sw.child("index_jobs").as_int(1, 64));
     }
+  }
+  if (w.has("http")) {
+    Walker h = w.child("http");
+    h.check_keys({"listen", "token", "allowed_hosts", "max_lag_seconds"});
+    if (h.has("listen")) c.http.listen = h.child("listen").as_string();
+    if (h.has("token")) c.http.token = h.child("token").as_string();
+    if (h.has("allowed_hosts")) c.http.allowed_hosts = h.child("allowed_hosts").as_string_list();
+    if (h.has("max_lag_seconds")) c.http.max_lag_seconds = h.child("max_lag_seconds").as_double(0.0, 1e9);
   }
   if (w.has("max_held_log")) {
     Walker m = w.child("max_held_log");

@@ -37,8 +37,12 @@ void add_status_command(CLI::App& app, CommandFn& selected);
 void add_teardown_command(CLI::App& app, CommandFn& selected);
 void add_reset_command(CLI::App& app, CommandFn& selected);
 void add_finish_command(CLI::App& app, CommandFn& selected);
+void add_control_commands(CLI::App& app, CommandFn& selected);  // pause, resume, resync, stop (over HTTP)
 
-enum class OutputFormat { Table, Json };
+// --url and --token (default $CDC_HTTP_TOKEN) of the commands that talk to a running cdc.
+void add_remote_options(CLI::App& sub, std::string& url, std::string& token);
+
+enum class OutputFormat { Table, Json, Yaml };
 // Adds `--format table|json` to a subcommand.
 void add_format_option(CLI::App& sub, OutputFormat& format);
 

@@ -3,6 +3,7 @@
 // the source reports about its change log (SourceConnector::stream_diagnostics, e.g. the WAL a
 // PostgreSQL slot retains), with its warnings on stderr.
 #include "cli.h"
+#include "remote.h"
 #include "text_table.h"
 
 #include <boost/json.hpp>
@@ -14,6 +15,8 @@ namespace {
 
 struct StatusArgs {
   std::string config_path;
+  std::string url;    // --url: live status from a running cdc
+  std::string token;
   OutputFormat format = OutputFormat::Table;
   bool no_source = false;
 };
@@ -33,35 +36,17 @@ SourceFacts source_facts(const cdc::Config& config) {
   return out;
 }
 
-void print_json(const cdc::SessionStatus& s, const SourceFacts* source) {
-  boost::json::array tables;
-  for (const auto& t : s.tables) {
-    boost::json::object j;
-    j["source"] = t.source;
-    j["target"] = t.target;
-    j["mode"] = std::string(cdc::to_string(t.mode));
-    j["phase"] = std::string(cdc::to_string(t.phase));
-    j["rows_done"] = t.rows_done;
-    j["rows_estimated"] = t.rows_estimated;
-    j["chunks_done"] = t.chunks_done;
-    j["chunks_total"] = t.chunks_total;
-    j["changes_applied"] = t.changes_applied;
-    j["quarantined"] = t.quarantined;
-    j["position"] = t.position;
-    j["error"] = t.error;
-    tables.push_back(std::move(j));
-  }
-  boost::json::object root;
-  root["session"] = s.name;
-  root["stream_position"] = s.stream_position;
-  root["tables"] = std::move(tables);
+// The status document (docs/status.md), as GET /api/v1/status serves it, from the checkpoint store;
+// the source's facts about its change log go under the pipeline's "source_log".
+void print_json(const cdc::SessionStatus& s, const std::string& pipeline, const SourceFacts* source) {
+  boost::json::value doc = boost::json::parse(cdc::status_document({{pipeline, s}}, false));
   if (source) {
     boost::json::object src;
     for (const auto& [k, v] : source->facts) src[k] = v;
     if (!source->error.empty()) src["error"] = source->error;
-    root["source"] = std::move(src);
+    doc.at("pipelines").as_array().at(0).as_object()["source_log"] = std::move(src);
   }
-  print_line(boost::json::serialize(root));
+  print_line(boost::json::serialize(doc));
 }
 
 void print_table(const cdc::SessionStatus& s) {
@@ -85,13 +70,111 @@ void print_table(const cdc::SessionStatus& s) {
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
+// JSON as YAML (block style; strings double-quoted, which YAML reads as JSON does).
+void emit_yaml(const boost::json::value& v, int indent, std::string& out) {
+  std::string pad(static_cast<std::size_t>(indent), ' ');
+  auto scalar = [](const boost::json::value& x) { return boost::json::serialize(x); };
+  if (v.is_object()) {
+    if (v.as_object().empty()) {
+      out += " {}\n";
+      return;
+    }
+    out += "\n";
+    for (const auto& kv : v.as_object()) {
+      out += pad + std::string(kv.key()) + ":";
+      if (kv.value().is_structured()) emit_yaml(kv.value(), indent + 2, out);
+      else out += " " + scalar(kv.value()) + "\n";
+    }
+  } else if (v.is_array()) {
+    if (v.as_array().empty()) {
+      out += " []\n";
+      return;
+    }
+    out += "\n";
+    for (const auto& item : v.as_array()) {
+      out += pad + "-";
+      if (item.is_object() && !item.as_object().empty()) {
+        // The first key on the dash's line, the others under it.
+        std::string inner;
+        emit_yaml(item, indent + 2, inner);
+        out += " " + inner.substr(1 + static_cast<std::size_t>(indent) + 2);
+      } else if (item.is_structured()) {
+        emit_yaml(item, indent + 2, out);
+      } else {
+        out += " " + scalar(item) + "\n";
+      }
+    }
+  } else {
+    out += " " + scalar(v) + "\n";
+  }
+}
+
+std::string num_or_dash(const boost::json::value& v, bool grouped = true) {
+  if (v.is_int64()) return grouped ? group_digits(v.as_int64()) : std::to_string(v.as_int64());
+  if (v.is_uint64()) return group_digits(static_cast<std::int64_t>(v.as_uint64()));
+  if (v.is_double()) return format_rate(v.as_double());
+  return "-";
+}
+
+// cdc-cli status --url: the live status document of a running cdc.
+int run_remote_status(const StatusArgs& args) {
+  auto reply = remote_request(args.url, "GET", "/api/v1/status", args.token);
+  if (reply.status != 200) {
+    print_error(fmt::format("status: {} ({})", remote_error(reply), reply.status));
+    return reply.status == 401 ? kExitConfig : kExitFailure;
+  }
+  auto doc = boost::json::parse(reply.body);
+  int code = kExitOk;
+  for (const auto& p : doc.at("pipelines").as_array())
+    for (const auto& t : p.at("tables").as_array())
+      if (t.at("phase") == "failed") code = kExitFailure;
+  if (args.format == OutputFormat::Json) {
+    print_line(reply.body);
+    return code;
+  }
+  if (args.format == OutputFormat::Yaml) {
+    std::string out;
+    emit_yaml(doc, 0, out);
+    std::fwrite(out.data() + 1, 1, out.size() - 1, stdout);
+    return code;
+  }
+  for (const auto& p : doc.at("pipelines").as_array()) {
+    std::string head = fmt::format("pipeline {}: {}", std::string(p.at("name").as_string()), std::string(p.at("state").as_string()));
+    if (p.at("lag_seconds").is_number()) head += ", lag " + format_duration(p.at("lag_seconds").to_number<double>());
+    if (p.at("error").is_string()) head += ", error: " + std::string(p.at("error").as_string());
+    print_line(head);
+    TextTable table({"table", "phase", "rows", "changes", "rows/s", "lag", "errors", "last error"});
+    for (std::size_t c : {2u, 3u, 4u, 5u, 6u}) table.align_right(c);
+    for (const auto& t : p.at("tables").as_array()) {
+      std::string phase(t.at("phase").as_string());
+      if (t.at("paused").as_bool()) phase += " (paused)";
+      else if (t.at("held").as_bool() && t.at("hold_reason").is_string()) phase += " (" + std::string(t.at("hold_reason").as_string()) + ")";
+      std::int64_t errors = t.at("quarantined").to_number<std::int64_t>();
+      for (const auto& kv : t.at("errors").as_object()) errors += kv.value().to_number<std::int64_t>();
+      std::string lag = t.at("lag_seconds").is_number() ? format_duration(t.at("lag_seconds").to_number<double>()) : "-";
+      table.add_row({std::string(t.at("table").as_string()), phase, num_or_dash(t.at("rows").at("copied")),
+                     num_or_dash(t.at("changes").at("applied")), num_or_dash(t.at("rows_per_second")), lag, group_digits(errors),
+                     t.at("last_error").is_string() ? truncate_display(std::string(t.at("last_error").as_string()), 60) : ""});
+    }
+    std::string out = table.render();
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  return code;
+}
+
 int run_status(const StatusArgs& args) {
+  if (!args.url.empty()) return run_remote_status(args);
+  if (args.config_path.empty()) throw cdc::Error(cdc::ErrorKind::Config, "status needs -c CONFIG (checkpoint store) or --url (a running cdc)");
   cdc::Config config = cdc::load_config_file(args.config_path);
   cdc::SessionStatus status = cdc::checkpoint_status(config);
   SourceFacts source;
   if (!args.no_source) source = source_facts(config);
-  if (args.format == OutputFormat::Json) {
-    print_json(status, args.no_source ? nullptr : &source);
+  if (args.format == OutputFormat::Yaml) {
+    std::string out;
+    emit_yaml(boost::json::parse(cdc::status_document({{config.name.empty() ? status.name : config.name, status}}, false)), 0, out);
+    std::fwrite(out.data() + 1, 1, out.size() - 1, stdout);
+  } else if (args.format == OutputFormat::Json) {
+    print_json(status, config.name.empty() ? status.name : config.name, args.no_source ? nullptr : &source);
   } else {
     print_table(status);
     if (!args.no_source && !source.facts.empty()) {
@@ -111,14 +194,22 @@ int run_status(const StatusArgs& args) {
 
 void add_status_command(CLI::App& app, CommandFn& selected) {
   auto args = std::make_shared<StatusArgs>();
-  auto* sub = app.add_subcommand("status", "Show per-table replication state from the checkpoint store");
-  sub->add_option("-c,--config", args->config_path, "Config file (YAML or JSON)")->required()->check(CLI::ExistingFile);
-  add_format_option(*sub, args->format);
+  auto* sub = app.add_subcommand("status", "Show per-table replication state from the checkpoint store, or live from a running cdc (--url)");
+  sub->add_option("-c,--config", args->config_path, "Config file (YAML or JSON)")->check(CLI::ExistingFile);
+  add_remote_options(*sub, args->url, args->token);
+  sub->add_option_function<std::string>(
+         "--format",
+         [args](const std::string& v) {
+           args->format = v == "json" ? OutputFormat::Json : v == "yaml" ? OutputFormat::Yaml : OutputFormat::Table;
+         },
+         "Output format: table (default), json (the status document, docs/status.md) or yaml")
+      ->check(CLI::IsMember({"table", "json", "yaml"}));
   sub->add_flag("--no-source", args->no_source, "Do not ask the source about its change log (retained WAL, ...)");
   sub->footer("Reads the checkpoints, then asks the source about its change log (a PostgreSQL slot's retained\n"
               "WAL, with a warning above 1 GB); works while `replicate` runs or after it stopped.\n"
+              "With --url instead of -c, shows the live status of a running cdc (replicate --http), rates and lag included.\n"
               "Exit code: 0, or 1 when a table is recorded as failed.\n"
-              "Example: cdc-cli status -c cdc.yaml --format json");
+              "Example: cdc-cli status -c cdc.yaml --format json; cdc-cli status --url http://127.0.0.1:8080");
   sub->callback([args, &selected] { selected = [args] { return run_status(*args); }; });
 }
 

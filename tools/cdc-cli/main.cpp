@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_teardown_command(app, selected);
   add_reset_command(app, selected);
   add_finish_command(app, selected);
+  add_control_commands(app, selected);
   app.footer("Run `cdc-cli <command> --help` for a command's options.\n"
              "Exit codes: 0 success, 1 failure (failed table, verify differences), 2 configuration error.");
 

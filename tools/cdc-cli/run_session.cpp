@@ -6,6 +6,7 @@
 #include "signals.h"
 
 #include <cdc/error.h>
+#include <cdc/http_server.h>
 #include <cdc/log.h>
 
 #include <fmt/format.h>
@@ -41,29 +42,34 @@ class ScopedLogSink {
   std::shared_ptr<cdc::LogSink> previous_;
 };
 
-// SIGHUP: the config file again, for the running session. Runs on the signal watcher's thread.
-void reload_config(cdc::ReplicationSession& session, const std::string& path) {
-  cdc::log(cdc::LogLevel::Info, "cli", "", fmt::format("SIGHUP received: reloading {}", path));
+// The config file again, for the running session: SIGHUP (on the signal watcher's thread) and
+// POST /api/v1/reload (on the HTTP server's). Returns what happened; throws when not applied.
+std::string reload_config(cdc::ReplicationSession& session, const std::string& path, const char* why) {
+  cdc::log(cdc::LogLevel::Info, "cli", "", fmt::format("{}: reloading {}", why, path));
   cdc::Config config;
   try {
     config = cdc::load_config_file(path);
   } catch (const cdc::Error& e) {  // what() names the key path: "tables.orders.batch_size: ..."
     cdc::log(cdc::LogLevel::Error, "cli", "",
              fmt::format("reload: {}: {}; the session goes on with its current configuration", path, e.what()));
-    return;
+    throw;
   }
   try {
     session.reload(std::move(config));
-    cdc::log(cdc::LogLevel::Info, "cli", "", fmt::format("reload: {} applied", path));
   } catch (const std::exception& e) {
     cdc::log(cdc::LogLevel::Error, "cli", "",
              fmt::format("reload: {} not applied: {}; the session goes on with its current configuration", path, e.what()));
+    throw;
   }
+  std::string done = fmt::format("reload: {} applied", path);
+  cdc::log(cdc::LogLevel::Info, "cli", "", done);
+  return done;
 }
 
 }  // namespace
 
-SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path) {
+SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path,
+                           const std::string& http_listen) {
   // The change events go to standard output: the summary must not mix with them.
   if (config.destination.rfind("jsonl://-", 0) == 0 &&
       (config.destination.size() == 9 || config.destination[9] == '?'))
@@ -77,13 +83,32 @@ SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, cons
   // Frequent callbacks are cheap: the display throttles its own output (redraws, plain lines).
   options.progress_interval = std::chrono::milliseconds(200);
 
+  cdc::HttpSettings http = config.http;
+  if (!http_listen.empty()) http.listen = http_listen;
+  std::string pipeline = config.name.empty() ? cdc::session_name(config) : config.name;
   cdc::ReplicationSession session(std::move(config), std::move(options));
   std::atomic<bool> interrupted{false};
   SessionOutcome outcome;
+  // Declared after the session: stopped (and its threads joined) before the session goes.
+  std::unique_ptr<cdc::HttpServer> server;
+  if (!http.listen.empty()) {
+    auto http_options = cdc::HttpOptions::from_config(http);
+    if (!reload_path.empty())
+      http_options.on_reload = [&session, reload_path] { return reload_config(session, reload_path, "POST /api/v1/reload"); };
+    server = std::make_unique<cdc::HttpServer>(std::move(http_options));
+    server->add_pipeline(pipeline, session);
+    server->start();
+  }
   {
     // Declared after the session so it is destroyed (and its thread joined) first.
     std::function<void()> on_reload;
-    if (!reload_path.empty()) on_reload = [&] { reload_config(session, reload_path); };
+    if (!reload_path.empty())
+      on_reload = [&] {
+        try {
+          reload_config(session, reload_path, "SIGHUP received");
+        } catch (const std::exception&) {  // logged; the session goes on
+        }
+      };
     SignalWatcher watcher(
         [&](int sig) {
           interrupted = true;
@@ -95,6 +120,7 @@ SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, cons
         on_reload);
     outcome.status = session.run();
   }
+  if (server) server->stop();
   display->finish(outcome.status);
   outcome.interrupted = interrupted;
   outcome.any_failed = outcome.status.state == cdc::SessionState::Failed;

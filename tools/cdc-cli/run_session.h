@@ -20,6 +20,10 @@ struct SessionOutcome {
 // With `reload_path` (replicate), SIGHUP re-reads that config file and hands it to
 // ReplicationSession::reload(); a file that does not load, or a change reload() refuses, is
 // logged (with its key path) and the session goes on with the configuration it has.
-SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path = {});
+// With `http_listen` (or the config's http.listen) set, the process serves status, control and
+// metrics there (cdc::HttpServer, docs/status.md) while the session runs; POST /api/v1/reload does
+// what SIGHUP does.
+SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path = {},
+                           const std::string& http_listen = {});
 
 }  // namespace cdc_cli

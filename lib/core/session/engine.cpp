@@ -21,6 +21,22 @@ Engine::Engine(Config config, SessionOptions opts, std::shared_ptr<SourceConnect
       retry(*clock, [this](std::chrono::milliseconds d) { return sleep_for(d); }),
       config_(std::make_shared<const Config>(std::move(config))) {
   started = clock->now();
+  started_wall_us = clock->wall_us();
+  batch_apply.bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+  batch_apply.counts.assign(batch_apply.bounds.size() + 1, 0);
+}
+
+void Engine::count_error(TableState* t, std::string_view kind) {
+  auto& counts = t ? t->errors : errors;
+  counts[std::string(kind)] += 1;
+}
+
+void Engine::observe_batch(double seconds) {
+  std::size_t i = 0;
+  while (i < batch_apply.bounds.size() && seconds > batch_apply.bounds[i]) ++i;
+  batch_apply.counts[i] += 1;
+  batch_apply.sum += seconds;
+  batch_apply.count += 1;
 }
 
 Engine::~Engine() {
@@ -102,6 +118,7 @@ void Engine::with_retry(TableState* t, std::string_view what, const std::functio
     std::lock_guard<std::mutex> lock(mu);
     t->attempts += 1;
     t->last_error = a.error->what();
+    count_error(t, to_string(a.error->kind()));
   });
 }
 
@@ -156,6 +173,7 @@ void Engine::fail_table(TableState& t, const std::string& message) {
     std::lock_guard<std::mutex> lock(mu);
     if (t.phase() != TablePhase::Failed) t.rec.failed_from = t.phase();
     transition(t, TablePhase::Failed, lock);
+    count_error(&t, "failed");
     t.rec.error = message;
     t.rec.failed_at_us = now_us();
     entries = hold(t);

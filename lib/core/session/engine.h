@@ -240,6 +240,9 @@ struct Engine {
   CheckpointEntry table_entry(const TableState& t) const;  // caller holds mu
   void save_table(TableState& t);
   void put(const std::vector<CheckpointEntry>& entries) { committer->put(entries); }
+  // Counts an error for the status and metrics (`t` null: the change stream's). Caller holds mu.
+  void count_error(TableState* t, std::string_view kind);
+  void observe_batch(double seconds);  // caller holds mu
   // Marks a table failed (kept where it was; retried after retry.table_cooldown_s).
   void fail_table(TableState& t, const std::string& message);
   // Stops a table from applying changes at the position it has applied through; returns the
@@ -291,7 +294,12 @@ struct Engine {
   std::vector<std::unique_ptr<TableState>> tables;  // never shrinks while running: pointers stay valid
   std::map<TableId, TableState*> by_source;
   Position stream_position;  // the position every streaming table not held has applied through
-  std::int64_t lag_ms = -1;
+  // Source commit time through which the stream has applied everything: the commit time of the
+  // last batch's last transaction, or the time of an empty poll (nothing was pending). 0 = unknown.
+  std::int64_t applied_through_us = 0;
+  std::map<std::string, std::int64_t> errors;  // change-stream errors by kind
+  DurationHistogram batch_apply;               // stream batch apply times
+  std::int64_t started_wall_us = 0;
   bool restart_stream = false;
   std::string snapshot_id;       // shared view of the first snapshot phase (empty = none)
   bool initial_phase = true;     // the tables found at start are being copied (under snapshot_id)

@@ -93,6 +93,8 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
     }
     if (rows == 0) {
       txn.rollback();
+      std::lock_guard<std::mutex> lock(e_.mu);
+      t.polled_at_us = e_.now_us();
       return;
     }
     CheckpointEntry entry;
@@ -110,6 +112,7 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
     t.rows_done += rows;
     t.rec.quarantined += quarantined_here;
     t.rate.add(e_.clock->now(), t.rec.changes);
+    t.polled_at_us = e_.now_us();
   });
   return rows;
 }

@@ -446,6 +446,10 @@ void Lifecycle::enforce_retention() {
   }
   for (const auto& h : held) {
     std::int64_t bytes = s.empty() ? -1 : e_.source->log_bytes_between(h.held, s);
+    {
+      std::lock_guard<std::mutex> lock(e_.mu);
+      h.t->retained_bytes = bytes;
+    }
     std::int64_t age_s = h.since_us > 0 ? (e_.now_us() - h.since_us) / 1000000 : 0;
     bool over_bytes = limit.max_bytes > 0 && bytes > limit.max_bytes;
     bool over_age = limit.max_age_s > 0 && age_s > limit.max_age_s;

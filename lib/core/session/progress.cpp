@@ -2,6 +2,8 @@
 // cdc-cli's display, later the HTTP status).
 #include "core/session/engine.h"
 
+#include <algorithm>
+
 namespace cdc::detail {
 
 namespace {
@@ -51,6 +53,24 @@ TableStatus Progress::table_status(const TableState& t, Clock::TimePoint now) co
   else if (!t.held.empty()) ts.position = t.held.str();
   else if (t.phase() == TablePhase::Streaming) ts.position = e_.stream_position.str();
   ts.error = t.phase() == TablePhase::Failed ? t.rec.error : t.last_error;
+  ts.inserts = t.ops[static_cast<int>(ChangeOp::Insert)];
+  ts.updates = t.ops[static_cast<int>(ChangeOp::Update)];
+  ts.deletes = t.ops[static_cast<int>(ChangeOp::Delete)];
+  ts.truncates = t.ops[static_cast<int>(ChangeOp::Truncate)];
+  ts.errors = t.errors;
+  ts.polled = t.polled_at_us > 0;
+  const std::int64_t now_us = e_.now_us();
+  auto since_ms = [&](std::int64_t us) { return us > 0 ? std::max<std::int64_t>(0, (now_us - us) / 1000) : -1; };
+  if (t.mode == TableMode::Incremental) {
+    if (t.phase() == TablePhase::Incremental) ts.lag_ms = since_ms(t.polled_at_us);
+  } else if (t.mode == TableMode::Replicate) {
+    if (t.holding && t.phase() != TablePhase::Snapshot && t.phase() != TablePhase::Resyncing &&
+        t.phase() != TablePhase::Pending && t.phase() != TablePhase::Dropped)
+      ts.lag_ms = since_ms(t.rec.held_since_us);
+    else if (t.phase() == TablePhase::Streaming && !t.holding)
+      ts.lag_ms = since_ms(e_.applied_through_us);
+    if (t.holding) ts.log_retained_bytes = t.retained_bytes;
+  }
   return ts;
 }
 
@@ -61,7 +81,10 @@ SessionStatus Progress::status() const {
   s.state = e_.state;
   s.error = e_.error;
   s.stream_position = e_.stream_position.str();
-  s.lag_ms = e_.lag_ms;
+  s.lag_ms = e_.applied_through_us > 0 ? std::max<std::int64_t>(0, (e_.now_us() - e_.applied_through_us) / 1000) : -1;
+  s.errors = e_.errors;
+  s.batch_apply = e_.batch_apply;
+  s.started_at_us = e_.started_wall_us;
   auto now = e_.clock->now();
   s.elapsed_seconds = std::chrono::duration<double>(now - e_.started).count();
   for (const auto& t : e_.tables) s.tables.push_back(table_status(*t, now));

@@ -107,6 +107,11 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     stream_->poll(events, static_cast<std::size_t>(cfg->stream_batch_rows), wait);
     failures_ = 0;
     if (events.empty()) {
+      {
+        // Nothing was pending: the target is as current as the source was when the poll began.
+        std::lock_guard<std::mutex> lock(e_.mu);
+        e_.applied_through_us = std::max(e_.applied_through_us, e_.now_us() - std::chrono::microseconds(wait).count());
+      }
       advance_idle();
       run_due_work();
       return false;
@@ -132,6 +137,10 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     return true;
   } catch (const Error& err) {
     if (err.kind() == ErrorKind::Cancelled) return false;
+    {
+      std::lock_guard<std::mutex> lock(e_.mu);
+      e_.count_error(nullptr, to_string(err.kind()));
+    }
     close();
     if (!RetryRunner::retries(cfg->retry, err, ++failures_)) throw;
     if (failures_ == 1) first_failure_ = e_.clock->now();
@@ -151,6 +160,7 @@ void StreamApplier::apply_batch(std::vector<ChangeEvent>& events) {
   Position boundary;
   std::int64_t last_commit_us = 0;
   std::vector<Segment> segments(1);
+  const auto began = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(e_.mu);
     e_.applying = true;
@@ -177,6 +187,8 @@ void StreamApplier::apply_batch(std::vector<ChangeEvent>& events) {
     throw;
   }
   after_commit(segments, quarantined, boundary, last_commit_us);
+  std::lock_guard<std::mutex> lock(e_.mu);
+  e_.observe_batch(std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count());
 }
 
 // Whether `t` applies its changes at `at` (streaming, fed by this stream, past its skip point).
@@ -333,6 +345,7 @@ void StreamApplier::after_commit(const std::vector<Segment>& segments, Quarantin
         if (t->phase() != TablePhase::Streaming || t->holding) continue;
         t->rec.changes += static_cast<std::int64_t>(evs.size());
         t->rate.add(now, t->rec.changes);
+        for (const auto& ev : evs) t->ops[static_cast<int>(ev.op)] += 1;
       }
     for (auto& [t, q] : quarantined)
       if (t->phase() == TablePhase::Streaming && !t->holding) t->rec.quarantined += static_cast<std::int64_t>(q.size());
@@ -341,7 +354,7 @@ void StreamApplier::after_commit(const std::vector<Segment>& segments, Quarantin
     moves_.clear();
     if (!boundary.empty() && (e_.stream_position.empty() || e_.position_after(boundary, e_.stream_position)))
       e_.stream_position = boundary;
-    if (last_commit_us) e_.lag_ms = std::max<std::int64_t>(0, (e_.now_us() - last_commit_us) / 1000);
+    if (last_commit_us) e_.applied_through_us = last_commit_us;
     release = e_.release_point();
     e_.applying = false;
     e_.cv.notify_all();

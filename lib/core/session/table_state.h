@@ -94,6 +94,10 @@ struct TableState {
   int attempts = 0;
   std::string last_error;       // last retried error (status), rec.error is the failure
   RateMeter rate;
+  std::int64_t ops[4] = {0, 0, 0, 0};      // stream changes applied by this process, by ChangeOp
+  std::map<std::string, std::int64_t> errors;  // errors of this process by kind
+  std::int64_t polled_at_us = 0;           // incremental: when its last poll finished
+  std::int64_t retained_bytes = -1;        // source log it holds (measured by enforce_retention)
 
   TablePhase phase() const { return rec.phase; }
   bool live() const;  // a phase in which the table does work
