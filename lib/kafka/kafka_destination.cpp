@@ -416,28 +416,13 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
 // Checkpoints in the compacted topic `<prefix>.cdc_checkpoints`: key ["session", "key"], value the
 // entry (a tombstone erases it). No lease: a second producer of the same session fences the first
 // through its transactional id.
-class KafkaCheckpointStore final : public CheckpointStore {
+class KafkaCheckpointStore final : public detail::SessionMapCheckpointStore {
  public:
   explicit KafkaCheckpointStore(KafkaDestination& d) : dest_(d) {}
-  std::map<std::string, std::string> load(const std::string& session) override {
-    auto all = dest_.read_checkpoints();
-    auto it = all.find(session);
-    return it == all.end() ? std::map<std::string, std::string>{} : it->second;
-  }
   void put(const std::string& session, const std::vector<CheckpointEntry>& entries) override { dest_.put_checkpoint(session, entries); }
-  void clear(const std::string& session) override {
-    std::vector<CheckpointEntry> erase;
-    for (const auto& [k, v] : load(session)) erase.push_back({k, ""});
-    if (!erase.empty()) put(session, erase);
-  }
-  std::vector<std::string> sessions() override {
-    std::vector<std::string> out;
-    for (const auto& [s, m] : dest_.read_checkpoints())
-      if (!m.empty()) out.push_back(s);
-    return out;
-  }
 
  private:
+  Sessions read_all() override { return dest_.read_checkpoints(); }
   KafkaDestination& dest_;
 };
 

@@ -201,28 +201,13 @@ class RedisDestination final : public detail::EventDestination, public std::enab
   std::shared_ptr<RedisCheckpointStore> store_;
 };
 
-class RedisCheckpointStore final : public CheckpointStore {
+class RedisCheckpointStore final : public detail::SessionMapCheckpointStore {
  public:
   explicit RedisCheckpointStore(RedisDestination& d) : dest_(d) {}
-  std::map<std::string, std::string> load(const std::string& session) override {
-    auto all = dest_.read_checkpoints();
-    auto it = all.find(session);
-    return it == all.end() ? std::map<std::string, std::string>{} : it->second;
-  }
   void put(const std::string& session, const std::vector<CheckpointEntry>& entries) override { dest_.publish({}, session, entries); }
-  void clear(const std::string& session) override {
-    std::vector<CheckpointEntry> erase;
-    for (const auto& [k, v] : load(session)) erase.push_back({k, ""});
-    if (!erase.empty()) put(session, erase);
-  }
-  std::vector<std::string> sessions() override {
-    std::vector<std::string> out;
-    for (const auto& [s, m] : dest_.read_checkpoints())
-      if (!m.empty()) out.push_back(s);
-    return out;
-  }
 
  private:
+  Sessions read_all() override { return dest_.read_checkpoints(); }
   RedisDestination& dest_;
 };
 

@@ -123,4 +123,23 @@ void EventWriter::rollback() noexcept {
   pending_.clear();
 }
 
+std::map<std::string, std::string> SessionMapCheckpointStore::load(const std::string& session) {
+  auto all = read_all();
+  auto it = all.find(session);
+  return it == all.end() ? std::map<std::string, std::string>{} : std::move(it->second);
+}
+
+void SessionMapCheckpointStore::clear(const std::string& session) {
+  std::vector<CheckpointEntry> erase;
+  for (const auto& [k, v] : load(session)) erase.push_back({k, ""});
+  if (!erase.empty()) put(session, erase);
+}
+
+std::vector<std::string> SessionMapCheckpointStore::sessions() {
+  std::vector<std::string> out;
+  for (const auto& [s, m] : read_all())
+    if (!m.empty()) out.push_back(s);
+  return out;
+}
+
 }  // namespace cdc::detail

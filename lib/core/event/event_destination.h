@@ -12,6 +12,7 @@
 #include <cdc/destination.h>
 #include <cdc/registry.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -86,5 +87,19 @@ class EventWriter : public DestinationWriter {
 };
 
 std::int64_t now_ms();
+
+// The checkpoint store of a destination that reads every session's entries at once and writes a
+// session's entries, an empty value erasing one (Kafka's compacted topic, a Redis hash). A
+// transport gives read_all() and put().
+class SessionMapCheckpointStore : public CheckpointStore {
+ public:
+  using Sessions = std::map<std::string, std::map<std::string, std::string>>;
+  std::map<std::string, std::string> load(const std::string& session) override;
+  void clear(const std::string& session) override;
+  std::vector<std::string> sessions() override;
+
+ protected:
+  virtual Sessions read_all() = 0;
+};
 
 }  // namespace cdc::detail
