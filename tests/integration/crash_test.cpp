@@ -3,6 +3,7 @@
 // concurrent writes; a restart must
 // converge to the source with nothing lost and nothing doubled (a table without a key shows
 // doubles as extra rows).
+#include "support/cli_process.h"
 #include "support/sqlite_fixture.h"
 
 #include <cdc/cdc.h>
@@ -23,52 +24,12 @@ using cdc_test::url;
 
 #ifdef CDC_CLI_PATH
 
+using cdc_test::Exit;
+using cdc_test::run_cli;
+using cdc_test::slurp;
+using cdc_test::wait_exit;
+
 namespace {
-
-struct Exit {
-  bool signaled = false;
-  int code = -1;  // exit code, or signal number when signaled
-};
-
-pid_t spawn(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!crash_at.empty()) ::setenv("CDC_CRASH_AT", crash_at.c_str(), 1);
-    else ::unsetenv("CDC_CRASH_AT");
-    FILE* f = std::freopen(log.c_str(), "a", stderr);
-    (void)f;
-    std::freopen("/dev/null", "w", stdout);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(CDC_CLI_PATH));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(CDC_CLI_PATH, argv.data());
-    std::_Exit(127);
-  }
-  return pid;
-}
-
-Exit wait_exit(pid_t pid) {
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  Exit e;
-  if (WIFSIGNALED(st)) {
-    e.signaled = true;
-    e.code = WTERMSIG(st);
-  } else {
-    e.code = WEXITSTATUS(st);
-  }
-  return e;
-}
-
-Exit run_cli(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log) {
-  return wait_exit(spawn(args, crash_at, log));
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 struct Fixture {
   TempDir dir;
@@ -172,7 +133,7 @@ TEST_CASE("SIGKILL mid-stream, then restart, converges without duplicates", "[sq
 
 TEST_CASE("SIGKILL at an arbitrary moment under concurrent writes, then restart, converges", "[sqlite][crash]") {
   Fixture f(20000);
-  pid_t pid = spawn({"replicate", "-c", f.cfg}, "", f.log);
+  pid_t pid = cdc_test::spawn_cli({"replicate", "-c", f.cfg}, "", f.log);
   std::thread writer([&] { f.write_changes(600, 99); });
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   ::kill(pid, SIGKILL);
@@ -186,7 +147,7 @@ TEST_CASE("SIGKILL at an arbitrary moment under concurrent writes, then restart,
 
 TEST_CASE("SIGTERM stops replicate cleanly and keeps the checkpoint", "[sqlite][crash]") {
   Fixture f(5000);
-  pid_t pid = spawn({"replicate", "-c", f.cfg}, "", f.log);
+  pid_t pid = cdc_test::spawn_cli({"replicate", "-c", f.cfg}, "", f.log);
   // Wait until streaming has begun (the stream position is recorded), then ask it to stop.
   for (int i = 0; i < 500; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

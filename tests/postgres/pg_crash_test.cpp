@@ -3,6 +3,7 @@
 // doubled (the keyless table shows doubles as extra rows), and the slot's confirmed_flush_lsn
 // must move forward.
 #include "pg_test_util.h"
+#include "support/cli_process.h"
 
 #include <csignal>
 
@@ -13,45 +14,11 @@ using namespace pg_test;
 // Every test here kills at failpoints: only in builds with -DCDC_FAILPOINTS=ON (scripts/test.sh).
 #if defined(CDC_CLI_PATH) && defined(CDC_FAILPOINTS)
 
+using cdc_test::Exit;
+using cdc_test::run_cli;
+using cdc_test::slurp;
+
 namespace {
-
-struct Exit {
-  bool signaled = false;
-  int code = -1;
-};
-
-Exit run_cli(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!crash_at.empty()) ::setenv("CDC_CRASH_AT", crash_at.c_str(), 1);
-    else ::unsetenv("CDC_CRASH_AT");
-    FILE* f = std::freopen(log.c_str(), "a", stderr);
-    (void)f;
-    f = std::freopen("/dev/null", "w", stdout);
-    (void)f;
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(CDC_CLI_PATH));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(CDC_CLI_PATH, argv.data());
-    std::_Exit(127);
-  }
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  Exit e;
-  if (WIFSIGNALED(st)) {
-    e.signaled = true;
-    e.code = WTERMSIG(st);
-  } else {
-    e.code = WEXITSTATUS(st);
-  }
-  return e;
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 struct Fixture {
   TempDir dir;

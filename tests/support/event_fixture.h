@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/event/change_event_json.h"
+#include "support/cli_process.h"
 #include "support/event_replay.h"
 #include "support/sqlite_fixture.h"
 
@@ -27,45 +28,6 @@
 namespace cdc_test {
 
 #ifdef CDC_CLI_PATH
-
-struct Exit {
-  bool signaled = false;
-  int code = -1;
-};
-
-inline Exit run_cli(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log,
-             const std::string& out = "/dev/null") {
-  std::fflush(nullptr);  // or the child's freopen writes what the parent had buffered
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!crash_at.empty()) ::setenv("CDC_CRASH_AT", crash_at.c_str(), 1);
-    else ::unsetenv("CDC_CRASH_AT");
-    FILE* f = std::freopen(log.c_str(), "a", stderr);
-    (void)f;
-    f = std::freopen(out.c_str(), "w", stdout);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(CDC_CLI_PATH));
-    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(CDC_CLI_PATH, argv.data());
-    std::_Exit(127);
-  }
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  Exit e;
-  if (WIFSIGNALED(st)) {
-    e.signaled = true;
-    e.code = WTERMSIG(st);
-  } else {
-    e.code = WEXITSTATUS(st);
-  }
-  return e;
-}
-
-inline std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // A source table's rows as the events carry them (INTEGER and REAL as numbers, TEXT as strings,
 // BLOB as base64), sorted canonical JSON.
