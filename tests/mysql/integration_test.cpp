@@ -6,6 +6,7 @@
 #include "mysql/binlog_stream.h"
 #include "mysql/mysql_conn.h"
 #include "mysql_test_util.h"
+#include "support/cli_process.h"
 
 #include <cdc/cdc.h>
 
@@ -709,22 +710,10 @@ TEST_CASE("a purged start position fails loudly and offers a fresh snapshot", "[
 // Killed at failpoints: only in builds with -DCDC_FAILPOINTS=ON (scripts/test.sh).
 #if defined(CDC_CLI_PATH) && defined(CDC_FAILPOINTS)
 namespace {
+// Exit code, or 1000 + the signal that ended it.
 int run_cli(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    if (!crash_at.empty()) ::setenv("CDC_CRASH_AT", crash_at.c_str(), 1);
-    else ::unsetenv("CDC_CRASH_AT");
-    if (!std::freopen(log.c_str(), "a", stderr)) std::_Exit(126);
-    if (!std::freopen("/dev/null", "w", stdout)) std::_Exit(126);
-    std::vector<char*> argv{const_cast<char*>(CDC_CLI_PATH)};
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(CDC_CLI_PATH, argv.data());
-    std::_Exit(127);
-  }
-  int st = 0;
-  ::waitpid(pid, &st, 0);
-  return WIFSIGNALED(st) ? 1000 + WTERMSIG(st) : WEXITSTATUS(st);
+  cdc_test::Exit e = cdc_test::run_cli(args, crash_at, log);
+  return e.signaled ? 1000 + e.code : e.code;
 }
 }  // namespace
 
