@@ -139,8 +139,9 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     if (err.kind() == ErrorKind::Cancelled) return false;
     {
       std::lock_guard<std::mutex> lock(e_.mu);
-      e_.count_error(nullptr, to_string(err.kind()));
+      e_.count_error(nullptr, to_string(err.kind()), err.what());
     }
+    e_.flush_errors();
     close();
     if (!RetryRunner::retries(cfg->retry, err, ++failures_)) throw;
     if (failures_ == 1) first_failure_ = e_.clock->now();
