@@ -1,6 +1,7 @@
 // Config loading: YAML/JSON -> ConfigNode tree -> typed walk with key paths -> Config.
 // Every message starts with the key path ("tables.orders.batch_size: expected an integer, got \"big\"").
 #include "core/config_tree.h"
+#include "core/secrets.h"
 #include "core/text_util.h"
 
 #include <cdc/config.h>
@@ -98,7 +99,8 @@ std::string describe(const ConfigNode& n) {
 
 std::string join_path(const std::string& base, const std::string& key) { return base.empty() ? key : base + "." + key; }
 
-// Replaces ${VAR} and ${VAR:-default} with the environment's values.
+// Replaces ${VAR} and ${VAR:-default} with the environment's values, and ${file:/path} with a
+// file's contents (a secret mounted as a file; one trailing newline dropped).
 std::string expand_env(const std::string& s, const std::string& path) {
   std::string out;
   std::size_t i = 0;
@@ -115,6 +117,11 @@ std::string expand_env(const std::string& s, const std::string& path) {
         has_fallback = true;
       }
       if (name.empty()) throw config_error(path, "empty variable name in ${}");
+      if (expr.rfind("file:", 0) == 0) {
+        out += detail::read_secret_file(expr.substr(5), path + ": ${file:...}");
+        i = close + 1;
+        continue;
+      }
       const char* v = std::getenv(name.c_str());
       if (v && *v) out += v;
       else if (has_fallback) out += fallback;
