@@ -6,6 +6,7 @@
 
 #include <cdc/config.h>
 #include <cdc/error.h>
+#include <cdc/registry.h>
 #include <cdc/type_mapper.h>
 
 #include <fmt/format.h>
@@ -180,7 +181,21 @@ class Walker {
 
   std::string as_string() const {
     if (node_.type != ConfigNode::Type::String) fail("expected a string, got " + describe(node_));
+    if (!detail::valid_utf8(node_.text)) fail("is not valid UTF-8 text");
     return expand_env(node_.text, path_);
+  }
+
+  // A connector URL: checked now, so that a malformed one names its key.
+  std::string as_url() const {
+    std::string url = as_string();
+    try {
+      (void)ConnectorUrl::parse(url);
+    } catch (const Error& e) {
+      std::string m = e.what();
+      if (m.rfind("url: ", 0) == 0) m.erase(0, 5);
+      fail(m);
+    }
+    return url;
   }
 
   std::int64_t as_int(std::int64_t min, std::int64_t max) const {
@@ -397,9 +412,9 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
                 "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views", "http"});
   Config c;
   if (w.has("name")) c.name = w.child("name").as_string();
-  if (w.has("source")) c.source = w.child("source").as_string();
-  if (w.has("destination")) c.destination = w.child("destination").as_string();
-  if (w.has("checkpoint")) c.checkpoint = w.child("checkpoint").as_string();
+  if (w.has("source")) c.source = w.child("source").as_url();
+  if (w.has("destination")) c.destination = w.child("destination").as_url();
+  if (w.has("checkpoint")) c.checkpoint = w.child("checkpoint").as_url();
   if (w.has("include")) c.include = w.child("include").as_string_list();
   if (w.has("exclude")) c.exclude = w.child("exclude").as_string_list();
   if (w.has("parallel_tables")) c.parallel_tables = static_cast<int>(w.child("parallel_tables").as_int(1, 256));
