@@ -825,6 +825,7 @@ void Decoder::decode_table_map(Event& e, const std::uint8_t* p, std::size_t n) {
       default: break;  // geometry types, primary keys, visibility
     }
   }
+  if (wanted_) tm->skip_rows = !wanted_(tm->schema, tm->table);
   e.table_map = tm;
   tables_[tm->table_id] = tm;
   raw_maps_[tm->table_id] = std::string(raw);
@@ -853,6 +854,7 @@ void Decoder::decode_rows(Event& e, const std::uint8_t* p, std::size_t n) {
     bad(fmt::format("{} for {}.{} has {} columns, its TABLE_MAP {}", to_string(t), tm->schema, tm->table, ncols,
                     tm->columns.size()));
   rows.table = tm;
+  if (tm->skip_rows) return;
   auto read_bitmap = [&](std::vector<bool>& out) {
     std::string_view b = r.bytes((ncols + 7) / 8);
     out.resize(ncols);

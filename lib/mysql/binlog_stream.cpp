@@ -218,6 +218,7 @@ class BinlogStream final : public ChangeStream {
     conn_.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4, "
                "@master_heartbeat_period = 100000000");
     decoder_ = binlog::Decoder(checksums);
+    decoder_.set_table_filter([this](const std::string& schema, const std::string& table) { return wanted_.count(key(schema, table)) > 0; });
     rpl_ = mariadb_rpl_init(conn_.get());
     if (!rpl_) throw Error(ErrorKind::Internal, "mariadb_rpl_init failed");
     // A replica id no real server uses, different per process.
