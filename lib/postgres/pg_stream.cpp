@@ -207,13 +207,19 @@ class PgStream final : public ChangeStream {
     if (r.is_null(0, 0)) return;  // not a logical slot: START_REPLICATION says so
     std::uint64_t confirmed = parse_lsn(r.text(0, 0));
     if (confirmed <= from + 1) return;
-    if (!settings_.slot_created_at.empty())
+    if (!settings_.slot_created_at.empty()) {
+      // The slot this run created cannot serve the session: left in place it would only pin WAL
+      // (and make the next run's error a different one). Dropped again, every run says the same.
+      std::string dropped = "dropped it again";
+      if (std::string state = conn_.try_exec("DROP_REPLICATION_SLOT " + quote_ident(slot)); !state.empty())
+        dropped = fmt::format("could not drop it again (SQLSTATE {}): drop it by hand, it retains WAL", state);
       throw Error(ErrorKind::Source,
                   fmt::format("replication slot \"{}\" did not exist when this session resumed from its checkpoint at "
-                              "LSN {} (it was dropped); cdc created it anew at LSN {}, so the changes committed between "
-                              "the two are lost. {}",
-                              slot, format_lsn(from), settings_.slot_created_at, kStartOver),
+                              "LSN {} (it was dropped); cdc created it anew at LSN {} and {}, so the changes committed "
+                              "between the two are lost. {}",
+                              slot, format_lsn(from), settings_.slot_created_at, dropped, kStartOver),
                   false, where);
+    }
     throw Error(ErrorKind::Source,
                 fmt::format("replication slot \"{}\" has confirmed_flush_lsn {}, past this session's checkpoint at LSN {}: "
                             "another client consumed or advanced the slot, or it was dropped and created again, so the "
