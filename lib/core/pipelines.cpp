@@ -106,7 +106,7 @@ int WorkerBudget::peak() const {
 struct PipelineRunner::Impl {
   struct Pipeline {
     std::string name;
-    Config config;
+    Config config;  // guarded by Impl::mu once started
     std::unique_ptr<ReplicationSession> session;
     std::thread waiter;
     PipelineResult result;
@@ -159,9 +159,10 @@ struct PipelineRunner::Impl {
         if (t.phase == TablePhase::Failed) r.failed = true;
       if (!r.error.empty())
         log(LogLevel::Error, "pipelines", "", fmt::format("pipeline {} failed: {}", p.name, r.error));
-      bool stop_all = r.failed && p.config.stop_on_error;
+      bool stop_all;
       {
-        std::lock_guard<std::mutex> lock(mu);
+        std::lock_guard<std::mutex> lock(mu);  // a reload may replace p.config meanwhile
+        stop_all = r.failed && p.config.stop_on_error;
         p.result = std::move(r);
         p.done = true;
       }
@@ -293,7 +294,10 @@ std::string PipelineRunner::reload(PipelinesConfig config, const std::vector<std
     if (ended) continue;  // a copy that finished or a pipeline that failed: nothing to reload
     try {
       p->session->reload(*next);
-      p->config = *next;
+      {
+        std::lock_guard<std::mutex> lock(s.mu);
+        p->config = *next;
+      }
       reloaded.push_back(p->name);
     } catch (const std::exception& e) {
       refused.push_back(fmt::format("pipeline {}: {}", p->name, e.what()));

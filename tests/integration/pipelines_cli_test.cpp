@@ -22,6 +22,7 @@
 
 using cdc_test::Db;
 using cdc_test::eventually;
+using cdc_test::same_rows;
 using cdc_test::TempDir;
 using cdc_test::url;
 namespace json = boost::json;
@@ -70,15 +71,6 @@ struct Setup {
     return r;
   }
 };
-
-bool same_rows(const std::string& a, const std::string& b, const std::string& table) {
-  try {
-    Db x(a), y(b);
-    return x.rows("SELECT * FROM " + table + " ORDER BY id") == y.rows("SELECT * FROM " + table + " ORDER BY id");
-  } catch (const std::exception&) {
-    return false;
-  }
-}
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -16,6 +16,7 @@
 
 using cdc_test::Db;
 using cdc_test::eventually;
+using cdc_test::same_rows;
 using cdc_test::TempDir;
 using cdc_test::url;
 
@@ -61,15 +62,6 @@ void make_source(const std::string& path, const std::string& table, int rows) {
   s.exec("CREATE TABLE " + table + " (id INTEGER PRIMARY KEY, v TEXT)");
   s.exec("WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < " + std::to_string(rows) + ") INSERT INTO " +
          table + " SELECT i, 'v' || i FROM r");
-}
-
-bool same_rows(const std::string& a, const std::string& b, const std::string& table) {
-  try {
-    Db x(a), y(b);
-    return x.rows("SELECT * FROM " + table + " ORDER BY id") == y.rows("SELECT * FROM " + table + " ORDER BY id");
-  } catch (const std::exception&) {
-    return false;
-  }
 }
 
 std::string pipeline_yaml(const std::string& name, const std::string& src, const std::string& dst, const std::string& extra = "") {

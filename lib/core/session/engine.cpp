@@ -9,9 +9,8 @@
 
 #include <fmt/format.h>
 
-#include <utility>
-
 #include <algorithm>
+#include <utility>
 
 namespace cdc::detail {
 
@@ -51,7 +50,9 @@ BatchPhase Engine::stream_batch_phase(const Config& cfg) {
     phase = batch_phase_for_lag(lag_ms, cfg.catch_up_lag_seconds);
     changed = std::exchange(stream_batch_phase_, static_cast<int>(phase)) != static_cast<int>(phase);
   }
-  if (changed) log_batch_phase(nullptr, phase, cfg.stream_batch_rows.for_phase(phase));
+  // Said only where the phases differ in size: a plain number has nothing to tell.
+  if (changed && cfg.stream_batch_rows.catch_up != cfg.stream_batch_rows.steady)
+    log_batch_phase(nullptr, phase, cfg.stream_batch_rows.for_phase(phase));
   return phase;
 }
 

@@ -246,7 +246,7 @@ struct Engine {
   void count_error(TableState* t, std::string_view kind);
   void observe_batch(double seconds);  // caller holds mu
   // The phase of the next change-stream batch (catch_up while the stream's lag is above
-  // catch_up_lag_seconds); a change of phase is logged.
+  // catch_up_lag_seconds); a change of phase is logged when the two phases' sizes differ.
   BatchPhase stream_batch_phase(const Config& cfg);
   // Logs that `t` (null: the change stream) moved to batch phase `phase` (caller does not hold mu).
   void log_batch_phase(const TableState* t, BatchPhase phase, std::int64_t rows);

@@ -78,7 +78,8 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
       req.where = t.plan.settings.where;
       phase = poll_phase(t, *e_.config_);
       req.batch_size = t.plan.settings.batch_size->for_phase(phase);
-      phase_changed = std::exchange(t.batch_phase, static_cast<int>(phase)) != static_cast<int>(phase);
+      phase_changed = std::exchange(t.batch_phase, static_cast<int>(phase)) != static_cast<int>(phase) &&
+                      t.plan.settings.batch_size->catch_up != t.plan.settings.batch_size->steady;
       wm_index = t.plan.read.index_of(req.watermark_column);
       high = t.rec.watermark;
     }
