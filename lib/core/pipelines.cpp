@@ -158,7 +158,7 @@ struct PipelineRunner::Impl {
       for (const auto& t : r.status.tables)
         if (t.phase == TablePhase::Failed) r.failed = true;
       if (!r.error.empty())
-        log(LogLevel::Error, "pipelines", "", fmt::format("pipeline {} failed: {}", p.name, r.error));
+        log(LogLevel::Error, "pipelines", "", fmt::format("the pipeline failed: {}", r.error));
       bool stop_all;
       {
         std::lock_guard<std::mutex> lock(mu);  // a reload may replace p.config meanwhile
@@ -168,7 +168,7 @@ struct PipelineRunner::Impl {
       }
       cv.notify_all();
       if (stop_all) {
-        log(LogLevel::Error, "pipelines", "", fmt::format("pipeline {} failed with stop_on_error: stopping every pipeline", p.name));
+        log(LogLevel::Error, "pipelines", "", "the pipeline failed and has stop_on_error: stopping every pipeline");
         stop_all_sessions();
       }
     });

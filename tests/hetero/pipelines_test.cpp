@@ -28,7 +28,8 @@ std::map<std::string, std::vector<std::string>> phases(std::uint16_t port) {
   std::map<std::string, std::vector<std::string>> out;
   auto reply = cdc_test::http(port, "GET", "/api/v1/status");
   if (reply.status != 200) return out;
-  for (const auto& p : boost::json::parse(reply.body).at("pipelines").as_array()) {
+  const boost::json::value doc = boost::json::parse(reply.body);
+  for (const auto& p : doc.at("pipelines").as_array()) {
     auto& list = out[std::string(p.at("name").as_string())];
     for (const auto& t : p.at("tables").as_array()) list.emplace_back(t.at("phase").as_string());
   }

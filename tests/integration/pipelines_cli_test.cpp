@@ -80,7 +80,8 @@ std::map<std::string, bool> live_pipelines(std::uint16_t port) {
   try {
     auto reply = cdc_test::http(port, "GET", "/api/v1/status");
     if (reply.status != 200) return out;
-    for (const auto& p : json::parse(reply.body).at("pipelines").as_array()) {
+    const json::value doc = json::parse(reply.body);
+    for (const auto& p : doc.at("pipelines").as_array()) {
       bool all = !p.at("tables").as_array().empty();
       for (const auto& t : p.at("tables").as_array()) all = all && t.at("phase") == "streaming";
       out[std::string(p.at("name").as_string())] = all;
