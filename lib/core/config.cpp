@@ -644,10 +644,10 @@ namespace {
 ConfigNode merge_nodes(const ConfigNode& base, const ConfigNode& over) {
   if (base.type != ConfigNode::Type::Map || over.type != ConfigNode::Type::Map) return over;
   ConfigNode out = base;
-  for (const auto& [key, value] : over.fields) {
-    auto it = std::find_if(out.fields.begin(), out.fields.end(), [&](const auto& f) { return f.first == key; });
-    if (it == out.fields.end()) out.fields.emplace_back(key, value);
-    else it->second = merge_nodes(it->second, value);
+  for (const auto& field : over.fields) {  // not a structured binding: C++17 lambdas cannot capture those
+    auto it = std::find_if(out.fields.begin(), out.fields.end(), [&](const auto& f) { return f.first == field.first; });
+    if (it == out.fields.end()) out.fields.push_back(field);
+    else it->second = merge_nodes(it->second, field.second);
   }
   return out;
 }
