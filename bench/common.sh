@@ -23,3 +23,21 @@ read -r -a cdc_flags <<< "${CDC_FLAGS:-}"
 
 # best_of CURRENT NEW: the smaller of two wall times (CURRENT may be empty).
 best_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
+
+# Lag as cdc reports it: start_lag_sampler URL FILE samples the largest
+# cdc_replication_lag_seconds of URL's /metrics every 0.5 s into FILE (one number per line) until
+# stop_lag_sampler; lag_percentiles FILE prints "p50 p99 max n" in seconds.
+start_lag_sampler() {
+  (while :; do
+     curl -s "$1/metrics" | awk '/^cdc_replication_lag_seconds\{/ { if ($2 > m) m = $2; seen = 1 } END { if (seen) print m + 0 }' >> "$2"
+     sleep 0.5
+   done) &
+  lag_sampler_pid=$!
+}
+stop_lag_sampler() { kill "$lag_sampler_pid" 2>/dev/null || true; wait "$lag_sampler_pid" 2>/dev/null || true; }
+lag_percentiles() {
+  sort -g "$1" | awk '{ v[NR] = $1 } END {
+    if (NR == 0) { print "- - - 0"; exit }
+    p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
+    printf "%.2f %.2f %.2f %d\n", p50, p99, v[NR], NR }'
+}

@@ -3,7 +3,9 @@
 # database (TABLES x SIZE rows) to another database of the same throwaway server, then follows
 # the binlog while `sysbench oltp_write_only` writes for DURATION seconds with THREADS threads. Reports
 # sysbench's transactions/s, the changes cdc applied, and how long after sysbench stopped the
-# replica took to equal the source (CHECKSUM TABLE on every table): the lag at the end of load.
+# replica took to equal the source (CHECKSUM TABLE on every table): the lag at the end of load;
+# and the lag cdc reports while sysbench runs (cdc_replication_lag_seconds from its /metrics, every
+# 0.5 s): p50, p99, max.
 #   CDC_CLI=path/to/cdc-cli TABLES=4 SIZE=100000 DURATION=30 THREADS=2 bash bench/mariadb_stream.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+source bench/common.sh
 bash scripts/mariadb-server.sh start "$server" >/dev/null
 port=$(cat "$server/port")
 sock=$(cat "$server/socket")
@@ -40,7 +43,8 @@ destination: mysql://root@127.0.0.1:$port/sb_copy
 poll_interval_ms: 100
 parallel_tables: $THREADS
 YAML
-/usr/bin/time -v -o "$WORK/time.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" > "$WORK/cdc.out" 2> "$WORK/cdc.err" &
+HTTP_PORT=${HTTP_PORT:-18772}
+/usr/bin/time -v -o "$WORK/time.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --http "127.0.0.1:$HTTP_PORT" > "$WORK/cdc.out" 2> "$WORK/cdc.err" &
 cdc_pid=$!
 checksums() { sql -N -e "CHECKSUM TABLE $(for i in $(seq 1 "$TABLES"); do printf '%s.sbtest%s,' "$1" "$i"; done | sed 's/,$//')" | awk '{print $2}' | tr '\n' ' '; }
 # Wait for the snapshot: every table present with all rows.
@@ -50,8 +54,11 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 echo "mariadb_stream: snapshot done; sysbench oltp_write_only for $SECONDS_RUN s, $THREADS threads"
+start_lag_sampler "http://127.0.0.1:$HTTP_PORT" "$WORK/lag.txt"
 "${sb[@]}" --time="$SECONDS_RUN" --report-interval=0 run > "$WORK/sysbench.out"
 stop=$(date +%s.%N)
+stop_lag_sampler
+read -r lag_p50 lag_p99 lag_max lag_n <<<"$(lag_percentiles "$WORK/lag.txt")"
 caught=""
 for _ in $(seq 1 1200); do
   if [ "$(checksums sb)" = "$(checksums sb_copy)" ]; then caught=$(date +%s.%N); break; fi
@@ -70,4 +77,5 @@ rss=$(awk '/Maximum resident set size/ { printf "%.1f", $NF / 1024 }' "$WORK/tim
 rate=$(awk -v c="${changes:-0}" -v s="$SECONDS_RUN" -v l="$lag" 'BEGIN { printf "%.0f", c / (s + l) }')
 printf '\nmariadb_stream: sysbench oltp_write_only, %s tables x %s rows, %s threads, %s s\n' "$TABLES" "$SIZE" "$THREADS" "$SECONDS_RUN"
 printf '%-26s %s\n' "sysbench transactions/s" "$tps" "sysbench queries/s" "$queries" "changes applied by cdc" "${changes:-?}" \
-  "apply rate (changes/s)" "$rate" "caught up after load (s)" "$lag" "cdc-cli peak RSS MB" "$rss"
+  "apply rate (changes/s)" "$rate" "caught up after load (s)" "$lag" "cdc-cli peak RSS MB" "$rss" \
+  "lag p50/p99/max (s)" "$lag_p50 / $lag_p99 / $lag_max ($lag_n samples of cdc_replication_lag_seconds)"

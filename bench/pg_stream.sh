@@ -10,6 +10,8 @@
 # restart point has moved on by then. Right after the initial copy (which on this one server
 # wrote the million copied rows into the WAL too) the server would first re-read all of that.
 # Every pgbench (TPC-B like) transaction changes 4 rows (3 updates, 1 insert).
+#   3. the lag cdc itself reports during the live phase: cdc_replication_lag_seconds from its
+#      /metrics (--http), sampled every 0.5 s: p50, p99 and max.
 #   CDC_CLI=path/to/cdc-cli SCALE=10 BENCH_SECONDS=15 CLIENTS=2 bash bench/pg_stream.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+source bench/common.sh
 
 url=$(bash scripts/pg-server.sh start "$server")
 base=${url%/*}
@@ -52,11 +55,13 @@ echo "pg_stream: initial snapshot"
 "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/snap.out" 2>&1 || { cat "$WORK/snap.out"; exit 1; }
 
 echo "pg_stream: (1) live: cdc-cli replicate while pgbench -c $CLIENTS -T $SECS writes"
-/usr/bin/time -v -o "$WORK/time2.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" >"$WORK/live.out" 2>&1 &
+HTTP_PORT=${HTTP_PORT:-18771}
+/usr/bin/time -v -o "$WORK/time2.txt" "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --http "127.0.0.1:$HTTP_PORT" >"$WORK/live.out" 2>&1 &
 cdc_pid=$!
 sleep 2
 pgbench -n -c "$CLIENTS" -T "$SECS" "$base/src" >"$WORK/pgbench2.out" 2>&1 &
 bench_pid=$!
+start_lag_sampler "http://127.0.0.1:$HTTP_PORT" "$WORK/lag.txt"
 max_lag=0
 sum_lag=0
 samples=0
@@ -68,6 +73,8 @@ while kill -0 "$bench_pid" 2>/dev/null; do
   sleep 1
 done
 wait "$bench_pid"
+stop_lag_sampler
+read -r lag_p50 lag_p99 lag_max lag_n <<<"$(lag_percentiles "$WORK/lag.txt")"
 tx2=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/pgbench2.out")
 t2=$(now)
 for _ in $(seq 1 600); do
@@ -106,4 +113,5 @@ printf '%-48s %s MB\n' "backlog: WAL from the slot's restart point" "$(awk -v b=
 printf '%-48s %s\n' "live: pgbench row changes/s" "$(awk -v t="$tx2" -v s="$SECS" 'BEGIN { printf "%.0f", t * 4 / s }')"
 printf '%-48s %s / %s\n' "live: lag in history rows (avg / max)" "$avg_lag" "$max_lag"
 printf '%-48s %s s\n' "live: catch-up after pgbench stopped" "$catchup"
+printf '%-48s %s / %s / %s s (%s samples)\n' "live: cdc_replication_lag_seconds p50 / p99 / max" "$lag_p50" "$lag_p99" "$lag_max" "$lag_n"
 printf '%-48s %s MB\n' "live: peak RSS" "$live_rss"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs, idempotently, every Debian 12 package cdc's build, tests and benchmarks need.
 # Run as root (or through sudo). Safe to run again: it only installs what is missing.
+# CDC_DEPS=build installs only what building the library and cdc-cli needs (deploy/Dockerfile).
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -30,6 +31,16 @@ missing() {
   done
   printf '%s\n' "${out[@]}"
 }
+
+if [ "${CDC_DEPS:-all}" = build ]; then
+  keep=()
+  for p in "${build_pkgs[@]}"; do
+    case $p in clang-14 | libclang-rt-14-dev) ;; *) keep+=("$p") ;; esac
+  done
+  build_pkgs=("${keep[@]}")
+  server_pkgs=()
+  tool_pkgs=()
+fi
 
 mapfile -t need < <(missing "${build_pkgs[@]}" "${server_pkgs[@]}" "${tool_pkgs[@]}" equivs libmysqlcppconn-dev)
 if [ "${#need[@]}" -eq 0 ] || [ -z "${need[0]}" ]; then

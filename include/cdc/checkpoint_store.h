@@ -8,6 +8,7 @@
 
 #include <cdc/export.h>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
@@ -19,6 +20,33 @@ namespace cdc {
 struct CheckpointEntry {
   std::string key;    // "stream", "table:main.orders", "chunk:main.orders:3", ...
   std::string value;  // empty value = erase the key
+};
+
+// One run of a session: a ReplicationSession's run, from open to end (docs/status.md, "Run
+// history"). Times are UTC text, "YYYY-MM-DD HH:MM:SS.ffffff" (SQLite: milliseconds).
+struct RunRecord {
+  std::int64_t run = 0;        // 1, 2, ... per session
+  std::string session;
+  std::string kind;            // "replicate" or "copy"
+  std::string started_at;
+  std::string ended_at;        // empty while running, or when the process died (outcome "interrupted")
+  std::string outcome;         // running | finished | stopped | failed | interrupted
+  std::int64_t rows = 0;       // snapshot rows copied in this run
+  std::int64_t changes = 0;    // stream changes applied in this run
+  std::string version;         // cdc's version
+  std::string holder;          // "pid 4242 on db-host since ..."
+  std::string error;           // the session's error when it failed
+};
+
+// One error a session met: a retried failure, a failed table, a change-stream error.
+struct ErrorRecord {
+  std::string at;              // UTC, as RunRecord's times
+  std::string session;
+  std::int64_t run = 0;
+  std::string table;           // the source table, empty for the session or the stream
+  std::string kind;            // connection, source, destination, conversion, ..., or "failed"
+  std::string message;
+  std::string position;        // the stream position at the time, when there was one
 };
 
 // Proof that this process is the only one writing a session: held from acquire_lease() until
@@ -51,6 +79,19 @@ class CDC_API CheckpointStore {
   // The description of the process holding the session's lease now, or nothing when no process
   // does (or the store has no leases). Does not take the lease.
   virtual std::optional<std::string> lease_holder(const std::string& session);
+
+  // Run history and error log, kept beside the checkpoints by the built-in SQL stores
+  // (`_cdc_runs`/`_cdc_errors`; PostgreSQL `cdc_metadata.runs`/`errors`). A store without them
+  // keeps none: begin_run returns 0 and the lists are empty. Writes go outside any data
+  // transaction; the oldest entries beyond a few thousand per session are pruned at begin_run.
+  // begin_run also marks the session's runs still "running" as "interrupted" (the caller holds
+  // the lease, so their process is gone) and returns the new run's number.
+  virtual std::int64_t begin_run(const RunRecord& run);
+  virtual void end_run(const RunRecord& run);
+  virtual void record_errors(const std::vector<ErrorRecord>& errors);
+  // The newest first.
+  virtual std::vector<RunRecord> runs(const std::string& session, int limit);
+  virtual std::vector<ErrorRecord> errors(const std::string& session, int limit);
 };
 
 }  // namespace cdc

@@ -108,6 +108,10 @@ struct SessionStatus {
   std::map<std::string, std::int64_t> errors;  // errors of the change stream itself, by kind
   DurationHistogram batch_apply;     // stream batches: convert, write and commit with the checkpoint
   std::int64_t started_at_us = 0;    // wall clock when the session started (0 = not started)
+  // The run history kept by the checkpoint store (newest first): a running session shows its
+  // own run; checkpoint_status() the last runs and the last errors.
+  std::vector<RunRecord> runs;
+  std::vector<ErrorRecord> recent_errors;
 };
 
 using ProgressCallback = std::function<void(const SessionStatus&)>;

@@ -1,11 +1,13 @@
 // Config loading: YAML/JSON -> ConfigNode tree -> typed walk with key paths -> Config.
 // Every message starts with the key path ("tables.orders.batch_size: expected an integer, got \"big\"").
 #include "core/config_tree.h"
+#include "core/secrets.h"
 #include "core/text_util.h"
 
 #include <cdc/config.h>
 #include <cdc/error.h>
 #include <cdc/pipelines.h>
+#include <cdc/registry.h>
 #include <cdc/type_mapper.h>
 
 #include <fmt/format.h>
@@ -114,7 +116,8 @@ std::string describe(const ConfigNode& n) {
 
 std::string join_path(const std::string& base, const std::string& key) { return base.empty() ? key : base + "." + key; }
 
-// Replaces ${VAR} and ${VAR:-default} with the environment's values.
+// Replaces ${VAR} and ${VAR:-default} with the environment's values, and ${file:/path} with a
+// file's contents (a secret mounted as a file; one trailing newline dropped).
 std::string expand_env(const std::string& s, const std::string& path) {
   std::string out;
   std::size_t i = 0;
@@ -131,6 +134,11 @@ std::string expand_env(const std::string& s, const std::string& path) {
         has_fallback = true;
       }
       if (name.empty()) throw config_error(path, "empty variable name in ${}");
+      if (expr.rfind("file:", 0) == 0) {
+        out += detail::read_secret_file(expr.substr(5), path + ": ${file:...}");
+        i = close + 1;
+        continue;
+      }
       const char* v = std::getenv(name.c_str());
       if (v && *v) out += v;
       else if (has_fallback) out += fallback;
@@ -189,7 +197,21 @@ class Walker {
 
   std::string as_string() const {
     if (node_.type != ConfigNode::Type::String) fail("expected a string, got " + describe(node_));
+    if (!detail::valid_utf8(node_.text)) fail("is not valid UTF-8 text");
     return expand_env(node_.text, path_);
+  }
+
+  // A connector URL: checked now, so that a malformed one names its key.
+  std::string as_url() const {
+    std::string url = as_string();
+    try {
+      (void)ConnectorUrl::parse(url);
+    } catch (const Error& e) {
+      std::string m = e.what();
+      if (m.rfind("url: ", 0) == 0) m.erase(0, 5);
+      fail(m);
+    }
+    return url;
   }
 
   std::int64_t as_int(std::int64_t min, std::int64_t max) const {
@@ -434,9 +456,9 @@ HttpSettings read_http(const Walker& h) {
 void read_fields(const Walker& w, Config& c) {
   w.check_keys({CDC_PIPELINE_KEYS});
   if (w.has("name")) c.name = w.child("name").as_string();
-  if (w.has("source")) c.source = w.child("source").as_string();
-  if (w.has("destination")) c.destination = w.child("destination").as_string();
-  if (w.has("checkpoint")) c.checkpoint = w.child("checkpoint").as_string();
+  if (w.has("source")) c.source = w.child("source").as_url();
+  if (w.has("destination")) c.destination = w.child("destination").as_url();
+  if (w.has("checkpoint")) c.checkpoint = w.child("checkpoint").as_url();
   if (w.has("include")) c.include = w.child("include").as_string_list();
   if (w.has("exclude")) c.exclude = w.child("exclude").as_string_list();
   if (w.has("parallel_tables")) c.parallel_tables = static_cast<int>(w.child("parallel_tables").as_int(1, 256));

@@ -1,3 +1,5 @@
+#include "core/secrets.h"
+
 #include <cdc/error.h>
 #include <cdc/registry.h>
 
@@ -64,8 +66,17 @@ ConnectorUrl ConnectorUrl::parse(const std::string& url) {
   // File-like schemes: everything after "//" is the path ("///abs" -> "/abs", "//rel" -> "rel").
   if (u.scheme == "sqlite" || u.scheme == "file" || u.scheme == "jsonl") {
     u.path = percent_decode(rest);
-    if (u.path.empty()) throw config_error("url", fmt::format("\"{}\": missing file path", url));
+    if (u.path.empty()) throw config_error("url", fmt::format("\"{}\": missing file path", redact_url(url)));
     return u;
+  }
+
+  // password_file=PATH: the password is the file's contents (kept out of configs and of `ps`).
+  if (auto pf = u.params.find("password_file"); pf != u.params.end()) {
+    const std::string where = fmt::format("\"{}\": password_file", redact_url(url));
+    std::string path = pf->second;
+    u.params.erase(pf);
+    if (u.params.count("password")) throw config_error("url", where + ": give password or password_file, not both");
+    u.password = detail::read_secret_file(path, where);
   }
 
   auto slash = rest.find('/');
@@ -77,7 +88,10 @@ ConnectorUrl ConnectorUrl::parse(const std::string& url) {
     authority = authority.substr(at + 1);
     auto c = userinfo.find(':');
     u.user = percent_decode(userinfo.substr(0, c));
-    if (c != std::string::npos) u.password = percent_decode(userinfo.substr(c + 1));
+    if (c != std::string::npos) {
+      if (!u.password.empty()) throw config_error("url", fmt::format("\"{}\": a password in the URL and a password_file", redact_url(url)));
+      u.password = percent_decode(userinfo.substr(c + 1));
+    }
   }
   // A host list "h1:p1,h2:p2,[v6]:p3": each entry is checked like a single host; the first one
   // is also host and port.
@@ -145,8 +159,7 @@ std::string redact_url_params(std::string url) {
     auto eq = kv.find('=');
     std::string key = kv.substr(0, eq);
     for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    const bool secret = key == "password" || (key.size() > 8 && key.compare(key.size() - 8, 8, "password") == 0 &&
-                                              (key[key.size() - 9] == '.' || key[key.size() - 9] == '_'));
+    const bool secret = detail::is_secret_param(percent_decode(key));
     out += secret && eq != std::string::npos ? kv.substr(0, eq + 1) + "***" : kv;
     if (amp == std::string::npos) break;
     out += '&';

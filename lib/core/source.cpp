@@ -125,6 +125,12 @@ std::unique_ptr<SessionLease> CheckpointStore::acquire_lease(const std::string&,
 
 std::optional<std::string> CheckpointStore::lease_holder(const std::string&) { return std::nullopt; }
 
+std::int64_t CheckpointStore::begin_run(const RunRecord&) { return 0; }
+void CheckpointStore::end_run(const RunRecord&) {}
+void CheckpointStore::record_errors(const std::vector<ErrorRecord>&) {}
+std::vector<RunRecord> CheckpointStore::runs(const std::string&, int) { return {}; }
+std::vector<ErrorRecord> CheckpointStore::errors(const std::string&, int) { return {}; }
+
 SchemaObjectReport DestinationConnector::create_table_objects(const DestinationTable&, const std::string&, const SchemaSettings&) {
   return {};
 }

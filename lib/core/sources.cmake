@@ -12,6 +12,8 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/geometry.cpp
   ${CMAKE_CURRENT_LIST_DIR}/plan.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sql_expr.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/run_history.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/secrets.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_objects.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp

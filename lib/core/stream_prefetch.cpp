@@ -81,7 +81,7 @@ void PrefetchingStream::run() {
           if (queue_.empty()) delivered_ = std::move(after);  // idle: the stream moved on with nothing to hand out
         } else {
           queued_events_ += buf.size();
-          queue_.push_back(Batch{std::move(buf), std::move(after)});
+          queue_.push_back(Batch{std::move(buf), std::move(after), 0});
           buf = {};
         }
         if (schema_change) held_ = true;
@@ -114,16 +114,24 @@ void PrefetchingStream::poll(std::vector<ChangeEvent>& out, std::size_t max_even
   // Nothing queued after `timeout` means "nothing to read" only once a read of the source that
   // began after this call came back empty: a caller that stops when idle must not stop while the
   // reader thread is still on its way to events already in the log.
+  // Such an empty read also ends the wait early: the source has nothing more now (a caller
+  // draining a backlog until idle learns it within one read, not after its whole timeout).
   const std::uint64_t entry = polls_started_;
-  cv_.wait_for(lock, timeout, [&] { return !queue_.empty() || finished_; });
   cv_.wait_for(lock, timeout + kInnerPollWait + std::chrono::seconds(5),
                [&] { return !queue_.empty() || finished_ || empty_poll_ > entry; });
   std::size_t n = 0;
-  while (!queue_.empty() && (n == 0 || n + queue_.front().events.size() <= max_events)) {
+  while (!queue_.empty() && n < max_events) {
     Batch& b = queue_.front();
-    out.insert(out.end(), std::make_move_iterator(b.events.begin()), std::make_move_iterator(b.events.end()));
-    n += b.events.size();
-    queued_events_ -= b.events.size();
+    const std::size_t take = std::min(max_events - n, b.events.size() - b.taken);
+    const auto first = b.events.begin() + static_cast<std::ptrdiff_t>(b.taken);
+    out.insert(out.end(), std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
+    n += take;
+    b.taken += take;
+    queued_events_ -= take;
+    if (b.taken < b.events.size()) {
+      delivered_ = out.back().position;  // through the last event handed out; the rest stays queued
+      break;
+    }
     delivered_ = std::move(b.after);
     b.events.clear();
     if (spare_.size() < 2) spare_.push_back(std::move(b.events));

@@ -1,7 +1,9 @@
 // A ChangeStream that reads ahead: a background thread polls the source's stream while the
 // session applies the previous batch, so decoding the log and writing the destination overlap
 // instead of taking turns. What the session sees is unchanged:
-//   - events arrive in the source's order, in batches of at most the size it asked for;
+//   - events arrive in the source's order, in batches of at most the size it asked for, filled
+//     from what was read ahead (a batch read ahead may be split between two polls), so that the
+//     caller's transactions are as large as it allows while the source is ahead;
 //   - position() is the position through which events have been handed out (never one of a
 //     batch still waiting in the queue), so an idle checkpoint cannot skip queued events;
 //   - acknowledge() reaches the source's stream between two of its polls, and once more when the
@@ -42,7 +44,8 @@ class PrefetchingStream final : public ChangeStream {
  private:
   struct Batch {
     std::vector<ChangeEvent> events;
-    Position after;  // the inner stream's position right after these events were read
+    Position after;         // the inner stream's position right after these events were read
+    std::size_t taken = 0;  // events already handed out (a poll may take part of a batch)
   };
   void run();
 

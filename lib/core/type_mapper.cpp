@@ -119,18 +119,7 @@ std::int64_t to_int(const Value& v, const LogicalType& t) {
 }
 
 
-bool valid_utf8(const std::string& s) {
-  constexpr std::size_t bad = std::numeric_limits<std::size_t>::max();
-  for (std::size_t i = 0; i < s.size();) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : bad;
-    if (n == bad || i + n >= s.size()) return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 2) return false;
-    i += n + 1;
-  }
-  return true;
-}
+using detail::valid_utf8;
 
 std::string number_text(const Value& v) {
   switch (v.kind()) {

@@ -91,6 +91,34 @@ std::string status_document(const std::vector<PipelineStatus>& pipelines, bool l
     json::array tables;
     for (const auto& t : s.tables) tables.push_back(table_object(t, live));
     o["tables"] = std::move(tables);
+    json::array runs;
+    for (const auto& r : s.runs) {
+      json::object x;
+      x["run"] = r.run;
+      x["kind"] = r.kind;
+      x["started_at"] = opt_str(r.started_at);
+      x["ended_at"] = opt_str(r.ended_at);
+      x["outcome"] = r.outcome;
+      x["rows"] = r.rows;
+      x["changes"] = r.changes;
+      x["version"] = r.version;
+      x["holder"] = r.holder;
+      x["error"] = opt_str(r.error);
+      runs.push_back(std::move(x));
+    }
+    o["runs"] = std::move(runs);
+    json::array log;
+    for (const auto& e : s.recent_errors) {
+      json::object x;
+      x["at"] = e.at;
+      x["run"] = e.run;
+      x["table"] = opt_str(e.table);
+      x["kind"] = e.kind;
+      x["message"] = e.message;
+      x["position"] = opt_str(e.position);
+      log.push_back(std::move(x));
+    }
+    o["error_log"] = std::move(log);
     list.push_back(std::move(o));
   }
   doc["pipelines"] = std::move(list);

@@ -241,7 +241,11 @@ class JsonlDestination final : public detail::EventDestination, public std::enab
 
   // Appends the lines, fsyncs them, then writes the checkpoint; one commit at a time.
   void publish(const std::vector<EncodedEvent>& events, const std::string& session, const std::vector<CheckpointEntry>& checkpoint) {
-    std::string buf;
+    std::lock_guard<std::mutex> lock(mu_);
+    // One write per transaction, from a buffer kept between them (a fresh one of this size would
+    // be fresh pages to fault in every time).
+    std::string& buf = buf_;
+    buf.clear();
     std::size_t size = 0;
     for (const auto& e : events) size += e.value.size() + 1;
     buf.reserve(size);
@@ -249,7 +253,6 @@ class JsonlDestination final : public detail::EventDestination, public std::enab
       buf += e.value;
       buf += '\n';
     }
-    std::lock_guard<std::mutex> lock(mu_);
     open_file();
     if (!store_) {  // standard output
       write_all(fd_, buf.data(), buf.size(), shown());
@@ -353,6 +356,7 @@ class JsonlDestination final : public detail::EventDestination, public std::enab
   int fd_ = -1;
   std::uint64_t written_ = 0;   // committed (after publish returns) bytes of the live file
   std::uint64_t rotated_ = 0;   // files rotated away: <file>.1 .. <file>.<rotated_>
+  std::string buf_;             // the lines of the transaction being published
 };
 
 void JsonlWriter::publish(std::vector<EncodedEvent>& events, const std::string& session, const std::vector<CheckpointEntry>& checkpoint) {

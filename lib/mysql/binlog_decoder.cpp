@@ -112,18 +112,24 @@ std::uint64_t le_at(const std::uint8_t* p, std::size_t k) {
 
 bool bit(const std::uint8_t* bitmap, std::size_t i) { return (bitmap[i / 8] >> (i % 8)) & 1; }
 
-const std::uint32_t* crc_table() {
-  static std::uint32_t table[256];
+// Slicing-by-8 tables: tables[0] is the byte-at-a-time table, tables[k][i] the CRC of byte i
+// followed by k zero bytes, so eight bytes are folded per step (every byte of the binlog goes
+// through here: byte-at-a-time was two thirds of decoding).
+using CrcTables = std::uint32_t[8][256];
+const CrcTables& crc_tables() {
+  static CrcTables tables;
   static bool init = [] {
     for (std::uint32_t i = 0; i < 256; ++i) {
       std::uint32_t c = i;
       for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      table[i] = c;
+      tables[0][i] = c;
     }
+    for (std::uint32_t i = 0; i < 256; ++i)
+      for (int k = 1; k < 8; ++k) tables[k][i] = (tables[k - 1][i] >> 8) ^ tables[0][tables[k - 1][i] & 0xFF];
     return true;
   }();
   (void)init;
-  return table;
+  return tables;
 }
 
 // Fractional seconds stored in (fsp+1)/2 big-endian bytes -> microseconds.
@@ -173,9 +179,16 @@ bool is_ascii(std::uint32_t c) { return c == 11 || c == 65; }
 }  // namespace
 
 std::uint32_t crc32(const std::uint8_t* data, std::size_t size, std::uint32_t crc) {
-  const std::uint32_t* t = crc_table();
+  const CrcTables& t = crc_tables();
   crc = ~crc;
-  for (std::size_t i = 0; i < size; ++i) crc = t[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  std::size_t i = 0;
+  for (; i + 8 <= size; i += 8) {
+    const std::uint8_t* p = data + i;
+    const std::uint32_t lo = crc ^ (std::uint32_t(p[0]) | std::uint32_t(p[1]) << 8 | std::uint32_t(p[2]) << 16 | std::uint32_t(p[3]) << 24);
+    crc = t[7][lo & 0xFF] ^ t[6][(lo >> 8) & 0xFF] ^ t[5][(lo >> 16) & 0xFF] ^ t[4][lo >> 24] ^ t[3][p[4]] ^ t[2][p[5]] ^
+          t[1][p[6]] ^ t[0][p[7]];
+  }
+  for (; i < size; ++i) crc = t[0][(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
   return ~crc;
 }
 
@@ -812,6 +825,7 @@ void Decoder::decode_table_map(Event& e, const std::uint8_t* p, std::size_t n) {
       default: break;  // geometry types, primary keys, visibility
     }
   }
+  if (wanted_) tm->skip_rows = !wanted_(tm->schema, tm->table);
   e.table_map = tm;
   tables_[tm->table_id] = tm;
   raw_maps_[tm->table_id] = std::string(raw);
@@ -840,6 +854,7 @@ void Decoder::decode_rows(Event& e, const std::uint8_t* p, std::size_t n) {
     bad(fmt::format("{} for {}.{} has {} columns, its TABLE_MAP {}", to_string(t), tm->schema, tm->table, ncols,
                     tm->columns.size()));
   rows.table = tm;
+  if (tm->skip_rows) return;
   auto read_bitmap = [&](std::vector<bool>& out) {
     std::string_view b = r.bytes((ncols + 7) / 8);
     out.resize(ncols);

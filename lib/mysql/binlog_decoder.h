@@ -9,6 +9,7 @@
 #include <cdc/value.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -94,6 +95,7 @@ struct TableMap {
   std::string table;
   std::vector<ColumnDef> columns;
   bool has_names = false;
+  bool skip_rows = false;  // the decoder's table filter refused it: its rows events carry no rows
 };
 
 struct RowsEvent {
@@ -161,6 +163,14 @@ class Decoder {
   bool checksums() const { return checksums_; }
   std::shared_ptr<const TableMap> table(std::uint64_t table_id) const;
 
+  // Tables whose rows are wanted (by schema and table name), asked once per table map: the rows
+  // events of the others are checked (checksum, table map) but their rows are not decoded, and
+  // arrive with `rows` empty. A binlog holds every database's changes; most are not a stream's.
+  // Without a filter every row is decoded.
+  void set_table_filter(std::function<bool(const std::string& schema, const std::string& table)> wanted) {
+    wanted_ = std::move(wanted);
+  }
+
  private:
   void decode_table_map(Event& e, const std::uint8_t* p, std::size_t n);
   void decode_rows(Event& e, const std::uint8_t* p, std::size_t n);
@@ -170,6 +180,7 @@ class Decoder {
   bool have_fde_ = false;
   std::map<std::uint64_t, std::shared_ptr<const TableMap>> tables_;
   std::map<std::uint64_t, std::string> raw_maps_;  // body bytes each map was parsed from
+  std::function<bool(const std::string&, const std::string&)> wanted_;
 };
 
 // Decodes one column value at `p` (at most `n` bytes) into `out`; returns the bytes used.

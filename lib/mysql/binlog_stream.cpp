@@ -210,14 +210,15 @@ class BinlogStream final : public ChangeStream {
   void connect() {
     disconnect();
     ConnParams p = params_;
-    p.read_timeout = 60;  // heartbeats arrive every 500 ms; a silent minute means a dead link
+    p.read_timeout = 60;  // heartbeats arrive every 100 ms; a silent minute means a dead link
     conn_ = Conn(p, ErrorKind::Source);
     check_binlog_settings(conn_);
     auto cs = conn_.scalar("SELECT @@global.binlog_checksum");
     bool checksums = cs && (*cs == "CRC32" || *cs == "crc32");
     conn_.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4, "
-               "@master_heartbeat_period = 500000000");
+               "@master_heartbeat_period = 100000000");
     decoder_ = binlog::Decoder(checksums);
+    decoder_.set_table_filter([this](const std::string& schema, const std::string& table) { return wanted_.count(key(schema, table)) > 0; });
     rpl_ = mariadb_rpl_init(conn_.get());
     if (!rpl_) throw Error(ErrorKind::Internal, "mariadb_rpl_init failed");
     // A replica id no real server uses, different per process.

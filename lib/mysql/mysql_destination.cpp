@@ -13,6 +13,7 @@
 #include "mysql/mysql_types.h"
 
 #include "core/logging.h"
+#include "core/run_history.h"
 #include "core/sql_expr.h"
 #include "core/text_util.h"
 #include "core/writer/cascade_sql.h"
@@ -996,12 +997,37 @@ class MyObjects {
   std::string db_;
 };
 
-class MysqlCheckpointStore final : public CheckpointStore {
+// _cdc_runs and _cdc_errors (CheckpointStore's run history), in the database of the checkpoints.
+detail::SqlHistory::Dialect history_dialect(const std::string& database) {
+  detail::SqlHistory::Dialect d;
+  d.runs = quote_ident(database) + "." + quote_ident("_cdc_runs");
+  d.errors = quote_ident(database) + "." + quote_ident("_cdc_errors");
+  const char* tail = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin";
+  d.create_runs = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (session VARCHAR(191) NOT NULL, run BIGINT NOT NULL, kind VARCHAR(32) NOT NULL, "
+      "started_at DATETIME(6) NOT NULL, ended_at DATETIME(6) NULL, outcome VARCHAR(32) NOT NULL, rows_copied BIGINT NOT NULL, "
+      "changes_applied BIGINT NOT NULL, version VARCHAR(64) NOT NULL, holder VARCHAR(512) NOT NULL, error LONGTEXT, "
+      "PRIMARY KEY (session, run)){}",
+      d.runs, tail);
+  d.create_errors = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY, session VARCHAR(191) NOT NULL, "
+      "run BIGINT NOT NULL, at DATETIME(6) NOT NULL, source_table VARCHAR(512) NOT NULL, kind VARCHAR(32) NOT NULL, "
+      "message LONGTEXT NOT NULL, position VARCHAR(255), KEY (session, id)){}",
+      d.errors, tail);
+  d.now = "UTC_TIMESTAMP(6)";
+  d.time_value = "?";
+  d.time_text = "DATE_FORMAT({}, '%Y-%m-%d %H:%i:%s.%f')";
+  return d;
+}
+
+class MysqlCheckpointStore final : public detail::HistoryCheckpointStore {
  public:
-  explicit MysqlCheckpointStore(ConnParams params) : params_(std::move(params)) {
+  explicit MysqlCheckpointStore(ConnParams params)
+      : HistoryCheckpointStore(history_dialect(params.database)), params_(std::move(params)) {
     std::lock_guard lock(mu_);
     ensure_open();
   }
+
 
   std::map<std::string, std::string> load(const std::string& session) override {
     std::lock_guard lock(mu_);
@@ -1073,6 +1099,25 @@ class MysqlCheckpointStore final : public CheckpointStore {
     Conn c(params_, ErrorKind::State);
     c.exec(checkpoint_table_ddl(), where());
     conn_ = std::move(c);
+    history_.forget_tables();
+  }
+
+  // The run history's statements, their `?` replaced by quoted literals (this client has no
+  // server-side parameters).
+  void with_query(const std::function<void(const detail::SqlHistory::Query&)>& f) override {
+    std::lock_guard lock(mu_);
+    with_conn([&] {
+      f([this](const std::string& sql, const detail::SqlHistory::Params& params) {
+        std::string text = detail::number_placeholders(sql, [&](int n) {
+          const auto& v = params.at(static_cast<std::size_t>(n - 1));
+          return v ? conn_.quoted(*v) : std::string("NULL");
+        });
+        if (text.rfind("SELECT", 0) == 0) return conn_.rows(text, "run history");
+        conn_.exec(text, "run history");
+        return detail::SqlHistory::Rows{};
+      });
+      return 0;
+    });
   }
 
   // Runs `f` on the connection, reconnecting once when the connection was lost.

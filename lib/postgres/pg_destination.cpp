@@ -15,6 +15,7 @@
 #include "core/array_literal.h"
 #include "core/geometry.h"
 #include "core/logging.h"
+#include "core/run_history.h"
 #include "core/sql_expr.h"
 #include "core/writer/cascade_sql.h"
 #include "core/writer/change_reducer.h"
@@ -1307,9 +1308,30 @@ class PgObjects {
   bool postgis_ = false;  // geometry columns are PostGIS geometry, else bytea with a comment
 };
 
-class PgCheckpointStore final : public CheckpointStore {
+// cdc_metadata.runs and cdc_metadata.errors (CheckpointStore's run history).
+detail::SqlHistory::Dialect history_dialect() {
+  detail::SqlHistory::Dialect d;
+  d.runs = fmt::format("{}.runs", kMetadataSchema);
+  d.errors = fmt::format("{}.errors", kMetadataSchema);
+  d.create_runs = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (session text NOT NULL, run bigint NOT NULL, kind text NOT NULL, "
+      "started_at timestamptz NOT NULL, ended_at timestamptz, outcome text NOT NULL, rows_copied bigint NOT NULL, "
+      "changes_applied bigint NOT NULL, version text NOT NULL, holder text NOT NULL, error text, PRIMARY KEY (session, run))",
+      d.runs);
+  d.create_errors = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (id bigserial PRIMARY KEY, session text NOT NULL, run bigint NOT NULL, "
+      "at timestamptz NOT NULL, source_table text NOT NULL, kind text NOT NULL, message text NOT NULL, position text)",
+      d.errors);
+  d.now = "now()";
+  d.time_value = "(CAST(? AS timestamp) AT TIME ZONE 'UTC')";
+  d.time_text = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')";
+  return d;
+}
+
+class PgCheckpointStore final : public detail::HistoryCheckpointStore {
  public:
-  explicit PgCheckpointStore(ConnParams p) : params_(std::move(p)) {}
+  explicit PgCheckpointStore(ConnParams p) : HistoryCheckpointStore(history_dialect()), params_(std::move(p)) {}
+
 
   std::map<std::string, std::string> load(const std::string& session) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1360,12 +1382,26 @@ class PgCheckpointStore final : public CheckpointStore {
   Conn& conn() {
     if (!c_.healthy()) {
       c_ = Conn(params_, ErrorKind::State);
+      history_.forget_tables();
       if (!ready_) {
         c_.exec(checkpoint_ddl(), "checkpoint table");
         ready_ = true;
       }
     }
     return c_;
+  }
+
+  void with_query(const std::function<void(const detail::SqlHistory::Query&)>& f) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    f([this](const std::string& sql, const detail::SqlHistory::Params& params) {
+      Result r = conn().exec_params(detail::number_placeholders(sql, [](int n) { return "$" + std::to_string(n); }), params,
+                                    "run history");
+      detail::SqlHistory::Rows rows(static_cast<std::size_t>(r.rows()));
+      for (int i = 0; i < r.rows(); ++i)
+        for (int j = 0; j < r.cols(); ++j)
+          rows[static_cast<std::size_t>(i)].push_back(r.is_null(i, j) ? std::nullopt : std::optional<std::string>(r.text(i, j)));
+      return rows;
+    });
   }
 
   std::mutex mu_;

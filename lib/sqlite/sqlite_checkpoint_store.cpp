@@ -5,6 +5,8 @@
 #include "sqlite/sqlite_db.h"
 #include "sqlite/sqlite_lease.h"
 
+#include "core/run_history.h"
+
 #include <fmt/format.h>
 
 #include <mutex>
@@ -37,12 +39,33 @@ std::string checkpoint_table_ddl() {
 
 namespace {
 
-class SqliteCheckpointStore final : public CheckpointStore {
+// _cdc_runs and _cdc_errors (CheckpointStore's run history). Times are text, as everywhere here.
+detail::SqlHistory::Dialect history_dialect() {
+  detail::SqlHistory::Dialect d;
+  d.runs = quote_ident("_cdc_runs");
+  d.errors = quote_ident("_cdc_errors");
+  d.create_runs = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (session TEXT NOT NULL, run INTEGER NOT NULL, kind TEXT NOT NULL, started_at TEXT NOT NULL, "
+      "ended_at TEXT, outcome TEXT NOT NULL, rows_copied INTEGER NOT NULL, changes_applied INTEGER NOT NULL, version TEXT NOT NULL, "
+      "holder TEXT NOT NULL, error TEXT, PRIMARY KEY (session, run))",
+      d.runs);
+  d.create_errors = fmt::format(
+      "CREATE TABLE IF NOT EXISTS {} (id INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, run INTEGER NOT NULL, "
+      "at TEXT NOT NULL, source_table TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, position TEXT)",
+      d.errors);
+  d.now = "strftime('%Y-%m-%d %H:%M:%f', 'now')";
+  d.time_value = "?";
+  d.time_text = "{}";
+  return d;
+}
+
+class SqliteCheckpointStore final : public detail::HistoryCheckpointStore {
  public:
-  explicit SqliteCheckpointStore(std::string path) : path_(std::move(path)) {
+  explicit SqliteCheckpointStore(std::string path) : HistoryCheckpointStore(history_dialect()), path_(std::move(path)) {
     std::lock_guard lock(mu_);
     ensure_open();
   }
+
 
   std::map<std::string, std::string> load(const std::string& session) override {
     std::lock_guard lock(mu_);
@@ -119,6 +142,25 @@ class SqliteCheckpointStore final : public CheckpointStore {
     db.exec("PRAGMA synchronous=NORMAL", where());
     db.exec(checkpoint_table_ddl(), where());
     db_ = std::move(db);
+  }
+
+  void with_query(const std::function<void(const detail::SqlHistory::Query&)>& f) override {
+    std::lock_guard lock(mu_);
+    ensure_open();
+    f([this](const std::string& sql, const detail::SqlHistory::Params& params) {
+      Stmt s(db_, sql, "run history");
+      for (std::size_t i = 0; i < params.size(); ++i) {
+        if (params[i]) s.bind_text(static_cast<int>(i + 1), *params[i]);
+        else s.bind_null(static_cast<int>(i + 1));
+      }
+      detail::SqlHistory::Rows rows;
+      while (s.step()) {
+        rows.emplace_back();
+        for (int c = 0; c < s.column_count(); ++c)
+          rows.back().push_back(s.column_is_null(c) ? std::nullopt : std::optional<std::string>(s.column_text(c)));
+      }
+      return rows;
+    });
   }
 
   std::mutex mu_;

@@ -109,6 +109,15 @@ TEST_CASE("SIGKILL mid-snapshot, then restart, converges without duplicates", "[
       CHECK_FALSE(second.signaled);
       CHECK(second.code == 0);
       f.check_converged();
+      // The run history: the killed run is "interrupted" (its process never ended it), the next
+      // finished and copied what the first had not committed.
+      auto runs = cdc::checkpoint_status(cdc::load_config_file(f.cfg)).runs;
+      REQUIRE(runs.size() == 2);
+      CHECK(runs[1].outcome == "interrupted");
+      CHECK(runs[1].ended_at.empty());
+      CHECK(runs[0].outcome == "finished");
+      CHECK(runs[0].rows > 0);
+      CHECK(runs[0].rows <= 60000 + 200);
     }
   }
 }

@@ -1,6 +1,7 @@
 // Session leases of the SQLite checkpoint store: the shared contract (tests/support/lease_contract.h)
 // and where the lock file lives.
 #include "support/lease_contract.h"
+#include "support/history_contract.h"
 #include "support/sqlite_fixture.h"
 
 #include "core/lease.h"
@@ -37,4 +38,9 @@ TEST_CASE("the holder description names this process, its host and the time in U
   CHECK(text.find(" since ") != std::string::npos);
   CHECK(text.size() > 4);
   CHECK(text.compare(text.size() - 4, 4, " UTC") == 0);
+}
+
+TEST_CASE("SQLite checkpoint store: run history and error log (_cdc_runs, _cdc_errors)", "[sqlite][history]") {
+  cdc_test::TempDir dir;
+  cdc_test::check_history_contract("sqlite://" + dir.file("ckpt.db"), "sqlite");
 }

@@ -4,6 +4,7 @@
 #include "mysql/mysql_lease.h"
 
 #include "support/lease_contract.h"
+#include "support/history_contract.h"
 
 #include "mysql_test_util.h"
 
@@ -63,4 +64,9 @@ TEST_CASE("mariadb: the holder is kept as the session's checkpoint entry \"lease
   }
   CHECK(c.scalar("SELECT count(*) FROM _cdc_checkpoints WHERE session = 'shop'") == std::optional<std::string>("0"));
   CHECK(c.scalar("SELECT IS_USED_LOCK('cdc:it_leasee:shop') IS NULL") == std::optional<std::string>("1"));
+}
+
+TEST_CASE("mariadb: run history and error log (_cdc_runs, _cdc_errors)", "[mysql][history]") {
+  TempDatabase db("it_history");
+  cdc_test::check_history_contract(url_for(db.name), "maria");
 }

@@ -3,6 +3,7 @@
 #include "pg_test_util.h"
 
 #include "support/lease_contract.h"
+#include "support/history_contract.h"
 
 using namespace pg_test;
 
@@ -25,4 +26,9 @@ TEST_CASE("postgres: the holder is kept as the session's checkpoint entry \"leas
   CHECK(c.scalar("SELECT count(*) FROM cdc_metadata.checkpoints WHERE session = 'shop'") == "0");
   CHECK(c.scalar("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
                    "(SELECT oid FROM pg_database WHERE datname = current_database())") == "0");
+}
+
+TEST_CASE("postgres: run history and error log (cdc_metadata.runs, cdc_metadata.errors)", "[postgres][history]") {
+  TempDb db("history");
+  cdc_test::check_history_contract(db.url(), "pg");
 }

@@ -3,8 +3,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include <cstdlib>
 #include <string>
+
+#include <unistd.h>
 
 namespace {
 
@@ -145,6 +150,16 @@ TEST_CASE("environment references are expanded", "[unit][config]") {
   CHECK(cdc::redact_url(c.destination) == "postgresql://u:***@h/db");
   CHECK(cdc::redact_url("postgresql://h/db?user=u&password=s3cret&sslmode=require") ==
         "postgresql://h/db?user=u&password=***&sslmode=require");
+}
+
+TEST_CASE("${file:/path} reads a secret from a file", "[unit][config]") {
+  const std::string path = std::filesystem::temp_directory_path() / ("cdc-secret-" + std::to_string(::getpid()));
+  std::ofstream(path) << "fr0m-file\r\n";
+  cdc::Config c = cdc::parse_config_yaml("source: sqlite:///a.db\ndestination: \"postgresql://u:${file:" + path + "}@h/db\"\n");
+  CHECK(c.destination == "postgresql://u:fr0m-file@h/db");
+  std::filesystem::remove(path);
+  CHECK(error_of("source: sqlite:///a.db\ndestination: \"postgresql://u:${file:" + path + "}@h/db\"\n") ==
+        "destination: ${file:...}: cannot read " + path + ": No such file or directory");
 }
 
 TEST_CASE("retry delays grow exponentially up to the cap", "[unit][retry]") {

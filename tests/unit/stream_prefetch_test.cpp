@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <stdexcept>
@@ -23,6 +24,7 @@ struct Script {
   std::size_t total = 0;         // events the log holds
   std::size_t fail_after = 0;    // throw once this many were read (0 = never)
   std::size_t schema_at = 0;     // event number (1-based) that is a schema change (0 = none)
+  std::size_t chunk = 0;         // at most this many events per read (0 = as many as asked)
   std::size_t read = 0;          // events read so far
   std::atomic<int> polls_after_schema{0};
   std::vector<std::string> acks;
@@ -34,6 +36,7 @@ class ScriptedStream final : public ChangeStream {
   void poll(std::vector<ChangeEvent>& out, std::size_t max_events, std::chrono::milliseconds) override {
     std::lock_guard<std::mutex> lock(s_.mu);
     if (s_.schema_at && s_.read >= s_.schema_at) ++s_.polls_after_schema;
+    if (s_.chunk) max_events = std::min(max_events, s_.chunk);
     for (std::size_t i = 0; i < max_events && s_.read < s_.total; ++i) {
       if (s_.fail_after && s_.read == s_.fail_after) throw std::runtime_error("log went away at event " + std::to_string(s_.read));
       ChangeEvent e;
@@ -91,6 +94,32 @@ TEST_CASE("prefetching stream hands out events in order, batch by batch, positio
   stream.poll(none, 64, std::chrono::milliseconds(150));
   CHECK(none.empty());
   CHECK(stream.position().str() == "5000");
+}
+
+TEST_CASE("prefetching stream fills each batch from what it read ahead, splitting a read between two polls", "[unit]") {
+  Script s;
+  s.total = 1000;
+  s.chunk = 7;  // the source hands out small reads (a quiet log, a short poll time)
+  detail::PrefetchingStream stream(std::make_unique<ScriptedStream>(s), 2000);
+  std::vector<ChangeEvent> first;
+  stream.poll(first, 50, std::chrono::milliseconds(20));  // tells the reader the batch size
+  for (int i = 0; i < 500; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      if (s.read == s.total) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::size_t got = 0;
+  for (auto& e : first) REQUIRE(e.transaction_id == std::to_string(++got));
+  while (got < s.total) {
+    std::vector<ChangeEvent> events;
+    stream.poll(events, 50, std::chrono::milliseconds(20));
+    // Everything is read ahead: every batch is full (the last one holds the rest).
+    REQUIRE(events.size() == std::min<std::size_t>(50, s.total - got));
+    for (auto& e : events) REQUIRE(e.transaction_id == std::to_string(++got));
+    REQUIRE(stream.position().str() == std::to_string(got));
+  }
 }
 
 TEST_CASE("prefetching stream passes acknowledgements on, the last one at destruction", "[unit]") {

@@ -4,6 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
 TEST_CASE("connector URLs parse into their parts", "[unit][url]") {
   auto abs = cdc::ConnectorUrl::parse("sqlite:///data/shop.db");
   CHECK(abs.scheme == "sqlite");
@@ -33,8 +38,12 @@ TEST_CASE("connector URLs parse into their parts", "[unit][url]") {
   CHECK(list.port == 9092);
   CHECK(list.hosts == std::vector<std::string>{"h1:9092", "h2:9093", "[::1]:9094"});
   CHECK(list.params.at("topic_prefix") == "shop");
+  // Every parameter whose name holds "password", "secret", "token" or "key" is hidden, in any case.
   CHECK(cdc::ConnectorUrl::parse("kafka://h1:9092?sasl.username=u&sasl.password=s3&ssl.key.password=k&mypassword=x").redacted() ==
-        "kafka://h1:9092?sasl.username=u&sasl.password=***&ssl.key.password=***&mypassword=x");
+        "kafka://h1:9092?sasl.username=u&sasl.password=***&ssl.key.password=***&mypassword=***");
+  CHECK(cdc::redact_url("postgresql://u:pw@h/db?sslmode=require&sslpassword=a&client_SECRET=b&api_token=c&sslkey=/k&app=x") ==
+        "postgresql://u:***@h/db?sslmode=require&sslpassword=***&client_SECRET=***&api_token=***&sslkey=***&app=x");
+  CHECK(cdc::redact_url("mysql://h/db?ssl%2Dkey=x") == "mysql://h/db?ssl%2Dkey=***");
   CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("kafka://h1:9092,,h2:9092"), "url: \"kafka://h1:9092,,h2:9092\": empty host in the host list");
   CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("kafka://h1:9092,h2:x"), "url: \"kafka://h2:x\": port \"x\" is not a number");
 
@@ -42,6 +51,21 @@ TEST_CASE("connector URLs parse into their parts", "[unit][url]") {
   CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("postgresql://u:secret@h:99999/db"),
                     "url: \"postgresql://u:***@h:99999/db\": port 99999 out of range");
   CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("sqlite://"), "url: \"sqlite://\": missing file path");
+}
+
+TEST_CASE("password_file= reads the password from a file, never shown", "[unit][url]") {
+  const std::string path = std::filesystem::temp_directory_path() / ("cdc-pw-" + std::to_string(::getpid()));
+  std::ofstream(path) << "s3cr3t-from-file\n";
+  auto u = cdc::ConnectorUrl::parse("postgresql://app@h:5432/db?password_file=" + path + "&sslmode=disable");
+  CHECK(u.password == "s3cr3t-from-file");  // one trailing newline dropped
+  CHECK(u.params.count("password_file") == 0);  // consumed: connectors never see it
+  CHECK(u.params.at("sslmode") == "disable");
+  CHECK(u.redacted().find(path) == std::string::npos);
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("postgresql://app:inline@h/db?password_file=" + path),
+                    "url: \"postgresql://app:***@h/db?password_file=***\": a password in the URL and a password_file");
+  CHECK_THROWS_WITH(cdc::ConnectorUrl::parse("mysql://app@h/db?password_file=/nonexistent/pw"),
+                    "\"mysql://app@h/db?password_file=***\": password_file: cannot read /nonexistent/pw: No such file or directory");
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("unknown schemes list the known ones and never show secrets", "[unit][url]") {

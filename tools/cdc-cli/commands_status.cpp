@@ -1,5 +1,6 @@
 // cdc-cli status -c CONFIG: per-table state as recorded in the session's checkpoint store
-// (cdc::checkpoint_status), works while `replicate` runs or after; then, unless --no-source, what
+// (cdc::checkpoint_status), works while `replicate` runs or after, with the last runs and errors of
+// the run history; then, unless --no-source, what
 // the source reports about its change log (SourceConnector::stream_diagnostics, e.g. the WAL a
 // PostgreSQL slot retains), with its warnings on stderr.
 #include "cli.h"
@@ -52,11 +53,35 @@ void print_json(const std::vector<cdc::PipelineStatus>& pipelines, const std::ve
   print_line(boost::json::serialize(doc));
 }
 
+// The last runs and errors the destination's run history holds (_cdc_runs, _cdc_errors).
+void print_history(const cdc::SessionStatus& s) {
+  if (!s.runs.empty()) {
+    print_line("last runs:");
+    TextTable runs({"run", "kind", "started (UTC)", "ended (UTC)", "outcome", "rows", "changes", "error"});
+    for (std::size_t c : {0u, 5u, 6u}) runs.align_right(c);
+    for (const auto& r : s.runs)
+      runs.add_row({std::to_string(r.run), r.kind, r.started_at.substr(0, 19), r.ended_at.empty() ? "-" : r.ended_at.substr(0, 19),
+                    r.outcome, group_digits(r.rows), group_digits(r.changes), truncate_display(r.error, 60)});
+    std::string out = runs.render();
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  if (!s.recent_errors.empty()) {
+    print_line("last errors:");
+    TextTable errors({"at (UTC)", "run", "table", "kind", "message"});
+    errors.align_right(1);
+    for (const auto& e : s.recent_errors)
+      errors.add_row({e.at.substr(0, 19), std::to_string(e.run), e.table.empty() ? "-" : e.table, e.kind, truncate_display(e.message, 80)});
+    std::string out = errors.render();
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+}
+
 void print_table(const cdc::SessionStatus& s) {
   print_line("session: " + s.name);
   print_line("stream position: " + (s.stream_position.empty() ? std::string("-") : s.stream_position));
   if (s.tables.empty()) {
     print_line("no table checkpoints yet");
+    print_history(s);
     return;
   }
   TextTable table({"table", "target", "mode", "phase", "rows", "chunks", "changes", "quarantined", "position", "error"});
@@ -71,6 +96,7 @@ void print_table(const cdc::SessionStatus& s) {
   }
   std::string out = table.render();
   std::fwrite(out.data(), 1, out.size(), stdout);
+  print_history(s);
 }
 
 // JSON as YAML (block style; strings double-quoted, which YAML reads as JSON does).

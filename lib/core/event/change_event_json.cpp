@@ -10,6 +10,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
+#include <charconv>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -40,6 +42,47 @@ std::string iso_local(const std::string& text) {
   if (out.size() > 10 && out[10] == ' ') out[10] = 'T';
   return out;
 }
+
+// The JSON text of values, written straight into the event's text: the events are built and
+// serialised once each, so a document tree per event would be most of the encoding's work. The
+// output is what boost::json's serializer writes for the same values (its string escapes, its
+// number forms), so that the two ways agree wherever a tree is still built (the rarer forms below).
+
+void put_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
+
+template <typename Int>
+void put_int(std::string& out, Int v) {
+  char buf[24];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+void put_double(std::string& out, double d) { out += json::serialize(json::value(d)); }
 
 // Kafka Connect's schema type of a form.
 const char* schema_type(ColumnForm f, const Column& c, DecimalHandling d) {
@@ -192,11 +235,21 @@ struct EventEncoder::Layout {
   std::vector<Column> columns;
   std::vector<ColumnForm> forms;
   std::vector<int> key;  // positions of the key columns; empty = whole row
+  std::vector<std::string> names;  // "\"<column>\":", escaped
   std::string key_schema;    // JSON text (schemas: true)
   std::string value_schema;  // JSON text (schemas: true)
+  mutable std::atomic<std::size_t> value_hint{0};  // the size of a recent event's value, to reserve
 };
 
-EventEncoder::EventEncoder(EventOptions options, EventSource source) : options_(options), source_(std::move(source)) {}
+EventEncoder::EventEncoder(EventOptions options, EventSource source) : options_(options), source_(std::move(source)) {
+  source_head_ = ",\"source\":{\"version\":";
+  put_string(source_head_, cdc::version());
+  source_head_ += ",\"connector\":";
+  put_string(source_head_, source_.connector);
+  source_head_ += ",\"name\":";
+  put_string(source_head_, source_.name);
+  source_head_ += ",\"ts_ms\":";
+}
 
 std::string EventEncoder::stream_name(const DestinationTable& table) const {
   const TableId& id = table.schema.id;
@@ -215,7 +268,12 @@ const EventEncoder::Layout& EventEncoder::layout(const DestinationTable& table) 
   // The soft-delete flag is the target's business, not the source's: a bus sends deletes as deletes.
   if (table.deletes.strategy == DeleteStrategy::Soft && !l->columns.empty() && l->columns.back().name == table.deletes.column)
     l->columns.pop_back();
-  for (const auto& c : l->columns) l->forms.push_back(column_form(c, source_.connector));
+  for (const auto& c : l->columns) {
+    l->forms.push_back(column_form(c, source_.connector));
+    std::string name;
+    put_string(name, c.name);
+    l->names.push_back(name + ':');
+  }
   for (const auto& k : table.schema.primary_key) {
     int i = -1;
     for (std::size_t j = 0; j < l->columns.size(); ++j)
@@ -397,85 +455,230 @@ json::value value_json(const TableId& t, const Column& c, ColumnForm f, const Va
 
 }  // namespace
 
+namespace {
+
+void put_value(std::string& out, const TableId& t, const Column& c, ColumnForm f, const Value& v, const EventOptions& o) {
+  if (v.is_null()) {
+    out += "null";
+    return;
+  }
+  switch (f) {
+    case ColumnForm::Integer:
+      if (v.kind() == ValueKind::Int) return put_int(out, v.as_int());
+      if (v.kind() == ValueKind::UInt) return put_int(out, v.as_uint());
+      break;
+    case ColumnForm::BigUnsigned:
+    case ColumnForm::Decimal:
+      if (o.decimal != DecimalHandling::String) break;
+      switch (v.kind()) {
+        case ValueKind::Int:
+          out += '"';
+          put_int(out, v.as_int());
+          out += '"';
+          return;
+        case ValueKind::UInt:
+          out += '"';
+          put_int(out, v.as_uint());
+          out += '"';
+          return;
+        case ValueKind::Double: break;
+        default:
+          if (v.has_text()) return put_string(out, v.text());
+      }
+      break;
+    case ColumnForm::Float:
+      if (v.kind() == ValueKind::Double && std::isfinite(v.as_double())) return put_double(out, v.as_double());
+      break;
+    case ColumnForm::Text:  // (and any form value_json() writes as text)
+      switch (v.kind()) {
+        case ValueKind::Int:
+        case ValueKind::UInt:
+        case ValueKind::Double:
+        case ValueKind::Bool:
+        case ValueKind::Bytes: break;
+        default: return put_string(out, v.text());
+      }
+      break;
+    case ColumnForm::Base64:
+      if (v.has_text()) return put_string(out, base64_encode(v.text()));
+      break;
+    case ColumnForm::LocalTimestamp:
+      if (v.has_text()) return put_string(out, iso_local(v.text()));
+      break;
+    case ColumnForm::UtcTimestamp:
+      // MariaDB TIMESTAMP arrives without an offset, in UTC.
+      if (v.has_text()) return put_string(out, utc_iso8601(v.kind() == ValueKind::Timestamp ? v.text() + "+00:00" : v.text()));
+      break;
+    case ColumnForm::Date:
+      if (v.has_text()) return put_string(out, v.text());
+      break;
+    case ColumnForm::Boolean:
+      if (v.kind() == ValueKind::Bool) {
+        out += v.as_bool() ? "true" : "false";
+        return;
+      }
+      break;
+    default: break;
+  }
+  // The rarer forms (documents, arrays, geometries, values of an unexpected kind, errors) as a tree.
+  out += json::serialize(value_json(t, c, f, v, o));
+}
+
+// "<file>:<offset>[#<gtid>]" -> its parts (MariaDB positions).
+struct BinlogPosParts {
+  std::string_view file, gtid;
+  std::int64_t pos = 0;
+  bool has_file = false, has_gtid = false;
+};
+
+BinlogPosParts binlog_parts(std::string_view pos) {
+  BinlogPosParts p;
+  const auto hash = pos.find('#');
+  const auto colon = pos.rfind(':', hash);
+  if (colon != std::string_view::npos) {
+    p.has_file = true;
+    p.file = pos.substr(0, colon);
+    std::string_view digits_part = pos.substr(colon + 1, hash == std::string_view::npos ? std::string_view::npos : hash - colon - 1);
+    std::from_chars(digits_part.data(), digits_part.data() + digits_part.size(), p.pos);
+  }
+  if (hash != std::string_view::npos) {
+    p.has_gtid = true;
+    p.gtid = pos.substr(hash + 1);
+  }
+  return p;
+}
+
+}  // namespace
+
 void EventEncoder::emit(const Layout& l, const TableId& source_table, char op, const Row* before, const Row* after,
                         const std::vector<bool>* unchanged, const ChangeEvent* change, std::int64_t now_ms,
                         std::vector<EncodedEvent>& out) const {
-  auto row_json = [&](const Row& row, const std::vector<bool>* skip) -> json::value {
-    json::object o;
-    o.reserve(l.columns.size());
+  auto put_row = [&](std::string& s, const Row& row, const std::vector<bool>* skip) {
+    s += '{';
+    bool first = true;
     for (std::size_t i = 0; i < l.columns.size() && i < row.size(); ++i) {
       if (skip && i < skip->size() && (*skip)[i]) continue;  // not sent by the source: absent
-      o.emplace(l.columns[i].name, value_json(l.id, l.columns[i], l.forms[i], row[i], options_));
+      if (!first) s += ',';
+      first = false;
+      s += l.names[i];
+      put_value(s, l.id, l.columns[i], l.forms[i], row[i], options_);
     }
-    return o;
+    s += '}';
   };
-  json::object src;
-  src["version"] = cdc::version();
-  src["connector"] = source_.connector;
-  src["name"] = source_.name;
-  src["ts_ms"] = change && change->commit_time_us > 0 ? change->commit_time_us / 1000 : now_ms;
-  src["snapshot"] = op == 'r' ? "true" : "false";
-  if (source_.connector == "mysql") {
-    src["db"] = source_table.schema.empty() ? source_.database : source_table.schema;
-    src["schema"] = nullptr;
-  } else {
-    src["db"] = source_.database;
-    src["schema"] = source_table.schema.empty() ? json::value(nullptr) : json::value(source_table.schema);
-  }
-  src["table"] = source_table.name;
-  const std::string pos = change ? change->position.str() : std::string();
-  if (source_.connector == "postgresql") {
-    // LSN "X/Y" as Debezium's number.
-    json::value lsn = nullptr;
-    auto slash = pos.find('/');
-    if (slash != std::string::npos) {
-      std::uint64_t hi = std::strtoull(pos.substr(0, slash).c_str(), nullptr, 16);
-      std::uint64_t lo = std::strtoull(pos.substr(slash + 1).c_str(), nullptr, 16);
-      lsn = static_cast<std::int64_t>((hi << 32) | lo);
-    }
-    src["lsn"] = lsn;
-  } else if (source_.connector == "mysql") {
-    // "file:offset[#gtid]"
-    auto colon = pos.rfind(':', pos.find('#'));
-    auto hash = pos.find('#');
-    if (colon != std::string::npos) {
-      src["file"] = pos.substr(0, colon);
-      src["pos"] = std::strtoll(pos.substr(colon + 1, hash == std::string::npos ? std::string::npos : hash - colon - 1).c_str(), nullptr, 10);
-    } else {
-      src["file"] = nullptr;
-      src["pos"] = nullptr;
-    }
-    src["gtid"] = hash == std::string::npos ? json::value(nullptr) : json::value(pos.substr(hash + 1));
-  } else if (source_.connector == "sqlite") {
-    src["seq"] = digits(pos) ? json::value(std::strtoll(pos.c_str(), nullptr, 10)) : json::value(nullptr);
-  }
-  src["txId"] = change && !change->transaction_id.empty() ? json::value(change->transaction_id) : json::value(nullptr);
-
-  json::object value;
-  value["before"] = before ? row_json(*before, nullptr) : json::value(nullptr);
-  value["after"] = after ? row_json(*after, unchanged) : json::value(nullptr);
-  value["source"] = std::move(src);
-  value["op"] = std::string(1, op);
-  value["ts_ms"] = now_ms;
 
   EncodedEvent ev;
   ev.table = source_table;
   ev.stream = l.stream;
   ev.op = op;
+  std::string& v = ev.value;
+  v.reserve(l.value_hint.load(std::memory_order_relaxed) + 64);
+  if (options_.schemas) {
+    v += "{\"schema\":";
+    v += l.value_schema;
+    v += ",\"payload\":";
+  }
+  v += "{\"before\":";
+  if (before) put_row(v, *before, nullptr);
+  else v += "null";
+  v += ",\"after\":";
+  if (after) put_row(v, *after, unchanged);
+  else v += "null";
+  v += source_head_;  // ,"source":{"version":...,"name":...,"ts_ms":
+  put_int(v, change && change->commit_time_us > 0 ? change->commit_time_us / 1000 : now_ms);
+  v += op == 'r' ? ",\"snapshot\":\"true\",\"db\":" : ",\"snapshot\":\"false\",\"db\":";
+  if (source_.connector == "mysql") {
+    put_string(v, source_table.schema.empty() ? source_.database : source_table.schema);
+    v += ",\"schema\":null";
+  } else {
+    put_string(v, source_.database);
+    v += ",\"schema\":";
+    if (source_table.schema.empty()) v += "null";
+    else put_string(v, source_table.schema);
+  }
+  v += ",\"table\":";
+  put_string(v, source_table.name);
+  static const std::string no_position;
+  const std::string& pos = change ? change->position.str() : no_position;
+  if (source_.connector == "postgresql") {
+    // LSN "X/Y" as Debezium's number.
+    v += ",\"lsn\":";
+    auto slash = pos.find('/');
+    if (slash != std::string::npos) {
+      std::uint64_t hi = std::strtoull(pos.substr(0, slash).c_str(), nullptr, 16);
+      std::uint64_t lo = std::strtoull(pos.substr(slash + 1).c_str(), nullptr, 16);
+      put_int(v, static_cast<std::int64_t>((hi << 32) | lo));
+    } else {
+      v += "null";
+    }
+  } else if (source_.connector == "mysql") {
+    BinlogPosParts p = binlog_parts(pos);
+    v += ",\"file\":";
+    if (p.has_file) {
+      put_string(v, p.file);
+      v += ",\"pos\":";
+      put_int(v, p.pos);
+    } else {
+      v += "null,\"pos\":null";
+    }
+    v += ",\"gtid\":";
+    if (p.has_gtid) put_string(v, p.gtid);
+    else v += "null";
+  } else if (source_.connector == "sqlite") {
+    v += ",\"seq\":";
+    if (digits(pos)) put_int(v, static_cast<std::int64_t>(std::strtoll(pos.c_str(), nullptr, 10)));
+    else v += "null";
+  }
+  v += ",\"txId\":";
+  if (change && !change->transaction_id.empty()) put_string(v, change->transaction_id);
+  else v += "null";
+  v += "},\"op\":\"";
+  v += op;
+  v += "\",\"ts_ms\":";
+  put_int(v, now_ms);
+  v += '}';
+  if (options_.schemas) v += '}';
+
   if (op != 't') {
     const Row& k = op == 'd' ? *before : *after;
-    json::object key;
-    if (l.key.empty()) {
-      key = row_json(k, nullptr).as_object();
-    } else {
-      for (int i : l.key)
-        key.emplace(l.columns[i].name, i < static_cast<int>(k.size()) ? value_json(l.id, l.columns[i], l.forms[i], k[i], options_)
-                                                                       : json::value(nullptr));
+    std::string& key = ev.key;
+    if (options_.schemas) {
+      key += "{\"schema\":";
+      key += l.key_schema;
+      key += ",\"payload\":";
     }
-    ev.key = options_.schemas ? "{\"schema\":" + l.key_schema + ",\"payload\":" + json::serialize(key) + "}" : json::serialize(key);
+    if (l.key.empty()) {
+      put_row(key, k, nullptr);
+    } else {
+      key += '{';
+      for (std::size_t n = 0; n < l.key.size(); ++n) {
+        const auto i = static_cast<std::size_t>(l.key[n]);
+        if (n > 0) key += ',';
+        key += l.names[i];
+        if (i < k.size()) put_value(key, l.id, l.columns[i], l.forms[i], k[i], options_);
+        else key += "null";
+      }
+      key += '}';
+    }
+    if (options_.schemas) key += '}';
   }
-  ev.value = options_.schemas ? "{\"schema\":" + l.value_schema + ",\"payload\":" + json::serialize(value) + "}" : json::serialize(value);
+  l.value_hint.store(v.size(), std::memory_order_relaxed);
   out.push_back(std::move(ev));
+}
+
+void EventEncoder::encode_rows(const DestinationTable& table, const std::vector<Row>& rows, std::int64_t now_ms,
+                               std::vector<EncodedEvent>& out) const {
+  if (rows.empty()) return;
+  const Layout& l = layout(table);
+  out.reserve(out.size() + rows.size());
+  for (const auto& row : rows) emit(l, table.schema.id, 'r', nullptr, &row, nullptr, nullptr, now_ms, out);
+}
+
+void EventEncoder::encode_changes(const DestinationTable& table, const std::vector<ChangeEvent>& changes, std::int64_t now_ms,
+                                  std::vector<EncodedEvent>& out) const {
+  if (changes.empty()) return;
+  const Layout& l = layout(table);
+  out.reserve(out.size() + changes.size());
+  for (const auto& ch : changes) encode_change(l, table, ch, now_ms, out);
 }
 
 void EventEncoder::encode_row(const DestinationTable& table, const Row& row, std::int64_t now_ms, std::vector<EncodedEvent>& out) const {
@@ -490,7 +693,11 @@ void EventEncoder::encode_truncate(const DestinationTable& table, std::int64_t n
 
 void EventEncoder::encode_change(const DestinationTable& table, const ChangeEvent& ch, std::int64_t now_ms,
                                  std::vector<EncodedEvent>& out) const {
-  const Layout& l = layout(table);
+  encode_change(layout(table), table, ch, now_ms, out);
+}
+
+void EventEncoder::encode_change(const Layout& l, const DestinationTable& table, const ChangeEvent& ch, std::int64_t now_ms,
+                                 std::vector<EncodedEvent>& out) const {
   const TableId& src = ch.table.name.empty() ? table.schema.id : ch.table;
   const std::vector<bool>* unchanged = ch.unchanged.empty() ? nullptr : &ch.unchanged;
   switch (ch.op) {

@@ -81,17 +81,26 @@ class EventEncoder {
   // delete -> d, truncate -> t.
   void encode_change(const DestinationTable& table, const ChangeEvent& change, std::int64_t now_ms,
                      std::vector<EncodedEvent>& out) const;
+  // A batch of snapshot rows / changes of one table, in order (the table's layout is looked up
+  // once for the batch).
+  void encode_rows(const DestinationTable& table, const std::vector<Row>& rows, std::int64_t now_ms,
+                   std::vector<EncodedEvent>& out) const;
+  void encode_changes(const DestinationTable& table, const std::vector<ChangeEvent>& changes, std::int64_t now_ms,
+                      std::vector<EncodedEvent>& out) const;
   // A truncate not read from the log (a fresh snapshot of the table starts).
   void encode_truncate(const DestinationTable& table, std::int64_t now_ms, std::vector<EncodedEvent>& out) const;
 
  private:
   struct Layout;
   const Layout& layout(const DestinationTable& table) const;
+  void encode_change(const Layout& l, const DestinationTable& table, const ChangeEvent& change, std::int64_t now_ms,
+                     std::vector<EncodedEvent>& out) const;
   void emit(const Layout& l, const TableId& source_table, char op, const Row* before, const Row* after,
             const std::vector<bool>* unchanged, const ChangeEvent* change, std::int64_t now_ms, std::vector<EncodedEvent>& out) const;
 
   EventOptions options_;
   EventSource source_;
+  std::string source_head_;  // ,"source":{ up to its ts_ms: the same in every event
   mutable std::mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const Layout>> layouts_;  // by shape_signature + name
 };

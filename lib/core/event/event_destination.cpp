@@ -100,13 +100,11 @@ void EventWriter::begin() {
 }
 
 void EventWriter::write_rows(const DestinationTable& table, const std::vector<Row>& rows) {
-  const auto now = now_ms();
-  for (const auto& r : rows) encoder_->encode_row(table, r, now, pending_);
+  encoder_->encode_rows(table, rows, now_ms(), pending_);
 }
 
 void EventWriter::apply(const DestinationTable& table, const std::vector<ChangeEvent>& changes) {
-  const auto now = now_ms();
-  for (const auto& c : changes) encoder_->encode_change(table, c, now, pending_);
+  encoder_->encode_changes(table, changes, now_ms(), pending_);
 }
 
 void EventWriter::truncate(const DestinationTable& table) { encoder_->encode_truncate(table, now_ms(), pending_); }

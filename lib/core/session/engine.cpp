@@ -3,9 +3,11 @@
 #include "core/session/engine.h"
 
 #include "core/logging.h"
+#include "core/run_history.h"
 
 #include <cdc/error.h>
 #include <cdc/plan.h>
+#include <cdc/version.h>
 
 #include <fmt/format.h>
 
@@ -28,9 +30,82 @@ Engine::Engine(Config config, SessionOptions opts, std::shared_ptr<SourceConnect
   batch_apply.counts.assign(batch_apply.bounds.size() + 1, 0);
 }
 
-void Engine::count_error(TableState* t, std::string_view kind) {
+void Engine::count_error(TableState* t, std::string_view kind, std::string_view message) {
   auto& counts = t ? t->errors : errors;
   counts[std::string(kind)] += 1;
+  if (pending_errors.size() >= 1000) return;  // the store is unreachable: the log keeps the first ones
+  ErrorRecord e;
+  e.at = utc_text(now_us());
+  e.session = name;
+  e.run = run_record.run;
+  e.table = t ? t->id : std::string();
+  e.kind = std::string(kind);
+  e.message = std::string(message);
+  e.position = stream_position.str();
+  pending_errors.push_back(std::move(e));
+}
+
+void Engine::begin_run(const std::string& holder) {
+  RunRecord r;
+  r.session = name;
+  r.kind = options.snapshot_only ? "copy" : "replicate";
+  r.version = cdc::version();
+  r.holder = holder;
+  try {
+    r.run = store->begin_run(r);
+  } catch (const std::exception& ex) {
+    logf(LogLevel::Warn, "session", "", "the run history could not record this run: {}", ex.what());
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  run_record = r;
+  for (auto& e : pending_errors) e.run = r.run;
+}
+
+void Engine::end_run(SessionState final_state) noexcept {
+  flush_errors();
+  RunRecord r;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    r = run_record;
+    if (r.run == 0) return;
+    // A run that ends with a table failed did not do its job, however it ended.
+    std::vector<std::string> failed;
+    std::int64_t rows = 0, changes = 0;
+    for (const auto& t : tables) {
+      rows += t->rows_done;
+      changes += t->rec.changes;
+      if (t->phase() == TablePhase::Failed) failed.push_back(fmt::format("table {} failed: {}", t->id, t->rec.error));
+    }
+    r.outcome = final_state == SessionState::Failed || !failed.empty() ? "failed" : stopped_by_user.load() ? "stopped" : "finished";
+    r.error = error;
+    for (const auto& f : failed)
+      if (r.error.find(f) == std::string::npos) r.error += (r.error.empty() ? "" : "; ") + f;
+    r.rows = std::max<std::int64_t>(0, rows - run_rows_base);
+    r.changes = std::max<std::int64_t>(0, changes - run_changes_base);
+  }
+  try {
+    store->end_run(r);
+  } catch (const std::exception& ex) {
+    logf(LogLevel::Warn, "session", "", "the run history could not record the end of run {}: {}", r.run, ex.what());
+  }
+}
+
+void Engine::flush_errors() noexcept {
+  std::vector<ErrorRecord> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (pending_errors.empty() || !store) return;
+    batch.swap(pending_errors);
+  }
+  try {
+    store->record_errors(batch);
+  } catch (const std::exception& ex) {
+    logf(LogLevel::Debug, "session", "", "the error log could not be written now: {}", ex.what());
+    std::lock_guard<std::mutex> lock(mu);
+    batch.insert(batch.end(), std::make_move_iterator(pending_errors.begin()), std::make_move_iterator(pending_errors.end()));
+    pending_errors.swap(batch);
+    if (pending_errors.size() > 1000) pending_errors.resize(1000);
+  }
 }
 
 void Engine::observe_batch(double seconds) {
@@ -137,10 +212,13 @@ TablePlan Engine::plan_for(const TableSchema& source_schema, const std::string& 
 void Engine::with_retry(TableState* t, std::string_view what, const std::function<void()>& f) {
   retry.run(config()->retry, what, t ? t->id : std::string(), f, [&](const RetryRunner::Attempt& a) {
     if (!t) return;
-    std::lock_guard<std::mutex> lock(mu);
-    t->attempts += 1;
-    t->last_error = a.error->what();
-    count_error(t, to_string(a.error->kind()));
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      t->attempts += 1;
+      t->last_error = a.error->what();
+      count_error(t, to_string(a.error->kind()), a.error->what());
+    }
+    flush_errors();
   });
 }
 
@@ -195,7 +273,7 @@ void Engine::fail_table(TableState& t, const std::string& message) {
     std::lock_guard<std::mutex> lock(mu);
     if (t.phase() != TablePhase::Failed) t.rec.failed_from = t.phase();
     transition(t, TablePhase::Failed, lock);
-    count_error(&t, "failed");
+    count_error(&t, "failed", message);
     t.rec.error = message;
     t.rec.failed_at_us = now_us();
     entries = hold(t);
@@ -212,6 +290,7 @@ void Engine::fail_table(TableState& t, const std::string& message) {
   } catch (const std::exception& e) {
     logf(LogLevel::Error, "session", t.id, "could not record the failure: {}", e.what());
   }
+  flush_errors();
   if (stop_all) request_stop();
 }
 

@@ -242,14 +242,22 @@ struct Engine {
   CheckpointEntry table_entry(const TableState& t) const;  // caller holds mu
   void save_table(TableState& t);
   void put(const std::vector<CheckpointEntry>& entries) { committer->put(entries); }
-  // Counts an error for the status and metrics (`t` null: the change stream's). Caller holds mu.
-  void count_error(TableState* t, std::string_view kind);
+  // Counts an error for the status and metrics (`t` null: the change stream's) and queues it for
+  // the run history's error log (flush_errors). Caller holds mu.
+  void count_error(TableState* t, std::string_view kind, std::string_view message);
   void observe_batch(double seconds);  // caller holds mu
   // The phase of the next change-stream batch (catch_up while the stream's lag is above
   // catch_up_lag_seconds); a change of phase is logged when the two phases' sizes differ.
   BatchPhase stream_batch_phase(const Config& cfg);
   // Logs that `t` (null: the change stream) moved to batch phase `phase` (caller does not hold mu).
   void log_batch_phase(const TableState* t, BatchPhase phase, std::int64_t rows);
+
+  // ---- run history (engine.cpp): the checkpoint store's runs and errors tables ----
+  void begin_run(const std::string& holder);  // once the lease is held
+  void end_run(SessionState final_state) noexcept;
+  // Writes the errors counted since the last call (caller does not hold mu). A store that cannot
+  // take them now gets them at the next call.
+  void flush_errors() noexcept;
   // Marks a table failed (kept where it was; retried after retry.table_cooldown_s).
   void fail_table(TableState& t, const std::string& message);
   // Stops a table from applying changes at the position it has applied through; returns the
@@ -296,6 +304,7 @@ struct Engine {
   std::vector<std::shared_ptr<const Config>> retired_configs;
   bool opened = false;  // open() returned: connectors, store and tables are in place
   std::atomic<bool> stop_flag{false};
+  std::atomic<bool> stopped_by_user{false};  // ReplicationSession::stop(): the run ends "stopped"
   SessionState state = SessionState::Idle;
   std::string error;  // session-level error
   bool paused_all = false;
@@ -320,6 +329,10 @@ struct Engine {
   int index_jobs = 0;            // create_table_objects() calls running (at most schema.index_jobs)
   Clock::TimePoint started{};
   std::int64_t events_received = 0;
+  RunRecord run_record;                     // this run in the store's history (run 0: none)
+  std::vector<ErrorRecord> pending_errors;  // counted, not yet in the store's error log
+  std::int64_t run_rows_base = 0;           // rows and changes the tables had when this run began
+  std::int64_t run_changes_base = 0;
 
   // ---- parts ----
   SnapshotPool snapshots{*this};

@@ -32,6 +32,10 @@ std::shared_ptr<CheckpointStore> open_checkpoint_store(const Config& config, Des
   return registry.open_checkpoint_store("sqlite://cdc-checkpoints.db");
 }
 
+// How much of the run history the status shows.
+constexpr int kStatusRuns = 5;
+constexpr int kStatusErrors = 10;
+
 SessionStatus checkpoint_status(const Config& config) {
   using detail::Ledger;
   using detail::LedgerKey;
@@ -81,6 +85,8 @@ SessionStatus checkpoint_status(const Config& config) {
     if (t.source.empty()) t.source = id;
     status.tables.push_back(t);
   }
+  status.runs = store->runs(status.name, kStatusRuns);
+  status.recent_errors = store->errors(status.name, kStatusErrors);
   return status;
 }
 

@@ -94,7 +94,8 @@ void Engine::open() {
   });
   committer = std::make_unique<Committer>(name, store, atomic);
   logf(LogLevel::Info, "session", "", "session {}: {} -> {}", name, redact_url(cfg->source), redact_url(cfg->destination));
-  with_retry(nullptr, "take the session's lease", [&] { lease = store->acquire_lease(name, holder_description(now_us())); });
+  const std::string holder = holder_description(now_us());
+  with_retry(nullptr, "take the session's lease", [&] { lease = store->acquire_lease(name, holder); });
 
   std::map<std::string, std::string> entries;
   with_retry(nullptr, "read the checkpoints", [&] {
@@ -122,6 +123,14 @@ void Engine::open() {
   }
   if (auto s = entry(entries, Ledger::stream_key()); !s.empty()) stream_position = Position(s);
   restore(entries);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const auto& t : tables) {
+      run_rows_base += t->rows_done;
+      run_changes_base += t->rec.changes;
+    }
+  }
+  begin_run(holder);
   prepare_targets();
   prepare_stream();
 }

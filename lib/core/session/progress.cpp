@@ -2,6 +2,8 @@
 // cdc-cli's display, later the HTTP status).
 #include "core/session/engine.h"
 
+#include "core/run_history.h"
+
 #include <algorithm>
 
 namespace cdc::detail {
@@ -88,6 +90,12 @@ SessionStatus Progress::status() const {
   auto now = e_.clock->now();
   s.elapsed_seconds = std::chrono::duration<double>(now - e_.started).count();
   for (const auto& t : e_.tables) s.tables.push_back(table_status(*t, now));
+  if (e_.run_record.run > 0) {
+    RunRecord r = e_.run_record;
+    r.started_at = utc_text(e_.started_wall_us);
+    r.outcome = "running";
+    s.runs.push_back(std::move(r));
+  }
   return s;
 }
 

@@ -86,6 +86,14 @@ struct ReplicationSession::Impl {
       failure = std::make_exception_ptr(Error(ErrorKind::Internal, e.what()));
     }
     engine.request_stop();  // wakes whoever waits for the engine (a reload during a failed start)
+    {
+      SessionState final_state;
+      {
+        std::lock_guard<std::mutex> lock(engine.mu);
+        final_state = engine.state;
+      }
+      engine.end_run(final_state);  // before the lease goes: the next run finds this one ended
+    }
     engine.lease.reset();   // the next process may take the session over
     auto status = engine.progress.status();
     {
@@ -139,6 +147,7 @@ void ReplicationSession::start() {
 }
 
 void ReplicationSession::stop() {
+  impl_->engine.stopped_by_user = true;
   impl_->engine.request_stop();
   std::lock_guard<std::mutex> lock(impl_->engine.mu);
   auto& state = impl_->engine.state;

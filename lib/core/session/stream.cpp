@@ -104,13 +104,15 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     }
     if (!release.empty()) stream_->acknowledge(release);
     std::vector<ChangeEvent> events;
+    const std::int64_t poll_began_us = e_.now_us();
     stream_->poll(events, static_cast<std::size_t>(cfg->stream_batch_rows.for_phase(e_.stream_batch_phase(*cfg))), wait);
     failures_ = 0;
     if (events.empty()) {
       {
-        // Nothing was pending: the target is as current as the source was when the poll began.
+        // Nothing was pending: the target is as current as the source was when the poll began
+        // (an empty poll may return before `wait`, as soon as the source said it has nothing).
         std::lock_guard<std::mutex> lock(e_.mu);
-        e_.applied_through_us = std::max(e_.applied_through_us, e_.now_us() - std::chrono::microseconds(wait).count());
+        e_.applied_through_us = std::max(e_.applied_through_us, poll_began_us);
       }
       advance_idle();
       run_due_work();
@@ -139,8 +141,9 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     if (err.kind() == ErrorKind::Cancelled) return false;
     {
       std::lock_guard<std::mutex> lock(e_.mu);
-      e_.count_error(nullptr, to_string(err.kind()));
+      e_.count_error(nullptr, to_string(err.kind()), err.what());
     }
+    e_.flush_errors();
     close();
     if (!RetryRunner::retries(cfg->retry, err, ++failures_)) throw;
     if (failures_ == 1) first_failure_ = e_.clock->now();
