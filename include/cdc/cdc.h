@@ -9,6 +9,7 @@
 #include <cdc/error.h>
 #include <cdc/http_server.h>
 #include <cdc/log.h>
+#include <cdc/pipelines.h>
 #include <cdc/plan.h>
 #include <cdc/position.h>
 #include <cdc/registry.h>

@@ -59,6 +59,41 @@ struct RetryPolicy {
   CDC_API std::int64_t base_delay_ms(int attempt) const;
 };
 
+// Which phase a batch belongs to, for phase-dependent batch sizes (BatchSize):
+//   initial:  snapshot reads and writes (and backfills of columns added by a schema change)
+//   catch_up: incremental polls and change-stream batches while the lag is above
+//             Config::catch_up_lag_seconds (or unknown: the first poll, the stream's first batch)
+//   steady:   incremental polls and change-stream batches once caught up
+enum class BatchPhase { Initial, CatchUp, Steady };
+CDC_API std::string_view to_string(BatchPhase phase);
+
+// Rows per batch, by phase. A config gives either one number (every phase the same) or a map
+// `{initial: 50000, catch_up: 10000, steady: 1000}`, whose missing phases keep the value they
+// inherit (a table's from `defaults.batch_size`, the defaults' from 10000). Large batches copy and
+// catch up faster; small ones keep each steady-state transaction, and the latency of the changes
+// waiting behind it, short.
+struct BatchSize {
+  std::int64_t initial = 10000;
+  std::int64_t catch_up = 10000;
+  std::int64_t steady = 10000;
+
+  BatchSize() = default;
+  // One size for every phase (`batch_size: 5000`, or `config.defaults.batch_size = 5000`).
+  BatchSize(std::int64_t rows) : initial(rows), catch_up(rows), steady(rows) {}  // NOLINT: implicit on purpose
+  std::int64_t for_phase(BatchPhase phase) const {
+    return phase == BatchPhase::Initial ? initial : phase == BatchPhase::CatchUp ? catch_up : steady;
+  }
+  friend bool operator==(const BatchSize& a, const BatchSize& b) {
+    return a.initial == b.initial && a.catch_up == b.catch_up && a.steady == b.steady;
+  }
+  friend bool operator!=(const BatchSize& a, const BatchSize& b) { return !(a == b); }
+};
+
+// The phase of an incremental poll or a change-stream batch: CatchUp while `lag_ms` (how far the
+// target is behind the source, -1 = unknown) is above `catch_up_lag_seconds` or unknown, Steady
+// otherwise.
+CDC_API BatchPhase batch_phase_for_lag(std::int64_t lag_ms, double catch_up_lag_seconds);
+
 struct WatermarkSettings {
   std::string column;  // the ever-increasing column (updated_at, id, ...)
 };
@@ -75,7 +110,7 @@ struct TableSettings {
   std::map<std::string, std::string> rename; // source column -> target column
   std::string target;                        // target table name (empty = same as source)
   std::string where;                         // SQL filter on the source (snapshot and stream)
-  std::optional<std::int64_t> batch_size;    // rows per read/write batch
+  std::optional<BatchSize> batch_size;       // rows per read/write batch, by phase (BatchSize)
   std::optional<int> parallel_chunks;        // chunks of this table read at once; kAuto = from its size
   std::optional<std::int64_t> chunk_rows;    // target rows per snapshot chunk; kAuto = from its size
   std::optional<TableMode> mode;
@@ -108,7 +143,7 @@ struct TypeCast {
 inline constexpr int kAuto = 0;
 
 struct Defaults {
-  std::int64_t batch_size = 10000;  // rows per batch: larger = faster, more memory
+  BatchSize batch_size;  // rows per batch, by phase (default 10000 each): larger = faster, more memory
   TableMode mode = TableMode::Replicate;
   // Chunks of one table read at once (one source reader and one destination writer each).
   // kAuto: 1 for a small table, up to the machine's cores (at most 8) for a large one.
@@ -173,7 +208,12 @@ struct Config {
   RetryPolicy retry;
   Defaults defaults;
   std::int64_t poll_interval_ms = 500;     // stream/incremental poll when idle
-  std::int64_t stream_batch_rows = 10000;  // changes applied per destination transaction at most
+  // Changes applied per destination transaction at most, by phase: `catch_up` while the stream is
+  // further behind than catch_up_lag_seconds, `steady` once caught up (`initial` is not used).
+  BatchSize stream_batch_rows;
+  // The lag (seconds) above which incremental polls and the change stream use their catch_up
+  // batch size instead of the steady one.
+  double catch_up_lag_seconds = 10;
   // Seconds between looks at the source's table list and table definitions while streaming:
   // tables created that match `include` are added, dropped ones stopped, and schema changes no
   // row change revealed are reconciled. 0 = only at start and on reload.

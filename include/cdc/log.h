@@ -1,5 +1,6 @@
 // Logging: the library never writes to stdout; it hands structured records to a LogSink.
 // The default sink writes one line per record to stderr. A host replaces it with set_log_sink().
+// Records written on a session's threads carry its name (LogRecord::pipeline).
 // set_log_sink/log_sink/log are thread-safe; a sink's write() may be called from any cdc thread
 // concurrently and must be thread-safe itself.
 #pragma once
@@ -23,6 +24,9 @@ struct LogRecord {
   std::string_view component;  // "session", "sqlite.source", ...
   std::string_view table;      // empty when not about one table
   std::string_view message;
+  // The pipeline (session name) whose thread wrote the record; empty outside a session's threads.
+  // A process running several pipelines (PipelineRunner) tells their lines apart by it.
+  std::string_view pipeline;
 };
 
 class CDC_API LogSink {

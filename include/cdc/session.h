@@ -26,6 +26,8 @@
 
 namespace cdc {
 
+class WorkerBudget;
+
 // A table's place in its life (docs/lifecycle.md). Pausing and `ddl: pause` holds are flags on
 // top of the phase (TableStatus::paused, TableStatus::held).
 //   Pending:     planned, its snapshot not started
@@ -123,6 +125,10 @@ struct SessionOptions {
   bool exit_when_idle = false; // finish once snapshots are done and the stream/incremental polls
                                // find nothing new (useful for batch jobs and tests)
   std::shared_ptr<Clock> clock;  // time and waiting (retries, cool-downs, limits); default: system_clock()
+  // Slots shared with other sessions (PipelineRunner, <cdc/pipelines.h>): each snapshot worker
+  // holds one while it works on a table, so that the sessions together run at most that many
+  // snapshot tasks at once. Null: only this session's own worker count limits it.
+  std::shared_ptr<WorkerBudget> worker_budget;
 };
 
 // The name checkpoints are kept under: config.name, or one derived from the source and

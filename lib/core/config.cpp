@@ -6,6 +6,7 @@
 
 #include <cdc/config.h>
 #include <cdc/error.h>
+#include <cdc/pipelines.h>
 #include <cdc/registry.h>
 #include <cdc/type_mapper.h>
 
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -65,6 +67,20 @@ std::string_view to_string(SnapshotPolicy policy) {
     case SnapshotPolicy::Always: return "always";
   }
   return "?";
+}
+
+std::string_view to_string(BatchPhase phase) {
+  switch (phase) {
+    case BatchPhase::Initial: return "initial";
+    case BatchPhase::CatchUp: return "catch_up";
+    case BatchPhase::Steady: return "steady";
+  }
+  return "?";
+}
+
+BatchPhase batch_phase_for_lag(std::int64_t lag_ms, double catch_up_lag_seconds) {
+  if (lag_ms < 0) return BatchPhase::CatchUp;  // unknown: a first poll or batch is assumed behind
+  return static_cast<double>(lag_ms) > catch_up_lag_seconds * 1000.0 ? BatchPhase::CatchUp : BatchPhase::Steady;
 }
 
 TableSettings Config::settings_for(const std::string& table_key) const {
@@ -347,7 +363,23 @@ DeleteSettings read_delete(const Walker& w) {
 
 constexpr std::int64_t kMaxBatch = 10'000'000;
 
-TableSettings read_table(const Walker& w) {
+// `batch_size: 5000` or `batch_size: {initial: 50000, catch_up: 10000, steady: 1000}`; phases
+// a map leaves out keep their value in `inherited`. `with_initial`: false for stream_batch_rows
+// (the change stream has no snapshot phase).
+BatchSize read_batch_size(const Walker& w, BatchSize inherited, bool with_initial) {
+  if (w.node().type != ConfigNode::Type::Map) return BatchSize(w.as_int(1, kMaxBatch));
+  if (with_initial) w.check_keys({"initial", "catch_up", "steady"});
+  else w.check_keys({"catch_up", "steady"});
+  if (w.node().fields.empty()) w.fail(with_initial ? "give a number or at least one of initial, catch_up, steady"
+                                                   : "give a number or at least one of catch_up, steady");
+  BatchSize b = inherited;
+  if (w.has("initial")) b.initial = w.child("initial").as_int(1, kMaxBatch);
+  if (w.has("catch_up")) b.catch_up = w.child("catch_up").as_int(1, kMaxBatch);
+  if (w.has("steady")) b.steady = w.child("steady").as_int(1, kMaxBatch);
+  return b;
+}
+
+TableSettings read_table(const Walker& w, const BatchSize& default_batch) {
   TableSettings t;
   if (w.node().type == ConfigNode::Type::Null) return t;  // "orders:" with nothing under it
   w.check_keys({"columns", "exclude_columns", "rename", "target", "where", "batch_size", "parallel_chunks", "chunk_rows",
@@ -369,7 +401,7 @@ TableSettings read_table(const Walker& w) {
     if (t.target.empty()) w.child("target").fail("must not be empty");
   }
   if (w.has("where")) t.where = w.child("where").as_string();
-  if (w.has("batch_size")) t.batch_size = w.child("batch_size").as_int(1, kMaxBatch);
+  if (w.has("batch_size")) t.batch_size = read_batch_size(w.child("batch_size"), default_batch, true);
   if (w.has("parallel_chunks")) t.parallel_chunks = static_cast<int>(w.child("parallel_chunks").as_int_or_auto(1, 256));
   if (w.has("chunk_rows")) t.chunk_rows = w.child("chunk_rows").as_int_or_auto(1, std::numeric_limits<std::int64_t>::max());
   if (w.has("mode")) t.mode = read_mode(w.child("mode"));
@@ -404,13 +436,25 @@ TableSettings read_table(const Walker& w) {
   return t;
 }
 
-Config read_config(const ConfigNode& root, const std::string& origin) {
-  Walker w(root, "");
-  if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
-  w.check_keys({"name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers",
-                "stop_on_error", "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "tables", "cast",
-                "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views", "http"});
-  Config c;
+// The keys of one pipeline (a single-pipeline file's top level, or an entry of `pipelines`).
+#define CDC_PIPELINE_KEYS                                                                                            \
+  "name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers", "stop_on_error", \
+      "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "catch_up_lag_seconds", "tables", "cast",          \
+      "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views", "http"
+
+HttpSettings read_http(const Walker& h) {
+  HttpSettings out;
+  h.check_keys({"listen", "token", "allowed_hosts", "max_lag_seconds"});
+  if (h.has("listen")) out.listen = h.child("listen").as_string();
+  if (h.has("token")) out.token = h.child("token").as_string();
+  if (h.has("allowed_hosts")) out.allowed_hosts = h.child("allowed_hosts").as_string_list();
+  if (h.has("max_lag_seconds")) out.max_lag_seconds = h.child("max_lag_seconds").as_double(0.0, 1e9);
+  return out;
+}
+
+// Reads the settings of one pipeline from `w` (a map), without validating combinations.
+void read_fields(const Walker& w, Config& c) {
+  w.check_keys({CDC_PIPELINE_KEYS});
   if (w.has("name")) c.name = w.child("name").as_string();
   if (w.has("source")) c.source = w.child("source").as_url();
   if (w.has("destination")) c.destination = w.child("destination").as_url();
@@ -422,7 +466,8 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("stop_on_error")) c.stop_on_error = w.child("stop_on_error").as_bool();
   if (w.has("views")) c.views = w.child("views").as_bool();
   if (w.has("poll_interval_ms")) c.poll_interval_ms = w.child("poll_interval_ms").as_int(1, 3'600'000);
-  if (w.has("stream_batch_rows")) c.stream_batch_rows = w.child("stream_batch_rows").as_int(1, kMaxBatch);
+  if (w.has("stream_batch_rows")) c.stream_batch_rows = read_batch_size(w.child("stream_batch_rows"), c.stream_batch_rows, false);
+  if (w.has("catch_up_lag_seconds")) c.catch_up_lag_seconds = w.child("catch_up_lag_seconds").as_double(0.0, 1e9);
   if (w.has("keep_defaults")) c.keep_defaults = w.child("keep_defaults").as_bool();
   if (w.has("discover_interval_s")) c.discover_interval_s = read_seconds(w.child("discover_interval_s"));
   if (w.has("schema")) {
@@ -440,14 +485,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
       if (sw.has("index_jobs")) c.schema.index_jobs = static_cast<int>(sw.child("index_jobs").as_int(1, 64));
     }
   }
-  if (w.has("http")) {
-    Walker h = w.child("http");
-    h.check_keys({"listen", "token", "allowed_hosts", "max_lag_seconds"});
-    if (h.has("listen")) c.http.listen = h.child("listen").as_string();
-    if (h.has("token")) c.http.token = h.child("token").as_string();
-    if (h.has("allowed_hosts")) c.http.allowed_hosts = h.child("allowed_hosts").as_string_list();
-    if (h.has("max_lag_seconds")) c.http.max_lag_seconds = h.child("max_lag_seconds").as_double(0.0, 1e9);
-  }
+  if (w.has("http")) c.http = read_http(w.child("http"));
   if (w.has("max_held_log")) {
     Walker m = w.child("max_held_log");
     m.check_keys({"bytes", "age"});
@@ -462,7 +500,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
     Walker list = w.child("cast");
     if (list.node().type != ConfigNode::Type::Seq) list.fail("expected a list of {type|column, to}, got " + describe(list.node()));
     for (std::size_t i = 0; i < list.node().items.size(); ++i) {
-      Walker item(list.node().items[i], fmt::format("cast[{}]", i));
+      Walker item(list.node().items[i], fmt::format("{}[{}]", list.path(), i));
       item.check_keys({"type", "column", "to"});
       TypeCast tc;
       if (item.has("type")) tc.type = item.child("type").as_string();
@@ -485,7 +523,7 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
   if (w.has("defaults")) {
     Walker d = w.child("defaults");
     d.check_keys({"batch_size", "mode", "parallel_chunks", "chunk_rows", "delete", "ddl", "enum_as", "snapshot"});
-    if (d.has("batch_size")) c.defaults.batch_size = d.child("batch_size").as_int(1, kMaxBatch);
+    if (d.has("batch_size")) c.defaults.batch_size = read_batch_size(d.child("batch_size"), c.defaults.batch_size, true);
     if (d.has("mode")) c.defaults.mode = read_mode(d.child("mode"));
     if (d.has("parallel_chunks")) c.defaults.parallel_chunks = static_cast<int>(d.child("parallel_chunks").as_int_or_auto(1, 256));
     if (d.has("chunk_rows")) c.defaults.chunk_rows = d.child("chunk_rows").as_int_or_auto(1, std::numeric_limits<std::int64_t>::max());
@@ -501,11 +539,23 @@ Config read_config(const ConfigNode& root, const std::string& origin) {
       for (const auto& [name, node] : t.node().fields) {
         if (name.empty()) t.fail("empty table name");
         if (c.tables.count(name)) throw config_error(join_path(t.path(), name), "table given twice");
-        c.tables[name] = read_table(Walker(node, join_path(t.path(), name)));
+        c.tables[name] = read_table(Walker(node, join_path(t.path(), name)), c.defaults.batch_size);
       }
     }
   }
-  validate_config(c);
+}
+
+void validate_at(const Config& c, const std::string& prefix);
+
+Config read_config(const ConfigNode& root, const std::string& origin) {
+  if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
+  Walker w(root, "");
+  w.check_keys({CDC_PIPELINE_KEYS, "pipelines"});
+  if (w.has("pipelines"))
+    w.child("pipelines").fail("a file with several pipelines is read by cdc::load_pipelines_file (<cdc/pipelines.h>), not as one config");
+  Config c;
+  read_fields(w, c);
+  validate_at(c, "");
   return c;
 }
 
@@ -523,23 +573,32 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 }  // namespace
 
-void validate_config(const Config& c) {
-  if (c.source.empty()) throw config_error("source", "missing: the source connector URL, e.g. \"sqlite:///data/shop.db\"");
+namespace {
+
+// Checks one pipeline's config; `prefix` goes before every key path ("pipelines[1]").
+void validate_at(const Config& c, const std::string& prefix) {
+  auto at = [&prefix](const std::string& path) { return prefix.empty() ? path : prefix + "." + path; };
+  if (c.source.empty()) throw config_error(at("source"), "missing: the source connector URL, e.g. \"sqlite:///data/shop.db\"");
   if (c.destination.empty())
-    throw config_error("destination", "missing: the destination connector URL, e.g. \"sqlite:///data/replica.db\"");
-  if (c.include.empty()) throw config_error("include", "must list at least one pattern (\"*\" for every table)");
-  if (c.parallel_tables < 1) throw config_error("parallel_tables", "must be at least 1");
-  if (c.retry.max_attempts < 1) throw config_error("retry.max_attempts", "must be at least 1");
+    throw config_error(at("destination"), "missing: the destination connector URL, e.g. \"sqlite:///data/replica.db\"");
+  if (c.include.empty()) throw config_error(at("include"), "must list at least one pattern (\"*\" for every table)");
+  if (c.parallel_tables < 1) throw config_error(at("parallel_tables"), "must be at least 1");
+  if (c.retry.max_attempts < 1) throw config_error(at("retry.max_attempts"), "must be at least 1");
   if (c.retry.max_delay_ms < c.retry.initial_delay_ms)
-    throw config_error("retry.max_delay_ms", "must not be smaller than retry.initial_delay_ms");
-  if (c.defaults.batch_size < 1) throw config_error("defaults.batch_size", "must be at least 1");
-  if (c.defaults.parallel_chunks < 0) throw config_error("defaults.parallel_chunks", "must be auto (0) or at least 1");
-  if (c.defaults.chunk_rows < 0) throw config_error("defaults.chunk_rows", "must be auto (0) or at least 1");
+    throw config_error(at("retry.max_delay_ms"), "must not be smaller than retry.initial_delay_ms");
+  auto check_batch = [&](const BatchSize& b, const std::string& path) {
+    if (b.initial < 1 || b.catch_up < 1 || b.steady < 1) throw config_error(at(path), "every phase's size must be at least 1");
+  };
+  check_batch(c.defaults.batch_size, "defaults.batch_size");
+  check_batch(c.stream_batch_rows, "stream_batch_rows");
+  if (c.catch_up_lag_seconds < 0) throw config_error(at("catch_up_lag_seconds"), "must not be negative");
+  if (c.defaults.parallel_chunks < 0) throw config_error(at("defaults.parallel_chunks"), "must be auto (0) or at least 1");
+  if (c.defaults.chunk_rows < 0) throw config_error(at("defaults.chunk_rows"), "must be auto (0) or at least 1");
   if (c.defaults.mode == TableMode::Incremental)
-    throw config_error("defaults.mode", "incremental needs a watermark column per table: set mode: incremental on each table");
+    throw config_error(at("defaults.mode"), "incremental needs a watermark column per table: set mode: incremental on each table");
   for (std::size_t i = 0; i < c.cast.size(); ++i) {
     const auto& tc = c.cast[i];
-    const std::string base = fmt::format("cast[{}]", i);
+    const std::string base = at(fmt::format("cast[{}]", i));
     if (tc.type.empty() == tc.column.empty())
       throw config_error(base, "give either type (a source type such as \"tinyint(1)\") or column (\"table.column\")");
     if (!tc.column.empty() && tc.column.find('.') == std::string::npos)
@@ -551,7 +610,8 @@ void validate_config(const Config& c) {
     }
   }
   for (const auto& [name, t] : c.tables) {
-    const std::string base = "tables." + name;
+    const std::string base = at("tables." + name);
+    if (t.batch_size) check_batch(*t.batch_size, "tables." + name + ".batch_size");
     if (t.parallel_chunks && *t.parallel_chunks < 0) throw config_error(base + ".parallel_chunks", "must be auto (0) or at least 1");
     if (t.chunk_rows && *t.chunk_rows < 0) throw config_error(base + ".chunk_rows", "must be auto (0) or at least 1");
     std::set<std::string> listed(t.columns.begin(), t.columns.end());
@@ -594,6 +654,93 @@ void validate_config(const Config& c) {
     if (del.strategy == DeleteStrategy::Soft && (listed.count(del.column) || t.rename.count(del.column)))
       throw config_error(base + ".delete.column", fmt::format("\"{}\" is a source column; soft delete needs a column of its own", del.column));
   }
+}
+
+}  // namespace
+
+void validate_config(const Config& c) { validate_at(c, ""); }
+
+namespace {
+
+// `over` laid over `base`: maps merge key by key (recursively), anything else is replaced.
+ConfigNode merge_nodes(const ConfigNode& base, const ConfigNode& over) {
+  if (base.type != ConfigNode::Type::Map || over.type != ConfigNode::Type::Map) return over;
+  ConfigNode out = base;
+  for (const auto& field : over.fields) {  // not a structured binding: C++17 lambdas cannot capture those
+    auto it = std::find_if(out.fields.begin(), out.fields.end(), [&](const auto& f) { return f.first == field.first; });
+    if (it == out.fields.end()) out.fields.push_back(field);
+    else it->second = merge_nodes(it->second, field.second);
+  }
+  return out;
+}
+
+bool valid_pipeline_name(const std::string& name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+  });
+}
+
+PipelinesConfig read_pipelines(const ConfigNode& root, const std::string& origin) {
+  if (root.type != ConfigNode::Type::Map) throw config_error(origin, "expected a map of settings at the top level");
+  Walker w(root, "");
+  PipelinesConfig out;
+  if (!w.has("pipelines")) {  // a single-pipeline file
+    out.pipelines.push_back(read_config(root, origin));
+    out.http = out.pipelines.front().http;
+    return out;
+  }
+  out.listed = true;
+  if (w.has("name")) w.child("name").fail("a file with pipelines: gives each pipeline its own name (pipelines[N].name)");
+  w.check_keys({CDC_PIPELINE_KEYS, "pipelines"});
+  if (w.has("workers")) out.workers = static_cast<int>(w.child("workers").as_int(0, 256));
+  if (w.has("http")) out.http = read_http(w.child("http"));
+  // The shared keys, read alone first so that a bad value is named where it is written.
+  ConfigNode shared = root;
+  shared.fields.erase(std::remove_if(shared.fields.begin(), shared.fields.end(),
+                                     [](const auto& f) { return f.first == "pipelines" || f.first == "workers" || f.first == "http"; }),
+                      shared.fields.end());
+  {
+    Config probe;
+    read_fields(Walker(shared, ""), probe);
+  }
+  Walker list = w.child("pipelines");
+  if (list.node().type != ConfigNode::Type::Seq) list.fail("expected a list of pipelines, got " + describe(list.node()));
+  if (list.node().items.empty()) list.fail("must list at least one pipeline");
+  std::map<std::string, std::size_t> seen;
+  for (std::size_t i = 0; i < list.node().items.size(); ++i) {
+    const ConfigNode& item = list.node().items[i];
+    Walker pw(item, fmt::format("pipelines[{}]", i));
+    pw.check_keys({CDC_PIPELINE_KEYS});
+    if (pw.has("http")) pw.child("http").fail("the HTTP endpoint serves every pipeline: give http at the top level");
+    if (!pw.has("name")) pw.fail("missing key \"name\" (it names the pipeline's checkpoints, status and log lines)");
+    std::string name = pw.child("name").as_string();
+    if (!valid_pipeline_name(name))
+      pw.child("name").fail(fmt::format("\"{}\" is not a pipeline name (letters, digits, _ - . only)", name));
+    if (auto [it, fresh] = seen.emplace(name, i); !fresh)
+      pw.child("name").fail(fmt::format("pipeline \"{}\" is given twice (also pipelines[{}])", name, it->second));
+    Config c;
+    read_fields(Walker(merge_nodes(shared, item), pw.path()), c);
+    validate_at(c, pw.path());
+    c.http = out.http;
+    out.pipelines.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace
+
+PipelinesConfig parse_pipelines_yaml(const std::string& text, const std::string& origin) {
+  return read_pipelines(detail::parse_yaml_tree(text, origin), origin);
+}
+
+PipelinesConfig parse_pipelines_json(const std::string& text, const std::string& origin) {
+  return read_pipelines(detail::parse_json_tree(text, origin), origin);
+}
+
+PipelinesConfig load_pipelines_file(const std::string& path) {
+  std::string text = read_file(path);
+  if (ends_with(path, ".json")) return parse_pipelines_json(text, path);
+  return parse_pipelines_yaml(text, path);
 }
 
 Config parse_config_yaml(const std::string& text, const std::string& origin) {

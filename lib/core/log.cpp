@@ -1,6 +1,8 @@
 #include <cdc/error.h>
 #include <cdc/log.h>
 
+#include "core/logging.h"
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -49,6 +51,10 @@ class StderrSink final : public LogSink {
     line += "Z ";
     line += to_string(r.level);
     line += ' ';
+    if (!r.pipeline.empty()) {
+      line += r.pipeline;
+      line += ": ";
+    }
     line += r.component;
     if (!r.table.empty()) {
       line += " [";
@@ -72,6 +78,7 @@ std::shared_ptr<LogSink>& sink_slot() {
   return sink;
 }
 std::atomic<LogLevel> min_level{LogLevel::Info};
+thread_local std::string thread_pipeline;
 
 }  // namespace
 
@@ -91,7 +98,19 @@ LogLevel log_level() { return min_level.load(); }
 void log(LogLevel level, std::string_view component, std::string_view table, std::string_view message) {
   if (level < min_level.load() || level == LogLevel::Off) return;
   auto sink = log_sink();
-  sink->write(LogRecord{level, component, table, message});
+  sink->write(LogRecord{level, component, table, message, thread_pipeline});
 }
+
+namespace detail {
+
+const std::string& log_pipeline() { return thread_pipeline; }
+
+ScopedLogPipeline::ScopedLogPipeline(std::string name) : previous_(std::move(thread_pipeline)) {
+  thread_pipeline = std::move(name);
+}
+
+ScopedLogPipeline::~ScopedLogPipeline() { thread_pipeline = std::move(previous_); }
+
+}  // namespace detail
 
 }  // namespace cdc

@@ -17,6 +17,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/schema_objects.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/pipelines.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/cascades.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/clock.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/convert.cpp

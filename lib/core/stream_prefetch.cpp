@@ -1,5 +1,7 @@
 #include "core/stream_prefetch.h"
 
+#include "core/logging.h"
+
 #include <algorithm>
 
 namespace cdc::detail {
@@ -13,7 +15,10 @@ constexpr std::chrono::milliseconds kInnerPollWait{100};
 PrefetchingStream::PrefetchingStream(std::unique_ptr<ChangeStream> inner, std::size_t max_queued_events)
     : inner_(std::move(inner)), max_queued_(std::max<std::size_t>(1, max_queued_events)) {
   delivered_ = inner_->position();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this, pipeline = log_pipeline()] {
+    ScopedLogPipeline tag(pipeline);  // the reader logs for the pipeline that opened it
+    run();
+  });
 }
 
 PrefetchingStream::~PrefetchingStream() {

@@ -150,14 +150,19 @@ std::vector<PipelineStatus> Router::statuses() const {
 
 HttpResponse Router::handle(const HttpRequest& request) {
   try {
-    std::shared_lock<std::shared_mutex> lock(mu_);
-    return route(request);
+    bool reload_requested = false;
+    {
+      std::shared_lock<std::shared_mutex> lock(mu_);
+      HttpResponse response = route(request, reload_requested);
+      if (!reload_requested) return response;
+    }
+    return reload();
   } catch (const std::exception& e) {
     return error(500, fmt::format("internal error: {}", e.what()));
   }
 }
 
-HttpResponse Router::route(const HttpRequest& req) {
+HttpResponse Router::route(const HttpRequest& req, bool& reload_requested) {
   if (!req.has_host) return error(400, "the request has no Host header");
   if (!host_allowed(req.host))
     return error(403, fmt::format("host \"{}\" is not allowed: use a loopback name or add it to http.allowed_hosts", req.host));
@@ -221,7 +226,10 @@ HttpResponse Router::route(const HttpRequest& req) {
     if (ec) return error(400, fmt::format("the body is not JSON: {}", ec.message()));
     if (!body.is_object()) return error(400, "the body must be a JSON object (or empty)");
   }
-  if (reload_route) return reload();
+  if (reload_route) {
+    reload_requested = true;
+    return {};
+  }
   std::string pipeline, table;
   if (long_form && !url_decode(parts[3], pipeline)) return error(400, "malformed percent-escape in the pipeline name");
   if (!url_decode(parts[long_form ? 5 : 3], table)) return error(400, "malformed percent-escape in the table name");

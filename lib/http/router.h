@@ -45,7 +45,9 @@ class Router {
     std::string name;
     ReplicationSession* session;
   };
-  HttpResponse route(const HttpRequest& request);  // caller holds mu_ shared
+  // Caller holds mu_ shared. Sets `reload` instead of answering POST /api/v1/reload, which runs
+  // without the lock: a reload adds and removes pipelines.
+  HttpResponse route(const HttpRequest& request, bool& reload);
   bool host_allowed(const std::string& host) const;
   bool token_ok(const std::string& authorization) const;
   std::vector<PipelineStatus> statuses() const;

@@ -103,4 +103,15 @@ class Db {
 
 inline std::string url(const std::string& path) { return "sqlite://" + path; }
 
+// Whether `table` has the same rows (ordered by id, storage classes compared) in two SQLite files;
+// false while either cannot be read (not created yet).
+inline bool same_rows(const std::string& a, const std::string& b, const std::string& table) {
+  try {
+    Db x(a), y(b);
+    return x.rows("SELECT * FROM " + table + " ORDER BY id") == y.rows("SELECT * FROM " + table + " ORDER BY id");
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 }  // namespace cdc_test

@@ -72,6 +72,13 @@ struct TableSelection {
   bool views = false;                // --views: views matched by the patterns too
 };
 void add_selection_options(CLI::App& sub, TableSelection& selection);
+// --pipeline NAME (repeatable, comma-separated): the pipelines of a config file to act on.
+void add_pipeline_option(CLI::App& sub, std::vector<std::string>& names);
+// The pipelines of config file `path` that `names` select (every one when empty), in file order;
+// an unknown name is a config error listing the known ones. `all` (optional) receives the whole file.
+std::vector<cdc::Config> load_pipelines(const std::string& path, const std::vector<std::string>& names,
+                                        cdc::PipelinesConfig* all = nullptr);
+
 // Applies --tables/--exclude to a config's include/exclude (only those given replace the config's);
 // --views turns Config::views on.
 void apply_selection(const TableSelection& selection, cdc::Config& config);

@@ -23,6 +23,8 @@ struct CopyArgs {
   std::string name;
   bool schema_only = false;  // tables and schema objects, no rows
   bool data_only = false;    // rows only: tables created plain when missing, no schema objects
+  std::string config_path;   // -c: the pipelines of a config file instead of SOURCE DESTINATION
+  std::vector<std::string> pipelines;  // --pipeline
 };
 
 // "auto" (cdc::kAuto) or a number in 1..max, for --parallel-chunks and --chunk-rows.
@@ -35,29 +37,52 @@ std::int64_t auto_or_number(const std::string& text, std::int64_t max) {
   return v;
 }
 
-int run_copy(const CopyArgs& args) {
-  cdc::Config config;
-  config.source = args.source;
-  config.destination = args.destination;
-  config.name = args.name;
+// The command line's settings over a config (from the URLs, or a pipeline of -c).
+void apply_copy_options(const CopyArgs& args, cdc::Config& config) {
   apply_selection(args.selection, config);
   if (args.parallel > 0) config.parallel_tables = args.parallel;
   if (args.batch_size > 0) config.defaults.batch_size = args.batch_size;
   if (!args.chunk_rows.empty()) config.defaults.chunk_rows = auto_or_number(args.chunk_rows, std::numeric_limits<std::int64_t>::max());
   if (!args.parallel_chunks.empty()) config.defaults.parallel_chunks = static_cast<int>(auto_or_number(args.parallel_chunks, 256));
-  cdc::validate_config(config);
-
-  if (args.schema_only) {
-    print_schema_report(cdc::create_schema(config), "copy --schema-only");
-    return kExitOk;
-  }
   if (args.data_only)
     config.schema.indexes = config.schema.foreign_keys = config.schema.constraints = config.schema.sequences =
         config.schema.comments = false;
+  cdc::validate_config(config);
+}
+
+int run_copy(const CopyArgs& args) {
+  cdc::PipelinesConfig file;
+  if (args.config_path.empty()) {
+    if (args.source.empty() || args.destination.empty())
+      throw cdc::config_error("copy", "give SOURCE and DESTINATION URLs, or -c CONFIG");
+    if (!args.pipelines.empty()) throw cdc::config_error("--pipeline", "selects pipelines of a config file: give -c CONFIG");
+    cdc::Config config;
+    config.source = args.source;
+    config.destination = args.destination;
+    config.name = args.name;
+    file.pipelines.push_back(std::move(config));
+  } else {
+    if (!args.source.empty()) throw cdc::config_error("copy", "give either SOURCE DESTINATION or -c CONFIG, not both");
+    if (!args.name.empty()) throw cdc::config_error("--name", "the pipelines of -c CONFIG are named in the file");
+    std::vector<cdc::Config> chosen = load_pipelines(args.config_path, args.pipelines, &file);
+    // A one-off copy keeps its checkpoints apart from the replication of the same pipeline.
+    for (auto& c : chosen) c.name = cdc::pipeline_name(c) + "-copy";
+    file.pipelines = std::move(chosen);
+  }
+  for (auto& config : file.pipelines) apply_copy_options(args, config);
+
+  if (args.schema_only) {
+    for (const auto& config : file.pipelines) {
+      if (file.listed) print_line("pipeline " + cdc::pipeline_name(config) + ":");
+      print_schema_report(cdc::create_schema(config), "copy --schema-only");
+    }
+    return kExitOk;
+  }
 
   cdc::SessionOptions options;
   options.snapshot_only = true;
-  SessionOutcome outcome = run_session(std::move(config), std::move(options));
+  SessionOutcome outcome = file.listed ? run_pipelines(std::move(file), {}, std::move(options))
+                                       : run_session(std::move(file.pipelines.front()), std::move(options));
   if (outcome.any_failed) return kExitFailure;
   if (outcome.interrupted) {
     print_error("interrupted; run the same command again to resume from the last committed chunk");
@@ -71,9 +96,12 @@ int run_copy(const CopyArgs& args) {
 void add_copy_command(CLI::App& app, CommandFn& selected) {
   auto args = std::make_shared<CopyArgs>();
   auto* sub = app.add_subcommand("copy", "Copy tables once from a source to a destination (snapshot only)");
-  sub->add_option("source", args->source, "Source connector URL, e.g. sqlite:///data/shop.db")->required();
-  sub->add_option("destination", args->destination, "Destination connector URL, e.g. sqlite:///data/copy.db")
-      ->required();
+  sub->add_option("source", args->source, "Source connector URL, e.g. sqlite:///data/shop.db (or -c CONFIG)");
+  sub->add_option("destination", args->destination, "Destination connector URL, e.g. sqlite:///data/copy.db");
+  sub->add_option("-c,--config", args->config_path,
+                  "Copy the pipelines of this config file (YAML or JSON) instead of SOURCE to DESTINATION")
+      ->check(CLI::ExistingFile);
+  add_pipeline_option(*sub, args->pipelines);
   add_selection_options(*sub, args->selection);
   sub->add_option("--parallel", args->parallel, "Tables copied at once (default 4)")->check(CLI::Range(1, 256));
   sub->add_option("--batch-size", args->batch_size, "Rows per read/write batch (default 10000)")
@@ -112,7 +140,10 @@ void add_copy_command(CLI::App& app, CommandFn& selected) {
       "destination cannot take is listed in the summary (docs/schema-objects.md). `cdc-cli finish -c FILE`\n"
       "then validates foreign keys and makes deferred unique keys unique (the cut-over).\n"
       "--schema-only then --data-only splits a migration in two: the schema first, the rows later.\n"
-      "Example: cdc-cli copy sqlite:///data/shop.db sqlite:///tmp/copy.db --tables 'orders*' --parallel 2");
+      "With -c CONFIG, the tables of each pipeline in the file (or of those --pipeline names) are copied\n"
+      "in this process, with the file's settings (command-line options override them).\n"
+      "Example: cdc-cli copy sqlite:///data/shop.db sqlite:///tmp/copy.db --tables 'orders*' --parallel 2\n"
+      "         cdc-cli copy -c cdc.yaml --pipeline shop");
   sub->callback([args, &selected] { selected = [args] { return run_copy(*args); }; });
 }
 

@@ -14,10 +14,10 @@ namespace {
 struct FinishArgs {
   std::string config_path;
   OutputFormat format = OutputFormat::Table;
+  std::vector<std::string> pipelines;  // --pipeline
 };
 
-int run_finish(const FinishArgs& args) {
-  cdc::Config config = cdc::load_config_file(args.config_path);
+int finish_one(const FinishArgs& args, const cdc::Config& config, bool listed) {
   cdc::SchemaObjectReport report = cdc::finish_migration(config);
   if (args.format == OutputFormat::Json) {
     boost::json::object root;
@@ -30,7 +30,14 @@ int run_finish(const FinishArgs& args) {
     print_line(boost::json::serialize(root));
     return kExitOk;
   }
+  if (listed) print_line("pipeline " + cdc::pipeline_name(config) + ":");
   print_schema_report(report, "finish");
+  return kExitOk;
+}
+
+int run_finish(const FinishArgs& args) {
+  cdc::PipelinesConfig file;
+  for (const auto& config : load_pipelines(args.config_path, args.pipelines, &file)) finish_one(args, config, file.listed);
   return kExitOk;
 }
 
@@ -41,6 +48,7 @@ void add_finish_command(CLI::App& app, CommandFn& selected) {
   auto* sub = app.add_subcommand("finish", "Cut over: validate foreign keys and CHECKs, set sequences, build deferred unique keys");
   sub->add_option("-c,--config", args->config_path, "Config file (YAML or JSON)")->required()->check(CLI::ExistingFile);
   add_format_option(*sub, args->format);
+  add_pipeline_option(*sub, args->pipelines);
   sub->footer(
       "Run it when the application is about to switch to the destination: after `copy`, or once `replicate`\n"
       "has caught up and is stopped (refused while a process runs the session). It creates the indexes,\n"

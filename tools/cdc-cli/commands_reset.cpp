@@ -20,6 +20,7 @@ struct ResetArgs {
   std::string config_path;
   std::vector<std::string> tables;
   bool yes = false;
+  std::vector<std::string> pipelines;  // --pipeline
 };
 
 std::string join(const std::vector<std::string>& items) {
@@ -39,8 +40,7 @@ bool confirmed(const std::string& question) {
   return answer == "y" || answer == "yes";
 }
 
-int run_reset(const ResetArgs& args) {
-  cdc::Config config = cdc::load_config_file(args.config_path);
+int reset_one(const ResetArgs& args, const cdc::Config& config) {
   const std::string session = cdc::session_name(config);
   const std::string what = args.tables.empty() ? "every table" : "tables " + join(args.tables);
   const std::string store = config.checkpoint.empty() ? cdc::redact_url(config.destination) : cdc::redact_url(config.checkpoint);
@@ -70,6 +70,14 @@ int run_reset(const ResetArgs& args) {
   return kExitOk;
 }
 
+int run_reset(const ResetArgs& args) {
+  for (const auto& config : load_pipelines(args.config_path, args.pipelines)) {
+    int code = reset_one(args, config);
+    if (code != kExitOk) return code;
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_reset_command(CLI::App& app, CommandFn& selected) {
@@ -79,11 +87,13 @@ void add_reset_command(CLI::App& app, CommandFn& selected) {
   sub->add_option("--tables", args->tables,
                   "Only these source tables, by name as `status` shows them (comma-separated or repeated; default: all)")
       ->delimiter(',');
+  add_pipeline_option(*sub, args->pipelines);
   sub->add_flag("-y,--yes", args->yes, "Do not ask for confirmation (required when stdin is not a terminal)");
   sub->footer(
       "Forgets what the checkpoint store holds for the session of CONFIG (its name, or the name derived from\n"
       "its URLs): snapshot progress, stream positions, watermarks. The next `replicate` starts those tables\n"
       "over with a fresh snapshot; until then the target tables are left as they are.\n"
+      "With a config that lists pipelines:, each pipeline's session (or each --pipeline's) is reset in turn.\n"
       "Refused while a process runs the session (stop `replicate` first). Asks for confirmation on a\n"
       "terminal; without one, --yes is required. Prints each table whose checkpoints were forgotten.\n"
       "Exit code: 0 done, 1 refused, failed or not confirmed, 2 configuration error or --yes missing.\n"

@@ -10,6 +10,8 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace cdc_cli {
 
 namespace {
@@ -20,6 +22,7 @@ struct StatusArgs {
   std::string token;
   OutputFormat format = OutputFormat::Table;
   bool no_source = false;
+  std::vector<std::string> pipelines;  // --pipeline
 };
 
 struct SourceFacts {
@@ -38,14 +41,14 @@ SourceFacts source_facts(const cdc::Config& config) {
 }
 
 // The status document (docs/status.md), as GET /api/v1/status serves it, from the checkpoint store;
-// the source's facts about its change log go under the pipeline's "source_log".
-void print_json(const cdc::SessionStatus& s, const std::string& pipeline, const SourceFacts* source) {
-  boost::json::value doc = boost::json::parse(cdc::status_document({{pipeline, s}}, false));
-  if (source) {
+// the source's facts about its change log go under each pipeline's "source_log".
+void print_json(const std::vector<cdc::PipelineStatus>& pipelines, const std::vector<SourceFacts>* sources) {
+  boost::json::value doc = boost::json::parse(cdc::status_document(pipelines, false));
+  for (std::size_t i = 0; sources && i < sources->size(); ++i) {
     boost::json::object src;
-    for (const auto& [k, v] : source->facts) src[k] = v;
-    if (!source->error.empty()) src["error"] = source->error;
-    doc.at("pipelines").as_array().at(0).as_object()["source_log"] = std::move(src);
+    for (const auto& [k, v] : (*sources)[i].facts) src[k] = v;
+    if (!(*sources)[i].error.empty()) src["error"] = (*sources)[i].error;
+    doc.at("pipelines").as_array().at(i).as_object()["source_log"] = std::move(src);
   }
   print_line(boost::json::serialize(doc));
 }
@@ -150,12 +153,23 @@ int run_remote_status(const StatusArgs& args) {
     return reply.status == 401 ? kExitConfig : kExitFailure;
   }
   auto doc = boost::json::parse(reply.body);
+  if (!args.pipelines.empty()) {  // --pipeline: only those
+    auto& list = doc.at("pipelines").as_array();
+    for (const auto& want : args.pipelines)
+      if (std::none_of(list.begin(), list.end(), [&](const boost::json::value& p) { return p.at("name") == want.c_str(); }))
+        throw cdc::config_error("--pipeline", fmt::format("the process at {} runs no pipeline named \"{}\"", args.url, want));
+    boost::json::array kept;
+    for (auto& p : list)
+      if (std::find(args.pipelines.begin(), args.pipelines.end(), std::string(p.at("name").as_string())) != args.pipelines.end())
+        kept.push_back(p);
+    list = std::move(kept);
+  }
   int code = kExitOk;
   for (const auto& p : doc.at("pipelines").as_array())
     for (const auto& t : p.at("tables").as_array())
       if (t.at("phase") == "failed") code = kExitFailure;
   if (args.format == OutputFormat::Json) {
-    print_line(reply.body);
+    print_line(args.pipelines.empty() ? reply.body : boost::json::serialize(doc));
     return code;
   }
   if (args.format == OutputFormat::Yaml) {
@@ -191,29 +205,42 @@ int run_remote_status(const StatusArgs& args) {
 int run_status(const StatusArgs& args) {
   if (!args.url.empty()) return run_remote_status(args);
   if (args.config_path.empty()) throw cdc::Error(cdc::ErrorKind::Config, "status needs -c CONFIG (checkpoint store) or --url (a running cdc)");
-  cdc::Config config = cdc::load_config_file(args.config_path);
-  cdc::SessionStatus status = cdc::checkpoint_status(config);
-  SourceFacts source;
-  if (!args.no_source) source = source_facts(config);
+  cdc::PipelinesConfig file;
+  std::vector<cdc::Config> configs = load_pipelines(args.config_path, args.pipelines, &file);
+  std::vector<cdc::PipelineStatus> statuses;
+  std::vector<SourceFacts> sources;
+  for (const auto& config : configs) {
+    cdc::SessionStatus status = cdc::checkpoint_status(config);
+    statuses.push_back({config.name.empty() ? status.name : config.name, std::move(status)});
+    sources.push_back(args.no_source ? SourceFacts{} : source_facts(config));
+  }
   if (args.format == OutputFormat::Yaml) {
     std::string out;
-    emit_yaml(boost::json::parse(cdc::status_document({{config.name.empty() ? status.name : config.name, status}}, false)), 0, out);
+    emit_yaml(boost::json::parse(cdc::status_document(statuses, false)), 0, out);
     std::fwrite(out.data() + 1, 1, out.size() - 1, stdout);
   } else if (args.format == OutputFormat::Json) {
-    print_json(status, config.name.empty() ? status.name : config.name, args.no_source ? nullptr : &source);
+    print_json(statuses, args.no_source ? nullptr : &sources);
   } else {
-    print_table(status);
-    if (!args.no_source && !source.facts.empty()) {
-      print_line("source:");
-      for (const auto& [k, v] : source.facts) print_line("  " + k + ": " + v);
+    for (std::size_t i = 0; i < statuses.size(); ++i) {
+      if (file.listed) print_line((i > 0 ? "\npipeline " : "pipeline ") + statuses[i].name + ":");
+      print_table(statuses[i].status);
+      if (!args.no_source && !sources[i].facts.empty()) {
+        print_line("source:");
+        for (const auto& [k, v] : sources[i].facts) print_line("  " + k + ": " + v);
+      }
     }
   }
-  if (!source.error.empty()) std::fprintf(stderr, "warning: could not ask the source: %s\n", source.error.c_str());
-  for (const auto& [k, v] : source.facts)
-    if (k == "warning") std::fprintf(stderr, "warning: %s\n", v.c_str());
-  for (const auto& t : status.tables)
-    if (t.phase == cdc::TablePhase::Failed) return kExitFailure;
-  return kExitOk;
+  int code = kExitOk;
+  for (std::size_t i = 0; i < statuses.size(); ++i) {
+    const std::string who = file.listed ? " (pipeline " + statuses[i].name + ")" : "";
+    if (!sources[i].error.empty())
+      std::fprintf(stderr, "warning: could not ask the source%s: %s\n", who.c_str(), sources[i].error.c_str());
+    for (const auto& [k, v] : sources[i].facts)
+      if (k == "warning") std::fprintf(stderr, "warning%s: %s\n", who.c_str(), v.c_str());
+    for (const auto& t : statuses[i].status.tables)
+      if (t.phase == cdc::TablePhase::Failed) code = kExitFailure;
+  }
+  return code;
 }
 
 }  // namespace
@@ -230,6 +257,7 @@ void add_status_command(CLI::App& app, CommandFn& selected) {
          },
          "Output format: table (default), json (the status document, docs/status.md) or yaml")
       ->check(CLI::IsMember({"table", "json", "yaml"}));
+  add_pipeline_option(*sub, args->pipelines);
   sub->add_flag("--no-source", args->no_source, "Do not ask the source about its change log (retained WAL, ...)");
   sub->footer("Reads the checkpoints, then asks the source about its change log (a PostgreSQL slot's retained\n"
               "WAL, with a warning above 1 GB); works while `replicate` runs or after it stopped.\n"

@@ -19,11 +19,12 @@ struct VerifyArgs {
   OutputFormat format = OutputFormat::Table;
   int max_differences = 5;
   int parallel = 2;
+  std::vector<std::string> pipelines;  // --pipeline
 };
 
 std::string short_checksum(const std::string& c) { return c.empty() ? "-" : c.substr(0, 16); }
 
-void print_report_json(const cdc::VerifyReport& report) {
+void print_report_json(const cdc::VerifyReport& report, const std::string& pipeline) {
   boost::json::array arr;
   for (const auto& t : report.tables) {
     boost::json::object o;
@@ -41,6 +42,7 @@ void print_report_json(const cdc::VerifyReport& report) {
     arr.push_back(std::move(o));
   }
   boost::json::object root;
+  if (!pipeline.empty()) root["pipeline"] = pipeline;
   root["all_equal"] = report.all_equal();
   root["tables"] = std::move(arr);
   print_line(boost::json::serialize(root));
@@ -68,13 +70,12 @@ void print_report_table(const cdc::VerifyReport& report) {
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
-int run_verify(const VerifyArgs& args) {
-  std::optional<cdc::Config> config;
+// Verifies one pair: the URLs given, or one pipeline of the config (`config`).
+bool verify_one(const VerifyArgs& args, const cdc::Config* config, const std::string& pipeline) {
   cdc::VerifyOptions options;
   std::string source = args.source, destination = args.destination;
-  if (!args.config_path.empty()) {
-    config = cdc::load_config_file(args.config_path);
-    options.config = &*config;
+  if (config) {
+    options.config = config;
     options.include = config->include;
     options.exclude = config->exclude;
     if (source.empty()) source = config->source;
@@ -89,9 +90,29 @@ int run_verify(const VerifyArgs& args) {
   options.parallel = args.parallel;
 
   cdc::VerifyReport report = cdc::verify(source, destination, options);
-  if (args.format == OutputFormat::Json) print_report_json(report);
-  else print_report_table(report);
-  return report.all_equal() ? kExitOk : kExitFailure;
+  if (args.format == OutputFormat::Json) {
+    print_report_json(report, pipeline);
+  } else {
+    if (!pipeline.empty()) print_line("pipeline " + pipeline + ":");
+    print_report_table(report);
+  }
+  return report.all_equal();
+}
+
+int run_verify(const VerifyArgs& args) {
+  if (args.config_path.empty()) {
+    if (!args.pipelines.empty()) throw cdc::config_error("--pipeline", "selects pipelines of a config file: give -c CONFIG");
+    return verify_one(args, nullptr, "") ? kExitOk : kExitFailure;
+  }
+  cdc::PipelinesConfig file;
+  std::vector<cdc::Config> chosen = load_pipelines(args.config_path, args.pipelines, &file);
+  if (chosen.size() > 1 && (!args.source.empty() || !args.destination.empty()))
+    throw cdc::config_error("verify", "SOURCE and DESTINATION name one pair: select one pipeline with --pipeline");
+  // One JSON document per pipeline (a line each), or one table per pipeline under its name.
+  bool all_equal = true;
+  for (const auto& config : chosen)
+    if (!verify_one(args, &config, file.listed ? cdc::pipeline_name(config) : std::string())) all_equal = false;
+  return all_equal ? kExitOk : kExitFailure;
 }
 
 }  // namespace
@@ -106,12 +127,15 @@ void add_verify_command(CLI::App& app, CommandFn& selected) {
   sub->add_option("-c,--config", args->config_path,
                   "Replication config: its renames, targets, column lists and excludes say how tables map")
       ->check(CLI::ExistingFile);
+  add_pipeline_option(*sub, args->pipelines);
   add_selection_options(*sub, args->selection);
   add_format_option(*sub, args->format);
   sub->add_option("--max-differences", args->max_differences, "Differing keys reported per table (default 5)")
       ->check(CLI::NonNegativeNumber);
   sub->add_option("--parallel", args->parallel, "Tables verified at once (default 2)")->check(CLI::Range(1, 64));
-  sub->footer("Exit code: 0 when every table is equal, 1 otherwise.\n"
+  sub->footer("With a config that lists pipelines:, each pipeline (or each --pipeline) is verified in turn, under its name\n"
+              "(--format json: one document per line, with a \"pipeline\" key).\n"
+              "Exit code: 0 when every table is equal, 1 otherwise.\n"
               "Examples:\n  cdc-cli verify sqlite:///data/shop.db sqlite:///tmp/copy.db\n"
               "  cdc-cli verify -c cdc.yaml --format json");
   sub->callback([args, &selected] { selected = [args] { return run_verify(*args); }; });

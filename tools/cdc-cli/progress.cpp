@@ -338,20 +338,22 @@ double ProgressDisplay::table_seconds(const std::string& source) const {
   return std::chrono::duration<double>(it->second.end - it->second.start).count();
 }
 
-std::string format_log_record(const cdc::LogRecord& r) {
+std::string format_log_record(const cdc::LogRecord& r, bool show_pipeline) {
   std::time_t now = std::time(nullptr);
   std::tm tm{};
   localtime_r(&now, &tm);
   char ts[16];
   std::strftime(ts, sizeof ts, "%H:%M:%S", &tm);
-  std::string line = fmt::format("{} {:<5} {}", ts, cdc::to_string(r.level), r.component);
+  std::string line = fmt::format("{} {:<5} ", ts, cdc::to_string(r.level));
+  if (show_pipeline && !r.pipeline.empty()) line += fmt::format("{}: ", r.pipeline);
+  line += r.component;
   if (!r.table.empty()) line += fmt::format(" [{}]", r.table);
   line += ' ';
   line += r.message;
   return line;
 }
 
-void DisplayLogSink::write(const cdc::LogRecord& record) { display_->print_line(format_log_record(record)); }
+void DisplayLogSink::write(const cdc::LogRecord& record) { display_->print_line(format_log_record(record, show_pipeline_)); }
 
 void SchemaObjectLog::write(const cdc::LogRecord& record) {
   if (record.component == "session") {

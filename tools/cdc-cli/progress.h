@@ -63,11 +63,14 @@ class ProgressDisplay {
 // Routes cdc's log records through the display (above the live block).
 class DisplayLogSink final : public cdc::LogSink {
  public:
-  explicit DisplayLogSink(std::shared_ptr<ProgressDisplay> display) : display_(std::move(display)) {}
+  // `show_pipeline`: lines name the pipeline that wrote them (several pipelines in one process).
+  explicit DisplayLogSink(std::shared_ptr<ProgressDisplay> display, bool show_pipeline = false)
+      : display_(std::move(display)), show_pipeline_(show_pipeline) {}
   void write(const cdc::LogRecord& record) override;
 
  private:
   std::shared_ptr<ProgressDisplay> display_;
+  bool show_pipeline_;
 };
 
 // Passes every record on to `next` and keeps the schema-object entries the session logs
@@ -98,8 +101,9 @@ class StderrLogSink final : public cdc::LogSink {
   std::mutex mu_;
 };
 
-// "12:00:01 warn  sqlite.source [orders] message"
-std::string format_log_record(const cdc::LogRecord& record);
+// "12:00:01 warn  sqlite.source [orders] message"; with `show_pipeline` and a record that names
+// its pipeline: "12:00:01 warn  shop: sqlite.source [orders] message".
+std::string format_log_record(const cdc::LogRecord& record, bool show_pipeline = false);
 
 // The end-of-run table on stdout: per table rows, changes, time, rate; then a total line.
 void print_summary(const cdc::SessionStatus& status, const ProgressDisplay& display);

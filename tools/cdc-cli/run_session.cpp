@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -66,7 +67,130 @@ std::string reload_config(cdc::ReplicationSession& session, const std::string& p
   return done;
 }
 
+// The file again, for the running pipelines; the same contract as reload_config().
+std::string reload_pipelines(cdc::PipelineRunner& runner, const std::string& path, const std::vector<std::string>& selected,
+                             const char* why) {
+  cdc::log(cdc::LogLevel::Info, "cli", "", fmt::format("{}: reloading {}", why, path));
+  cdc::PipelinesConfig config;
+  try {
+    config = cdc::load_pipelines_file(path);
+    config.select(selected);  // a selected pipeline gone from the file is named here
+  } catch (const cdc::Error& e) {  // what() names the key path: "pipelines[1].tables.orders.batch_size: ..."
+    cdc::log(cdc::LogLevel::Error, "cli", "",
+             fmt::format("reload: {}: {}; the pipelines go on with their current configuration", path, e.what()));
+    throw;
+  }
+  try {
+    std::string done = fmt::format("reload: {} applied: {}", path, runner.reload(std::move(config), selected));
+    cdc::log(cdc::LogLevel::Info, "cli", "", done);
+    return done;
+  } catch (const std::exception& e) {
+    cdc::log(cdc::LogLevel::Error, "cli", "", fmt::format("reload: {}: {}", path, e.what()));
+    throw;
+  }
+}
+
+// Every pipeline's tables in one status for the display and the summary, named "pipeline/table".
+cdc::SessionStatus merge_statuses(const std::vector<std::pair<std::string, cdc::SessionStatus>>& pipelines) {
+  cdc::SessionStatus out;
+  out.state = cdc::SessionState::Idle;
+  for (const auto& [name, s] : pipelines) {
+    out.name += (out.name.empty() ? "" : ", ") + name;
+    if (s.state == cdc::SessionState::Failed || out.state == cdc::SessionState::Idle) out.state = s.state;
+    out.elapsed_seconds = std::max(out.elapsed_seconds, s.elapsed_seconds);
+    out.lag_ms = std::max(out.lag_ms, s.lag_ms);
+    if (!s.error.empty()) out.error += (out.error.empty() ? "" : "; ") + name + ": " + s.error;
+    for (auto t : s.tables) {
+      t.source = name + "/" + t.source;
+      out.tables.push_back(std::move(t));
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+SessionOutcome run_pipelines(cdc::PipelinesConfig config, const std::vector<std::string>& selected, cdc::SessionOptions options,
+                             const std::string& reload_path, const std::string& http_listen) {
+  std::vector<cdc::Config> chosen = config.select(selected);
+  for (const auto& c : chosen)
+    if (c.destination.rfind("jsonl://-", 0) == 0 && (c.destination.size() == 9 || c.destination[9] == '?'))
+      set_report_stream(stderr);
+  auto mode = stderr_is_terminal() ? ProgressDisplay::Mode::Live : ProgressDisplay::Mode::Plain;
+  auto display = std::make_shared<ProgressDisplay>(mode, stderr);
+  auto objects = std::make_shared<SchemaObjectLog>(std::make_shared<DisplayLogSink>(display, true));
+  ScopedLogSink sink_guard(objects);
+
+  cdc::HttpSettings http = config.http;
+  if (!http_listen.empty()) http.listen = http_listen;
+  // The server outlives the runner: the runner takes its pipelines off it before they go.
+  std::unique_ptr<cdc::HttpServer> server;
+  cdc::PipelineRunner* runner_ptr = nullptr;  // set before any session starts
+  if (!http.listen.empty()) {
+    auto http_options = cdc::HttpOptions::from_config(http);
+    if (!reload_path.empty())
+      http_options.on_reload = [&runner_ptr, reload_path, selected] {
+        return reload_pipelines(*runner_ptr, reload_path, selected, "POST /api/v1/reload");
+      };
+    server = std::make_unique<cdc::HttpServer>(std::move(http_options));
+  }
+
+  cdc::PipelineRunnerOptions runner_options;
+  runner_options.session = std::move(options);
+  runner_options.session.progress_interval = std::chrono::milliseconds(200);
+  runner_options.session.on_progress = [display, &runner_ptr](const cdc::SessionStatus&) {
+    if (runner_ptr) display->update(merge_statuses(runner_ptr->status()));
+  };
+  if (server) {
+    runner_options.on_added = [&server](const std::string& name, cdc::ReplicationSession& s) { server->add_pipeline(name, s); };
+    runner_options.on_removed = [&server](const std::string& name, cdc::ReplicationSession&) { server->remove_pipeline(name); };
+  }
+  config.pipelines = chosen;
+  SessionOutcome outcome;
+  std::vector<cdc::PipelineResult> results;
+  {
+    cdc::PipelineRunner runner(std::move(config), std::move(runner_options));
+    runner_ptr = &runner;
+    if (server) server->start();
+    std::atomic<bool> interrupted{false};
+    {
+      std::function<void()> on_reload;
+      if (!reload_path.empty())
+        on_reload = [&] {
+          try {
+            reload_pipelines(runner, reload_path, selected, "SIGHUP received");
+          } catch (const std::exception&) {  // logged; the pipelines go on
+          }
+        };
+      SignalWatcher watcher(
+          [&](int sig) {
+            interrupted = true;
+            display->print_line(fmt::format("cdc-cli: {} received, stopping every pipeline at its next committed batch "
+                                            "(again to exit at once)",
+                                            sig == SIGINT ? "SIGINT" : "SIGTERM"));
+            runner.stop();
+          },
+          on_reload);
+      results = runner.run();
+    }
+    if (server) server->stop();
+    runner_ptr = nullptr;
+    outcome.interrupted = interrupted;
+  }
+  std::vector<std::pair<std::string, cdc::SessionStatus>> finals;
+  for (const auto& r : results)
+    if (!r.removed) finals.emplace_back(r.name, r.status);
+  outcome.status = merge_statuses(finals);
+  display->finish(outcome.status);
+  print_summary(outcome.status, *display);
+  print_schema_summary(objects->report());
+  for (const auto& r : results) {
+    if (r.removed) continue;
+    if (r.failed) outcome.any_failed = true;
+    if (!r.error.empty()) print_error(fmt::format("pipeline {} failed: {}", r.name, r.error));
+  }
+  return outcome;
+}
 
 SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path,
                            const std::string& http_listen) {

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <cdc/config.h>
+#include <cdc/pipelines.h>
 #include <cdc/session.h>
 
 #include <string>
+#include <vector>
 
 namespace cdc_cli {
 
@@ -25,5 +27,13 @@ struct SessionOutcome {
 // what SIGHUP does.
 SessionOutcome run_session(cdc::Config config, cdc::SessionOptions options, const std::string& reload_path = {},
                            const std::string& http_listen = {});
+
+// The same for the pipelines of a file with `pipelines:` (cdc::PipelineRunner): `selected` names
+// the ones to run (empty: all). The display shows every pipeline's tables as "pipeline/table",
+// log lines carry the pipeline's name, the HTTP server serves each pipeline under its name, and
+// SIGHUP (or POST /api/v1/reload) re-reads the file: pipelines added to it start, pipelines gone
+// from it stop, the others are reloaded. A pipeline that fails ends alone (unless stop_on_error).
+SessionOutcome run_pipelines(cdc::PipelinesConfig config, const std::vector<std::string>& selected, cdc::SessionOptions options,
+                             const std::string& reload_path = {}, const std::string& http_listen = {});
 
 }  // namespace cdc_cli

@@ -76,6 +76,19 @@ void add_selection_options(CLI::App& sub, TableSelection& selection) {
                "key); without it a view is taken only when named exactly in --tables or under tables: in the config");
 }
 
+void add_pipeline_option(CLI::App& sub, std::vector<std::string>& names) {
+  sub.add_option("--pipeline", names,
+                 "Only these pipelines of a config file with pipelines: (by name; comma-separated or repeated; default: all)")
+      ->delimiter(',');
+}
+
+std::vector<cdc::Config> load_pipelines(const std::string& path, const std::vector<std::string>& names, cdc::PipelinesConfig* all) {
+  cdc::PipelinesConfig file = cdc::load_pipelines_file(path);
+  std::vector<cdc::Config> out = file.select(names);
+  if (all) *all = std::move(file);
+  return out;
+}
+
 void apply_selection(const TableSelection& selection, cdc::Config& config) {
   if (!selection.include.empty()) config.include = selection.include;
   if (!selection.exclude.empty()) config.exclude = selection.exclude;

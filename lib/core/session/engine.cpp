@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 namespace cdc::detail {
 
@@ -24,6 +25,7 @@ Engine::Engine(Config config, SessionOptions opts, std::shared_ptr<SourceConnect
       config_(std::make_shared<const Config>(std::move(config))) {
   started = clock->now();
   started_wall_us = clock->wall_us();
+  log_name = session_name(*config_);
   batch_apply.bounds = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
   batch_apply.counts.assign(batch_apply.bounds.size() + 1, 0);
 }
@@ -112,6 +114,26 @@ void Engine::observe_batch(double seconds) {
   batch_apply.counts[i] += 1;
   batch_apply.sum += seconds;
   batch_apply.count += 1;
+}
+
+BatchPhase Engine::stream_batch_phase(const Config& cfg) {
+  BatchPhase phase;
+  bool changed;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    std::int64_t lag_ms = applied_through_us > 0 ? std::max<std::int64_t>(0, (now_us() - applied_through_us) / 1000) : -1;
+    phase = batch_phase_for_lag(lag_ms, cfg.catch_up_lag_seconds);
+    changed = std::exchange(stream_batch_phase_, static_cast<int>(phase)) != static_cast<int>(phase);
+  }
+  // Said only where the phases differ in size: a plain number has nothing to tell.
+  if (changed && cfg.stream_batch_rows.catch_up != cfg.stream_batch_rows.steady)
+    log_batch_phase(nullptr, phase, cfg.stream_batch_rows.for_phase(phase));
+  return phase;
+}
+
+void Engine::log_batch_phase(const TableState* t, BatchPhase phase, std::int64_t rows) {
+  logf(LogLevel::Info, "session", t ? std::string_view(t->id) : std::string_view(), "{} in phase {}: batches of up to {} rows",
+       t ? "incremental polls" : "change stream", to_string(phase), rows);
 }
 
 Engine::~Engine() {

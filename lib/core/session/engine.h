@@ -163,6 +163,8 @@ class IncrementalPoller {
 
  private:
   std::int64_t poll(TableState& t);
+  // The batch phase of `t`'s next poll (caller holds Engine::mu).
+  BatchPhase poll_phase(const TableState& t, const Config& cfg) const;
   Engine& e_;
   std::unique_ptr<DestinationWriter> writer_;
   Clock::TimePoint next_{};
@@ -244,6 +246,11 @@ struct Engine {
   // the run history's error log (flush_errors). Caller holds mu.
   void count_error(TableState* t, std::string_view kind, std::string_view message);
   void observe_batch(double seconds);  // caller holds mu
+  // The phase of the next change-stream batch (catch_up while the stream's lag is above
+  // catch_up_lag_seconds); a change of phase is logged when the two phases' sizes differ.
+  BatchPhase stream_batch_phase(const Config& cfg);
+  // Logs that `t` (null: the change stream) moved to batch phase `phase` (caller does not hold mu).
+  void log_batch_phase(const TableState* t, BatchPhase phase, std::int64_t rows);
 
   // ---- run history (engine.cpp): the checkpoint store's runs and errors tables ----
   void begin_run(const std::string& holder);  // once the lease is held
@@ -286,6 +293,7 @@ struct Engine {
   std::unique_ptr<SessionLease> lease;
   std::unique_ptr<Committer> committer;
   std::string name;
+  std::string log_name;  // fixed at construction: the pipeline name the session's threads log under
   RetryRunner retry;
 
   // ---- guarded by mu ----
@@ -314,6 +322,7 @@ struct Engine {
   bool initial_phase = true;     // the tables found at start are being copied (under snapshot_id)
   bool stream_waits = true;      // ... and the stream waits for them (a fresh session)
   bool stream_started = false;   // the change stream has been opened at least once
+  int stream_batch_phase_ = -1;  // the change stream's last batch phase (-1 = none yet)
   bool discover_now = false;     // the live loop looks at the source's tables at the next round
   bool applying = false;         // a stream batch is between routing and its commit
   bool release_moved = false;    // a hold was let go: the stream tells the source at its next round

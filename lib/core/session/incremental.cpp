@@ -5,10 +5,15 @@
 #include "core/session/convert.h"
 #include "core/session/engine.h"
 
+#include "core/calendar.h"
 #include "core/logging.h"
 #include "core/value_order.h"
 
 #include <cdc/error.h>
+
+#include <cctype>
+#include <cstdio>
+#include <utility>
 
 namespace cdc::detail {
 
@@ -62,6 +67,8 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
     IncrementalRequest req;
     std::optional<Value> high;
     int wm_index;
+    BatchPhase phase;
+    bool phase_changed;
     {
       std::lock_guard<std::mutex> lock(e_.mu);
       req.schema = t.plan.read;
@@ -69,10 +76,14 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
       req.last_value = t.rec.watermark;
       req.query = t.plan.settings.query;
       req.where = t.plan.settings.where;
-      req.batch_size = *t.plan.settings.batch_size;
+      phase = poll_phase(t, *e_.config_);
+      req.batch_size = t.plan.settings.batch_size->for_phase(phase);
+      phase_changed = std::exchange(t.batch_phase, static_cast<int>(phase)) != static_cast<int>(phase) &&
+                      t.plan.settings.batch_size->catch_up != t.plan.settings.batch_size->steady;
       wm_index = t.plan.read.index_of(req.watermark_column);
       high = t.rec.watermark;
     }
+    if (phase_changed) e_.log_batch_phase(&t, phase, req.batch_size);
     auto reader = e_.source->read_incremental(req);
     DestinationTxn txn(*e_.destination, writer_);
     const bool quarantine = e_.quarantining();
@@ -95,6 +106,7 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
       txn.rollback();
       std::lock_guard<std::mutex> lock(e_.mu);
       t.polled_at_us = e_.now_us();
+      t.last_poll_rows = 0;
       return;
     }
     CheckpointEntry entry;
@@ -113,8 +125,47 @@ std::int64_t IncrementalPoller::poll(TableState& t) {
     t.rec.quarantined += quarantined_here;
     t.rate.add(e_.clock->now(), t.rec.changes);
     t.polled_at_us = e_.now_us();
+    t.last_poll_rows = rows;
   });
   return rows;
+}
+
+namespace {
+
+// Microseconds since the epoch of a DATE, TIMESTAMP or TIMESTAMPTZ value (a timestamp without
+// zone read as UTC); false for other values.
+bool epoch_us(const Value& v, std::int64_t& out) {
+  if (v.kind() != ValueKind::Date && v.kind() != ValueKind::Timestamp && v.kind() != ValueKind::TimestampTz) return false;
+  const std::string& s = v.text();
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, n = 0;
+  if (std::sscanf(s.c_str(), "%d-%d-%d%n", &y, &mo, &d, &n) < 3 || mo < 1 || mo > 12) return false;
+  std::size_t pos = static_cast<std::size_t>(n);
+  if (pos < s.size() && (s[pos] == ' ' || s[pos] == 'T')) {
+    if (std::sscanf(s.c_str() + pos + 1, "%d:%d:%d%n", &h, &mi, &sec, &n) < 3) return false;
+    pos += 1 + static_cast<std::size_t>(n);
+  }
+  std::int64_t us = (days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400 + h * 3600 + mi * 60 + sec) * 1000000;
+  while (pos < s.size() && (s[pos] == '.' || std::isdigit(static_cast<unsigned char>(s[pos])))) ++pos;  // fraction: ignored
+  if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
+    int oh = 0, om = 0;
+    std::sscanf(s.c_str() + pos + 1, "%d:%d", &oh, &om);
+    std::int64_t offset = (oh * 3600 + om * 60) * std::int64_t{1000000};
+    us -= s[pos] == '+' ? offset : -offset;
+  }
+  out = us;
+  return true;
+}
+
+}  // namespace
+
+BatchPhase IncrementalPoller::poll_phase(const TableState& t, const Config& cfg) const {
+  // How far the table is behind: from a temporal watermark, now minus the newest value read;
+  // otherwise unknown (catching up) until a poll read no more than one steady batch.
+  std::int64_t lag_ms = -1;
+  std::int64_t at_us = 0;
+  if (t.rec.watermark && epoch_us(*t.rec.watermark, at_us)) lag_ms = std::max<std::int64_t>(0, (e_.now_us() - at_us) / 1000);
+  else if (t.last_poll_rows >= 0 && t.last_poll_rows <= t.plan.settings.batch_size->steady) lag_ms = 0;
+  return batch_phase_for_lag(lag_ms, cfg.catch_up_lag_seconds);
 }
 
 }  // namespace cdc::detail

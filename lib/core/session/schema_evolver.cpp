@@ -438,7 +438,7 @@ std::int64_t SchemaEvolver::backfill_chunk(TableState& t, const TablePlan& plan,
   req.schema = proj;
   req.chunk = chunk;
   req.where = plan.settings.where;
-  req.batch_size = *plan.settings.batch_size;
+  req.batch_size = plan.settings.batch_size->initial;
   auto reader = e_.source->read_chunk(req);
   const bool quarantine = e_.quarantining();
   const std::size_t width = plan.target.schema.columns.size();

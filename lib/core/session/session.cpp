@@ -2,6 +2,8 @@
 // reporter threads and turns the engine's outcome into run()/wait()'s result.
 #include "core/session/engine.h"
 
+#include "core/logging.h"
+
 #include <cdc/error.h>
 #include <cdc/session.h>
 
@@ -133,8 +135,15 @@ void ReplicationSession::start() {
     s.ran = true;
     s.finished = false;
   }
-  if (s.engine.options.on_progress) s.reporter = std::thread([&s] { s.reporter_loop(); });
-  s.runner = std::thread([&s] { s.run_engine(); });
+  if (s.engine.options.on_progress)
+    s.reporter = std::thread([&s] {
+      detail::ScopedLogPipeline tag(s.engine.log_name);
+      s.reporter_loop();
+    });
+  s.runner = std::thread([&s] {
+    detail::ScopedLogPipeline tag(s.engine.log_name);
+    s.run_engine();
+  });
 }
 
 void ReplicationSession::stop() {

@@ -17,6 +17,7 @@
 #include "core/text_util.h"
 
 #include <cdc/error.h>
+#include <cdc/pipelines.h>
 
 #include <fmt/format.h>
 
@@ -27,7 +28,11 @@ namespace cdc::detail {
 SnapshotPool::~SnapshotPool() { join(); }
 
 void SnapshotPool::start(int workers) {
-  for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { worker(); });
+  for (int i = 0; i < workers; ++i)
+    threads_.emplace_back([this] {
+      ScopedLogPipeline tag(e_.log_name);
+      worker();
+    });
 }
 
 void SnapshotPool::join() {
@@ -74,13 +79,28 @@ SnapshotPool::Task SnapshotPool::next_task() {
 
 void SnapshotPool::worker() {
   std::unique_ptr<DestinationWriter> writer;
+  // Shared with other sessions: a slot is taken once there is work, and given back after it, so
+  // that a worker waiting for work never keeps another pipeline's worker from running.
+  WorkerBudget* budget = e_.options.worker_budget.get();
   for (;;) {
     Task task;
+    bool slot = false;
     {
       std::unique_lock<std::mutex> lock(e_.mu);
-      while (!e_.stopping() && (task = next_task()).kind == Task::None)
-        e_.clock->wait(e_.cv, lock, std::chrono::seconds(1), [&] { return e_.stopping() || next_task().kind != Task::None; });
-      if (e_.stopping()) return;
+      for (;;) {
+        while (!e_.stopping() && (task = next_task()).kind == Task::None)
+          e_.clock->wait(e_.cv, lock, std::chrono::seconds(1), [&] { return e_.stopping() || next_task().kind != Task::None; });
+        if (e_.stopping()) return;
+        if (!budget) break;
+        lock.unlock();
+        if (!budget->acquire([this] { return e_.stopping(); })) return;
+        lock.lock();
+        if (!e_.stopping() && (task = next_task()).kind != Task::None) {
+          slot = true;
+          break;
+        }
+        budget->release();  // another worker took the task meanwhile
+      }
       TableState& t = *task.table;
       if (task.kind == Task::Start) t.starting = true;
       if (task.kind == Task::Finish) t.finishing = true;
@@ -120,10 +140,13 @@ void SnapshotPool::worker() {
         break;
       case Task::None: break;
     }
-    std::lock_guard<std::mutex> lock(e_.mu);
-    t.starting = false;
-    t.finishing = false;
-    e_.cv.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(e_.mu);
+      t.starting = false;
+      t.finishing = false;
+      e_.cv.notify_all();
+    }
+    if (slot) budget->release();
   }
 }
 
@@ -256,7 +279,7 @@ void SnapshotPool::copy_chunk_once(TableState& t, int index, std::unique_ptr<Des
     req.schema = t.plan.read;
     req.chunk = t.chunks.at(static_cast<std::size_t>(index));
     req.where = t.plan.settings.where;
-    req.batch_size = *t.plan.settings.batch_size;
+    req.batch_size = t.plan.settings.batch_size->initial;
     req.snapshot_id = t.late_join ? std::string() : e_.snapshot_id;
     // A table without a key copied beside the stream hands over at exactly what it read.
     req.exact_position = t.late_join && t.mode == TableMode::Replicate && t.plan.read.primary_key.empty();

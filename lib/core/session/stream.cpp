@@ -105,7 +105,7 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     if (!release.empty()) stream_->acknowledge(release);
     std::vector<ChangeEvent> events;
     const std::int64_t poll_began_us = e_.now_us();
-    stream_->poll(events, static_cast<std::size_t>(cfg->stream_batch_rows), wait);
+    stream_->poll(events, static_cast<std::size_t>(cfg->stream_batch_rows.for_phase(e_.stream_batch_phase(*cfg))), wait);
     failures_ = 0;
     if (events.empty()) {
       {

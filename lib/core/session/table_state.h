@@ -97,6 +97,8 @@ struct TableState {
   std::int64_t ops[4] = {0, 0, 0, 0};      // stream changes applied by this process, by ChangeOp
   std::map<std::string, std::int64_t> errors;  // errors of this process by kind
   std::int64_t polled_at_us = 0;           // incremental: when its last poll finished
+  std::int64_t last_poll_rows = -1;        // incremental: rows its last poll read (-1 = none yet)
+  int batch_phase = -1;                    // incremental: the BatchPhase of its last poll (-1 = none yet)
   std::int64_t retained_bytes = -1;        // source log it holds (measured by enforce_retention)
 
   TablePhase phase() const { return rec.phase; }
