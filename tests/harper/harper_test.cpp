@@ -5,6 +5,7 @@
 // Harper refuses lands in _cdc_quarantine; bad URLs, an unreachable server and a wrong password are
 // clear errors.
 #include "support/event_fixture.h"
+#include "support/free_port.h"
 #include "support/harper_server.h"
 
 #include <cdc/error.h>
@@ -12,36 +13,11 @@
 
 #include <catch2/catch.hpp>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 using namespace cdc_test;
 
 namespace {
 
-int free_port() {
-  int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(s);
-  return ntohs(a.sin_port);
-}
-
 std::string db_url(const std::string& tag) { return harper_base_url() + "/" + harper_database(tag); }
-
-// Every fixture table is its source table in Harper (a table without a key: its distinct rows).
-void check_mirrors(EventFixture& f, const std::string& url) {
-  f.check_rebuilds([&](const std::string& t) { return harper_rows(url, t); },
-                   [&](const std::string& t) {
-                     bool keyless = t == "events";
-                     return comparable(f.source_rows(t), keyless);
-                   });
-}
 
 }  // namespace
 
@@ -53,7 +29,7 @@ TEST_CASE("harper: copy and replicate; every table mirrors its source table", "[
   REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
   f.write_changes(300, 3);
   REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
-  check_mirrors(f, url);
+  check_harper_mirrors(f, url);
   // A one-column key is Harper's primary key; a composite key (and a whole row) is packed into
   // _cdc_key as the JSON array text of its values.
   CHECK(harper_key(url, "items") == "id");
@@ -102,7 +78,7 @@ TEST_CASE("harper: a record Harper refuses is quarantined with the reason, the o
     CHECK(r.at("session") == "shop");
   }
   CHECK_THAT(slurp(f.log), Catch::Contains("refused, kept in _cdc_quarantine"));
-  check_mirrors(f, url);
+  check_harper_mirrors(f, url);
 }
 
 #ifdef CDC_FAILPOINTS
@@ -121,7 +97,7 @@ TEST_CASE("harper: SIGKILL mid-snapshot or mid-stream, then restart: every table
       REQUIRE(killed.signaled);
       f.write_changes(100, 12);
       CHECK(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
-      check_mirrors(f, url);
+      check_harper_mirrors(f, url);
     }
   }
 }

@@ -7,6 +7,7 @@
 
 #include "harper/harper_client.h"
 #include "support/cli_process.h"
+#include "support/event_fixture.h"
 #include "support/event_replay.h"
 
 #include <cdc/registry.h>
@@ -105,6 +106,18 @@ inline std::vector<std::string> harper_rows(const std::string& url, const std::s
     out.push_back(EventReplay::canonical(o));
   }
   return comparable(out, false);
+}
+
+// Every table of the fixture equals its source table in Harper (a table without a key: its
+// distinct rows, the set Harper keeps).
+inline void check_harper_mirrors(EventFixture& f, const std::string& url) {
+  f.check_rebuilds([&](const std::string& t) { return harper_rows(url, t); },
+                   [&](const std::string& t) {
+                     bool keyless = true;
+                     for (const auto& table : EventFixture::tables())
+                       if (t == table.name) keyless = table.key.empty();
+                     return comparable(f.source_rows(t), keyless);
+                   });
 }
 
 }  // namespace cdc_test
