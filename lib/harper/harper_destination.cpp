@@ -196,7 +196,7 @@ class HarperDestination final : public detail::EventDestination, public std::ena
     json::object o = op("search_by_value", kCheckpoints);
     o["search_attribute"] = "id";
     o["search_value"] = "*";
-    o["get_attributes"] = json::array{"session", "key", "value"};
+    o["get_attributes"] = json::array{"*"};  // naming attributes fails while the table is empty
     json::value rows = client_.call(o, "reading checkpoints");
     detail::SessionMapCheckpointStore::Sessions out;
     if (!rows.is_array()) return out;

@@ -23,7 +23,7 @@ std::string db_url(const std::string& tag) { return harper_base_url() + "/" + ha
 
 #ifdef CDC_CLI_PATH
 
-TEST_CASE("harper: copy and replicate; every table mirrors its source table", "[harper]") {
+TEST_CASE("harper: copy and replicate, every table mirrors its source table", "[harper]") {
   const std::string url = db_url("mirror");
   EventFixture f(4000, "", url);
   REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);

@@ -259,6 +259,7 @@ struct EventFixture {
       db->exec("CREATE TABLE items (id BIGINT PRIMARY KEY, grp INT, name VARCHAR(200), payload VARBINARY(16))");
       db->exec("CREATE TABLE pairs (a VARCHAR(20) NOT NULL, b BIGINT NOT NULL, v DOUBLE, PRIMARY KEY (a, b))");
       db->exec("CREATE TABLE events (at BIGINT, what VARCHAR(20))");
+      db->exec("SET SESSION max_recursive_iterations = 100000000");  // the row generator below recurses once per row
       auto series = [&](const std::string& table, const std::string& count, const std::string& select_list) {
         db->exec("INSERT INTO " + table + " WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " + count +
                  ") SELECT " + select_list + " FROM n");
