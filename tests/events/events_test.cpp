@@ -95,15 +95,8 @@ std::unique_ptr<EventSourceDb> source(const std::string& kind, const std::string
 // Snapshot killed after its first chunk, restarted; changes streamed, killed after the third
 // stream batch, more changes, restarted: then `check()` compares.
 void crash_and_restart(EventFixture& f, const std::function<void()>& check) {
-  auto first = run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "snapshot.chunk_committed:1", f.log);
-  INFO(slurp(f.log));
-  REQUIRE(first.signaled);
-  REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
-  f.write_changes(300, 21);
-  auto killed = run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "stream.batch_committed:3", f.log);
-  REQUIRE(killed.signaled);
-  f.write_changes(150, 22);
-  REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
+  f.kill_and_restart("snapshot.chunk_committed:1", false);
+  f.kill_and_restart("stream.batch_committed:3", true);
   check();
 }
 

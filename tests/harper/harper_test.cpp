@@ -87,16 +87,7 @@ TEST_CASE("harper: SIGKILL mid-snapshot or mid-stream, then restart: every table
     DYNAMIC_SECTION(point) {
       const std::string url = db_url("crash");
       EventFixture f(8000, "", url);
-      bool stream = std::string(point) != "snapshot.chunk_committed:1";
-      if (stream) {
-        REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
-        f.write_changes(300, 11);
-      }
-      auto killed = run_cli({"replicate", "-c", f.cfg, "--until-idle"}, point, f.log);
-      INFO(slurp(f.log));
-      REQUIRE(killed.signaled);
-      f.write_changes(100, 12);
-      CHECK(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
+      f.kill_and_restart(point, std::string(point) != "snapshot.chunk_committed:1");
       check_harper_mirrors(f, url);
     }
   }
@@ -117,32 +108,14 @@ TEST_CASE("harper: bad URLs are errors naming what is wrong", "[harper]") {
 }
 
 TEST_CASE("harper: an unreachable server is a retryable connection error naming the URL without its password", "[harper]") {
-  auto dest = cdc::ConnectorRegistry::instance().open_destination("harper://admin:hunter2@127.0.0.1:" + std::to_string(free_port()) + "/db");
-  dest->describe_source({"sqlite", "s", "", "db"});
-  try {
-    dest->checkpoint_store()->load("s");
-    FAIL("no error");
-  } catch (const cdc::Error& e) {
-    CHECK(e.kind() == cdc::ErrorKind::Connection);
-    CHECK(e.retryable());
-    CHECK_THAT(e.what(), Catch::Contains("cannot reach Harper at harper://admin:***@127.0.0.1:"));
-    CHECK_THAT(e.what(), !Catch::Contains("hunter2"));
-  }
+  check_store_error("harper://admin:hunter2@127.0.0.1:" + std::to_string(free_port()) + "/db", true,
+                    "cannot reach Harper at harper://admin:***@127.0.0.1:", "hunter2");
 }
 
 TEST_CASE("harper: a wrong password is refused by name, not retried", "[harper]") {
   auto good = cdc::ConnectorUrl::parse(harper_base_url());
-  auto dest = cdc::ConnectorRegistry::instance().open_destination("harper://admin:n0tThePassword@127.0.0.1:" + std::to_string(good.port) +
-                                                                  "/db");
-  dest->describe_source({"sqlite", "s", "", "db"});
-  try {
-    dest->checkpoint_store()->load("s");
-    FAIL("no error");
-  } catch (const cdc::Error& e) {
-    CHECK(e.kind() == cdc::ErrorKind::Connection);
-    CHECK_FALSE(e.retryable());
-    CHECK_THAT(e.what(), Catch::Contains("Harper at harper://admin:***@127.0.0.1:"));
-    CHECK_THAT(e.what(), Catch::Contains("refused user \"admin\" (HTTP 401"));
-    CHECK_THAT(e.what(), !Catch::Contains("n0tThePassword"));
-  }
+  check_store_error("harper://admin:n0tThePassword@127.0.0.1:" + std::to_string(good.port) + "/db", false,
+                    "Harper at harper://admin:***@127.0.0.1:", "n0tThePassword");
+  check_store_error("harper://admin:n0tThePassword@127.0.0.1:" + std::to_string(good.port) + "/db", false,
+                    "refused user \"admin\" (HTTP 401", "n0tThePassword");
 }

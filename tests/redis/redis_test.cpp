@@ -29,7 +29,7 @@ using cdc_test::free_port;
 
 #ifdef CDC_CLI_PATH
 
-TEST_CASE("redis: copy and replicate; each table's stream replayed rebuilds it", "[redis]") {
+TEST_CASE("redis: copy and replicate, then each table's stream replayed rebuilds it", "[redis]") {
   RedisServer redis("s3cret");
   cdc_test::EventFixture f(4000, "", redis.url("?stream_prefix=shop"));
   REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
@@ -61,16 +61,7 @@ TEST_CASE("redis: SIGKILL mid-snapshot or mid-stream, then restart: the replay r
     DYNAMIC_SECTION(point) {
       RedisServer redis;
       cdc_test::EventFixture f(8000, "", redis.url("?stream_prefix=shop"));
-      bool stream = std::string(point) != "snapshot.chunk_committed:1" && std::string(point) != "redis.before_exec:3";
-      if (stream) {
-        REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
-        f.write_changes(300, 11);
-      }
-      auto killed = run_cli({"replicate", "-c", f.cfg, "--until-idle"}, point, f.log);
-      INFO(slurp(f.log));
-      REQUIRE(killed.signaled);
-      f.write_changes(100, 12);
-      CHECK(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
+      f.kill_and_restart(point, std::string(point) != "snapshot.chunk_committed:1" && std::string(point) != "redis.before_exec:3");
       f.check_rebuilds([&](const std::string& t) { return redis.rebuild("shop:src." + t, t); });
     }
   }
@@ -84,29 +75,12 @@ TEST_CASE("redis: bad URL parameters and an unreachable server are clear errors"
                     Catch::Contains("unknown parameter \"stream\" (known: decimal_handling, maxlen, schemas, stream_prefix)"));
   CHECK_THROWS_WITH(cdc::ConnectorRegistry::instance().open_destination("redis://127.0.0.1:6379/zero"),
                     Catch::Contains("database \"zero\" is not a number"));
-  auto dest = cdc::ConnectorRegistry::instance().open_destination("redis://:hunter2@127.0.0.1:" + std::to_string(free_port()) + "/0");
-  dest->describe_source({"sqlite", "s", "", "db"});
-  try {
-    dest->checkpoint_store()->load("s");
-    FAIL("no error");
-  } catch (const cdc::Error& e) {
-    CHECK(e.kind() == cdc::ErrorKind::Connection);
-    CHECK(e.retryable());
-    CHECK_THAT(e.what(), Catch::Contains("cannot connect to Redis at redis://:***@127.0.0.1:"));
-    CHECK_THAT(e.what(), !Catch::Contains("hunter2"));
-  }
+  cdc_test::check_store_error("redis://:hunter2@127.0.0.1:" + std::to_string(free_port()) + "/0", true,
+                              "cannot connect to Redis at redis://:***@127.0.0.1:", "hunter2");
 }
 
 TEST_CASE("redis: a wrong password is refused by name, not retried", "[redis]") {
   RedisServer redis("right");
-  auto dest = cdc::ConnectorRegistry::instance().open_destination("redis://:wrong@127.0.0.1:" + std::to_string(redis.port()) + "/0");
-  dest->describe_source({"sqlite", "s", "", "db"});
-  try {
-    dest->checkpoint_store()->load("s");
-    FAIL("no error");
-  } catch (const cdc::Error& e) {
-    CHECK_FALSE(e.retryable());
-    CHECK_THAT(e.what(), Catch::Contains("AUTH at redis://:***@127.0.0.1:"));
-    CHECK_THAT(e.what(), !Catch::Contains("wrong"));
-  }
+  cdc_test::check_store_error("redis://:wrong@127.0.0.1:" + std::to_string(redis.port()) + "/0", false,
+                              "AUTH at redis://:***@127.0.0.1:", "wrong");
 }

@@ -11,6 +11,9 @@
 #include "support/event_replay.h"
 #include "support/sqlite_fixture.h"
 
+#include <cdc/error.h>
+#include <cdc/registry.h>
+
 #include <catch2/catch.hpp>
 
 #include <sqlite3.h>
@@ -147,6 +150,22 @@ struct EventFixture {
     }
   }
 
+#ifdef CDC_CLI_PATH
+  // A crash and a restart: when `in_stream`, first a run to idle and 300 changes; then `replicate`
+  // killed at the failpoint `point` (CDC_CRASH_AT, name:n), 100 more changes, and a run to idle.
+  void kill_and_restart(const std::string& point, bool in_stream) {
+    if (in_stream) {
+      REQUIRE(run_cli({"replicate", "-c", cfg, "--until-idle"}, "", log).code == 0);
+      write_changes(300, 11);
+    }
+    auto killed = run_cli({"replicate", "-c", cfg, "--until-idle"}, point, log);
+    INFO(slurp(log));
+    REQUIRE(killed.signaled);
+    write_changes(100, 12);
+    CHECK(run_cli({"replicate", "-c", cfg, "--until-idle"}, "", log).code == 0);
+  }
+#endif
+
   // A source table's rows as the events carry them (integers and doubles as numbers, text as
   // strings, binary as base64), each as canonical JSON, sorted.
   std::vector<std::string> source_rows(const std::string& table) const {
@@ -282,5 +301,21 @@ struct EventFixture {
                        << "defaults: {batch_size: 500, chunk_rows: 4000, parallel_chunks: 2}\n";
   }
 };
+
+// Reading the checkpoints of destination `url` fails with a connection error, retryable or not,
+// whose message says `says` and does not show `secret`.
+inline void check_store_error(const std::string& url, bool retryable, const std::string& says, const std::string& secret) {
+  auto dest = cdc::ConnectorRegistry::instance().open_destination(url);
+  dest->describe_source({"sqlite", "s", "", "db"});
+  try {
+    dest->checkpoint_store()->load("s");
+    FAIL("no error");
+  } catch (const cdc::Error& e) {
+    CHECK(e.kind() == cdc::ErrorKind::Connection);
+    CHECK(e.retryable() == retryable);
+    CHECK_THAT(e.what(), Catch::Contains(says));
+    CHECK_THAT(e.what(), !Catch::Contains(secret));
+  }
+}
 
 }  // namespace cdc_test
