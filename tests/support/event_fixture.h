@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
@@ -244,6 +245,11 @@ struct EventFixture {
       INFO(dialect() << " table " << table.name);
       auto expected = want(table.name);
       auto got = rows(table.name);
+      std::vector<std::string> missing, extra;
+      std::set_difference(expected.begin(), expected.end(), got.begin(), got.end(), std::back_inserter(missing));
+      std::set_difference(got.begin(), got.end(), expected.begin(), expected.end(), std::back_inserter(extra));
+      INFO(missing.size() << " rows missing, first: " << (missing.empty() ? "" : missing.front()));
+      INFO(extra.size() << " rows too many, first: " << (extra.empty() ? "" : extra.front()));
       CHECK(got.size() == expected.size());
       CHECK(got == expected);
     }
