@@ -119,9 +119,10 @@ void to_redis(const std::string& kind) {
 void to_harper(const std::string& kind) {
   const std::string url = harper_base_url() + "/" + harper_database("ev_" + kind);
   EventFixture f(source(kind, "harper"), 8000, url);
-  // Killed between a snapshot chunk's data and its checkpoint, not while another writer's request
-  // is in flight: Harper finishes a request whose client died, possibly after the restart's
-  // writes (docs/harper.md, "Crashes").
+  f.serial_writes();
+  // One writer, killed between a snapshot chunk's data and its checkpoint, so that no request is in
+  // flight: Harper finishes a request whose client died, possibly after the restart's writes
+  // (docs/harper.md, "Writes, checkpoints, crashes").
   crash_and_restart(f, [&] { check_harper_mirrors(f, url); }, "harper.before_checkpoint:2");
 }
 

@@ -116,6 +116,9 @@ struct EventFixture {
   }
 
   std::string dialect() const { return db->dialect(); }
+  // One writer at a time (parallel_tables and parallel_chunks 1): a kill then never leaves
+  // another writer's request in flight (docs/harper.md, on Harper finishing such requests).
+  void serial_writes() { write_config(1, 1); }
   // "<schema or database>.<table>": the topic / stream suffix of a table.
   std::string stream(const std::string& table) const { return db->space() + "." + table; }
 
@@ -302,10 +305,17 @@ struct EventFixture {
       db->exec("INSERT INTO events SELECT g, 'e' || (g % 7) FROM generate_series(1, " + q + ") g");
       db->exec("ANALYZE");
     }
-    std::ofstream(cfg) << "name: shop\nsource: \"" << db->url() << "\"\ndestination: \"" << destination << "\"\n"
-                       << "parallel_tables: 3\npoll_interval_ms: 20\nstream_batch_rows: 40\n"
-                       << "defaults: {batch_size: 500, chunk_rows: 4000, parallel_chunks: 2}\n";
+    destination_ = destination;
+    write_config(3, 2);
   }
+
+  void write_config(int parallel_tables, int parallel_chunks) {
+    std::ofstream(cfg) << "name: shop\nsource: \"" << db->url() << "\"\ndestination: \"" << destination_ << "\"\n"
+                       << "parallel_tables: " << parallel_tables << "\npoll_interval_ms: 20\nstream_batch_rows: 40\n"
+                       << "defaults: {batch_size: 500, chunk_rows: 4000, parallel_chunks: " << parallel_chunks << "}\n";
+  }
+
+  std::string destination_;
 };
 
 // Reading the checkpoints of destination `url` fails with a connection error, retryable or not,
