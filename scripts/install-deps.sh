@@ -23,6 +23,18 @@ build_pkgs=(
 server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client redis-server)
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
 tool_pkgs+=(prometheus chromium)  # HTTP endpoint tests: a real Prometheus scrapes /metrics (promtool lints it); headless Chromium renders the status page
+# Harper tests: Node.js and npm install the pinned harperdb package (scripts/harper-server.sh).
+# A Node.js from elsewhere (NodeSource's nodejs bundles npm) is kept: Debian's npm would conflict.
+command -v node >/dev/null || tool_pkgs+=(nodejs)
+command -v npm >/dev/null || tool_pkgs+=(npm)
+
+here=$(cd "$(dirname "$0")" && pwd)
+# The Harper server the tests start is an npm package: installed once into a cache here, so that
+# ctest does not spend minutes on it. Skipped, with a message, where npm cannot reach its registry.
+install_harper() {
+  [ "${CDC_DEPS:-all}" = build ] && return 0
+  bash "$here/harper-server.sh" install || echo "install-deps: harperdb not installed; the Harper tests will be skipped or install it themselves"
+}
 
 missing() {
   local p out=()
@@ -45,6 +57,7 @@ fi
 mapfile -t need < <(missing "${build_pkgs[@]}" "${server_pkgs[@]}" "${tool_pkgs[@]}" equivs libmysqlcppconn-dev)
 if [ "${#need[@]}" -eq 0 ] || [ -z "${need[0]}" ]; then
   echo "install-deps: all packages present"
+  install_harper
   exit 0
 fi
 
@@ -83,4 +96,5 @@ CTL
 fi
 apt-get install -y -qq --no-install-recommends libmysqlcppconn-dev
 apt-get check
+install_harper
 echo "install-deps: done"

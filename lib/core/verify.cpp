@@ -353,15 +353,15 @@ VerifyReport verify(SourceConnector& source, SourceConnector& target, const Veri
 
 VerifyReport verify(const std::string& source_url, const std::string& target_url, const VerifyOptions& options) {
   auto& registry = ConnectorRegistry::instance();
-  // A destination that cannot be read back as tables (an event bus, a JSON lines file) has no
+  // A destination that cannot be read back as tables (an event bus, a JSON lines file, Harper) has no
   // rows to compare: say so instead of "no source connector".
   ConnectorUrl target_parsed = ConnectorUrl::parse(target_url);
   auto readable = registry.source_schemes(), writable = registry.destination_schemes();
   if (std::find(readable.begin(), readable.end(), target_parsed.scheme) == readable.end() &&
       std::find(writable.begin(), writable.end(), target_parsed.scheme) != writable.end())
-    throw config_error("verify", fmt::format("cannot compare {}: a {}:// destination is a stream of change events, not tables "
-                                             "cdc can read back; verify compares databases only (replay the events into a "
-                                             "database to compare it)",
+    throw config_error("verify", fmt::format("cannot compare {}: cdc cannot read a {}:// destination back as tables (a stream "
+                                             "of change events, or a document store); verify compares databases only (replay "
+                                             "the events into a database to compare it)",
                                              target_parsed.redacted(), target_parsed.scheme));
   auto source = registry.open_source(source_url);
   auto target = registry.open_source(target_url);

@@ -123,7 +123,7 @@ void add_verify_command(CLI::App& app, CommandFn& selected) {
   sub->add_option("source", args->source, "Source connector URL (default with -c: the config's source)");
   sub->add_option("destination", args->destination,
                   "Destination connector URL (default with -c: the config's destination); a database: event "
-                  "destinations (jsonl, kafka, redis) hold events, not tables, and cannot be compared");
+                  "destinations (jsonl, kafka, redis) and Harper cannot be read back as tables and cannot be compared");
   sub->add_option("-c,--config", args->config_path,
                   "Replication config: its renames, targets, column lists and excludes say how tables map")
       ->check(CLI::ExistingFile);
