@@ -138,7 +138,7 @@ TEST_CASE("MariaDB edge values reach PostgreSQL by snapshot and stream, and come
   check_equal(cdc::verify(mariadb_url(src.name), mariadb_url(back.name), same));
 }
 
-TEST_CASE("TINYINT(1) keeps 2 and -1 by default; cast to boolean refuses them with the row key", "[hetero]") {
+TEST_CASE("TINYINT(1) keeps 2 and -1 by default, cast to boolean refuses them with the row key", "[hetero]") {
   MariaDb src("bad");
   pg_test::TempDb pg("bad");
   {

@@ -270,7 +270,7 @@ TEST_CASE("a damaged PostgreSQL target is repaired by a resync while the other t
   check_equal(cdc::verify(config.source, config.destination, vo), 2);
 }
 
-TEST_CASE("tables created at the source join without a reload, dropped ones stop; MariaDB and PostgreSQL", "[hetero][service]") {
+TEST_CASE("tables created at the source join without a reload, dropped ones stop, MariaDB and PostgreSQL", "[hetero][service]") {
   pg_test::QuietLog quiet;
   SECTION("MariaDB to PostgreSQL: CREATE and DROP TABLE come through the binlog") {
     MariaDb src("born");

@@ -191,7 +191,7 @@ TEST_CASE("cdc-cli reset asks on a terminal: no changes nothing, yes goes on", "
   CHECK(yes.code == 0);
 }
 
-TEST_CASE("cdc-cli replicate: SIGHUP reloads the config file; a table added there converges under writes; a broken file is "
+TEST_CASE("cdc-cli replicate: SIGHUP reloads the config file, a table added there converges under writes, a broken file is "
           "logged and the session goes on",
           "[sqlite][cli]") {
   Setup s;

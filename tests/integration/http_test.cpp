@@ -279,7 +279,7 @@ TEST_CASE("http: status, readiness and metrics describe the running session", "[
   session.wait();
 }
 
-TEST_CASE("http: a table paused over HTTP holds while another moves; resume, resync and reload", "[sqlite][http]") {
+TEST_CASE("http: a table paused over HTTP holds while another moves, resume, resync and reload", "[sqlite][http]") {
   cdc_test::QuietLog quiet;
   Shop shop;
   cdc::ReplicationSession session(shop.config());

@@ -225,7 +225,7 @@ TEST_CASE("a table no longer selected is removed and catches up when selected ag
   again.wait();
 }
 
-TEST_CASE("pause and stop survive a restart; resume catches up", "[sqlite][lifecycle]") {
+TEST_CASE("pause and stop survive a restart, resume catches up", "[sqlite][lifecycle]") {
   Shop shop;
   {
     cdc::ReplicationSession session(shop.config());
@@ -322,7 +322,7 @@ TEST_CASE("checkpoints written by cdc 0.1 are upgraded in place and the session 
   CHECK(report.tables.size() == 4);
 }
 
-TEST_CASE("snapshot: never streams from the start without copying; always copies again in place", "[sqlite][lifecycle]") {
+TEST_CASE("snapshot: never streams from the start without copying, always copies again in place", "[sqlite][lifecycle]") {
   Shop shop(50);
   auto config = shop.config({"a", "b"});
   config.tables["a"].snapshot = cdc::SnapshotPolicy::Never;

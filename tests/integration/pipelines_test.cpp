@@ -78,7 +78,7 @@ bool streaming(const std::vector<std::pair<std::string, cdc::SessionStatus>>& al
 
 }  // namespace
 
-TEST_CASE("pipelines: one that fails ends alone while the other converges; with stop_on_error it stops them all",
+TEST_CASE("pipelines: one that fails ends alone while the other converges, with stop_on_error it stops them all",
           "[sqlite][pipelines]") {
   cdc_test::QuietLog quiet;
   TempDir dir;
@@ -115,7 +115,7 @@ TEST_CASE("pipelines: one that fails ends alone while the other converges; with 
   }
 }
 
-TEST_CASE("pipelines: a reload adds and removes pipelines while the others go on; log records name their pipeline",
+TEST_CASE("pipelines: a reload adds and removes pipelines while the others go on, log records name their pipeline",
           "[sqlite][pipelines]") {
   ScopedSink capture;
   TempDir dir;

@@ -87,7 +87,7 @@ std::vector<std::string> target_key(Db& db, const std::string& table) {
 
 }  // namespace
 
-TEST_CASE("views: discovery marks views; planning takes them with views: true or when named", "[sqlite][views]") {
+TEST_CASE("views: discovery marks views, planning takes them with views: true or when named", "[sqlite][views]") {
   Shop shop;
   auto source = cdc::ConnectorRegistry::instance().open_source(url(shop.src));
   auto all = source->discover(nullptr);
@@ -312,7 +312,7 @@ std::pair<int, std::string> cli(const std::string& args) {
 }
 }  // namespace
 
-TEST_CASE("views: cdc-cli discover lists views with --views, marked; copy takes one named in --tables", "[sqlite][views]") {
+TEST_CASE("views: cdc-cli discover lists views with --views, marked, copy takes one named in --tables", "[sqlite][views]") {
   Shop shop;
   auto plain = cli("discover " + url(shop.src));
   CHECK(plain.first == 0);

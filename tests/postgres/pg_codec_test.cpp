@@ -178,7 +178,7 @@ TEST_CASE("PostgreSQL types map to logical types", "[pg-unit]") {
   CHECK(logical_type(ts, st).fsp == 3);
 }
 
-TEST_CASE("a text[] with cdc's SET comment is a SET again; arrays render as element[]", "[pg-unit]") {
+TEST_CASE("a text[] with cdc's SET comment is a SET again, arrays render as element[]", "[pg-unit]") {
   std::string st;
   PgTypeInfo set = info("_text", "text[]", -1, 'b', 'A', "text");
   set.comment = std::string(cdc::pg::kSetComment) + R"({red,"a b","q\"x"})";

@@ -155,7 +155,7 @@ TEST_CASE("engine: a backfill waits until the stream has passed where the source
   CHECK(f.dst->row("t", row(1)) == row(1, 11));
 }
 
-TEST_CASE("engine: a ddl: pause hold survives a restart; resuming applies the change", "[unit][engine][schema]") {
+TEST_CASE("engine: a ddl: pause hold survives a restart, resuming applies the change", "[unit][engine][schema]") {
   QuietLog quiet;
   Fakes f;
   auto config = Fakes::config();

@@ -122,7 +122,7 @@ TEST_CASE("unreadable ledger values name their key", "[unit][ledger]") {
   CHECK_THROWS_AS(Ledger::decode_chunks("[[1]]", "t"), cdc::Error);
 }
 
-TEST_CASE("a format 1 ledger migrates to format 2; a newer one is refused", "[unit][ledger]") {
+TEST_CASE("a format 1 ledger migrates to format 2, a newer one is refused", "[unit][ledger]") {
   // As cdc 0.1 wrote it (tests/data/ledger-v1/ holds a whole store).
   std::map<std::string, std::string> v1{
       {"stream", "8"},

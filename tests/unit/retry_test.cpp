@@ -51,7 +51,7 @@ TEST_CASE("lost connections are retried past max_attempts with capped backoff", 
   CHECK(h.clock.waited() == ms(39000));
 }
 
-TEST_CASE("other retryable errors stop at max_attempts; fatal ones are not retried", "[unit][retry]") {
+TEST_CASE("other retryable errors stop at max_attempts, fatal ones are not retried", "[unit][retry]") {
   Harness h;
   int calls = 0;
   CHECK_THROWS_WITH(h.runner.run(policy(), "apply", "t",

@@ -478,7 +478,7 @@ TEST_CASE("memory destination: evolve, history, quarantine, backfill and resync 
   CHECK(dst.key_sets("orders").empty());
 }
 
-TEST_CASE("memory destination: capabilities can be switched off; the store has leases", "[unit][fakes]") {
+TEST_CASE("memory destination: capabilities can be switched off, the store has leases", "[unit][fakes]") {
   cdc_test::MemoryDestination::Options options;
   options.capabilities.quarantine = false;
   options.capabilities.atomic_checkpoints = false;

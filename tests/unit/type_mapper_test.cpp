@@ -369,7 +369,7 @@ keep_defaults: true
   CHECK(err("cast: [{type: int, to: text, extra: x}]") == "cast[0].extra: unknown key (known keys: type, column, to)");
 }
 
-TEST_CASE("cast tinyint(1) to boolean opts into booleans; other values are conversion errors", "[unit][types][config]") {
+TEST_CASE("cast tinyint(1) to boolean opts into booleans, other values are conversion errors", "[unit][types][config]") {
   cdc::Config c = cdc::parse_config_yaml(R"Y(source: sqlite:///a.db
 destination: sqlite:///b.db
 cast: [{type: "tinyint(1)", to: boolean}]
