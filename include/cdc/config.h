@@ -196,6 +196,10 @@ struct Config {
   std::string source;       // connector URL, e.g. "sqlite:///data/shop.db"
   std::string destination;  // connector URL
   std::string checkpoint;   // checkpoint store URL; empty = inside the destination when it can
+  // Directory for cdc's local state (the copy of tables that derived foreign-key cascades reach,
+  // kept only for a MariaDB/MySQL source into a destination that cannot select rows: Kafka,
+  // Redis, JSON lines, Harper). Empty = $STATE_DIRECTORY, $XDG_STATE_HOME/cdc or ~/.local/state/cdc.
+  std::string state_dir;
   std::vector<std::string> include = {"*"};  // glob patterns over table names (schema.name or name)
   std::vector<std::string> exclude;          // glob patterns, applied after include
   // Views matched by include/exclude are copied too (as tables holding their rows). Without it

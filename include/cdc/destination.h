@@ -50,6 +50,11 @@ struct DestinationTable {
   // from create_table_objects() and finish(), foreign keys from create_foreign_keys() and finish().
   std::vector<std::string> not_carried;
   std::vector<std::string> not_carried_foreign_keys;
+  // Set by the session: the source changes rows of this table through a foreign key's ON DELETE /
+  // ON UPDATE action (CASCADE or SET NULL), which a MariaDB/MySQL source does not log. A
+  // destination that declares capabilities().cascades may ignore it; for the others the session
+  // keeps its own copy of such tables to turn those changes into change events.
+  bool reached_by_cascades = false;
 };
 
 // What a destination can do beyond writing rows and changes. The session reads it once, when it
@@ -172,6 +177,12 @@ struct CascadeChange {
   RowSelection rows;
   std::vector<std::string> set_columns;
   Row set_values;
+  // The parent's change that caused it: the source table of `rows.table` and where the change
+  // was read (for destinations that turn derived changes into change events).
+  TableId source_table;
+  Position position;
+  std::string transaction_id;
+  std::int64_t commit_time_us = 0;
 };
 
 // Text that changes whenever a table's shape does (column names, key, delete strategy): writers

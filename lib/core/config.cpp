@@ -438,7 +438,7 @@ TableSettings read_table(const Walker& w, const BatchSize& default_batch) {
 
 // The keys of one pipeline (a single-pipeline file's top level, or an entry of `pipelines`).
 #define CDC_PIPELINE_KEYS                                                                                            \
-  "name", "source", "destination", "checkpoint", "include", "exclude", "parallel_tables", "workers", "stop_on_error", \
+  "name", "source", "destination", "checkpoint", "state_dir", "include", "exclude", "parallel_tables", "workers", "stop_on_error", \
       "retry", "defaults", "poll_interval_ms", "stream_batch_rows", "catch_up_lag_seconds", "tables", "cast",          \
       "keep_defaults", "on_conversion_error", "discover_interval_s", "max_held_log", "schema", "views", "http"
 
@@ -459,6 +459,7 @@ void read_fields(const Walker& w, Config& c) {
   if (w.has("source")) c.source = w.child("source").as_url();
   if (w.has("destination")) c.destination = w.child("destination").as_url();
   if (w.has("checkpoint")) c.checkpoint = w.child("checkpoint").as_url();
+  if (w.has("state_dir")) c.state_dir = w.child("state_dir").as_string();
   if (w.has("include")) c.include = w.child("include").as_string_list();
   if (w.has("exclude")) c.exclude = w.child("exclude").as_string_list();
   if (w.has("parallel_tables")) c.parallel_tables = static_cast<int>(w.child("parallel_tables").as_int(1, 256));

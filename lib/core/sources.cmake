@@ -19,6 +19,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp
   ${CMAKE_CURRENT_LIST_DIR}/pipelines.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/cascades.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/session/cascade_state.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/clock.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/convert.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session/engine.cpp
@@ -46,4 +47,8 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/writer/key_set.cpp
   ${CMAKE_CURRENT_LIST_DIR}/event/change_event_json.cpp
   ${CMAKE_CURRENT_LIST_DIR}/event/event_destination.cpp
+  # SQLite wrappers: the SQLite connector's, and the core's local state (session/cascade_state)
+  ${CMAKE_CURRENT_LIST_DIR}/../sqlite/sqlite_db.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/../sqlite/sqlite_types.cpp
 )
+target_link_libraries(cdc_internal PRIVATE SQLite::SQLite3)

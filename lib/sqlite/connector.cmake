@@ -1,7 +1,5 @@
 target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/register.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/sqlite_db.cpp
-  ${CMAKE_CURRENT_LIST_DIR}/sqlite_types.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_source.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_capture.cpp
   ${CMAKE_CURRENT_LIST_DIR}/sqlite_destination.cpp

@@ -6,6 +6,7 @@
 #include "support/catch_printers.h"
 #include "support/memory_destination.h"
 #include "support/scripted_source.h"
+#include "support/sqlite_fixture.h"
 #include "support/wait.h"
 
 #include <cdc/cdc.h>
@@ -13,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <thread>
 
 using cdc::Row;
@@ -311,7 +313,7 @@ namespace {
 // storage engine does), and the engine must derive the same at the destination.
 struct Family {
   std::shared_ptr<cdc_test::ScriptedSource> src;
-  std::shared_ptr<cdc_test::MemoryDestination> dst = std::make_shared<cdc_test::MemoryDestination>();
+  std::shared_ptr<cdc_test::MemoryDestination> dst;
 
   static cdc::ForeignKeyDef fk(const std::string& name, const std::string& column, const std::string& parent,
                                cdc::ForeignKeyAction on_delete, cdc::ForeignKeyAction on_update) {
@@ -325,7 +327,12 @@ struct Family {
     return f;
   }
 
-  Family() {
+  // `selects`: the destination applies derived cascades itself (a SQL database); without, it
+  // takes them as change events from the session's local copy (a bus).
+  explicit Family(bool selects = true) {
+    cdc_test::MemoryDestination::Options d;
+    d.capabilities.cascades = selects;
+    dst = std::make_shared<cdc_test::MemoryDestination>(d);
     cdc_test::ScriptedSource::Options o;
     o.logs_cascades = false;
     src = std::make_shared<cdc_test::ScriptedSource>(o);
@@ -432,4 +439,70 @@ TEST_CASE("engine: a child held while its parent's cascades happen meets them ag
   REQUIRE(eventually([&] { return f.converged(); }));
   again.stop();
   again.wait();
+}
+
+TEST_CASE("engine: cascades reach a destination that cannot select rows as change events from the local copy",
+          "[unit][engine][cascade]") {
+  QuietLog quiet;
+  Family f(false);
+  cdc_test::TempDir dir;
+  auto config = Fakes::config();
+  config.state_dir = dir.file("state");
+  {
+    cdc::ReplicationSession session(config, f.src, f.dst);
+    session.start();
+    REQUIRE(eventually([&] { return f.converged() && by_table(session.status())["g"].phase == cdc::TablePhase::Streaming; }));
+    f.delete_parent(1);  // c 1, 5, 9 and their g rows go; n 1 gets NULL
+    REQUIRE(eventually([&] { return f.converged(); }));
+    CHECK(f.dst->rows("c").size() == 9);
+    CHECK(f.dst->rows("g").size() == 18);
+    // A commit that fails after the copy has committed: the retry finds the copy ahead of the
+    // destination and undoes it first, so the replayed cascade finds the rows again.
+    f.dst->failures().fail("commit", cdc_test::lost_connection());
+    f.src->transaction([&] {
+      f.src->update("p", row(2), row(20, "two"));
+      for (const auto& c : f.src->rows("c"))
+        if (c[1] == cdc::Value::int64(2)) f.src->set_unlogged("c", row(c[0], 20, c[2]));
+      f.src->set_unlogged("n", row(2, nullptr));
+    });
+    REQUIRE(eventually([&] { return f.converged(); }));
+    session.pause_table("c");  // a held child meets its cascades when it replays
+    f.delete_parent(4);
+    REQUIRE(eventually([&] { return f.dst->rows("g").size() == 12; }));
+    session.resume_table("c");
+    REQUIRE(eventually([&] { return f.converged(); }));
+    session.stop();
+    session.wait();
+  }
+  auto cp = f.dst->checkpoints("engine");
+  REQUIRE(cp.count("cascade_state"));
+  CHECK(std::filesystem::exists(dir.file("state") + "/engine.cascades.sqlite"));
+
+  // Changed while stopped: the restart replays them through the same copy.
+  f.src->transaction([&] {
+    f.src->insert("c", row(100, 3, "late"));
+    f.delete_parent(3);
+  });
+  {
+    cdc::ReplicationSession again(config, f.src, f.dst);
+    again.start();
+    REQUIRE(eventually([&] { return f.converged(); }));
+    again.stop();
+    again.wait();
+  }
+
+  // The copy lost: the tables cascades reach are copied again, and cascades go on.
+  std::filesystem::remove_all(dir.file("state"));
+  {
+    cdc::ReplicationSession again(config, f.src, f.dst);
+    again.start();
+    REQUIRE(eventually([&] { return by_table(again.status())["c"].phase == cdc::TablePhase::Streaming; }));
+    f.src->insert("p", row(7, "seven"));
+    f.src->insert("c", row(200, 7, "new"));
+    f.delete_parent(7);
+    REQUIRE(eventually([&] { return f.converged(); }));
+    CHECK_FALSE(f.dst->row("c", row(200)).has_value());
+    again.stop();
+    again.wait();
+  }
 }

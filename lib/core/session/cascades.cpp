@@ -32,11 +32,25 @@ Row pick(const Row& row, const std::vector<int>& positions) {
   return out;
 }
 
+CascadeChange change_of(CascadeChange::Action action, RowSelection rows, std::vector<std::string> set_columns, Row set_values) {
+  CascadeChange c;
+  c.action = action;
+  c.rows = std::move(rows);
+  c.set_columns = std::move(set_columns);
+  c.set_values = std::move(set_values);
+  return c;
+}
+
 bool has_null(const Row& values) {
   return std::any_of(values.begin(), values.end(), [](const Value& v) { return v.is_null(); });
 }
 
 }  // namespace
+
+bool reached_by_cascades(const TableSchema& source) {
+  return std::any_of(source.foreign_keys.begin(), source.foreign_keys.end(),
+                     [](const ForeignKeyDef& fk) { return derives(fk.on_delete) || derives(fk.on_update); });
+}
 
 std::vector<std::string> CascadeGraph::rebuild(const std::vector<std::unique_ptr<TableState>>& tables) {
   edges_.clear();
@@ -136,13 +150,13 @@ std::vector<CascadeGraph::Derived> CascadeGraph::derive(const TableState* parent
     if (event.op == ChangeOp::Delete) {
       if (e.on_delete == ForeignKeyAction::Cascade) derive_delete(e, rows, 1, out);
       else if (e.on_delete == ForeignKeyAction::SetNull)
-        out.push_back({e.child, CascadeChange{CascadeChange::Action::SetNull, rows, e.child_names, {}}});
+        out.push_back({e.child, change_of(CascadeChange::Action::SetNull, rows, e.child_names, {})});
     } else if (event.op == ChangeOp::Update) {
       Row new_values = pick(event.after, e.parent_positions);
       if (new_values == old_values) continue;
       if (e.on_update == ForeignKeyAction::Cascade) derive_update(e, rows, new_values, 1, out);
       else if (e.on_update == ForeignKeyAction::SetNull)
-        out.push_back({e.child, CascadeChange{CascadeChange::Action::SetNull, rows, e.child_names, {}}});
+        out.push_back({e.child, change_of(CascadeChange::Action::SetNull, rows, e.child_names, {})});
     }
   }
   return out;
@@ -162,11 +176,11 @@ void CascadeGraph::derive_delete(const Edge& e, RowSelection rows, int depth, st
         sub.parent = parent;
         sub.parent_columns = g.parent_names;
         if (g.on_delete == ForeignKeyAction::Cascade) derive_delete(g, std::move(sub), depth + 1, out);
-        else out.push_back({g.child, CascadeChange{CascadeChange::Action::SetNull, std::move(sub), g.child_names, {}}});
+        else out.push_back({g.child, change_of(CascadeChange::Action::SetNull, std::move(sub), g.child_names, {})});
       }
     }
   }
-  out.push_back({e.child, CascadeChange{CascadeChange::Action::Delete, std::move(rows), {}, {}}});
+  out.push_back({e.child, change_of(CascadeChange::Action::Delete, std::move(rows), {}, {})});
 }
 
 // The child rows `rows` selects get `new_values` in their referencing columns; grandchildren that
@@ -204,11 +218,11 @@ void CascadeGraph::derive_update(const Edge& e, RowSelection rows, const Row& ne
         sub.columns = g.child_names;
         sub.keys = {g_old};
         if (g.on_update == ForeignKeyAction::Cascade) derive_update(g, std::move(sub), g_new, depth + 1, out);
-        else out.push_back({g.child, CascadeChange{CascadeChange::Action::SetNull, std::move(sub), g.child_names, {}}});
+        else out.push_back({g.child, change_of(CascadeChange::Action::SetNull, std::move(sub), g.child_names, {})});
       }
     }
   }
-  out.push_back({e.child, CascadeChange{CascadeChange::Action::Update, std::move(rows), e.child_names, new_values}});
+  out.push_back({e.child, change_of(CascadeChange::Action::Update, std::move(rows), e.child_names, new_values)});
 }
 
 }  // namespace cdc::detail

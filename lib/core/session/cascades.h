@@ -21,6 +21,10 @@
 
 namespace cdc::detail {
 
+// Whether the source changes rows of a table with this schema through one of its foreign keys'
+// actions (ON DELETE / ON UPDATE CASCADE or SET NULL).
+bool reached_by_cascades(const TableSchema& source);
+
 class CascadeGraph {
  public:
   // One foreign key among replicated tables, in target terms.

@@ -46,6 +46,8 @@
 
 namespace cdc::detail {
 
+class CascadeState;
+
 struct Engine;
 
 // Copies tables: a pool of workers that live as long as the session, picking the next piece of
@@ -234,6 +236,9 @@ struct Engine {
   std::vector<CheckpointEntry> restore_removed(const std::string& id, TableRecord rec, const std::map<std::string, std::string>& entries);
   void restore_chunks(TableState& t, const std::map<std::string, std::string>& entries);  // caller holds mu
   void prepare_targets();
+  // A source that does not log its foreign-key cascades, into a destination that cannot select
+  // rows: keeps the copy of the tables they reach (cascade_state.h) and wraps the destination.
+  void setup_cascade_state(const std::map<std::string, std::string>& entries);
   void prepare_stream();
 
   // ---- shared helpers (engine.cpp) ----
@@ -292,6 +297,7 @@ struct Engine {
   std::shared_ptr<CheckpointStore> store;
   std::unique_ptr<SessionLease> lease;
   std::unique_ptr<Committer> committer;
+  std::shared_ptr<CascadeState> cascade_state;  // set by setup_cascade_state() when needed
   std::string name;
   std::string log_name;  // fixed at construction: the pipeline name the session's threads log under
   RetryRunner retry;

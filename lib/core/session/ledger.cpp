@@ -23,6 +23,7 @@ LedgerKey Ledger::parse_key(const std::string& key) {
   if (key == "format") k.kind = LedgerKey::Kind::Format;
   else if (key == "stream") k.kind = LedgerKey::Kind::Stream;
   else if (key == "lease") k.kind = LedgerKey::Kind::Lease;
+  else if (key == cascade_state_key()) k.kind = LedgerKey::Kind::CascadeState;
   auto take = [&](const char* prefix, LedgerKey::Kind kind) {
     std::size_t n = std::char_traits<char>::length(prefix);
     if (k.kind != LedgerKey::Kind::Unknown || key.compare(0, n, prefix) != 0) return;

@@ -12,6 +12,8 @@
 //   "chunk:<id>:<n>"     rows written by snapshot chunk n (present = the chunk is committed)
 //   "held:<id>"          position a table that does not apply changes resumes from
 //   "backfill:<id>"      columns to re-read from the source once the stream has passed a position
+//   "cascade_state"      the newest transaction of the local cascade state that the destination
+//                        holds (cascade_state.h; only where cascades become change events)
 //   "lease"              the running process, written by the store's lease (not the ledger's)
 //
 // Format history: 1 had no "format", "schema:" or "backfill:" keys and fewer table fields;
@@ -64,7 +66,7 @@ struct BackfillTask {
 
 // What a ledger key names.
 struct LedgerKey {
-  enum class Kind { Format, Stream, Table, Schema, Plan, Chunk, Held, Backfill, Lease, Unknown } kind = Kind::Unknown;
+  enum class Kind { Format, Stream, Table, Schema, Plan, Chunk, Held, Backfill, Lease, CascadeState, Unknown } kind = Kind::Unknown;
   std::string table;  // Table..Backfill
   int chunk = -1;     // Chunk
 };
@@ -72,6 +74,7 @@ struct LedgerKey {
 struct Ledger {
   static std::string format_key() { return "format"; }
   static std::string stream_key() { return "stream"; }
+  static std::string cascade_state_key() { return "cascade_state"; }
   static std::string table_key(const std::string& table) { return "table:" + table; }
   static std::string schema_key(const std::string& table) { return "schema:" + table; }
   static std::string plan_key(const std::string& table) { return "plan:" + table; }

@@ -2,6 +2,7 @@
 // older formats, moved from a legacy session name), and every table restored to where the
 // ledger says it was.
 #include "core/session/engine.h"
+#include "core/session/cascade_state.h"
 
 #include "core/logging.h"
 #include "core/session_name.h"
@@ -123,6 +124,7 @@ void Engine::open() {
   }
   if (auto s = entry(entries, Ledger::stream_key()); !s.empty()) stream_position = Position(s);
   restore(entries);
+  setup_cascade_state(entries);
   {
     std::lock_guard<std::mutex> lock(mu);
     for (const auto& t : tables) {
@@ -362,6 +364,59 @@ void Engine::restore_chunks(TableState& t, const std::map<std::string, std::stri
 }
 
 // Creates or evolves every target table the session writes.
+void Engine::setup_cascade_state(const std::map<std::string, std::string>& entries) {
+  if (source->logs_cascades() || caps.cascades) return;
+  auto cfg = config();
+  std::optional<std::int64_t> published;
+  if (auto v = entry(entries, CascadeState::checkpoint_key()); !v.empty()) published = std::stoll(v);
+  std::vector<TableState*> reached;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& t : tables)
+      if (t->mode == TableMode::Replicate && t->plan.target.reached_by_cascades) reached.push_back(t.get());
+  }
+  if (reached.empty() && !published) return;
+  if (!committer->atomic()) return;  // the stream says that cascades are not reproduced
+  const std::string path = CascadeState::path_for(cfg->state_dir.empty() ? CascadeState::default_dir() : cfg->state_dir, name);
+  with_retry(nullptr, "open the cascade state", [&] { cascade_state = std::make_shared<CascadeState>(path, store, name); });
+  // Resumed: any table has a record (entries of a fresh session hold at most its format).
+  bool resumed = false;
+  for (const auto& [k, v] : entries)
+    if (Ledger::parse_key(k).kind == LedgerKey::Kind::Table) resumed = true;
+  auto verdict = cascade_state->reconcile(published, resumed);
+  destination = CascadeState::wrap(destination, cascade_state);
+  caps.cascades = true;
+  logf(LogLevel::Info, "session", "", "foreign-key cascades become change events through the copy of {} table(s) in {}", reached.size(),
+       path);
+  if (verdict == CascadeState::Verdict::InStep) return;
+  // The copy lacks rows the destination has: every reached table that got rows copies again.
+  std::vector<CheckpointEntry> writes;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (TableState* t : reached) {
+      const TablePhase p = t->phase();
+      if (p == TablePhase::Pending || p == TablePhase::Removed || p == TablePhase::Dropped) continue;
+      logf(LogLevel::Warn, "session", t->id, "the cascade state in {} does not know this table's rows: copying it again", path);
+      t->chunks.clear();
+      t->chunk_state.clear();
+      t->chunks_done = 0;
+      if (p == TablePhase::Snapshot) continue;
+      if (t->holding && p != TablePhase::Resyncing) {
+        t->rec.needs_resync = true;  // paused, stopped or failed: copied again when it resumes
+      } else {
+        t->rec.phase = TablePhase::Resyncing;
+        t->late_join = true;
+        if (!t->holding) {
+          t->holding = true;
+          if (t->held.empty()) t->held = stream_position;
+        }
+      }
+      writes.push_back(table_entry(*t));
+    }
+  }
+  put(writes);
+}
+
 void Engine::prepare_targets() {
   std::vector<TableState*> live;
   {

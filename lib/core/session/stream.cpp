@@ -251,6 +251,10 @@ void StreamApplier::derive_cascades(std::vector<Segment>& segments) {
       auto derived = cascades_.derive(parent, ev);
       std::lock_guard<std::mutex> lock(e_.mu);
       for (auto& d : derived) {
+        d.change.source_table = d.table->plan.source.id;
+        d.change.position = ev.position;
+        d.change.transaction_id = ev.transaction_id;
+        d.change.commit_time_us = ev.commit_time_us;
         bool applies = applies_at(*d.table, ev.position);
         logf(LogLevel::Debug, "session", d.table->id, "cascade from {} at {}: {}", parent->id, ev.position.str(),
              applies ? "applied" : "not applied here (the table replays it)");

@@ -1,6 +1,8 @@
 // Table state: rates, the life cycle's allowed moves, plans (table_state.h).
 #include "core/session/table_state.h"
 
+#include "core/session/cascades.h"
+
 #include <cdc/error.h>
 
 #include <fmt/format.h>
@@ -89,6 +91,7 @@ void set_plan(TableState& t, TablePlan p) {
   t.identity = std::all_of(p.converters.begin(), p.converters.end(), [](const auto& c) { return c == nullptr; });
   t.reorder = p.target_from_read.size() != p.read.columns.size();
   for (std::size_t i = 0; i < p.target_from_read.size() && !t.reorder; ++i) t.reorder = p.target_from_read[i] != static_cast<int>(i);
+  p.target.reached_by_cascades = reached_by_cascades(p.source);
   t.plan = std::move(p);
 }
 

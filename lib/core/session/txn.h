@@ -35,6 +35,7 @@ class Committer {
   }
   const std::string& session() const { return session_; }
   CheckpointStore& store() const { return *store_; }
+  bool atomic() const { return atomic_; }
 
  private:
   std::string session_;
