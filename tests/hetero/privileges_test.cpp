@@ -37,10 +37,12 @@ class Cli {
     r.output = cdc_test::slurp(out) + cdc_test::slurp(err);
     return r;
   }
-  std::string config(const std::string& name, const std::string& source, const std::string& destination) {
+  std::string config(const std::string& name, const std::string& source, const std::string& destination,
+                     const std::string& extra = "") {
     const std::string path = dir_.file(name + ".yaml");
     std::ofstream(path) << "name: " << name << "\nsource: \"" << source << "\"\ndestination: \"" << destination
-                        << "\"\npoll_interval_ms: 50\nretry: {max_attempts: 1}\n";
+                        << "\"\npoll_interval_ms: 50\nretry: {max_attempts: 1}\n"
+                        << extra;
     return path;
   }
 
@@ -151,6 +153,20 @@ TEST_CASE("privileges: MariaDB source and PostgreSQL destination with exactly th
     REQUIRE(second.code == 0);
     CHECK(p.rows("SELECT id, v, n FROM items ORDER BY id") ==
           std::vector<std::string>{"2 | b | 9.99", "3 | c | NULL", "4 | d | 4.00"});
+    CHECK(same());
+  }
+
+  SECTION("incremental needs SELECT only") {
+    m.exec("REVOKE REPLICATION SLAVE, BINLOG MONITOR ON *.* FROM " + reader.account());
+    const std::string cfg = cli.config("priv_minc", source, destination, "tables: {items: {mode: incremental, watermark: id}}\n");
+    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
+    INFO(first.output);
+    REQUIRE(first.code == 0);
+    m.exec("INSERT INTO " + src.name + ".items VALUES (4, 'd', 4.00), (5, NULL, 0.01)");
+    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
+    INFO(second.output);
+    REQUIRE(second.code == 0);
+    CHECK(p.count("items") == 5);
     CHECK(same());
   }
 
@@ -278,6 +294,20 @@ TEST_CASE("privileges: PostgreSQL source and MariaDB destination with exactly th
     REQUIRE(second.code == 0);
     CHECK(same(dst.name));
     CHECK(cli({"teardown", "-c", cfg}).code == 0);
+  }
+
+  SECTION("incremental needs SELECT only") {
+    s.exec("ALTER ROLE " + reader.name + " NOREPLICATION");
+    const std::string cfg = cli.config("priv_pinc", source(""), destination, "tables: {items: {mode: incremental, watermark: id}}\n");
+    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
+    INFO(first.output);
+    REQUIRE(first.code == 0);
+    s.exec("INSERT INTO items VALUES (4, 'd', 4.00), (5, NULL, 0.01)");
+    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
+    INFO(second.output);
+    REQUIRE(second.code == 0);
+    CHECK(m.rows("SELECT count(*) FROM " + dst.name + ".items") == std::vector<std::string>{"5"});
+    CHECK(same(dst.name));
   }
 
   SECTION("the source without SELECT: the GRANT to add") {
