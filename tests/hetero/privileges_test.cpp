@@ -211,6 +211,19 @@ TEST_CASE("privileges: MariaDB source and PostgreSQL destination with exactly th
     CHECK(r.output.find("GRANT USAGE, CREATE ON SCHEMA \"public\" TO \"" + writer.name + "\"") != std::string::npos);
   }
 
+  SECTION("the destination without TEMPORARY (granted to PUBLIC by default): the GRANT to add") {
+    p.exec("REVOKE TEMPORARY ON DATABASE " + dst.name() + " FROM PUBLIC");
+    const std::string cfg = cli.config("priv_notemp", source, destination);
+    Run first = cli({"replicate", "-c", cfg, "--until-idle"});  // the snapshot loads with COPY
+    INFO(first.output);
+    REQUIRE(first.code == 0);
+    m.exec("UPDATE " + src.name + ".items SET v = 'x' WHERE id = 1");  // changes are staged in a temporary table
+    Run r = cli({"replicate", "-c", cfg, "--until-idle"});
+    INFO(r.output);
+    CHECK(r.code != 0);
+    CHECK(r.output.find("GRANT TEMPORARY ON DATABASE \"" + dst.name() + "\" TO \"" + writer.name + "\"") != std::string::npos);
+  }
+
   SECTION("the destination without SET ON PARAMETER session_replication_role: cdc stops, no trigger fires") {
     // A target made beforehand, owned by the cdc user, whose trigger writes an audit row per row.
     p.exec("CREATE TABLE audit (id int, at timestamptz DEFAULT now())");
