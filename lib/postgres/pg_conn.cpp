@@ -60,6 +60,9 @@ std::string missing_privilege(ErrorKind role, std::string_view message, std::str
     return (source ? "GRANT USAGE ON SCHEMA " : "GRANT USAGE, CREATE ON SCHEMA ") + quote_ident(name) + to;
   if (!(name = after(message, "permission denied for sequence ")).empty())
     return "GRANT USAGE, SELECT, UPDATE ON SEQUENCE " + quote_ident(name) + to;
+  // Views copied as tables (`views: true`) are read like tables.
+  for (const char* kind : {"permission denied for view ", "permission denied for materialized view "})
+    if (!(name = after(message, kind)).empty()) return "GRANT SELECT ON TABLE " + quote_ident(name) + to;
   if (!(name = after(message, "permission denied for table ")).empty()) {
     if (source) return "GRANT SELECT ON TABLE " + quote_ident(name) + to;
     return "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLE " + quote_ident(name) + to +
