@@ -113,6 +113,13 @@ void grant_pg_destination(const std::string& db, const std::string& role) {
   c.exec("GRANT SET ON PARAMETER session_replication_role TO " + role);
 }
 
+// Runs `replicate --until-idle` on `cfg`, which must succeed.
+void replicated(Cli& cli, const std::string& cfg) {
+  Run r = cli({"replicate", "-c", cfg, "--until-idle"});
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+}
+
 }  // namespace
 
 TEST_CASE("privileges: MariaDB source and PostgreSQL destination with exactly the documented grants", "[hetero][privileges]") {
@@ -142,15 +149,11 @@ TEST_CASE("privileges: MariaDB source and PostgreSQL destination with exactly th
     REQUIRE(copy.code == 0);
     CHECK(same());
     const std::string cfg = cli.config("priv_mp", source, destination);
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);
     m.exec("INSERT INTO " + src.name + ".items VALUES (4, 'd', 4.00)");
     m.exec("UPDATE " + src.name + ".items SET v = 'b', n = 9.99 WHERE id = 2");
     m.exec("DELETE FROM " + src.name + ".items WHERE id = 1");
-    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(second.output);
-    REQUIRE(second.code == 0);
+    replicated(cli, cfg);
     CHECK(p.rows("SELECT id, v, n FROM items ORDER BY id") ==
           std::vector<std::string>{"2 | b | 9.99", "3 | c | NULL", "4 | d | 4.00"});
     CHECK(same());
@@ -159,13 +162,9 @@ TEST_CASE("privileges: MariaDB source and PostgreSQL destination with exactly th
   SECTION("incremental needs SELECT only") {
     m.exec("REVOKE REPLICATION SLAVE, BINLOG MONITOR ON *.* FROM " + reader.account());
     const std::string cfg = cli.config("priv_minc", source, destination, "tables: {items: {mode: incremental, watermark: id}}\n");
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);
     m.exec("INSERT INTO " + src.name + ".items VALUES (4, 'd', 4.00), (5, NULL, 0.01)");
-    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(second.output);
-    REQUIRE(second.code == 0);
+    replicated(cli, cfg);
     CHECK(p.count("items") == 5);
     CHECK(same());
   }
@@ -214,9 +213,7 @@ TEST_CASE("privileges: MariaDB source and PostgreSQL destination with exactly th
   SECTION("the destination without TEMPORARY (granted to PUBLIC by default): the GRANT to add") {
     p.exec("REVOKE TEMPORARY ON DATABASE " + dst.name() + " FROM PUBLIC");
     const std::string cfg = cli.config("priv_notemp", source, destination);
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});  // the snapshot loads with COPY
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);  // the snapshot loads with COPY
     m.exec("UPDATE " + src.name + ".items SET v = 'x' WHERE id = 1");  // changes are staged in a temporary table
     Run r = cli({"replicate", "-c", cfg, "--until-idle"});
     INFO(r.output);
@@ -279,15 +276,11 @@ TEST_CASE("privileges: PostgreSQL source and MariaDB destination with exactly th
     REQUIRE(copy.code == 0);
     CHECK(same(dst.name));
     const std::string cfg = cli.config("priv_pm", source("?publication=priv_pub&slot=priv_pm"), destination);
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);
     s.exec("INSERT INTO items VALUES (4, 'd', 4.00)");
     s.exec("UPDATE items SET v = 'b', n = 9.99 WHERE id = 2");
     s.exec("DELETE FROM items WHERE id = 1");
-    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(second.output);
-    REQUIRE(second.code == 0);
+    replicated(cli, cfg);
     CHECK(m.rows("SELECT id, v, n FROM " + dst.name + ".items ORDER BY id") ==
           std::vector<std::string>{"2 | b | 9.99", "3 | c | NULL", "4 | d | 4.00"});
     CHECK(same(dst.name));
@@ -298,13 +291,9 @@ TEST_CASE("privileges: PostgreSQL source and MariaDB destination with exactly th
     s.exec("ALTER TABLE items OWNER TO " + reader.name);
     s.exec("GRANT CREATE ON DATABASE " + src.name() + " TO " + reader.name);
     const std::string cfg = cli.config("priv_own", source("?slot=priv_own"), destination);
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);
     s.exec("UPDATE items SET v = 'z' WHERE id = 3");
-    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(second.output);
-    REQUIRE(second.code == 0);
+    replicated(cli, cfg);
     CHECK(same(dst.name));
     CHECK(cli({"teardown", "-c", cfg}).code == 0);
   }
@@ -312,13 +301,9 @@ TEST_CASE("privileges: PostgreSQL source and MariaDB destination with exactly th
   SECTION("incremental needs SELECT only") {
     s.exec("ALTER ROLE " + reader.name + " NOREPLICATION");
     const std::string cfg = cli.config("priv_pinc", source(""), destination, "tables: {items: {mode: incremental, watermark: id}}\n");
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);
     s.exec("INSERT INTO items VALUES (4, 'd', 4.00), (5, NULL, 0.01)");
-    Run second = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(second.output);
-    REQUIRE(second.code == 0);
+    replicated(cli, cfg);
     CHECK(m.rows("SELECT count(*) FROM " + dst.name + ".items") == std::vector<std::string>{"5"});
     CHECK(same(dst.name));
   }
@@ -364,9 +349,7 @@ TEST_CASE("privileges: PostgreSQL source and MariaDB destination with exactly th
     const std::string to = as_user(maria_test::mariadb_url(fresh.name), writer.name);
     // A failed table is otherwise tried again after a cooldown (a grant added meanwhile is then used).
     const std::string cfg = cli.config("priv_mtmp", source("?publication=priv_pub&slot=priv_mtmp"), to, "stop_on_error: true\n");
-    Run first = cli({"replicate", "-c", cfg, "--until-idle"});
-    INFO(first.output);
-    REQUIRE(first.code == 0);
+    replicated(cli, cfg);
     // A type change that rewrites the values: the column is read again (a backfill, staged in a
     // temporary table).
     s.exec("ALTER TABLE items ALTER COLUMN n TYPE numeric(12,2) USING n * 10");
