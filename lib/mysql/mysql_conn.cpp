@@ -93,8 +93,55 @@ ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
   return p;
 }
 
+bool is_privilege_error(unsigned code) {
+  return code == ER_DBACCESS_DENIED_ERROR || code == ER_ACCESS_DENIED_ERROR || code == ER_TABLEACCESS_DENIED_ERROR ||
+         code == ER_COLUMNACCESS_DENIED_ERROR || code == ER_SPECIFIC_ACCESS_DENIED_ERROR;
+}
+
+std::string missing_privilege(ErrorKind role, unsigned code, std::string_view message, const ConnParams& who) {
+  // The account as GRANT names it; '%' is the usual host part (use the account's own if it has another).
+  auto quote = [](std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+      if (c == '\'' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "'";
+  };
+  const std::string to = " TO " + quote(who.user) + "@'%'";
+  const std::string db = quote_ident(who.database) + ".*";
+  switch (code) {
+    case ER_SPECIFIC_ACCESS_DENIED_ERROR: {
+      // "Access denied; you need (at least one of) the SUPER, BINLOG MONITOR privilege(s) for this operation":
+      // the narrowest of those named (SUPER grants far more than cdc needs).
+      auto from = message.find(" the ");
+      auto end = message.find(" privilege");
+      if (from == std::string_view::npos || end == std::string_view::npos || end <= from) return {};
+      std::string_view list = message.substr(from + 5, end - from - 5);
+      std::string_view pick = list.substr(list.rfind(", ") == std::string_view::npos ? 0 : list.rfind(", ") + 2);
+      return "GRANT " + std::string(pick) + " ON *.*" + to;
+    }
+    case ER_TABLEACCESS_DENIED_ERROR:
+    case ER_COLUMNACCESS_DENIED_ERROR: {
+      // "INSERT command denied to user 'cdc'@'host' for table `db`.`t`"
+      auto end = message.find(" command denied");
+      if (end == std::string_view::npos) return {};
+      return "GRANT " + std::string(message.substr(0, end)) + " ON " + db + to;
+    }
+    case ER_DBACCESS_DENIED_ERROR:
+      // No privilege at all on the database: the whole grant of the role.
+      if (role == ErrorKind::Destination)
+        return "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, CREATE TEMPORARY TABLES ON " + db + to;
+      return "GRANT SELECT ON " + db + to;
+    case ER_ACCESS_DENIED_ERROR:
+      return {};  // user, password or host refused: no GRANT makes that right
+    default:
+      return {};
+  }
+}
+
 Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char* message, std::string_view what,
-                 std::string_view where) {
+                 std::string_view where, const ConnParams* who) {
   bool retry = retryable_code(code);
   ErrorKind k = (code >= 2000 && code < 3000) || code == ER_CON_COUNT_ERROR || code == ER_SERVER_SHUTDOWN ||
                         code == ER_CONNECTION_KILLED
@@ -107,6 +154,16 @@ Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char
   std::string msg = fmt::format("{}: MariaDB error {}", what, code);
   if (sqlstate && *sqlstate && std::string_view(sqlstate) != "00000") msg += fmt::format(" ({})", sqlstate);
   msg += fmt::format(": {}", message ? message : "?");
+  if (is_privilege_error(code)) {
+    retry = false;
+    if (code == ER_ACCESS_DENIED_ERROR) {
+      msg += " (the server refused this user, password or client host)";
+    } else {
+      std::string grant = who ? missing_privilege(kind, code, message ? message : "", *who) : std::string();
+      msg += "; the user lacks a privilege" + (grant.empty() ? std::string() : ": " + grant) +
+             " (docs/privileges.md lists what cdc needs)";
+    }
+  }
   return Error(k, std::move(msg), retry, std::string(where));
 }
 
@@ -133,8 +190,8 @@ Conn::Conn(const ConnParams& params, ErrorKind kind) : params_(params), kind_(ki
     std::string state = mysql_sqlstate(m_);
     mysql_close(m_);
     m_ = nullptr;
-    Error e = make_error(ErrorKind::Connection, code, state.c_str(), msg.c_str(),
-                         fmt::format("cannot connect to {}", params.redacted), "");
+    Error e = make_error(kind, code, state.c_str(), msg.c_str(), fmt::format("cannot connect to {}", params.redacted), "",
+                         &params);
     bool retry = e.retryable() || (code >= 2000 && code < 3000);
     throw Error(ErrorKind::Connection, e.message(), retry, params.redacted);
   }
@@ -158,7 +215,7 @@ Conn& Conn::operator=(Conn&& o) noexcept {
 }
 
 Error Conn::error(std::string_view what, std::string_view where) const {
-  return make_error(kind_, mysql_errno(m_), mysql_sqlstate(m_), mysql_error(m_), what, where);
+  return make_error(kind_, mysql_errno(m_), mysql_sqlstate(m_), mysql_error(m_), what, where, &params_);
 }
 
 void Conn::fail(std::string_view what, std::string_view where) const { throw error(what, where); }

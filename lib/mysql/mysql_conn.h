@@ -87,9 +87,19 @@ class Conn {
   ErrorKind kind_ = ErrorKind::Source;
 };
 
-// Builds a cdc::Error from a server/client error number and message.
+// Builds a cdc::Error from a server/client error number and message. With `who` (the
+// connection's settings), a missing privilege also says what to grant (missing_privilege).
 Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char* message, std::string_view what,
-                 std::string_view where);
+                 std::string_view where, const ConnParams* who = nullptr);
+
+// Whether server error `code` refuses something for want of a privilege (1044, 1045, 1142,
+// 1143, 1227): never retried, since waiting does not grant it.
+bool is_privilege_error(unsigned code);
+
+// The one place that turns such an error into what to run to allow it, e.g. "GRANT REPLICATION
+// SLAVE ON *.* TO 'cdc'@'%'" or "GRANT INSERT ON `shop`.* TO 'cdc'@'%'". `role` is Source or
+// Destination; "" when the message is not one cdc knows. docs/privileges.md lists every grant.
+std::string missing_privilege(ErrorKind role, unsigned code, std::string_view message, const ConnParams& who);
 
 // A streamed result set. Move-only; frees (and drains) the result on destruction.
 class Result {

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -20,7 +21,66 @@ std::string trim_message(std::string m) {
   return m;
 }
 
+// The text after `prefix` up to the end of its line ("" when `message` has no `prefix`).
+std::string after(std::string_view message, std::string_view prefix) {
+  auto at = message.find(prefix);
+  if (at == std::string_view::npos) return {};
+  std::string_view rest = message.substr(at + prefix.size());
+  rest = rest.substr(0, rest.find('\n'));
+  std::string out(rest);
+  if (out.size() >= 2 && out.front() == '"' && out.back() == '"') out = out.substr(1, out.size() - 2);
+  return out;
+}
+
 }  // namespace
+
+std::string missing_privilege(ErrorKind role, std::string_view message, std::string_view user, std::string_view database) {
+  const bool source = role == ErrorKind::Source;
+  const std::string to = " TO " + quote_ident(user);
+  std::string name;
+  if (!(name = after(message, "permission denied to set parameter ")).empty())
+    return "GRANT SET ON PARAMETER " + name + to;
+  if (message.find("must be superuser or replication role") != std::string_view::npos ||
+      message.find("permission denied to start WAL sender") != std::string_view::npos ||
+      message.find("must be superuser or have REPLICATION") != std::string_view::npos ||
+      message.find("permission denied to use replication slots") != std::string_view::npos)
+    return "ALTER ROLE " + quote_ident(user) + " REPLICATION";
+  // At connect ("FATAL:  permission denied for database"), the missing privilege is CONNECT.
+  if (message.find("CONNECT privilege") != std::string_view::npos ||
+      (message.find("FATAL:") != std::string_view::npos && message.find("permission denied for database") != std::string_view::npos))
+    return "GRANT CONNECT ON DATABASE " + quote_ident(database) + to;
+  if (!(name = after(message, "permission denied to create temporary tables in database ")).empty())
+    return "GRANT TEMPORARY ON DATABASE " + quote_ident(name) + to;
+  if (!(name = after(message, "permission denied for database ")).empty())
+    return "GRANT CREATE ON DATABASE " + quote_ident(name) + to +
+           (source ? " (CREATE PUBLICATION needs it; or have a publication made beforehand and name it with the "
+                     "source URL's publication=NAME)"
+                   : " (cdc keeps its checkpoints in the schema cdc_metadata, which it creates)");
+  if (!(name = after(message, "permission denied for schema ")).empty())
+    return (source ? "GRANT USAGE ON SCHEMA " : "GRANT USAGE, CREATE ON SCHEMA ") + quote_ident(name) + to;
+  if (!(name = after(message, "permission denied for sequence ")).empty())
+    return "GRANT USAGE, SELECT, UPDATE ON SEQUENCE " + quote_ident(name) + to;
+  // Views copied as tables (`views: true`) are read like tables.
+  for (const char* kind : {"permission denied for view ", "permission denied for materialized view "})
+    if (!(name = after(message, kind)).empty()) return "GRANT SELECT ON TABLE " + quote_ident(name) + to;
+  if (!(name = after(message, "permission denied for table ")).empty()) {
+    if (source) return "GRANT SELECT ON TABLE " + quote_ident(name) + to;
+    return "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON TABLE " + quote_ident(name) + to +
+           " (or let cdc create the table, so that it owns it)";
+  }
+  if (!(name = after(message, "must be owner of table ")).empty()) {
+    if (source)
+      return fmt::format("CREATE PUBLICATION ... FOR TABLE is allowed to the owner of {0} only: ALTER TABLE {0} OWNER TO {1}, "
+                         "or have its owner create the publication (CREATE PUBLICATION cdc_pub FOR TABLE ...) and name it "
+                         "with the source URL's publication=NAME",
+                         quote_ident(name), quote_ident(user));
+    return fmt::format("ALTER TABLE {} OWNER TO {} (cdc changes the tables it writes: columns, indexes, constraints)",
+                       quote_ident(name), quote_ident(user));
+  }
+  if (!(name = after(message, "must be owner of publication ")).empty())
+    return "ALTER PUBLICATION " + quote_ident(name) + " OWNER" + to;
+  return {};
+}
 
 ConnParams conn_params(const ConnectorUrl& url) {
   ConnParams p;
@@ -69,7 +129,8 @@ Error make_error(ErrorKind kind, const std::string& what, const std::string& sql
   if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0 || sqlstate.empty()) k = ErrorKind::Connection;
   if (sqlstate == "42P01" || sqlstate == "42703") k = ErrorKind::Schema;
   if (sqlstate.rfind("22", 0) == 0) k = ErrorKind::Conversion;
-  std::string text = what + ": " + trim_message(message);
+  // The server's "LINE 1: <statement>" and caret lines would split a log line in three.
+  std::string text = what + ": " + trim_message(message.substr(0, message.find("\nLINE ")));
   if (!sqlstate.empty()) text += " (SQLSTATE " + sqlstate + ")";
   return Error(k, text, retry, where);
 }
@@ -95,11 +156,16 @@ Conn::Conn(const ConnParams& params, ErrorKind statement_errors, ConnKind kind)
   c_ = PQconnectdbParams(keys.data(), values.data(), 0);
   if (!c_ || PQstatus(c_) != CONNECTION_OK) {
     std::string msg = c_ ? PQerrorMessage(c_) : "out of memory";
+    const std::string user = c_ && PQuser(c_) ? PQuser(c_) : "", db = c_ && PQdb(c_) ? PQdb(c_) : params.database;
     if (c_) PQfinish(c_);
     c_ = nullptr;
     // libpq messages name host and port, never the password.
-    throw Error(ErrorKind::Connection, fmt::format("cannot connect to PostgreSQL {}: {}", display_, trim_message(msg)),
-                true, display_);
+    std::string text = fmt::format("cannot connect to PostgreSQL {}: {}", display_, trim_message(msg));
+    std::replace(text.begin(), text.end(), '\n', ' ');  // "FATAL: ...\nDETAIL: ...": one line
+    // A refused privilege does not pass by waiting: not retried, and the message says what to grant.
+    std::string grant = missing_privilege(statement_errors, msg, user, db);
+    if (!grant.empty()) throw Error(ErrorKind::Connection, text + "; the user lacks a privilege: " + grant, false, display_);
+    throw Error(ErrorKind::Connection, text, true, display_);
   }
   // Server notices ("already exists, skipping") go to the log, not to stderr.
   PQsetNoticeProcessor(
@@ -144,7 +210,14 @@ void Conn::fail(const std::string& what, const std::string& where, PGresult* res
   if (msg.empty() && c_) msg = PQerrorMessage(c_);
   if (c_ && PQstatus(c_) != CONNECTION_OK && state.empty()) state = "08006";
   if (state.empty() && !res) state = "08000";
-  throw make_error(kind_, what, state, msg, where.empty() ? display_ : where);
+  Error e = make_error(kind_, what, state, msg, where.empty() ? display_ : where);
+  if (state == "42501" && c_) {
+    std::string grant = missing_privilege(kind_, msg, PQuser(c_), PQdb(c_));
+    throw Error(e.kind(), e.message() + "; the user lacks a privilege" + (grant.empty() ? "" : ": " + grant) +
+                              " (docs/privileges.md lists what cdc needs)",
+                e.retryable(), e.where());
+  }
+  throw e;
 }
 
 Result Conn::exec(const std::string& sql, const std::string& where) {

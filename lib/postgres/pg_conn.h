@@ -111,4 +111,11 @@ class Conn {
 Error make_error(ErrorKind kind, const std::string& what, const std::string& sqlstate, const std::string& message,
                  const std::string& where);
 
+// The one place that turns a missing privilege (SQLSTATE 42501, or the same text from a refused
+// connection) into what to run to allow it: "GRANT SELECT ON TABLE "t" TO "cdc"", "ALTER ROLE
+// "cdc" REPLICATION", ... `role` is Source or Destination (a source reads, owns publications; a
+// destination writes), `user` and `database` the connection's. "" when the server's message is
+// not one of those (another lc_messages, say); docs/privileges.md lists every grant.
+std::string missing_privilege(ErrorKind role, std::string_view message, std::string_view user, std::string_view database);
+
 }  // namespace cdc::pg

@@ -225,6 +225,22 @@ using TableEntry = detail::LayoutCache<PgTable>::Entry;
 // Send COPY data about this much at a time.
 constexpr std::size_t kCopyChunk = 1 << 20;
 
+// Writers run with session_replication_role = replica. A user that may not set it would have the
+// target's triggers and foreign keys fire on rows the source already checked (and chunks loaded
+// out of order fail their foreign keys), so that is an error, never a quiet fallback: the
+// destination checks it when it opens, before anything is written.
+void set_replica_role(Conn& c) {
+  try {
+    c.exec("SET session_replication_role = replica", "session_replication_role");
+  } catch (const Error& e) {
+    throw Error(ErrorKind::Config,
+                "the destination user may not set session_replication_role = replica, without which the target's "
+                "triggers and foreign keys would fire while cdc writes; nothing was written: " +
+                    e.message(),
+                false, e.where());
+  }
+}
+
 // "public.t": the target as messages name it.
 std::string display_name(const TableSchema& s) { return schema_of(s) + "." + s.id.name; }
 
@@ -236,8 +252,7 @@ std::string key_set_table(const TableSchema& s, const std::string& set) {
 class PgWriter final : public DestinationWriter {
  public:
   PgWriter(const ConnParams& p, bool postgis) : params_(p), postgis_(postgis), c_(p, ErrorKind::Destination) {
-    if (!c_.try_exec("SET session_replication_role = replica").empty())
-      detail::logf(LogLevel::Debug, "postgres.destination", "", "session_replication_role=replica not permitted; triggers fire");
+    set_replica_role(c_);
     c_.exec("SET synchronous_commit = on");
   }
 
@@ -1421,6 +1436,7 @@ class PgDestination final : public DestinationConnector {
       if (attempt >= 2 || (state != "23505" && state != "42P06" && state != "42P07")) c.exec(checkpoint_ddl(), "checkpoint table");
     }
     postgis_ = c.exec(kHasPostgisSql, "PostGIS check").text(0, 0) == "t";
+    set_replica_role(c);
   }
 
   std::string dialect() const override { return "postgresql"; }

@@ -436,10 +436,12 @@ class PgSource final : public SourceConnector {
                               "(ALTER SYSTEM SET wal_level = logical, then restart the server)",
                               params_.display, level),
                   false, "source");
-    Result perm = c.exec("SELECT rolsuper OR rolreplication FROM pg_roles WHERE rolname = current_user");
+    Result perm = c.exec("SELECT rolsuper OR rolreplication, current_user FROM pg_roles WHERE rolname = current_user");
     if (perm.rows() == 1 && perm.text(0, 0) != "t")
       throw Error(ErrorKind::Config,
-                  "the PostgreSQL user needs the REPLICATION attribute for change capture (ALTER ROLE <user> REPLICATION)",
+                  fmt::format("the PostgreSQL user {0} needs the REPLICATION attribute for change capture: "
+                              "ALTER ROLE {0} REPLICATION (a copy needs none)",
+                              quote_ident(perm.text(0, 1))),
                   false, "source");
     check_replica_identity(c, tables);
     ensure_publication(c, tables);

@@ -3,6 +3,7 @@
 // positions, chunk-bound encoding and type helpers. No server needed.
 #include "mysql/binlog_decoder.h"
 #include "mysql/binlog_stream.h"
+#include "mysql/mysql_conn.h"
 #include "mysql/mysql_connectors.h"
 #include "mysql/mysql_types.h"
 
@@ -343,4 +344,35 @@ TEST_CASE("renames are read from ALTER TABLE statements", "[unit]") {
   CHECK(cdc::mysql::renamed_columns("ALTER TABLE t ADD COLUMN c INT COMMENT 'rename column a to b', MODIFY `change` INT")
             .empty());
   CHECK(cdc::mysql::renamed_columns("ALTER TABLE t /* CHANGE a b */ ADD x INT -- RENAME COLUMN a TO b\n").empty());
+}
+
+TEST_CASE("a missing privilege names the GRANT to add", "[unit]") {
+  cdc::mysql::ConnParams who;
+  who.user = "cdc";
+  who.database = "shop";
+  using cdc::ErrorKind;
+  using cdc::mysql::missing_privilege;
+  CHECK(missing_privilege(ErrorKind::Source, 1227,
+                          "Access denied; you need (at least one of) the SUPER, BINLOG MONITOR privilege(s) for this operation",
+                          who) == "GRANT BINLOG MONITOR ON *.* TO 'cdc'@'%'");
+  CHECK(missing_privilege(ErrorKind::Source, 1227,
+                          "Access denied; you need (at least one of) the REPLICATION SLAVE privilege(s) for this operation",
+                          who) == "GRANT REPLICATION SLAVE ON *.* TO 'cdc'@'%'");
+  CHECK(missing_privilege(ErrorKind::Destination, 1142,
+                          "INSERT command denied to user 'cdc'@'127.0.0.1' for table `shop`.`t`", who) ==
+        "GRANT INSERT ON `shop`.* TO 'cdc'@'%'");
+  CHECK(missing_privilege(ErrorKind::Destination, 1143,
+                          "SELECT command denied to user 'cdc'@'127.0.0.1' for column 'v' in table 't'", who) ==
+        "GRANT SELECT ON `shop`.* TO 'cdc'@'%'");
+  CHECK(missing_privilege(ErrorKind::Source, 1044, "Access denied for user 'cdc'@'%' to database 'shop'", who) ==
+        "GRANT SELECT ON `shop`.* TO 'cdc'@'%'");
+  CHECK(missing_privilege(ErrorKind::Destination, 1044, "Access denied for user 'cdc'@'%' to database 'shop'", who) ==
+        "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, DROP, CREATE TEMPORARY TABLES ON `shop`.* TO 'cdc'@'%'");
+  CHECK(missing_privilege(ErrorKind::Source, 1045, "Access denied for user 'cdc'@'h' (using password: YES)", who).empty());
+  // Not retried, and the message carries the GRANT.
+  cdc::Error e = cdc::mysql::make_error(ErrorKind::Source, 1227, "42000",
+                                        "Access denied; you need (at least one of) the REPLICATION SLAVE privilege(s) for this operation",
+                                        "reading the binlog", "", &who);
+  CHECK_FALSE(e.retryable());
+  CHECK(e.message().find("GRANT REPLICATION SLAVE ON *.* TO 'cdc'@'%'") != std::string::npos);
 }

@@ -230,3 +230,31 @@ TEST_CASE("LSN text round-trips", "[pg-unit]") {
   CHECK_THROWS_AS(parse_lsn("nonsense"), cdc::Error);
   CHECK_THROWS_AS(parse_lsn("1/"), cdc::Error);
 }
+
+TEST_CASE("a missing privilege names the GRANT to add", "[pg-unit]") {
+  using cdc::ErrorKind;
+  using cdc::pg::missing_privilege;
+  const auto src = ErrorKind::Source, dst = ErrorKind::Destination;
+  CHECK(missing_privilege(dst, "ERROR:  permission denied to set parameter \"session_replication_role\"\n", "cdc", "replica") ==
+        "GRANT SET ON PARAMETER session_replication_role TO \"cdc\"");
+  CHECK(missing_privilege(src, "ERROR:  permission denied for table orders\n", "cdc", "shop") ==
+        "GRANT SELECT ON TABLE \"orders\" TO \"cdc\"");
+  CHECK(missing_privilege(src, "ERROR:  permission denied for view order_totals\n", "cdc", "shop") ==
+        "GRANT SELECT ON TABLE \"order_totals\" TO \"cdc\"");
+  CHECK(missing_privilege(src, "ERROR:  permission denied for schema sales\n", "cdc", "shop") ==
+        "GRANT USAGE ON SCHEMA \"sales\" TO \"cdc\"");
+  CHECK(missing_privilege(dst, "ERROR:  permission denied for schema public\nLINE 1: CREATE TABLE", "cdc", "replica") ==
+        "GRANT USAGE, CREATE ON SCHEMA \"public\" TO \"cdc\"");
+  CHECK(missing_privilege(dst, "ERROR:  permission denied for database replica\n", "cdc", "replica")
+            .rfind("GRANT CREATE ON DATABASE \"replica\" TO \"cdc\"", 0) == 0);
+  CHECK(missing_privilege(dst, "FATAL:  permission denied for database \"replica\"\nDETAIL:  User does not have CONNECT privilege.\n",
+                          "cdc", "replica") == "GRANT CONNECT ON DATABASE \"replica\" TO \"cdc\"");
+  CHECK(missing_privilege(dst, "ERROR:  permission denied to create temporary tables in database \"replica\"\n", "cdc",
+                          "replica") == "GRANT TEMPORARY ON DATABASE \"replica\" TO \"cdc\"");
+  CHECK(missing_privilege(src, "FATAL:  must be superuser or replication role to start walsender\n", "cdc", "shop") ==
+        "ALTER ROLE \"cdc\" REPLICATION");
+  const std::string owner = missing_privilege(src, "ERROR:  must be owner of table orders\n", "cdc", "shop");
+  CHECK(owner.find("ALTER TABLE \"orders\" OWNER TO \"cdc\"") != std::string::npos);
+  CHECK(owner.find("publication=NAME") != std::string::npos);
+  CHECK(missing_privilege(src, "ERROR:  relation \"x\" does not exist\n", "cdc", "shop").empty());
+}
