@@ -6,7 +6,9 @@
 #   scripts/pg-server.sh start DIR --tls
 #                                    the same with ssl=on, certificates made by scripts/test-certs.sh
 #                                    in DIR/tls, and only `hostssl` lines for TCP in pg_hba.conf (plain
-#                                    text over TCP is refused); DIR/url then verifies the server:
+#                                    text over TCP is refused; role cdc-test-client logs in by the client
+#                                    certificate); it also listens on 127.0.0.2, which the certificate
+#                                    does not name. DIR/url then verifies the server:
 #                                    postgresql://...?sslmode=verify-full&sslrootcert=DIR/tls/ca.pem
 #   scripts/pg-server.sh stop DIR    stops the server and removes DIR
 # DIR must be reachable by the `postgres` user when run as root (use /tmp, not /root/...).
@@ -71,8 +73,11 @@ ssl = on
 ssl_cert_file = '$dir/tls/server.pem'
 ssl_key_file = '$dir/tls/server.key'
 ssl_ca_file = '$dir/tls/ca.pem'
+listen_addresses = '127.0.0.1,127.0.0.2'
 CONF
       sed -i 's/^host\([[:space:]]\)/hostssl\1/' "$dir/data/pg_hba.conf"
+      # The role named like the client certificate's CN logs in by that certificate only.
+      sed -i '1i hostssl all cdc-test-client 127.0.0.1/32 cert' "$dir/data/pg_hba.conf"
     fi
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null ||
       { cat "$dir/server.log" >&2; exit 1; }
