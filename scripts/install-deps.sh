@@ -17,11 +17,13 @@ build_pkgs=(
   libfmt-dev catch2 libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libxxhash-dev
   librdkafka-dev libhiredis-dev  # Kafka and Redis Streams destinations (lib/kafka, lib/redis)
+  libssl-dev  # HTTPS of the HTTP endpoint (lib/http: Beast's ssl_stream on OpenSSL)
   clang-14 libclang-rt-14-dev  # the clang + ThreadSanitizer step of scripts/test.sh
 )
 # postgis: spatial columns (tests/hetero); redis-server: the Redis Streams tests
 server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client redis-server)
 tool_pkgs=(time procps python3 pgcopydb sysbench mydumper pgloader)  # bench baselines: pgcopydb (pg_copy.sh), sysbench, mydumper (mariadb_*.sh), pgloader (mariadb_to_pg.sh)
+tool_pkgs+=(openssl curl)  # TLS tests: scripts/test-certs.sh makes certificates; curl fetches the endpoint over HTTPS
 tool_pkgs+=(prometheus chromium)  # HTTP endpoint tests: a real Prometheus scrapes /metrics (promtool lints it); headless Chromium renders the status page
 # Harper tests: Node.js and npm install the pinned harperdb package (scripts/harper-server.sh).
 # A Node.js from elsewhere (NodeSource's nodejs bundles npm) is kept: Debian's npm would conflict.

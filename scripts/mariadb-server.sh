@@ -3,12 +3,19 @@
 #   mariadb-server.sh start <dir>   creates <dir>, initialises a datadir, starts mariadbd on a free
 #                                   loopback port with ROW binlogs; writes <dir>/url (mysql://root@127.0.0.1:PORT/cdc_test)
 #                                   and <dir>/socket, <dir>/port.
+#   mariadb-server.sh start <dir> --tls
+#                                   the same, with certificates made by scripts/test-certs.sh in <dir>/tls and
+#                                   require_secure_transport=ON (TCP only over TLS); it also listens on 127.0.0.2,
+#                                   an address its certificate does not name. <dir>/url then verifies the server:
+#                                   mysql://root@127.0.0.1:PORT/cdc_test?ssl-mode=VERIFY_IDENTITY&ssl-ca=<dir>/tls/ca.pem
 #   mariadb-server.sh stop <dir>    stops it (shutdown, then SIGKILL after 20 s) and removes <dir>.
 set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop <dir>" >&2; exit 2; }
+tls=${3:-}
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop <dir> [--tls]" >&2; exit 2; }
+[ -z "$tls" ] || [ "$tls" = --tls ] || { echo "usage: $0 start|stop <dir> [--tls]" >&2; exit 2; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -21,6 +28,16 @@ start)
   fi
   rm -rf "$dir"; mkdir -p "$dir/data" "$dir/tmp"
   port=$(free_port)
+  bind=127.0.0.1
+  tls_conf=
+  if [ -n "$tls" ]; then
+    bash "$(dirname "$0")/test-certs.sh" "$dir/tls"
+    bind=127.0.0.1,127.0.0.2
+    tls_conf="ssl-ca=$dir/tls/ca.pem
+ssl-cert=$dir/tls/server.pem
+ssl-key=$dir/tls/server.key
+require-secure-transport=ON"
+  fi
   user_opt=()
   if [ "$(id -u)" -eq 0 ]; then user_opt=(--user=root); fi
   cat > "$dir/my.cnf" <<CNF
@@ -30,7 +47,7 @@ socket=$dir/mysqld.sock
 pid-file=$dir/mysqld.pid
 tmpdir=$dir/tmp
 port=$port
-bind-address=127.0.0.1
+bind-address=$bind
 log-bin=$dir/data/binlog
 binlog-format=ROW
 binlog-row-image=FULL
@@ -46,6 +63,7 @@ max-allowed-packet=256M
 max-connections=200
 skip-name-resolve
 log-error=$dir/error.log
+$tls_conf
 CNF
   mariadb-install-db --defaults-file="$dir/my.cnf" "${user_opt[@]}" \
     --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
@@ -62,7 +80,11 @@ CNF
     || { cat "$dir/error.log" >&2; exit 1; }
   echo "$port" > "$dir/port"
   echo "$dir/mysqld.sock" > "$dir/socket"
-  echo "mysql://root@127.0.0.1:$port/cdc_test" > "$dir/url"
+  if [ -n "$tls" ]; then
+    echo "mysql://root@127.0.0.1:$port/cdc_test?ssl-mode=VERIFY_IDENTITY&ssl-ca=$dir/tls/ca.pem" > "$dir/url"
+  else
+    echo "mysql://root@127.0.0.1:$port/cdc_test" > "$dir/url"
+  fi
   echo "mariadb-server: started on port $port ($dir)"
   ;;
 stop)

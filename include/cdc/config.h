@@ -189,6 +189,10 @@ struct HttpSettings {
   // reach the endpoint through the browser (DNS rebinding).
   std::vector<std::string> allowed_hosts;
   double max_lag_seconds = 60;  // /readyz answers 503 while a table is further behind than this
+  // HTTPS instead of HTTP: PEM files of the certificate (chain) and its unencrypted private key.
+  // Both or neither.
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 struct Config {

@@ -29,11 +29,17 @@ struct HttpOptions {
   int threads = 2;                        // I/O threads (requests are short; control waits for a batch)
   int max_connections = 128;              // connections served at once; more are closed at once
   int timeout_seconds = 30;               // a request must arrive whole within this (slow clients)
+  // HTTPS: PEM files of the server's certificate (its chain after it) and of its private key
+  // (unencrypted). Both set: the endpoint speaks TLS only (TLS 1.2 and later); both empty: plain
+  // HTTP. Read once, by start().
+  std::string tls_cert;
+  std::string tls_key;
   // POST /api/v1/reload: what SIGHUP does (cdc-cli re-reads its config file). Returns a line for
   // the answer; throws cdc::Error when the new config is not applied. Unset: 501.
   std::function<std::string()> on_reload;
 
-  // The options a config's `http` section gives (listen, token, allowed_hosts, max_lag_seconds).
+  // The options a config's `http` section gives (listen, token, allowed_hosts, max_lag_seconds,
+  // tls_cert, tls_key).
   CDC_API static HttpOptions from_config(const HttpSettings& settings);
 };
 
@@ -50,7 +56,8 @@ class CDC_API HttpServer {
   void remove_pipeline(const std::string& name);
 
   // Binds and starts serving. Throws cdc::Error(Config) naming `http.listen` for an address that
-  // does not parse, cdc::Error(Connection) when it cannot be bound.
+  // does not parse, or `http.tls_cert` / `http.tls_key` for a file that does not load;
+  // cdc::Error(Connection) when it cannot be bound.
   void start();
   // Stops accepting, closes every connection and joins the threads. Idempotent.
   void stop();

@@ -444,11 +444,19 @@ TableSettings read_table(const Walker& w, const BatchSize& default_batch) {
 
 HttpSettings read_http(const Walker& h) {
   HttpSettings out;
-  h.check_keys({"listen", "token", "allowed_hosts", "max_lag_seconds"});
+  h.check_keys({"listen", "token", "allowed_hosts", "max_lag_seconds", "tls_cert", "tls_key"});
   if (h.has("listen")) out.listen = h.child("listen").as_string();
   if (h.has("token")) out.token = h.child("token").as_string();
   if (h.has("allowed_hosts")) out.allowed_hosts = h.child("allowed_hosts").as_string_list();
   if (h.has("max_lag_seconds")) out.max_lag_seconds = h.child("max_lag_seconds").as_double(0.0, 1e9);
+  for (auto [key, field] : {std::pair{"tls_cert", &out.tls_cert}, std::pair{"tls_key", &out.tls_key}}) {
+    if (!h.has(key)) continue;
+    *field = h.child(key).as_string();
+    if (field->empty()) h.child(key).fail("must not be empty (a PEM file)");
+  }
+  if (out.tls_cert.empty() != out.tls_key.empty())
+    h.child(out.tls_cert.empty() ? "tls_key" : "tls_cert")
+        .fail("tls_cert and tls_key go together (the server's certificate and its private key)");
   return out;
 }
 

@@ -1,7 +1,8 @@
 // The HTTP transport: Boost.Beast on an Asio io_context with threads of its own. Each connection
 // reads requests with limits (header size, body size, a deadline for the whole request) and
 // answers them in order; requests that may wait on a session (control, reload) run on a separate
-// pool so that status and metrics stay quick. The routes are in router.cpp.
+// pool so that status and metrics stay quick. With a certificate and key (HttpOptions::tls_cert,
+// tls_key) every connection is TLS (Beast's ssl_stream over OpenSSL). The routes are in router.cpp.
 #include <cdc/error.h>
 #include <cdc/http_server.h>
 
@@ -9,14 +10,17 @@
 #include "http/router.h"
 
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 
 #include <atomic>
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 namespace cdc {
 
@@ -31,6 +35,8 @@ HttpOptions HttpOptions::from_config(const HttpSettings& settings) {
   o.token = settings.token;
   o.allowed_hosts = settings.allowed_hosts;
   o.max_lag_seconds = settings.max_lag_seconds;
+  o.tls_cert = settings.tls_cert;
+  o.tls_key = settings.tls_key;
   return o;
 }
 
@@ -69,6 +75,28 @@ tcp::endpoint parse_listen(const std::string& listen) {
   return results.begin()->endpoint();
 }
 
+// The TLS context of an HTTPS endpoint, from PEM files; errors name the config key.
+std::unique_ptr<asio::ssl::context> tls_context(const HttpOptions& o) {
+  if (o.tls_cert.empty() && o.tls_key.empty()) return nullptr;
+  if (o.tls_cert.empty() || o.tls_key.empty())
+    throw Error(ErrorKind::Config, "tls_cert and tls_key go together (the server's certificate and its private key)", false,
+                o.tls_cert.empty() ? "http.tls_key" : "http.tls_cert");
+  auto ctx = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                   asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(o.tls_cert, ec);
+  if (ec)
+    throw Error(ErrorKind::Config, fmt::format("cannot load the certificate {}: {}", o.tls_cert, ec.message()), false,
+                "http.tls_cert");
+  ctx->use_private_key_file(o.tls_key, asio::ssl::context::pem, ec);
+  if (ec)
+    throw Error(ErrorKind::Config,
+                fmt::format("cannot load the private key {} (PEM, unencrypted, matching http.tls_cert): {}", o.tls_key, ec.message()),
+                false, "http.tls_key");
+  return ctx;
+}
+
 }  // namespace
 
 namespace detail {
@@ -80,6 +108,7 @@ struct HttpCore {
   HttpOptions options;
   detail::Router router;
   std::atomic<int> connections{0};  // before ioc: handlers destroyed with it still count down
+  std::unique_ptr<asio::ssl::context> tls;  // set by start() for HTTPS; outlives the connections
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   std::optional<asio::thread_pool> control;
@@ -100,21 +129,51 @@ struct HttpServer::Impl : detail::HttpCore {
 
 namespace {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One client connection; Stream is beast::tcp_stream (HTTP) or TlsStream (HTTPS).
+template <class Stream>
+class Connection : public std::enable_shared_from_this<Connection<Stream>> {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+  using std::enable_shared_from_this<Connection<Stream>>::shared_from_this;
+
  public:
-  Connection(tcp::socket socket, detail::HttpCore& server) : stream_(std::move(socket)), server_(server) { ++server_.connections; }
+  Connection(tcp::socket socket, detail::HttpCore& server) : stream_(make_stream(std::move(socket), server)), server_(server) {
+    ++server_.connections;
+  }
   ~Connection() { --server_.connections; }
 
   void start() {
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read(); });
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if constexpr (kTls) {
+        // The handshake counts against the request deadline: a client that stalls in it is dropped.
+        self->lowest().expires_after(std::chrono::seconds(self->server_.options.timeout_seconds));
+        self->stream_.async_handshake(asio::ssl::stream_base::server, [self](beast::error_code ec) {
+          if (ec) return self->close();  // not TLS, or a certificate the client refused
+          self->read();
+        });
+      } else {
+        self->read();
+      }
+    });
   }
 
  private:
+  static Stream make_stream(tcp::socket socket, detail::HttpCore& server) {
+    if constexpr (kTls) return Stream(std::move(socket), *server.tls);
+    else return Stream(std::move(socket));
+  }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  void close() {
+    beast::error_code ec;
+    lowest().socket().close(ec);
+  }
+
   void read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
     parser_->body_limit(kBodyLimit);
-    stream_.expires_after(std::chrono::seconds(server_.options.timeout_seconds));
+    lowest().expires_after(std::chrono::seconds(server_.options.timeout_seconds));
     bhttp::async_read(stream_, buffer_, *parser_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -143,7 +202,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const bool keep_alive = req.keep_alive();
     const unsigned version = req.version();
     const bool head = req.method() == bhttp::verb::head;
-    stream_.expires_never();
+    lowest().expires_never();
     if (detail::Router::may_block(r)) {
       asio::post(*server_.control, [self = shared_from_this(), r = std::move(r), version, keep_alive, head] {
         auto response = self->server_.router.handle(r);
@@ -172,7 +231,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       res_.body() = std::move(r.body);
       res_.prepare_payload();
     }
-    stream_.expires_after(std::chrono::seconds(server_.options.timeout_seconds));
+    lowest().expires_after(std::chrono::seconds(server_.options.timeout_seconds));
     bhttp::async_write(stream_, res_, [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
       if (ec || !keep_alive) return self->shutdown();
       self->read();
@@ -180,12 +239,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void shutdown() {
-    beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-    stream_.close();
+    if constexpr (kTls) {
+      lowest().expires_after(std::chrono::seconds(5));
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) { self->close(); });
+    } else {
+      beast::error_code ec;
+      stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+      stream_.close();
+    }
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   detail::HttpCore& server_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -201,8 +265,10 @@ void detail::HttpCore::accept() {
       if (connections.load() >= options.max_connections) {
         beast::error_code ignored;
         socket.close(ignored);
+      } else if (tls) {
+        std::make_shared<Connection<TlsStream>>(std::move(socket), *this)->start();
       } else {
-        std::make_shared<Connection>(std::move(socket), *this)->start();
+        std::make_shared<Connection<beast::tcp_stream>>(std::move(socket), *this)->start();
       }
     }
     accept();
@@ -221,6 +287,7 @@ void HttpServer::start() {
   std::lock_guard<std::mutex> lock(s.mu);
   if (s.started) throw Error(ErrorKind::State, "the HTTP server is started already");
   tcp::endpoint ep = parse_listen(s.options.listen);
+  s.tls = tls_context(s.options);
   beast::error_code ec;
   s.acceptor.open(ep.protocol(), ec);
   if (!ec) s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
@@ -234,7 +301,7 @@ void HttpServer::start() {
   s.accept();
   int n = std::max(1, s.options.threads);
   for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
-  detail::logf(LogLevel::Info, "http", "", "serving status, control and metrics on http://{}:{}/",
+  detail::logf(LogLevel::Info, "http", "", "serving status, control and metrics on {}://{}:{}/", s.tls ? "https" : "http",
                ep.address().is_v6() ? "[" + ep.address().to_string() + "]" : ep.address().to_string(), s.port);
 }
 

@@ -10,4 +10,6 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/status_document.cpp
   ${CMAKE_CURRENT_BINARY_DIR}/status_page.cpp
 )
-target_link_libraries(cdc_internal PRIVATE Boost::headers)
+# HTTPS (http.tls_cert / http.tls_key): Beast's ssl_stream on OpenSSL (libssl-dev).
+find_package(OpenSSL REQUIRED)
+target_link_libraries(cdc_internal PRIVATE Boost::headers OpenSSL::SSL OpenSSL::Crypto)

@@ -6,6 +6,9 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <mutex>
 
 namespace cdc::mysql {
@@ -58,12 +61,57 @@ bool retryable_code(unsigned code) {
   }
 }
 
+// MySQL's ER_SECURE_TRANSPORT_REQUIRED, absent from MariaDB's headers (MariaDB answers 1045).
+constexpr unsigned kSecureTransportRequired = 3159;
+
+// "ssl_mode" and "ssl-mode" alike: the MySQL client accepts both in option files.
+std::string canonical_param(const std::string& key) {
+  if (key.rfind("ssl_", 0) != 0) return key;
+  std::string k = key;
+  for (auto& c : k)
+    if (c == '_') c = '-';
+  return k;
+}
+
+SslMode parse_ssl_mode(const std::string& text, const std::string& url, const char* role) {
+  std::string v;
+  for (char c : text) v += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (v == "DISABLED") return SslMode::Disabled;
+  if (v == "PREFERRED") return SslMode::Preferred;
+  if (v == "REQUIRED") return SslMode::Required;
+  if (v == "VERIFY_CA") return SslMode::VerifyCa;
+  if (v == "VERIFY_IDENTITY") return SslMode::VerifyIdentity;
+  throw config_error(role, fmt::format("\"{}\": ssl-mode=\"{}\" is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, "
+                                       "VERIFY_IDENTITY",
+                                       url, text));
+}
+
+// A certificate or key file named by `key` must be readable now: libmariadb's own message for a
+// missing file does not say which option named it.
+void check_readable(const std::string& path, const std::string& key, const std::string& url, const char* role) {
+  if (path.empty()) throw config_error(role, fmt::format("\"{}\": {} is empty (expected a file path)", url, key));
+  std::ifstream in(path);
+  if (!in)
+    throw config_error(role, fmt::format("\"{}\": {}: cannot read {}: {}", url, key, path, std::strerror(errno)));
+}
+
 void library_init() {
   static std::once_flag once;
   std::call_once(once, [] { mysql_library_init(0, nullptr, nullptr); });
 }
 
 }  // namespace
+
+const char* to_string(SslMode mode) {
+  switch (mode) {
+    case SslMode::Disabled: return "DISABLED";
+    case SslMode::Preferred: return "PREFERRED";
+    case SslMode::Required: return "REQUIRED";
+    case SslMode::VerifyCa: return "VERIFY_CA";
+    case SslMode::VerifyIdentity: return "VERIFY_IDENTITY";
+  }
+  return "?";
+}
 
 ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
   ConnParams p;
@@ -77,8 +125,22 @@ ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
   if (p.database.empty() || p.database.find('/') != std::string::npos)
     throw config_error(role, fmt::format("\"{}\": expected a database name, as in mysql://user:password@host:port/dbname",
                                          p.redacted));
-  for (const auto& [k, v] : url.params) {
-    if (k == "socket")
+  bool mode_given = false;
+  for (const auto& [key, v] : url.params) {
+    const std::string k = canonical_param(key);
+    if (k == "ssl-mode") {
+      p.ssl_mode = parse_ssl_mode(v, p.redacted, role);
+      mode_given = true;
+    } else if (k == "ssl-ca") {
+      check_readable(v, key, p.redacted, role);
+      p.ssl_ca = v;
+    } else if (k == "ssl-cert") {
+      check_readable(v, key, p.redacted, role);
+      p.ssl_cert = v;
+    } else if (k == "ssl-key") {
+      check_readable(v, key, p.redacted, role);
+      p.ssl_key = v;
+    } else if (k == "socket")
       p.socket = v;
     else if (k == "connect_timeout")
       p.connect_timeout = parse_uint(v, k);
@@ -87,9 +149,24 @@ ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
     else if (k == "password")
       p.password = v;
     else
-      throw config_error(role, fmt::format("\"{}\": unknown parameter \"{}\" (known: socket, connect_timeout, read_timeout)",
-                                           p.redacted, k));
+      throw config_error(role, fmt::format("\"{}\": unknown parameter \"{}\" (known: socket, connect_timeout, read_timeout, "
+                                           "password, password_file, ssl-mode, ssl-ca, ssl-cert, ssl-key)",
+                                           p.redacted, key));
   }
+  // As the MySQL client does: a CA without a mode means "verify against it".
+  if (!mode_given && !p.ssl_ca.empty()) p.ssl_mode = SslMode::VerifyCa;
+  const bool any_file = !p.ssl_ca.empty() || !p.ssl_cert.empty() || !p.ssl_key.empty();
+  if (p.ssl_mode == SslMode::Disabled && any_file)
+    throw config_error(role, fmt::format("\"{}\": ssl-mode=DISABLED with ssl-ca, ssl-cert or ssl-key: drop those, or choose "
+                                         "another ssl-mode",
+                                         p.redacted));
+  if ((p.ssl_mode == SslMode::VerifyCa || p.ssl_mode == SslMode::VerifyIdentity) && p.ssl_ca.empty())
+    throw config_error(role, fmt::format("\"{}\": ssl-mode={} needs ssl-ca=<file of the CA certificate(s) that signed the "
+                                         "server's certificate>",
+                                         p.redacted, to_string(p.ssl_mode)));
+  if (p.ssl_cert.empty() != p.ssl_key.empty())
+    throw config_error(role, fmt::format("\"{}\": ssl-cert and ssl-key go together (a client certificate and its key)",
+                                         p.redacted));
   return p;
 }
 
@@ -181,6 +258,12 @@ Conn::Conn(const ConnParams& params, ErrorKind kind) : params_(params), kind_(ki
                 "net_write_timeout = 3600, net_read_timeout = 3600");
   bool reconnect = false;
   mysql_options(m_, MYSQL_OPT_RECONNECT, &reconnect);
+  if (params.socket.empty()) {
+    // The URL names a host and port: "localhost" too means TCP, not the default socket.
+    unsigned protocol = MYSQL_PROTOCOL_TCP;
+    mysql_options(m_, MYSQL_OPT_PROTOCOL, &protocol);
+  }
+  set_tls_options(params);
   if (!mysql_real_connect(m_, params.socket.empty() ? params.host.c_str() : nullptr, params.user.c_str(),
                           params.password.c_str(), params.database.c_str(),
                           static_cast<unsigned>(params.socket.empty() ? params.port : 0),
@@ -190,11 +273,66 @@ Conn::Conn(const ConnParams& params, ErrorKind kind) : params_(params), kind_(ki
     std::string state = mysql_sqlstate(m_);
     mysql_close(m_);
     m_ = nullptr;
-    Error e = make_error(kind, code, state.c_str(), msg.c_str(), fmt::format("cannot connect to {}", params.redacted), "",
-                         &params);
-    bool retry = e.retryable() || (code >= 2000 && code < 3000);
-    throw Error(ErrorKind::Connection, e.message(), retry, params.redacted);
+    throw connect_error(code, state, msg);
   }
+  // libmariadb falls back to plain text when the server offers no TLS; REQUIRED and stronger
+  // modes refuse such a connection here.
+  if (params.ssl_mode != SslMode::Disabled && params.ssl_mode != SslMode::Preferred && params.socket.empty() &&
+      !mysql_get_ssl_cipher(m_)) {
+    mysql_close(m_);
+    m_ = nullptr;
+    throw Error(ErrorKind::Connection,
+                fmt::format("cannot connect to {}: ssl-mode={} but the server does not offer TLS (it has no ssl-cert and "
+                            "ssl-key configured); configure TLS on the server, or set ssl-mode=PREFERRED or DISABLED",
+                            params.redacted, to_string(params.ssl_mode)),
+                false, params.redacted);
+  }
+}
+
+void Conn::set_tls_options(const ConnParams& p) {
+  if (p.ssl_mode == SslMode::Disabled) return;
+  if (p.ssl_mode == SslMode::Preferred && !p.socket.empty()) return;  // a local socket needs no TLS
+  my_bool on = 1, off = 0;
+  // Any TLS option makes libmariadb ask for TLS; a CA makes it verify the chain during the
+  // handshake; VERIFY_SERVER_CERT adds the check that the certificate names the host.
+  mysql_options(m_, MYSQL_OPT_SSL_ENFORCE, &on);
+  if (!p.ssl_ca.empty()) mysql_options(m_, MYSQL_OPT_SSL_CA, p.ssl_ca.c_str());
+  if (!p.ssl_cert.empty()) mysql_options(m_, MYSQL_OPT_SSL_CERT, p.ssl_cert.c_str());
+  if (!p.ssl_key.empty()) mysql_options(m_, MYSQL_OPT_SSL_KEY, p.ssl_key.c_str());
+  mysql_options(m_, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, p.ssl_mode == SslMode::VerifyIdentity ? &on : &off);
+}
+
+Error Conn::connect_error(unsigned code, const std::string& state, const std::string& msg) const {
+  const ConnParams& p = params_;
+  const std::string what = fmt::format("cannot connect to {}", p.redacted);
+  Error e = make_error(ErrorKind::Connection, code, state.c_str(), msg.c_str(), what, "", &p);
+  bool retry = e.retryable() || (code >= 2000 && code < 3000);
+  std::string text = e.message();
+  if (code == CR_SSL_CONNECTION_ERROR) {
+    // A certificate that does not verify stays so: no retry. libmariadb says "Validation of SSL
+    // server certificate failed" for a name mismatch and OpenSSL's reason for a bad chain.
+    retry = false;
+    if (msg.find("Validation of SSL server certificate") != std::string::npos)
+      text += fmt::format(" (ssl-mode=VERIFY_IDENTITY: the server's certificate does not name the host \"{}\"; connect by a "
+                          "name the certificate holds, or use ssl-mode=VERIFY_CA to check the CA only)",
+                          p.host);
+    else if (!p.ssl_ca.empty())
+      text += fmt::format(" (the server's certificate could not be verified against ssl-ca={} with ssl-mode={})", p.ssl_ca,
+                          to_string(p.ssl_mode));
+    else
+      text += fmt::format(" (TLS handshake with ssl-mode={})", to_string(p.ssl_mode));
+  } else if (code == ER_ACCESS_DENIED_ERROR && p.ssl_mode == SslMode::Disabled && p.socket.empty()) {
+    // MariaDB refuses plain text under require_secure_transport=ON with this same error
+    // (MySQL says so with its own code, ER_SECURE_TRANSPORT_REQUIRED).
+    text += " (the connection was plain text, ssl-mode=DISABLED: if the server requires TLS "
+            "(require_secure_transport=ON) it refuses it this way; set ssl-mode=VERIFY_IDENTITY and ssl-ca=<CA file>)";
+  } else if (code == kSecureTransportRequired) {
+    retry = false;
+    text += fmt::format(" (the server requires TLS and the connection had ssl-mode={}: set ssl-mode=VERIFY_IDENTITY and "
+                        "ssl-ca=<CA file>)",
+                        to_string(p.ssl_mode));
+  }
+  return Error(ErrorKind::Connection, std::move(text), retry, p.redacted);
 }
 
 Conn::~Conn() {

@@ -23,8 +23,22 @@ namespace cdc::mysql {
 // `name` in backticks, embedded backticks doubled.
 std::string quote_ident(std::string_view name);
 
+// TLS of a connection, with the MySQL client's names (--ssl-mode). The binlog connection uses
+// the same settings as the SQL ones: it is a Conn too.
+enum class SslMode {
+  Disabled,        // plain text
+  Preferred,       // TLS when the server offers it, unverified; plain text otherwise (the default)
+  Required,        // TLS or no connection; the certificate is not verified (unless ssl-ca is given)
+  VerifyCa,        // TLS, the server's certificate chain verified against ssl-ca
+  VerifyIdentity,  // VerifyCa, and the certificate names the host connected to
+};
+const char* to_string(SslMode mode);
+
 // Connection settings taken from a mysql:// or mariadb:// URL.
-// Params: socket=<path>, connect_timeout=<s> (default 10), read_timeout=<s> (default 0 = none).
+// Params: socket=<path>, connect_timeout=<s> (default 10), read_timeout=<s> (default 0 = none),
+// ssl-mode=DISABLED|PREFERRED|REQUIRED|VERIFY_CA|VERIFY_IDENTITY (default PREFERRED, VERIFY_CA when
+// ssl-ca is given), ssl-ca=<CA file>, ssl-cert=<client certificate>, ssl-key=<its key>
+// (ssl_mode, ssl_ca, ... spelled with '_' too).
 struct ConnParams {
   std::string host = "127.0.0.1";
   int port = 3306;
@@ -34,6 +48,8 @@ struct ConnParams {
   std::string socket;
   unsigned connect_timeout = 10;
   unsigned read_timeout = 0;
+  SslMode ssl_mode = SslMode::Preferred;
+  std::string ssl_ca, ssl_cert, ssl_key;  // file paths, empty when not given
   std::string redacted;  // URL without the password, for messages
 
   // Throws cdc::Error(Config) when the URL lacks a database name or has bad params.
@@ -82,6 +98,9 @@ class Conn {
   unsigned error_number() const noexcept { return m_ ? mysql_errno(m_) : 0; }
 
  private:
+  void set_tls_options(const ConnParams& p);
+  Error connect_error(unsigned code, const std::string& state, const std::string& msg) const;
+
   MYSQL* m_ = nullptr;
   ConnParams params_;
   ErrorKind kind_ = ErrorKind::Source;

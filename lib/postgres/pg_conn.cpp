@@ -32,6 +32,42 @@ std::string after(std::string_view message, std::string_view prefix) {
   return out;
 }
 
+std::string param(const ConnParams& p, const std::string& key) {
+  for (const auto& [k, v] : p.kv)
+    if (k == key) return v;
+  return "";
+}
+
+bool has(const std::string& text, const char* part) { return text.find(part) != std::string::npos; }
+
+// A failed connection: TLS problems (a certificate that does not verify, a server without TLS,
+// plain text refused) stay so, and are not retried; the message names the URL parameter to change.
+Error connect_error(const ConnParams& params, const std::string& msg) {
+  std::string text = fmt::format("cannot connect to PostgreSQL {}: {}", params.display, msg);
+  std::replace(text.begin(), text.end(), '\n', ' ');  // "FATAL: ...\nDETAIL: ...": one line
+  const std::string mode = param(params, "sslmode");
+  const std::string root = param(params, "sslrootcert");
+  std::string hint;
+  if (has(msg, "certificate verify failed"))
+    hint = root.empty() ? fmt::format("the server's certificate could not be verified (sslmode={}): give sslrootcert=<CA file>", mode)
+                        : fmt::format("the server's certificate could not be verified against sslrootcert={} (sslmode={})", root, mode);
+  else if (has(msg, "does not match host name") || has(msg, "server certificate for"))
+    hint = "sslmode=verify-full: the server's certificate does not name this host; connect by a name it holds, or use "
+           "sslmode=verify-ca to check the CA only";
+  else if (has(msg, "root certificate file"))
+    hint = "sslrootcert names the CA file that signed the server's certificate";
+  else if (has(msg, "SSL") && (has(msg, "not support") || has(msg, "SSL off") || has(msg, "is not enabled")))
+    hint = fmt::format("sslmode={} but the server offers no TLS: configure ssl=on on the server, or lower sslmode", mode);
+  else if (has(msg, "no encryption") && has(msg, "pg_hba.conf"))
+    hint = fmt::format("the connection was plain text (sslmode={}); the server accepts only TLS here (hostssl): set "
+                       "sslmode=verify-full and sslrootcert=<CA file>",
+                       mode.empty() ? "prefer" : mode);
+  else if (has(msg, "SSL error") || has(msg, "certificate"))
+    hint = fmt::format("TLS failed with sslmode={}", mode.empty() ? "prefer" : mode);
+  if (hint.empty()) return Error(ErrorKind::Connection, std::move(text), true, params.display);
+  return Error(ErrorKind::Connection, text + " (" + hint + ")", false, params.display);
+}
+
 }  // namespace
 
 std::string missing_privilege(ErrorKind role, std::string_view message, std::string_view user, std::string_view database) {
@@ -160,12 +196,14 @@ Conn::Conn(const ConnParams& params, ErrorKind statement_errors, ConnKind kind)
     if (c_) PQfinish(c_);
     c_ = nullptr;
     // libpq messages name host and port, never the password.
-    std::string text = fmt::format("cannot connect to PostgreSQL {}: {}", display_, trim_message(msg));
-    std::replace(text.begin(), text.end(), '\n', ' ');  // "FATAL: ...\nDETAIL: ...": one line
     // A refused privilege does not pass by waiting: not retried, and the message says what to grant.
     std::string grant = missing_privilege(statement_errors, msg, user, db);
-    if (!grant.empty()) throw Error(ErrorKind::Connection, text + "; the user lacks a privilege: " + grant, false, display_);
-    throw Error(ErrorKind::Connection, text, true, display_);
+    if (!grant.empty()) {
+      std::string text = fmt::format("cannot connect to PostgreSQL {}: {}", display_, trim_message(msg));
+      std::replace(text.begin(), text.end(), '\n', ' ');  // "FATAL: ...\nDETAIL: ...": one line
+      throw Error(ErrorKind::Connection, text + "; the user lacks a privilege: " + grant, false, display_);
+    }
+    throw connect_error(params, trim_message(msg));
   }
   // Server notices ("already exists, skipping") go to the log, not to stderr.
   PQsetNoticeProcessor(

@@ -123,3 +123,20 @@ TEST_CASE("kafka: an unreachable cluster is a retryable connection error naming 
       "kafka://127.0.0.1:1?sasl.username=u&sasl.password=secret&security.protocol=sasl_plaintext&sasl.mechanism=PLAIN", true,
       "cannot reach the Kafka cluster at kafka://127.0.0.1:1?", "secret");
 }
+
+TEST_CASE("kafka: TLS properties reach librdkafka, and a CA file it cannot load is an error naming it", "[kafka][tls]") {
+  // No TLS broker here (the mock cluster speaks plain text): librdkafka builds its TLS context when
+  // the producer is created, so a missing CA file already fails there.
+  auto dest = cdc::ConnectorRegistry::instance().open_destination(
+      "kafka://127.0.0.1:9092?security.protocol=ssl&ssl.ca.location=/nonexistent/ca.pem&ssl.key.password=Kp-5ecret");
+  dest->describe_source({"sqlite", "s", "", "db"});
+  try {
+    dest->checkpoint_store()->load("s");
+    FAIL("no error");
+  } catch (const cdc::Error& e) {
+    CHECK_FALSE(e.retryable());
+    CHECK_THAT(e.what(), Catch::Contains("ssl.ca.location failed"));
+    CHECK_THAT(e.what(), Catch::Contains("ssl.key.password=***"));
+    CHECK_THAT(e.what(), !Catch::Contains("Kp-5ecret"));
+  }
+}

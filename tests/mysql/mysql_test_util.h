@@ -20,9 +20,11 @@ using cdc::mysql::Conn;
 using cdc::mysql::ConnParams;
 namespace mysql = cdc::mysql;
 
+// CDC_MARIADB_TEST_DIR in the environment picks another fixture server's directory (the TLS one).
 inline std::string base_url() {
   if (const char* u = std::getenv("CDC_MYSQL_TEST_URL")) return u;
-  std::ifstream in(std::string(CDC_MARIADB_TEST_DIR) + "/url");
+  const char* dir = std::getenv("CDC_MARIADB_TEST_DIR");
+  std::ifstream in(std::string(dir && *dir ? dir : CDC_MARIADB_TEST_DIR) + "/url");
   std::string url;
   std::getline(in, url);
   if (url.empty()) FAIL("no MariaDB test server: run the mariadb_server_start fixture or set CDC_MYSQL_TEST_URL");

@@ -23,9 +23,11 @@
 
 namespace pg_test {
 
+// CDC_PG_URL_FILE in the environment names another fixture server's url file (the TLS one).
 inline std::string server_url() {
   if (const char* env = std::getenv("CDC_TEST_POSTGRES_URL"); env && *env) return env;
-  std::ifstream in(CDC_PG_URL_FILE);
+  const char* file = std::getenv("CDC_PG_URL_FILE");
+  std::ifstream in(file && *file ? file : CDC_PG_URL_FILE);
   std::string url;
   std::getline(in, url);
   if (url.empty()) FAIL("no PostgreSQL server: set CDC_TEST_POSTGRES_URL or run the pg_server_start fixture");
@@ -35,8 +37,11 @@ inline std::string server_url() {
 // URL of database `db` on the test server.
 inline std::string db_url(const std::string& db) {
   std::string base = server_url();
+  auto q = base.find('?');
+  std::string params = q == std::string::npos ? "" : base.substr(q);
+  base = base.substr(0, q);
   auto slash = base.rfind('/');
-  return base.substr(0, slash + 1) + db;
+  return base.substr(0, slash + 1) + db + params;
 }
 
 class Conn {
