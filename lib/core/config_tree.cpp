@@ -93,7 +93,7 @@ int yaml_too_deep_line(std::string_view text, int limit) {
       return i != npos && line[i] == ':' && (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t') ? i : npos;
     }
     for (std::size_t i = pos; i < line.size(); ++i) {
-      if (line[i] == '#' && (line[i - 1] == ' ' || line[i - 1] == '\t')) return npos;
+      if (line[i] == '#' && i > pos && (line[i - 1] == ' ' || line[i - 1] == '\t')) return npos;
       if (line[i] == ':' && (i + 1 == line.size() || line[i + 1] == ' ' || line[i + 1] == '\t')) return i;
     }
     return npos;

@@ -459,12 +459,14 @@ std::size_t decode_value(const ColumnDef& col, const std::uint8_t* p, std::size_
     }
     case kBit: {
       std::size_t k = ((col.meta >> 8) & 0xFF) + ((col.meta & 0xFF) ? 1 : 0);
+      if (k < 1 || k > 8) bad(fmt::format("column {}: BIT of {} bytes (at most 64 bits)", col.name, k));
       need(k);
       out = Value::uint64(be(p, k));
       return k;
     }
     case kEnum: {
       std::size_t k = col.max_length;
+      if (k != 1 && k != 2) bad(fmt::format("column {}: ENUM of {} bytes (1 or 2)", col.name, k));
       need(k);
       std::uint64_t idx = le_at(p, k);
       if (idx == 0) out = Value::string("");
@@ -474,6 +476,7 @@ std::size_t decode_value(const ColumnDef& col, const std::uint8_t* p, std::size_
     }
     case kSet: {
       std::size_t k = col.max_length;
+      if (k < 1 || k > 8) bad(fmt::format("column {}: SET of {} bytes (1 to 8)", col.name, k));
       need(k);
       std::uint64_t bits = le_at(p, k);
       std::string s;

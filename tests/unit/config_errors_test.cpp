@@ -201,10 +201,13 @@ TEST_CASE("broken URLs: each a clear error with the URL redacted", "[unit][url][
       {"sqlite://", "url: ", "missing file path"},
       {"postgresql://u:pw@h:99999/db", "url: \"postgresql://u:***@h:99999/db\"", "out of range"},
       {"postgresql://u:pw@h:0/db", "url: ", "out of range"},
+      {"postgresql://u:pw@h:99999999999999999999/db", "url: ", "out of range"},  // beyond std::stoi: std::out_of_range
       {"postgresql://u:pw@h:-1/db", "url: ", "not a number"},
       {"postgresql://u:pw@h:54x/db", "url: \"postgresql://u:***@h:54x/db\"", "not a number"},
       {"mysql://[::1/db", "url: ", "unterminated ["},
       {"kafka://h1:9092,,h2:9092", "url: ", "empty host"},
+      {"kafka://h1:9092,:9092", "url: ", "host list entry \":9092\" has no host"},  // fuzz_url: an uncaught out_of_range
+      {"kafka://h1:9092,:", "url: ", "host list entry \":\" has no host"},
       {"kafka://h1:9092,h2:port", "url: ", "not a number"},
       {"postgresql://u@h/db?password_file=/nonexistent/pw", "\"postgresql://u@h/db?password_file=***\": password_file: ", "cannot read"},
   };
