@@ -53,9 +53,9 @@ int yaml_too_deep_line(std::string_view text, int limit) {
         if (quote == '"' && c == '\\') ++pos;
         else if (quote == '\'' && c == '\'' && pos + 1 < line.size() && line[pos + 1] == '\'') ++pos;
         else if (c == quote) quote = 0;
+        if (!quote && flow == 0) return;  // a quoted scalar of the block context ended: nothing nests after it
         continue;
       }
-      if (flow == 0) return;  // a quoted scalar of the block context ended: nothing nests after it
       const bool space_before = pos == 0 || line[pos - 1] == ' ' || line[pos - 1] == '\t';
       if (c == '#' && space_before) return;
       if (c == '[' || c == '{') {
@@ -65,6 +65,7 @@ int yaml_too_deep_line(std::string_view text, int limit) {
       } else if (c == ']' || c == '}') {
         if (flow > 0) --flow;
         plain = false;
+        if (flow == 0) return;  // back in the block context: nothing nests after it on this line
       } else if (c == ',') {
         plain = false;
       } else if (c == ':') {

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -880,6 +881,10 @@ void Decoder::decode_rows(Event& e, const std::uint8_t* p, std::size_t n) {
     }
     return row;
   };
+  // An image of no columns takes no bytes: the loop below would never end (and never stop growing).
+  auto none = [](const std::vector<bool>& present) { return std::find(present.begin(), present.end(), true) == present.end(); };
+  if (r.left() > 0 && (none(rows.present) || (rows.kind == RowsEvent::Kind::Update && none(rows.present_after))))
+    bad(fmt::format("{} for {}.{} has rows of no columns", to_string(t), tm->schema, tm->table));
   while (r.left() > 0) {
     rows.rows.push_back(read_row(rows.present));
     if (rows.kind == RowsEvent::Kind::Update) rows.rows.push_back(read_row(rows.present_after));

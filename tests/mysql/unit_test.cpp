@@ -208,6 +208,15 @@ TEST_CASE("binlog decoder rejects corrupt events", "[unit]") {
       CHECK(e.kind() == ErrorKind::Protocol);
     }
   }
+  // fuzz_binlog: rows whose column bitmap is empty take no bytes; decoding looped forever.
+  std::string empty = w2;
+  empty[9] = char(empty.size());
+  empty[10] = char(empty.size() >> 8);
+  std::size_t off = 19 + 6 + 2;
+  if (empty[4] >= 30) off += std::uint8_t(empty[off]) | std::uint8_t(empty[off + 1]) << 8;  // ROWS v2 extra data
+  const std::size_t ncols = std::uint8_t(empty[off++]);
+  for (std::size_t i = 0; i < (ncols + 7) / 8; ++i) empty[off + i] = 0;
+  CHECK_THROWS_WITH(raw.decode(empty), Catch::Contains("has rows of no columns"));
 }
 
 TEST_CASE("binary DECIMAL decodes exactly", "[unit]") {

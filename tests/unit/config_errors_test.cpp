@@ -180,7 +180,7 @@ TEST_CASE("broken configs: wrong types, unknown keys, bad values name their key 
 TEST_CASE("broken JSON configs name their key path too", "[unit][config][errors]") {
   check_cases(
       {
-          {"{", "config: ", ""},
+          {"{", "config:1: invalid JSON", ""},
           {"[1, 2]", "config: ", "map"},
           {"{\"source\": \"sqlite:///a.db\", \"destination\": \"sqlite:///b.db\", \"tables\": {\"t\": {\"batch_size\": \"x\"}}}",
            "tables.t.batch_size: ", "expected an integer"},
