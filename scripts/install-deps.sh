@@ -17,7 +17,7 @@ build_pkgs=(
   libfmt-dev catch2 libsqlite3-dev sqlite3 libyaml-cpp-dev
   libcli11-dev libxxhash-dev
   librdkafka-dev libhiredis-dev  # Kafka and Redis Streams destinations (lib/kafka, lib/redis)
-  clang-14 libclang-rt-14-dev  # the clang + ThreadSanitizer step of scripts/test.sh
+  clang-14 libclang-rt-14-dev  # the clang steps of scripts/test.sh: ThreadSanitizer, and libFuzzer (tests/fuzz/)
 )
 # postgis: spatial columns (tests/hetero); redis-server: the Redis Streams tests
 server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client redis-server)
