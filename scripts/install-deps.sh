@@ -18,7 +18,7 @@ build_pkgs=(
   libcli11-dev libxxhash-dev
   librdkafka-dev libhiredis-dev  # Kafka and Redis Streams destinations (lib/kafka, lib/redis)
   libssl-dev  # HTTPS of the HTTP endpoint (lib/http: Beast's ssl_stream on OpenSSL)
-  clang-14 libclang-rt-14-dev  # the clang + ThreadSanitizer step of scripts/test.sh
+  clang-14 libclang-rt-14-dev  # the clang steps of scripts/test.sh: ThreadSanitizer, and libFuzzer (tests/fuzz/)
 )
 # postgis: spatial columns (tests/hetero); redis-server: the Redis Streams tests
 server_pkgs=(postgresql-15 postgresql-client-15 postgresql-15-postgis-3 mariadb-server mariadb-client redis-server)

@@ -13,6 +13,8 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' |
 
 class Parser {
  public:
+  static constexpr int kMaxDims = 6;
+
   Parser(std::string_view text, char delimiter) : s_(text), delim_(delimiter) {}
 
   ArrayNode parse() {
@@ -38,8 +40,10 @@ class Parser {
     while (pos_ < s_.size() && is_space(s_[pos_])) ++pos_;
   }
 
-  ArrayNode array() {
+  ArrayNode array(int dims = 1) {
     if (pos_ >= s_.size() || s_[pos_] != '{') fail("expected '{'");
+    // PostgreSQL's own limit (MAXDIM); it also keeps this recursion shallow.
+    if (dims > kMaxDims) fail(fmt::format("more than {} dimensions", kMaxDims));
     ++pos_;
     ArrayNode node;
     node.is_array = true;
@@ -51,7 +55,7 @@ class Parser {
     for (;;) {
       skip_space();
       if (pos_ >= s_.size()) fail("missing '}'");
-      if (s_[pos_] == '{') node.items.push_back(array());
+      if (s_[pos_] == '{') node.items.push_back(array(dims + 1));
       else node.items.push_back(element());
       skip_space();
       if (pos_ >= s_.size()) fail("missing '}'");

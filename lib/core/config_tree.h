@@ -20,6 +20,11 @@ struct ConfigNode {
   int line = 0;                                            // 1-based source line, 0 = unknown
 };
 
+// Deepest nesting of maps and lists a config document may have (real ones nest about 5 levels).
+// Parsers and walkers recurse once per level; yaml-cpp, which is not built with cdc's flags, is
+// handed no deeper document. Deeper is a config error naming the line.
+inline constexpr int kMaxConfigDepth = 64;
+
 ConfigNode parse_yaml_tree(const std::string& text, const std::string& origin);
 ConfigNode parse_json_tree(const std::string& text, const std::string& origin);
 

@@ -103,8 +103,10 @@ ConnectorUrl ConnectorUrl::parse(const std::string& url) {
       std::string one = authority.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
       if (one.empty()) throw config_error("url", fmt::format("\"{}\": empty host in the host list", redact_url(url)));
       ConnectorUrl h = parse(u.scheme + "://" + one);
+      if (h.hosts.empty())  // ":9092": a port without a host
+        throw config_error("url", fmt::format("\"{}\": host list entry \"{}\" has no host", redact_url(url), one));
       if (first.host.empty()) first = h;
-      u.hosts.push_back(h.hosts.at(0));
+      u.hosts.push_back(h.hosts.front());
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
@@ -132,7 +134,7 @@ ConnectorUrl ConnectorUrl::parse(const std::string& url) {
     for (char ch : port)
       if (!std::isdigit(static_cast<unsigned char>(ch)))
         throw config_error("url", fmt::format("\"{}\": port \"{}\" is not a number", redact_url(url), port));
-    u.port = std::stoi(port);
+    u.port = port.size() > 5 ? 0 : std::stoi(port);  // more digits: out of range, and of stoi's too
     if (u.port <= 0 || u.port > 65535)
       throw config_error("url", fmt::format("\"{}\": port {} out of range", redact_url(url), port));
   }

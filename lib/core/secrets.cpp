@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 
 namespace cdc::detail {
 
@@ -24,9 +23,12 @@ std::string read_secret_file(const std::string& path, const std::string& where) 
   if (path.empty()) throw Error(ErrorKind::Config, fmt::format("{}: empty file name", where));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorKind::Config, fmt::format("{}: cannot read {}: {}", where, path, std::strerror(errno)));
-  std::ostringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  // Read at most one byte past the bound: a path such as /dev/zero must not fill the memory.
+  std::string s(kMaxSecretFileBytes + 1, '\0');
+  in.read(s.data(), static_cast<std::streamsize>(s.size()));
+  s.resize(static_cast<std::size_t>(in.gcount()));
+  if (s.size() > kMaxSecretFileBytes)
+    throw Error(ErrorKind::Config, fmt::format("{}: {} is larger than {} KiB, too large for a secret", where, path, kMaxSecretFileBytes / 1024));
   if (!s.empty() && s.back() == '\n') s.pop_back();
   if (!s.empty() && s.back() == '\r') s.pop_back();
   if (s.empty()) throw Error(ErrorKind::Config, fmt::format("{}: {} is empty", where, path));

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -459,12 +460,14 @@ std::size_t decode_value(const ColumnDef& col, const std::uint8_t* p, std::size_
     }
     case kBit: {
       std::size_t k = ((col.meta >> 8) & 0xFF) + ((col.meta & 0xFF) ? 1 : 0);
+      if (k < 1 || k > 8) bad(fmt::format("column {}: BIT of {} bytes (at most 64 bits)", col.name, k));
       need(k);
       out = Value::uint64(be(p, k));
       return k;
     }
     case kEnum: {
       std::size_t k = col.max_length;
+      if (k != 1 && k != 2) bad(fmt::format("column {}: ENUM of {} bytes (1 or 2)", col.name, k));
       need(k);
       std::uint64_t idx = le_at(p, k);
       if (idx == 0) out = Value::string("");
@@ -474,6 +477,7 @@ std::size_t decode_value(const ColumnDef& col, const std::uint8_t* p, std::size_
     }
     case kSet: {
       std::size_t k = col.max_length;
+      if (k < 1 || k > 8) bad(fmt::format("column {}: SET of {} bytes (1 to 8)", col.name, k));
       need(k);
       std::uint64_t bits = le_at(p, k);
       std::string s;
@@ -877,6 +881,10 @@ void Decoder::decode_rows(Event& e, const std::uint8_t* p, std::size_t n) {
     }
     return row;
   };
+  // An image of no columns takes no bytes: the loop below would never end (and never stop growing).
+  auto none = [](const std::vector<bool>& present) { return std::find(present.begin(), present.end(), true) == present.end(); };
+  if (r.left() > 0 && (none(rows.present) || (rows.kind == RowsEvent::Kind::Update && none(rows.present_after))))
+    bad(fmt::format("{} for {}.{} has rows of no columns", to_string(t), tm->schema, tm->table));
   while (r.left() > 0) {
     rows.rows.push_back(read_row(rows.present));
     if (rows.kind == RowsEvent::Kind::Update) rows.rows.push_back(read_row(rows.present_after));

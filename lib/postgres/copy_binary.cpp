@@ -145,11 +145,18 @@ char* put_time(char* p, std::int64_t us) {
 std::string_view timestamp_text(std::int64_t us, bool with_zone, char* buf) {
   if (us == std::numeric_limits<std::int64_t>::max()) return "infinity";
   if (us == std::numeric_limits<std::int64_t>::min()) return "-infinity";
-  std::int64_t days = floor_div(us, kUsPerDay);
+  // Day and time of day without `days * kUsPerDay`, which overflows near the int64 ends (values
+  // PostgreSQL never sends, but the bytes are not ours to trust).
+  std::int64_t tod = us % kUsPerDay;
+  std::int64_t days = us / kUsPerDay;
+  if (tod < 0) {
+    tod += kUsPerDay;
+    --days;
+  }
   bool bc;
   char* p = put_date(buf, days + kEpochDays, bc);
   *p++ = ' ';
-  p = put_time(p, us - days * kUsPerDay);
+  p = put_time(p, tod);
   // The session's time zone is UTC (pg_conn.cpp); value_from_text writes its offset as +00:00,
   // except before a " BC" suffix, which it leaves as printed.
   if (with_zone) {

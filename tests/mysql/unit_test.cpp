@@ -209,6 +209,15 @@ TEST_CASE("binlog decoder rejects corrupt events", "[unit]") {
       CHECK(e.kind() == ErrorKind::Protocol);
     }
   }
+  // fuzz_binlog: rows whose column bitmap is empty take no bytes; decoding looped forever.
+  std::string empty = w2;
+  empty[9] = char(empty.size());
+  empty[10] = char(empty.size() >> 8);
+  std::size_t off = 19 + 6 + 2;
+  if (empty[4] >= 30) off += std::uint8_t(empty[off]) | std::uint8_t(empty[off + 1]) << 8;  // ROWS v2 extra data
+  const std::size_t ncols = std::uint8_t(empty[off++]);
+  for (std::size_t i = 0; i < (ncols + 7) / 8; ++i) empty[off + i] = 0;
+  CHECK_THROWS_WITH(raw.decode(empty), Catch::Contains("has rows of no columns"));
 }
 
 TEST_CASE("binary DECIMAL decodes exactly", "[unit]") {
@@ -253,6 +262,30 @@ TEST_CASE("TIME2 decodes negative and fractional times", "[unit]") {
   c.meta = 6;
   CHECK(binlog::decode_value(c, b6, 6, v) == 6);
   CHECK(v == Value::time("-00:00:00.010000"));
+}
+
+TEST_CASE("ENUM, SET and BIT of impossible widths are refused, not read past 8 bytes", "[unit]") {
+  // fuzz_binlog: a TABLE_MAP giving an ENUM 9+ bytes made the decoder shift a 64-bit value by 64.
+  std::uint8_t bytes[16] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  Value v;
+  binlog::ColumnDef c;
+  c.name = "e";
+  c.type = binlog::kString;
+  c.real_type = binlog::kEnum;
+  c.members = {"a", "b"};
+  c.max_length = 1;
+  CHECK(binlog::decode_value(c, bytes, 16, v) == 1);
+  CHECK(v == Value::string("a"));
+  c.max_length = 9;
+  CHECK_THROWS_WITH(binlog::decode_value(c, bytes, 16, v), Catch::Contains("column e: ENUM of 9 bytes"));
+  c.real_type = binlog::kSet;
+  CHECK_THROWS_WITH(binlog::decode_value(c, bytes, 16, v), Catch::Contains("column e: SET of 9 bytes"));
+  c.max_length = 8;
+  CHECK(binlog::decode_value(c, bytes, 16, v) == 8);
+  CHECK(v == Value::string("a"));
+  c.real_type = c.type = binlog::kBit;
+  c.meta = 9 << 8;  // 9 whole bytes: more than BIT(64)
+  CHECK_THROWS_WITH(binlog::decode_value(c, bytes, 16, v), Catch::Contains("column e: BIT of 9 bytes"));
 }
 
 TEST_CASE("latin1 converts to UTF-8 as cp1252", "[unit]") {

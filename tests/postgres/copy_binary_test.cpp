@@ -226,6 +226,18 @@ TEST_CASE("COPY binary: values round-trip through every codec", "[pg-unit]") {
   CHECK(out.size() == 0);
 }
 
+TEST_CASE("COPY binary: timestamps at the ends of int64 decode without overflow", "[pg-unit]") {
+  // fuzz_copy_binary: the day's start in microseconds overflowed int64 within a day of its minimum.
+  Column ts = column("t", "timestamp", "timestamp without time zone");
+  Column tz = column("t", "timestamptz", "timestamp with time zone");
+  const char min_plus_one[8] = {'\x80', 0, 0, 0, 0, 0, 0, 1};
+  CHECK(value_from_binary(BinaryType::Timestamp, ts, min_plus_one, 8) == Value::timestamp("290279-12-22 19:59:05.224193 BC"));
+  CHECK(value_from_binary(BinaryType::TimestampTz, tz, min_plus_one, 8) ==
+        Value::timestamp_tz("290279-12-22 19:59:05.224193+00 BC"));
+  const char minus_one[8] = {'\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff', '\xff'};
+  CHECK(value_from_binary(BinaryType::Timestamp, ts, minus_one, 8) == Value::timestamp("1999-12-31 23:59:59.999999"));
+}
+
 TEST_CASE("COPY binary: source columns read natively or as text", "[pg-unit]") {
   CHECK(source_binary_type(column("a", "int4", "integer")) == BinaryType::Int4);
   CHECK(source_binary_type(column("a", "bpchar", "character(3)", 7)) == BinaryType::Text);

@@ -42,6 +42,15 @@ void check_cases(const std::vector<Case>& cases, bool json) {
   }
 }
 
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+// Nesting deeper than this is refused before yaml-cpp sees the text (lib/core/config_tree.cpp).
+const std::string kDeep = "nesting deeper than 64 levels";
+
 }  // namespace
 
 TEST_CASE("broken configs: wrong types, unknown keys, bad values name their key path", "[unit][config][errors]") {
@@ -180,7 +189,7 @@ TEST_CASE("broken configs: wrong types, unknown keys, bad values name their key 
 TEST_CASE("broken JSON configs name their key path too", "[unit][config][errors]") {
   check_cases(
       {
-          {"{", "config: ", ""},
+          {"{", "config:1: invalid JSON", ""},
           {"[1, 2]", "config: ", "map"},
           {"{\"source\": \"sqlite:///a.db\", \"destination\": \"sqlite:///b.db\", \"tables\": {\"t\": {\"batch_size\": \"x\"}}}",
            "tables.t.batch_size: ", "expected an integer"},
@@ -201,10 +210,13 @@ TEST_CASE("broken URLs: each a clear error with the URL redacted", "[unit][url][
       {"sqlite://", "url: ", "missing file path"},
       {"postgresql://u:pw@h:99999/db", "url: \"postgresql://u:***@h:99999/db\"", "out of range"},
       {"postgresql://u:pw@h:0/db", "url: ", "out of range"},
+      {"postgresql://u:pw@h:99999999999999999999/db", "url: ", "out of range"},  // beyond std::stoi: std::out_of_range
       {"postgresql://u:pw@h:-1/db", "url: ", "not a number"},
       {"postgresql://u:pw@h:54x/db", "url: \"postgresql://u:***@h:54x/db\"", "not a number"},
       {"mysql://[::1/db", "url: ", "unterminated ["},
       {"kafka://h1:9092,,h2:9092", "url: ", "empty host"},
+      {"kafka://h1:9092,:9092", "url: ", "host list entry \":9092\" has no host"},  // fuzz_url: an uncaught out_of_range
+      {"kafka://h1:9092,:", "url: ", "host list entry \":\" has no host"},
       {"kafka://h1:9092,h2:port", "url: ", "not a number"},
       {"postgresql://u@h/db?password_file=/nonexistent/pw", "\"postgresql://u@h/db?password_file=***\": password_file: ", "cannot read"},
   };
@@ -234,4 +246,52 @@ TEST_CASE("broken URLs: each a clear error with the URL redacted", "[unit][url][
       CHECK(m.find("tiger") == std::string::npos);
     }
   }
+}
+
+// Depth and size bounds (written with the fuzz targets, tests/fuzz/): refused as config errors
+// naming the line, never a stack overflow or an exhausted memory.
+TEST_CASE("YAML flow collections nested deeper than 64 levels are refused before parsing", "[unit][config]") {
+  CHECK(message_of("source: x\ndestination: y\ninclude: " + repeat("[", 100000) + "\n", false) == "config:3: " + kDeep + " (maps and lists inside each other)");
+  CHECK(message_of("a:\n  b: " + repeat("{c: ", 70) + "d" + repeat("}", 70) + "\n", false).rfind("config:2: " + kDeep, 0) == 0);
+  // 60 levels are not refused for their depth (the keys are unknown).
+  const std::string ok = message_of("tables: " + repeat("[", 60) + repeat("]", 60) + "\n", false);
+  CHECK(ok.find(kDeep) == std::string::npos);
+}
+
+TEST_CASE("YAML block nesting by indentation and compact entries is measured", "[unit][config]") {
+  std::string doc;
+  for (int i = 0; i < 100; ++i) doc += std::string(2 * i, ' ') + "k:\n";
+  CHECK(message_of(doc, false).rfind("config:65: " + kDeep, 0) == 0);
+  CHECK(message_of("a:\n" + repeat("- ", 80) + "x\n", false).rfind("config:2: " + kDeep, 0) == 0);
+  // A sequence written at its key's column is one level more than the key's map.
+  std::string seqs;
+  for (int i = 0; i < 40; ++i) seqs += std::string(2 * i, ' ') + "k:\n" + std::string(2 * i, ' ') + "- \n";
+  CHECK(message_of(seqs, false).find(kDeep) != std::string::npos);
+}
+
+TEST_CASE("brackets in quoted scalars, comments and block scalars are not nesting", "[unit][config]") {
+  const std::string base = "source: sqlite:///a.db\ndestination: sqlite:///b.db\n";
+  std::string q = base + "include: [\"" + repeat("[", 200) + "\", '" + repeat("{", 200) + "']  # " + repeat("[", 200) + "\n";
+  CHECK(message_of(q, false).find(kDeep) == std::string::npos);
+  std::string block = base + "include: ['*']\ntables:\n  t:\n    where: |\n      " + repeat("[", 200) + "\n      " + repeat("{", 100) + "\n";
+  CHECK(message_of(block, false).find(kDeep) == std::string::npos);
+}
+
+TEST_CASE("a YAML alias inside its own anchor and an alias bomb are config errors", "[unit][config]") {
+  const std::string cycle = message_of("source: &a [*a]\n", false);
+  CHECK(cycle.find("config:1") == 0);
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int j = 0; j < 10; ++j) bomb += (j ? ", *a" : "*a") + std::to_string(i - 1);
+    bomb += "]\n";
+  }
+  CHECK(message_of(bomb, false).find("too many values") != std::string::npos);
+}
+
+TEST_CASE("JSON nested deeper than 64 levels is refused, and JSON errors name their line", "[unit][config]") {
+  CHECK(message_of("{\"source\":\n" + repeat("[", 65) + repeat("]", 65) + "}", true).rfind("config:2: " + kDeep, 0) == 0);
+  CHECK(message_of(repeat("[", 100000), true).rfind("config:1: " + kDeep, 0) == 0);
+  CHECK(message_of("{\n\"source\": \"x\",\n\"destination\": }\n", true).rfind("config:3: invalid JSON", 0) == 0);
+  CHECK(message_of("{\"source\": \"x\"", true).rfind("config:1: invalid JSON", 0) == 0);
 }
