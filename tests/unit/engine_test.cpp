@@ -371,6 +371,15 @@ struct Family {
     for (const auto& n : src->rows("n"))
       if (n[1] == cdc::Value::int64(id)) src->set_unlogged("n", row(n[0], nullptr));
   }
+  // Parent 2 re-keyed to 20: ON UPDATE CASCADE moves its children, SET NULL clears n.
+  void rekey_parent_2() {
+    src->transaction([&] {
+      src->update("p", row(2), row(20, "two"));
+      for (const auto& c : src->rows("c"))
+        if (c[1] == cdc::Value::int64(2)) src->set_unlogged("c", row(c[0], 20, c[2]));
+      src->set_unlogged("n", row(2, nullptr));
+    });
+  }
   bool converged() const {
     for (const char* t : {"p", "c", "g", "n"})
       if (!dst->has_table(t) || dst->rows(t) != src->rows(t)) return false;
@@ -394,12 +403,7 @@ TEST_CASE("engine: foreign-key cascades a source does not log are derived, deepe
   CHECK(f.dst->rows("g").size() == 18);
 
   // Re-keyed parent: ON UPDATE CASCADE moves the children; SET NULL clears n.
-  f.src->transaction([&] {
-    f.src->update("p", row(2), row(20, "two"));
-    for (const auto& c : f.src->rows("c"))
-      if (c[1] == cdc::Value::int64(2)) f.src->set_unlogged("c", row(c[0], 20, c[2]));
-    f.src->set_unlogged("n", row(2, nullptr));
-  });
+  f.rekey_parent_2();
   REQUIRE(eventually([&] { return f.converged(); }));
 
   // In one transaction: a child of parent 3 is added, then the parent goes (and takes it along).
@@ -459,12 +463,7 @@ TEST_CASE("engine: cascades reach a destination that cannot select rows as chang
     // A commit that fails after the copy has committed: the retry finds the copy ahead of the
     // destination and undoes it first, so the replayed cascade finds the rows again.
     f.dst->failures().fail("commit", cdc_test::lost_connection());
-    f.src->transaction([&] {
-      f.src->update("p", row(2), row(20, "two"));
-      for (const auto& c : f.src->rows("c"))
-        if (c[1] == cdc::Value::int64(2)) f.src->set_unlogged("c", row(c[0], 20, c[2]));
-      f.src->set_unlogged("n", row(2, nullptr));
-    });
+    f.rekey_parent_2();
     REQUIRE(eventually([&] { return f.converged(); }));
     session.pause_table("c");  // a held child meets its cascades when it replays
     f.delete_parent(4);
