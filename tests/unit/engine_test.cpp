@@ -371,6 +371,16 @@ struct Family {
     for (const auto& n : src->rows("n"))
       if (n[1] == cdc::Value::int64(id)) src->set_unlogged("n", row(n[0], nullptr));
   }
+  // Starts `session`, waits until it streams, then deletes parent 1: c 1, 5, 9 and their g rows
+  // go, n 1 gets NULL.
+  void start_and_delete_parent_1(cdc::ReplicationSession& session) {
+    session.start();
+    REQUIRE(eventually([&] { return converged() && by_table(session.status())["g"].phase == cdc::TablePhase::Streaming; }));
+    delete_parent(1);
+    REQUIRE(eventually([&] { return converged(); }));
+    CHECK(dst->rows("c").size() == 9);
+    CHECK(dst->rows("g").size() == 18);
+  }
   // Parent 2 re-keyed to 20: ON UPDATE CASCADE moves its children, SET NULL clears n.
   void rekey_parent_2() {
     src->transaction([&] {
@@ -394,13 +404,7 @@ TEST_CASE("engine: foreign-key cascades a source does not log are derived, deepe
   QuietLog quiet;
   Family f;
   cdc::ReplicationSession session(Fakes::config(), f.src, f.dst);
-  session.start();
-  REQUIRE(eventually([&] { return f.converged() && by_table(session.status())["g"].phase == cdc::TablePhase::Streaming; }));
-
-  f.delete_parent(1);  // c 1, 5, 9 and their g rows go; n 1 gets NULL
-  REQUIRE(eventually([&] { return f.converged(); }));
-  CHECK(f.dst->rows("c").size() == 9);
-  CHECK(f.dst->rows("g").size() == 18);
+  f.start_and_delete_parent_1(session);
 
   // Re-keyed parent: ON UPDATE CASCADE moves the children; SET NULL clears n.
   f.rekey_parent_2();
@@ -454,12 +458,7 @@ TEST_CASE("engine: cascades reach a destination that cannot select rows as chang
   config.state_dir = dir.file("state");
   {
     cdc::ReplicationSession session(config, f.src, f.dst);
-    session.start();
-    REQUIRE(eventually([&] { return f.converged() && by_table(session.status())["g"].phase == cdc::TablePhase::Streaming; }));
-    f.delete_parent(1);  // c 1, 5, 9 and their g rows go; n 1 gets NULL
-    REQUIRE(eventually([&] { return f.converged(); }));
-    CHECK(f.dst->rows("c").size() == 9);
-    CHECK(f.dst->rows("g").size() == 18);
+    f.start_and_delete_parent_1(session);
     // A commit that fails after the copy has committed: the retry finds the copy ahead of the
     // destination and undoes it first, so the replayed cascade finds the rows again.
     f.dst->failures().fail("commit", cdc_test::lost_connection());

@@ -340,16 +340,21 @@ struct CascadeState::Impl {
     colsets[tbl].insert(cols);
   }
 
+  // The first column of every row `s` gives (keys), `s` reset afterwards.
+  static std::vector<std::string> keys(sqlite::Stmt& s) {
+    std::vector<std::string> out;
+    while (s.step()) out.push_back(s.column_text(0));
+    s.reset();
+    return out;
+  }
+
   // Keys of the rows whose `cols` hold `v`.
   std::vector<std::string> referencing(std::int64_t tbl, const std::string& cols, const std::string& v) {
     auto& s = cached(get_refs, "SELECT k FROM refs WHERE tbl = ? AND cols = ? AND v = ?");
     s.bind_int64(1, tbl);
     s.bind_text(2, cols);
     s.bind_blob(3, v);
-    std::vector<std::string> out;
-    while (s.step()) out.push_back(s.column_text(0));
-    s.reset();
-    return out;
+    return keys(s);
   }
 
   // Puts back what transaction n changed (newest first when several are undone).
@@ -421,8 +426,6 @@ CascadeState::~CascadeState() = default;
 
 std::string CascadeState::checkpoint_key() { return Ledger::cascade_state_key(); }
 
-const std::string& CascadeState::path() const { return impl_->path; }
-
 std::string CascadeState::path_for(const std::string& dir, const std::string& session) {
   std::string file;
   for (char c : session) file.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
@@ -447,19 +450,11 @@ CascadeState::Verdict CascadeState::reconcile(const std::optional<std::int64_t>&
   try {
     Verdict verdict = Verdict::InStep;
     if (!published) {
-      // The destination never received a transaction that touched the copy.
-      for (auto n : s.undone_transactions()) s.roll_back(n);
-      bool had_rows = rows_unlocked() > 0 || s.last > 0;
-      if (!resumed) {
-        s.wipe();
-        s.last = 0;
-      } else if (had_rows) {
-        s.wipe();
-        s.last = 0;
-        verdict = Verdict::Behind;
-      } else {
-        verdict = Verdict::Behind;  // tables copied before the copy existed are unknown to it
-      }
+      // The destination never received a transaction that touched the copy: whatever the copy
+      // holds is not its. A resumed session's tables were copied without it (or before it existed).
+      s.wipe();
+      s.last = 0;
+      if (resumed) verdict = Verdict::Behind;
     } else {
       for (auto n : s.undone_transactions()) {
         if (n > *published) s.roll_back(n);
@@ -483,24 +478,13 @@ CascadeState::Verdict CascadeState::reconcile(const std::optional<std::int64_t>&
   }
 }
 
-std::int64_t CascadeState::rows() {
-  std::lock_guard<std::mutex> txn(txn_mu_);
-  return rows_unlocked();
-}
-
-std::int64_t CascadeState::rows_unlocked() {
-  auto s = impl_->stmt("SELECT count(*) FROM rows");
-  s.step();
-  return s.column_int64(0);
-}
-
 // ---- the writer ------------------------------------------------------------------------------
 
 class CascadeStateWriter : public DestinationWriter {
  public:
   CascadeStateWriter(std::unique_ptr<DestinationWriter> inner, std::shared_ptr<CascadeState> state)
       : inner_(std::move(inner)), state_(std::move(state)) {}
-  ~CascadeStateWriter() override { end_txn(false); }
+  ~CascadeStateWriter() override { end_txn(); }
 
   void begin() override { inner_->begin(); }
 
@@ -589,7 +573,7 @@ class CascadeStateWriter : public DestinationWriter {
 
   void rollback() noexcept override {
     inner_->rollback();
-    end_txn(false);
+    end_txn();
   }
 
   void quarantine(const std::string& session, const std::vector<QuarantinedRow>& rows) override { inner_->quarantine(session, rows); }
@@ -642,10 +626,7 @@ class CascadeStateWriter : public DestinationWriter {
     gone.bind_int64(1, tbl);
     gone.bind_int64(2, tbl);
     gone.bind_text(3, set);
-    std::vector<std::string> keys;
-    while (gone.step()) keys.push_back(gone.column_text(0));
-    gone.reset();
-    for (const auto& k : keys) s.set(tbl, k, std::nullopt);
+    for (const auto& k : CascadeState::Impl::keys(gone)) s.set(tbl, k, std::nullopt);
     drop_staged(s, tbl, set);
     return removed;
   }
@@ -685,7 +666,7 @@ class CascadeStateWriter : public DestinationWriter {
     return s;
   }
 
-  void end_txn(bool) noexcept {
+  void end_txn() noexcept {
     if (!lock_.owns_lock()) return;
     auto& s = *state_->impl_;
     s.db.rollback_quietly();
@@ -697,10 +678,7 @@ class CascadeStateWriter : public DestinationWriter {
     std::int64_t tbl = s.table_id(table);
     auto all = s.stmt("SELECT k FROM rows WHERE tbl = ?");
     all.bind_int64(1, tbl);
-    std::vector<std::string> keys;
-    while (all.step()) keys.push_back(all.column_text(0));
-    all.reset();
-    for (const auto& k : keys) s.set(tbl, k, std::nullopt);
+    for (const auto& k : CascadeState::Impl::keys(all)) s.set(tbl, k, std::nullopt);
   }
 
   static void drop_staged(CascadeState::Impl& s, std::int64_t tbl, const std::string& set) {

@@ -58,17 +58,12 @@ class CascadeState {
   // has checkpoints (a fresh one starts with an empty copy).
   Verdict reconcile(const std::optional<std::int64_t>& published, bool resumed);
 
-  // How many rows the copy holds (tests and the log).
-  std::int64_t rows();
-  const std::string& path() const;
-
   // Wraps `inner` so that its writers keep the copy and resolve cascades through it.
   static std::shared_ptr<DestinationConnector> wrap(std::shared_ptr<DestinationConnector> inner, std::shared_ptr<CascadeState> state);
 
  private:
   friend class CascadeStateWriter;
   struct Impl;
-  std::int64_t rows_unlocked();
   std::unique_ptr<Impl> impl_;
   std::mutex txn_mu_;  // held by the writer whose transaction touches the copy
 };
