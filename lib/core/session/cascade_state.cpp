@@ -426,6 +426,15 @@ CascadeState::~CascadeState() = default;
 
 std::string CascadeState::checkpoint_key() { return Ledger::cascade_state_key(); }
 
+std::optional<std::int64_t> CascadeState::published(const std::map<std::string, std::string>& entries) {
+  auto it = entries.find(checkpoint_key());
+  if (it == entries.end() || it->second.empty()) return std::nullopt;
+  std::int64_t n = 0;
+  if (!sqlite::parse_int64(it->second, n) || n < 0)
+    throw Error(ErrorKind::State, fmt::format("checkpoint \"{}\" holds \"{}\", not a transaction number", checkpoint_key(), it->second));
+  return n;
+}
+
 std::string CascadeState::path_for(const std::string& dir, const std::string& session) {
   std::string file;
   for (char c : session) file.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ? c : '_');
@@ -647,12 +656,7 @@ class CascadeStateWriter : public DestinationWriter {
     try {
       if (s.unsure) {
         lock_.unlock();
-        auto entries = s.store->load(s.session);
-        std::optional<std::int64_t> published;
-        auto it = entries.find(CascadeState::checkpoint_key());
-        std::int64_t v = 0;
-        if (it != entries.end() && sqlite::parse_int64(it->second, v)) published = v;
-        if (state_->reconcile(published, true) == CascadeState::Verdict::Behind)
+        if (state_->reconcile(CascadeState::published(s.store->load(s.session)), true) == CascadeState::Verdict::Behind)
           throw Error(ErrorKind::State, fmt::format("cascade state {} lost transactions the destination has; restart the session so "
                                                     "that it copies the tables cascades reach again",
                                                     s.path));

@@ -25,6 +25,7 @@
 #include <cdc/destination.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -42,6 +43,9 @@ class CascadeState {
   CascadeState& operator=(const CascadeState&) = delete;
 
   static std::string checkpoint_key();
+  // The number the destination's checkpoint `entries` hold (absent: none); throws Error(State)
+  // when it is not a number.
+  static std::optional<std::int64_t> published(const std::map<std::string, std::string>& entries);
   // The file for `session` under `dir` (created when missing).
   static std::string path_for(const std::string& dir, const std::string& session);
   // The directory for local state when the config names none: $STATE_DIRECTORY (systemd's

@@ -367,8 +367,7 @@ void Engine::restore_chunks(TableState& t, const std::map<std::string, std::stri
 void Engine::setup_cascade_state(const std::map<std::string, std::string>& entries) {
   if (source->logs_cascades() || caps.cascades) return;
   auto cfg = config();
-  std::optional<std::int64_t> published;
-  if (auto v = entry(entries, CascadeState::checkpoint_key()); !v.empty()) published = std::stoll(v);
+  const std::optional<std::int64_t> published = CascadeState::published(entries);
   std::vector<TableState*> reached;
   {
     std::lock_guard<std::mutex> lock(mu);
