@@ -25,6 +25,10 @@ class CDC_API ValueConverter {
  public:
   virtual ~ValueConverter() = default;
   virtual Value convert(const Value& value) const = 0;
+  // What the engine calls: converts `value` where it is, and leaves it alone (no copy of a large
+  // value) when it needs no change. Throws as convert() does, with `value` as it was. The default
+  // assigns convert(value).
+  virtual void convert_in_place(Value& value) const { value = convert(value); }
   // How many values convert() changed so that the target cannot tell the original (the built-in
   // rules: a MariaDB zero date that became NULL). Counted since construction; thread-safe.
   virtual std::int64_t values_changed() const { return 0; }

@@ -26,6 +26,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <optional>
 
 namespace cdc {
 
@@ -136,12 +137,13 @@ std::string number_text(const Value& v) {
 }
 
 // Checks that a value fits the target type, converting between representations of the same
-// number or text; never rounds, truncates or guesses.
-Value coerce(const Value& v, const LogicalType& t) {
-  if (v.is_null()) return v;
+// number or text; never rounds, truncates or guesses. Nothing (no copy) when the value has the
+// target's form already.
+std::optional<Value> coerce_changed(const Value& v, const LogicalType& t) {
+  if (v.is_null()) return std::nullopt;
   switch (t.id) {
     case TypeId::Bool:
-      if (v.kind() == ValueKind::Bool) return v;
+      if (v.kind() == ValueKind::Bool) return std::nullopt;
       if (v.kind() == ValueKind::Int || v.kind() == ValueKind::UInt) {
         std::uint64_t u = v.kind() == ValueKind::Int ? static_cast<std::uint64_t>(v.as_int()) : v.as_uint();
         if (u == 0 || u == 1) return Value::boolean(u == 1);
@@ -153,14 +155,14 @@ Value coerce(const Value& v, const LogicalType& t) {
     case TypeId::Int24:
     case TypeId::Int32:
     case TypeId::Int64:
-      if (t.is_unsigned && t.id == TypeId::Int64 && v.kind() == ValueKind::UInt) return v;
+      if (t.is_unsigned && t.id == TypeId::Int64 && v.kind() == ValueKind::UInt) return std::nullopt;
       if (t.is_unsigned && t.id == TypeId::Int64 && v.kind() == ValueKind::Int && v.as_int() >= 0)
         return Value::uint64(static_cast<std::uint64_t>(v.as_int()));
       return Value::int64(to_int(v, t));
     case TypeId::Float32:
     case TypeId::Float64:
       switch (v.kind()) {
-        case ValueKind::Double: return v;
+        case ValueKind::Double: return std::nullopt;
         case ValueKind::Int: return Value::float64(static_cast<double>(v.as_int()));
         case ValueKind::UInt: return Value::float64(static_cast<double>(v.as_uint()));
         case ValueKind::Decimal: return Value::float64(std::strtod(v.text().c_str(), nullptr));
@@ -172,7 +174,7 @@ Value coerce(const Value& v, const LogicalType& t) {
         return Value::decimal(fit_decimal(number_text(v), t.precision, t.scale));
       cannot(fmt::format("{} value {} is not a number", to_string(v.kind()), v.to_display()));
     case TypeId::Bytes:
-      if (v.kind() == ValueKind::Bytes) return v;
+      if (v.kind() == ValueKind::Bytes) return std::nullopt;
       if (v.kind() == ValueKind::Geometry) return Value::bytes(detail::geometry_to_ewkb(v.text()));  // EWKB
       if (v.has_text()) return Value::bytes(v.text());
       cannot(fmt::format("{} value {} is not binary", to_string(v.kind()), v.to_display()));
@@ -181,8 +183,8 @@ Value coerce(const Value& v, const LogicalType& t) {
     case TypeId::Set:
     case TypeId::Interval:
     case TypeId::Unknown:
-      if (v.kind() == ValueKind::String) return v;
-      if (t.id == TypeId::Interval && v.kind() == ValueKind::Time) return v;  // interval input accepts it
+      if (v.kind() == ValueKind::String) return std::nullopt;
+      if (t.id == TypeId::Interval && v.kind() == ValueKind::Time) return std::nullopt;  // interval input accepts it
       if (v.kind() == ValueKind::Geometry) return Value::string(detail::geometry_to_hex_ewkb(v.text()));  // hex EWKB
       if (v.kind() == ValueKind::Bytes) {
         if (!valid_utf8(v.text())) cannot(fmt::format("binary value {} is not valid UTF-8 text", v.to_display()));
@@ -191,22 +193,27 @@ Value coerce(const Value& v, const LogicalType& t) {
       if (v.has_text()) return Value::string(v.text());
       return Value::string(number_text(v));
     case TypeId::Bit:  // an integer (MariaDB) or a string of binary digits (PostgreSQL)
-      if (v.kind() == ValueKind::UInt || v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes) return v;
+      if (v.kind() == ValueKind::UInt || v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes) return std::nullopt;
       if (v.kind() == ValueKind::Int && v.as_int() >= 0) return Value::uint64(static_cast<std::uint64_t>(v.as_int()));
       if (v.kind() == ValueKind::Bool) return Value::uint64(v.as_bool() ? 1 : 0);
       cannot(fmt::format("{} value {} is not a bit value", to_string(v.kind()), v.to_display()));
     case TypeId::Geometry:
-      if (v.kind() == ValueKind::Geometry) return v;
+      if (v.kind() == ValueKind::Geometry) return std::nullopt;
       if (v.kind() == ValueKind::Bytes) return Value::geometry(detail::geometry_from_ewkb(v.text()));  // WKB or EWKB
       cannot(fmt::format("{} value {} is not a geometry", to_string(v.kind()), v.to_display()));
     default:  // temporal, JSON, UUID: the same text under the target's kind
-      if (v.kind() == text_value_kind(t.id)) return v;
+      if (v.kind() == text_value_kind(t.id)) return std::nullopt;
       if (v.kind() == ValueKind::String || v.kind() == ValueKind::Bytes || v.has_text()) {
         if (v.kind() == ValueKind::Bytes && !valid_utf8(v.text())) cannot("binary value is not valid UTF-8 text");
         return Value::of_text(text_value_kind(t.id), v.text());
       }
       cannot(fmt::format("{} value {} is not a {}", to_string(v.kind()), v.to_display(), to_string(t.id)));
   }
+}
+
+Value coerce(const Value& v, const LogicalType& t) {
+  std::optional<Value> c = coerce_changed(v, t);
+  return c ? std::move(*c) : v;
 }
 
 // ---- temporal helpers ------------------------------------------------------------------------
@@ -255,24 +262,40 @@ thread_local bool value_changed = false;
 // A column's conversion. Counts the values it changed in a way the target cannot undo: a value
 // that became NULL (a MariaDB zero date bound for PostgreSQL) or one its rule marked changed;
 // status shows the count per table (TableStatus::values_changed).
+// A value conversion: the new value, or nothing when the value stays as it is (so that a value
+// that needs no change, a 20 MB text included, is never copied).
+using Convert = std::function<std::optional<Value>(const Value&)>;
+
+// The rule's conversion, then coerce to the target type, then a last check (text bound for
+// PostgreSQL: no NUL). A value that none of them changes is left where it is.
 class FnConverter final : public ValueConverter {
  public:
-  explicit FnConverter(std::function<Value(const Value&)> f) : f_(std::move(f)) {}
+  FnConverter(Convert specific, LogicalType target, Convert check)
+      : specific_(std::move(specific)), target_(std::move(target)), check_(std::move(check)) {}
   Value convert(const Value& v) const override {
-    if (v.is_null()) return v;
-    value_changed = false;
-    Value out = f_(v);
-    if (value_changed || out.is_null()) changed_.fetch_add(1, std::memory_order_relaxed);
+    Value out = v;
+    convert_in_place(out);
     return out;
+  }
+  void convert_in_place(Value& v) const override {
+    if (v.is_null()) return;
+    value_changed = false;
+    std::optional<Value> out = specific_ ? specific_(v) : std::nullopt;
+    if (auto c = coerce_changed(out ? *out : v, target_)) out = std::move(c);
+    if (check_)
+      if (auto c = check_(out ? *out : v)) out = std::move(c);
+    if (!out) return;
+    if (value_changed || out->is_null()) changed_.fetch_add(1, std::memory_order_relaxed);
+    v = std::move(*out);
   }
   std::int64_t values_changed() const override { return changed_.load(std::memory_order_relaxed); }
 
  private:
-  std::function<Value(const Value&)> f_;
+  Convert specific_;
+  LogicalType target_;
+  Convert check_;
   mutable std::atomic<std::int64_t> changed_{0};
 };
-
-using Convert = std::function<Value(const Value&)>;
 
 // ---- rules ---------------------------------------------------------------------------------
 
@@ -324,10 +347,10 @@ std::vector<std::string> with_empty_label(const std::vector<std::string>& labels
 
 // Floating point values bound for a database without NaN and infinities.
 Convert finite_only(const char* database) {
-  return [database](const Value& v) {
+  return [database](const Value& v) -> std::optional<Value> {
     if (v.kind() == ValueKind::Double && !std::isfinite(v.as_double()))
       cannot(fmt::format("{} has no {} equivalent", v.as_double(), database));
-    return v;
+    return std::nullopt;
   };
 }
 
@@ -363,9 +386,9 @@ LogicalType of(TypeId id) {
 }
 
 Convert reject_nul_text(std::string why) {
-  return [why](const Value& v) {
+  return [why](const Value& v) -> std::optional<Value> {
     if (v.has_text() && v.text().find('\0') != std::string::npos) cannot(why);
-    return v;
+    return std::nullopt;
   };
 }
 
@@ -458,7 +481,8 @@ Convert array_to_json(const Column& c, const Ctx& ctx) {
         return;
       }
       Value e = element_value(id, n.text);
-      if (r.specific) e = r.specific(e);
+      if (r.specific)
+        if (auto c = r.specific(e)) e = std::move(*c);
       append_json(coerce(e, r.type), out);
     };
     std::string out;
@@ -475,7 +499,7 @@ Convert array_to_json(const Column& c, const Ctx& ctx) {
 // its REF_SYSTEM_ID; PostGIS does).
 Convert geometry_in_column(const LogicalType& target) {
   if (target.srid < 0) return {};
-  return [srid = static_cast<std::uint32_t>(target.srid)](const Value& v) {
+  return [srid = static_cast<std::uint32_t>(target.srid)](const Value& v) -> std::optional<Value> {
     if (v.kind() == ValueKind::Geometry) {
       const auto info = detail::geometry_info(v.text());
       if (info.srid != srid)
@@ -483,7 +507,7 @@ Convert geometry_in_column(const LogicalType& target) {
                            "to geometry to keep each value's own SRID)",
                            info.srid, srid));
     }
-    return v;
+    return std::optional<Value>();
   };
 }
 
@@ -539,7 +563,10 @@ const std::vector<Rule>& rules() {
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Geometry; }, mariadb_geometry_type,
        [](const Column&, const LogicalType& t, const Ctx&) -> Convert {
          Convert srid = geometry_in_column(t);
-         return [srid](const Value& v) { return mariadb_geometry(srid ? srid(v) : v); };
+         return [srid](const Value& v) {
+           std::optional<Value> checked = srid ? srid(v) : std::nullopt;
+           return mariadb_geometry(checked ? *checked : v);
+         };
        }},
       {"any", "sqlite", "GEOMETRY and its subtypes (MariaDB), geometry (PostGIS)", "BLOB",
        "EWKB: little-endian WKB with PostGIS's SRID flag and SRID (none when the SRID is 0)", "yes",
@@ -815,9 +842,9 @@ const std::vector<Rule>& rules() {
        [](const Column& c, const Ctx&) { return c.type.id == TypeId::Float32 || c.type.id == TypeId::Float64; },
        [](const Column& c) { return c.type; },
        [](const Column&, const LogicalType&, const Ctx&) -> Convert {
-         return [](const Value& v) {
+         return [](const Value& v) -> std::optional<Value> {
            if (v.kind() == ValueKind::Double && std::isnan(v.as_double())) cannot("NaN has no SQLite equivalent (SQLite would store NULL)");
-           return v;
+           return std::nullopt;
          };
        }},
       // ---- into SQLite ----
@@ -884,16 +911,13 @@ class BuiltinTypeMapper final : public TypeMapper {
     if (to == "postgresql" && target_type.id == TypeId::String && (cast || !specific))
       nul = reject_nul_text("text with a NUL byte, which PostgreSQL text cannot hold (cast the column to bytea to keep it)");
     if (to == "postgresql" && target_type.id == TypeId::Json && m.target.source_type != "json")
-      nul = [](const Value& v) {  // jsonb (a cast): it cannot hold \u0000
+      nul = [](const Value& v) -> std::optional<Value> {  // jsonb (a cast): it cannot hold \u0000
         if (v.has_text() && v.text().find("\\u0000") != std::string::npos) cannot("JSON with \\u0000, which jsonb cannot hold");
-        return v;
+        return std::nullopt;
       };
     // Values are always checked against the target type across dialects (coerce), after any
     // rule-specific conversion.
-    m.converter = std::make_shared<FnConverter>([specific, target_type, nul](const Value& v) {
-      Value out = coerce(specific ? specific(v) : v, target_type);
-      return nul ? nul(out) : out;
-    });
+    m.converter = std::make_shared<FnConverter>(std::move(specific), target_type, std::move(nul));
     return m;
   }
 

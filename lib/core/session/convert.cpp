@@ -17,7 +17,7 @@ bool convert_row(const TableState& t, Row& row, ConversionFailure* failure) {
     for (std::size_t i = 0; i < plan.converters.size() && i < row.size(); ++i) {
       if (!plan.converters[i]) continue;
       try {
-        row[i] = plan.converters[i]->convert(row[i]);
+        plan.converters[i]->convert_in_place(row[i]);
       } catch (const Error& e) {
         if (!failure)
           throw Error(ErrorKind::Conversion, e.message(), false,

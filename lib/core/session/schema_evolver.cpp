@@ -458,7 +458,7 @@ std::int64_t SchemaEvolver::backfill_chunk(TableState& t, const TablePlan& plan,
         const auto& conv = plan.converters[r];
         Value v = in[j];
         try {
-          if (conv) v = conv->convert(v);
+          if (conv) conv->convert_in_place(v);
         } catch (const Error& err) {
           if (!quarantine) throw Error(ErrorKind::Conversion, err.message(), false, fmt::format("table {} column {}", t.id, proj.columns[j].name));
           failure = {proj.columns[j].name, v.to_display(4096), err.message(), row_key_text(proj, in)};
