@@ -553,8 +553,9 @@ class MysqlWriter final : public DestinationWriter {
     std::size_t first = 0;
     auto send = [&](std::size_t end) {
       if (sql.empty()) return;
+      sql += tail;  // in place: a statement can hold a value of many MB
       try {
-        conn_.exec(sql + tail, t.layout.where);
+        conn_.exec(sql, t.layout.where);
       } catch (const Error& e) {
         if (end - first == 1) detail::rethrow_applying(e, what(first), t.layout.name);
         if (e.retryable()) detail::rethrow_applying(e, fmt::format("{} rows, the first {}", end - first, what(first)), t.layout.name);
@@ -593,10 +594,10 @@ class MysqlWriter final : public DestinationWriter {
     run_rows(
         t, rows.size(), head, one_key ? "," : " OR ", one_key ? ")" : "",
         [&](std::size_t i, std::string& sql) {
-          if (one_key) append_literal(conn_, sql, rows[i].row[k], m.schema.columns[k]);
-          else sql += key_condition(t, rows[i].row);
+          if (one_key) append_literal(conn_, sql, rows[i].row()[k], m.schema.columns[k]);
+          else sql += key_condition(t, rows[i].row());
         },
-        [&](std::size_t i) { return detail::change_text(ChangeOp::Delete, m.schema, rows[i].row); });
+        [&](std::size_t i) { return detail::change_text(ChangeOp::Delete, m.schema, rows[i].row()); });
   }
 
   void upsert_rows(TableEntry& t, const detail::UpsertGroup& g) {
@@ -611,8 +612,8 @@ class MysqlWriter final : public DestinationWriter {
       tail = upsert_tail(t, g.written);
     }
     run_rows(t, g.rows.size(), head, ",", tail,
-             [&](std::size_t i, std::string& sql) { append_row(sql, t, g.rows[i].row, all ? nullptr : &g.written); },
-             [&](std::size_t i) { return detail::change_text(g.rows[i].event->op, m.schema, g.rows[i].row); });
+             [&](std::size_t i, std::string& sql) { append_row(sql, t, g.rows[i].row(), all ? nullptr : &g.written); },
+             [&](std::size_t i) { return detail::change_text(g.rows[i].event->op, m.schema, g.rows[i].row()); });
   }
 
   // A key-changing update whose new image lacks unsent values: the old row is updated in place.

@@ -54,6 +54,16 @@ namespace {
 
 std::string where_of(const TableSchema& s) { return "table " + s.id.to_string(); }
 
+// Rows a COPY writes, by address: the batch's own rows, never copies (a row may hold a value of
+// many MB).
+using RowRefs = std::vector<const Row*>;
+RowRefs refs_of(const std::vector<Row>& rows) {
+  RowRefs out;
+  out.reserve(rows.size());
+  for (const Row& r : rows) out.push_back(&r);
+  return out;
+}
+
 // Target tables are created in the source table's schema when it has one, else in `public`.
 std::string schema_of(const TableSchema& s) { return s.id.schema.empty() ? "public" : s.id.schema; }
 std::string target_name(const TableSchema& s) { return quote_table(schema_of(s), s.id.name); }
@@ -270,8 +280,8 @@ class PgWriter final : public DestinationWriter {
     TableEntry& t = info(table);
     PgTable& p = t.state;
     if (!t.layout.keyed()) {
-      if (send_binary(t, rows)) defer(t, false);
-      else copy_rows(t, p.name, rows, nullptr);
+      if (send_binary(t, refs_of(rows))) defer(t, false);
+      else copy_rows(t, p.name, refs_of(rows), nullptr);
       return;
     }
     // Fast path: COPY straight in. A key already present (a re-read chunk, an incremental
@@ -279,11 +289,11 @@ class PgWriter final : public DestinationWriter {
     if (!p.needs_upsert) {
       c_.exec("SAVEPOINT cdc_rows", t.layout.where);
       try {
-        if (send_binary(t, rows)) {
+        if (send_binary(t, refs_of(rows))) {
           defer(t, true);
           return;
         }
-        copy_rows(t, p.name, rows, nullptr);
+        copy_rows(t, p.name, refs_of(rows), nullptr);
         c_.exec("RELEASE SAVEPOINT cdc_rows", t.layout.where);
         return;
       } catch (const Error& e) {
@@ -292,7 +302,7 @@ class PgWriter final : public DestinationWriter {
         p.needs_upsert = true;
       }
     }
-    stage(t, rows, nullptr);
+    stage(t, refs_of(rows), nullptr);
     c_.exec(upsert_sql(t, {}), t.layout.where);
   }
 
@@ -469,7 +479,7 @@ class PgWriter final : public DestinationWriter {
     detail::applying(
         t.layout.name, [&] { return fmt::format("a backfill of {} rows", rows.size()); },
         [&] {
-          stage(t, rows, &include);
+          stage(t, refs_of(rows), &include);
           c_.exec(fmt::format("UPDATE {} AS d SET {} FROM {} AS s WHERE {}", t.state.name, set, t.state.stage, key_match(t, "d", "s")),
                   t.layout.where);
         });
@@ -488,7 +498,7 @@ class PgWriter final : public DestinationWriter {
     detail::applying(
         t.layout.name, [&] { return fmt::format("{} keys staged for set {}", rows.size(), set); },
         [&] {
-          stage(t, rows, &key_only);
+          stage(t, refs_of(rows), &key_only);
           c_.exec(fmt::format("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT DO NOTHING", keys, cols, cols, t.state.stage),
                   t.layout.where);
         });
@@ -645,7 +655,7 @@ class PgWriter final : public DestinationWriter {
   }
 
   // Empties the staging table and COPYs `rows` (the `include` columns, all when null) into it.
-  void stage(TableEntry& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  void stage(TableEntry& t, const RowRefs& rows, const std::vector<bool>* include) {
     ensure_stage(t);
     c_.exec("DELETE FROM " + t.state.stage, t.layout.where);
     copy_rows(t, t.state.stage, rows, include);
@@ -653,8 +663,8 @@ class PgWriter final : public DestinationWriter {
 
   // Starts a binary COPY of `rows` into the table itself and sends all of it with its end, without
   // waiting for the result (see defer). False, with nothing sent, when the table goes as text.
-  bool send_binary(TableEntry& t, const std::vector<Row>& rows) {
-    for (const Row& row : rows) detail::check_width(t.layout, row);
+  bool send_binary(TableEntry& t, const RowRefs& rows) {
+    for (const Row* row : rows) detail::check_width(t.layout, *row);
     if (t.state.wire.empty() || !encode_binary(t, rows, nullptr)) return false;
     send_copy_binary(t.state.name, t.state.column_list, bin_, t.layout.where);
     return true;
@@ -700,7 +710,7 @@ class PgWriter final : public DestinationWriter {
 
   // COPY rows (selected columns when `include` is given) into `target`: binary when every value
   // fits its column's binary form, else text.
-  void copy_rows(TableEntry& t, const std::string& target, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  void copy_rows(TableEntry& t, const std::string& target, const RowRefs& rows, const std::vector<bool>* include) {
     const PgTable& p = t.state;
     if (!include && t.layout.has_computed()) include = &p.writable;
     std::string cols;
@@ -710,7 +720,7 @@ class PgWriter final : public DestinationWriter {
     } else {
       cols = p.column_list;
     }
-    for (const Row& row : rows) detail::check_width(t.layout, row);
+    for (const Row* row : rows) detail::check_width(t.layout, *row);
     if (!p.wire.empty() && encode_binary(t, rows, include)) {
       send_copy_binary(target, cols, bin_, t.layout.where);
       c_.copy_in_wait(t.layout.where);
@@ -718,13 +728,13 @@ class PgWriter final : public DestinationWriter {
     }
     c_.copy_in_start(fmt::format("COPY {} ({}) FROM STDIN", target, cols), t.layout.where);
     text_.clear();
-    for (const Row& row : rows) {
+    for (const Row* row : rows) {
       bool first = true;
       for (std::size_t i = 0; i < t.layout.ncols; ++i) {
         if (include && !(*include)[i]) continue;
         if (!first) text_ += '\t';
         first = false;
-        append_text(t.layout.value(row, i), text_);
+        append_text(t.layout.value(*row, i), text_);
       }
       text_ += '\n';
       if (text_.size() >= kCopyChunk) {
@@ -739,19 +749,19 @@ class PgWriter final : public DestinationWriter {
   // The whole COPY binary stream of `rows` into bin_ (encoded before the COPY starts, so a value
   // that does not fit sends the batch as text instead of half a stream). False when a value does
   // not fit: the table is written as text from then on.
-  bool encode_binary(TableEntry& t, const std::vector<Row>& rows, const std::vector<bool>* include) {
+  bool encode_binary(TableEntry& t, const RowRefs& rows, const std::vector<bool>* include) {
     if (!include && t.layout.has_computed()) include = &t.state.writable;
     bin_.clear();
     append_copy_binary_header(bin_);
     const std::size_t ncols = t.layout.ncols;
     std::size_t nfields = include ? static_cast<std::size_t>(std::count(include->begin(), include->end(), true)) : ncols;
-    for (const Row& row : rows) {
+    for (const Row* row : rows) {
       char* n = bin_.grow(2);
       n[0] = static_cast<char>(nfields >> 8);
       n[1] = static_cast<char>(nfields & 0xff);
       for (std::size_t i = 0; i < ncols; ++i) {
         if (include && !(*include)[i]) continue;
-        const Value& v = t.layout.value(row, i);
+        const Value& v = t.layout.value(*row, i);
         if (!append_binary_field(t.state.wire[i], v, bin_)) {
           detail::logf(LogLevel::Info, "postgres.destination", t.layout.where,
                        "{} value {} of column {} has no exact binary form: the table is written as COPY text", to_string(v.kind()),
@@ -801,9 +811,9 @@ class PgWriter final : public DestinationWriter {
     // Only key columns matter; other columns may be NULL in a key-only old image.
     std::vector<bool> key_only(t.layout.ncols, false);
     for (int k : t.layout.key) key_only[static_cast<std::size_t>(k)] = true;
-    std::vector<Row> keys;
+    RowRefs keys;
     keys.reserve(deletes.size());
-    for (const auto& d : deletes) keys.push_back(d.row);
+    for (const auto& d : deletes) keys.push_back(&d.row());
     stage(t, keys, &key_only);
     if (t.layout.soft_delete >= 0)
       c_.exec(fmt::format("UPDATE {0} AS d SET {1} = true FROM {2} AS s WHERE {3}", t.state.name,
@@ -815,9 +825,9 @@ class PgWriter final : public DestinationWriter {
   }
 
   void upsert_rows(TableEntry& t, const detail::UpsertGroup& g) {
-    std::vector<Row> rows;
+    RowRefs rows;
     rows.reserve(g.rows.size());
-    for (const auto& r : g.rows) rows.push_back(r.row);
+    for (const auto& r : g.rows) rows.push_back(&r.row());
     const bool all = g.all_written();
     stage(t, rows, all ? nullptr : &g.written);
     c_.exec(upsert_sql(t, all ? std::vector<bool>{} : g.written), t.layout.where);
@@ -906,7 +916,7 @@ class PgWriter final : public DestinationWriter {
   // equal to the old image; an update is both.
   void apply_keyless(TableEntry& t, const std::vector<ChangeEvent>& changes) {
     const TableSchema& s = t.state.table.schema;
-    std::vector<Row> inserts;
+    RowRefs inserts;
     auto flush_inserts = [&] {
       if (inserts.empty()) return;
       detail::applying(t.layout.name, [&] { return fmt::format("{} inserts", inserts.size()); },
@@ -915,7 +925,7 @@ class PgWriter final : public DestinationWriter {
     };
     for (const auto& e : changes) {
       if (e.op == ChangeOp::Insert) {
-        inserts.push_back(e.after);
+        inserts.push_back(&e.after);
         continue;
       }
       flush_inserts();
@@ -932,7 +942,7 @@ class PgWriter final : public DestinationWriter {
                   throw Error(ErrorKind::Destination, "update of a table without a key arrived without its old row", false,
                               t.layout.where);
                 remove_one(t, e.before);
-                copy_rows(t, t.state.name, {e.after}, nullptr);
+                copy_rows(t, t.state.name, {&e.after}, nullptr);
                 return;
             }
           });

@@ -197,14 +197,14 @@ class SqliteWriter final : public DestinationWriter {
     sink.move = [&](const detail::KeyMove& m) { move_row(t, m); };
     sink.deletes = [&](const std::vector<detail::ReducedRow>& rows) {
       for (const auto& d : rows)
-        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Delete, s, d.row); }, [&] { remove_key(t, d.row); });
+        detail::applying(t.layout.name, [&] { return detail::change_text(ChangeOp::Delete, s, d.row()); }, [&] { remove_key(t, d.row()); });
     };
     sink.upserts = [&](const detail::UpsertGroup& g) {
       Stmt& st = upsert_stmt(t, g.written);
       const bool all = g.all_written();
       for (const auto& r : g.rows)
-        detail::applying(t.layout.name, [&] { return detail::change_text(r.event->op, s, r.row); }, [&] {
-          bind_row(st, t, r.row, all ? nullptr : &g.written);
+        detail::applying(t.layout.name, [&] { return detail::change_text(r.event->op, s, r.row()); }, [&] {
+          bind_row(st, t, r.row(), all ? nullptr : &g.written);
           step_reset(st);
         });
     };

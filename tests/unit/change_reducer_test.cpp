@@ -95,10 +95,10 @@ std::vector<std::string> reduce(const DestinationTable& t, const std::vector<Cha
                       at(seg.move.event));
         break;
     }
-    for (const auto& d : seg.deletes) out.push_back("delete " + text(d.row) + at(d.event));
+    for (const auto& d : seg.deletes) out.push_back("delete " + text(d.row()) + at(d.event));
     for (const auto& g : seg.upserts) {
       std::string line = "upsert " + mask(t, g.written) + (g.all_written() ? " all" : "");
-      for (const auto& r : g.rows) line += " " + text(r.row) + at(r.event);
+      for (const auto& r : g.rows) line += " " + text(r.row()) + at(r.event);
       out.push_back(line);
     }
   }
@@ -292,7 +292,7 @@ TEST_CASE("keys compare as values: kind and payload, NaN equal to NaN", "[unit]"
   REQUIRE(segs.size() == 1);
   REQUIRE(segs[0].upserts.size() == 1);
   std::vector<std::int64_t> values;
-  for (const auto& r : segs[0].upserts[0].rows) values.push_back(r.row[1].as_int());
+  for (const auto& r : segs[0].upserts[0].rows) values.push_back(r.row()[1].as_int());
   CHECK(values == std::vector<std::int64_t>{1, 2, 3, 5, 6, 7});
 }
 

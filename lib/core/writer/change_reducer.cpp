@@ -26,7 +26,7 @@ bool changes_key(const TableLayout& layout, const ChangeEvent& update) {
 std::string rows_text(std::string_view what, const TableSchema& schema, const std::vector<ReducedRow>& rows) {
   std::vector<const Row*> images;
   images.reserve(rows.size());
-  for (const auto& r : rows) images.push_back(&r.row);
+  for (const auto& r : rows) images.push_back(&r.row());
   return rows_text(what, schema, images);
 }
 
@@ -65,9 +65,17 @@ void append_key_bytes(const Value& v, std::string& out) {
 
 struct KeyState {
   bool deleted = false;
-  Row row;
+  ReducedRow last;            // the image, and the event that set it
   std::vector<bool> written;  // empty = every column
-  const ChangeEvent* event = nullptr;
+  bool known() const { return last.image || !last.own.empty(); }
+  // The image, to change: a copy of the event's, made now.
+  Row& own() {
+    if (last.image) {
+      last.own = *last.image;
+      last.image = nullptr;
+    }
+    return last.own;
+  }
 };
 
 class Reducer {
@@ -98,7 +106,9 @@ class Reducer {
       case ChangeOp::Delete: {
         if (e.before.empty()) throw Error(ErrorKind::Destination, "delete event without a before image", false, t_.where);
         check_width(t_, e.before);
-        set_deleted(state(padded(e.before)), padded(e.before), e);
+        ReducedRow image = as_is(e.before, e);
+        const std::size_t s = state(image.row());  // before the image moves
+        set_deleted(s, std::move(image));
         return;
       }
       case ChangeOp::Insert:
@@ -109,44 +119,50 @@ class Reducer {
   void upsert(const ChangeEvent& e) {
     check_width(t_, e.after);
     if (e.op == ChangeOp::Update && !e.before.empty()) check_width(t_, e.before);
-    Row row = padded(e.after);
     std::vector<bool> written = written_of(e);
-    if (changes_key(t_, e)) {
-      Row old = padded(e.before);
-      for (int k : t_.key)  // a key value not sent is one that did not change
-        if (old[static_cast<std::size_t>(k)].is_null()) old[static_cast<std::size_t>(k)] = row[static_cast<std::size_t>(k)];
-      auto known = index_.find(key_bytes(old));
-      const bool old_deleted = known != index_.end() && states_[known->second].deleted;
-      if (!written.empty() && known != index_.end() && !old_deleted) merge(row, written, states_[known->second]);
-      // Unsent values only the target has (the old row was not written in this segment): move
-      // that row in place. An old key deleted earlier in the batch has no such values left;
-      // the new row is written with what was sent.
-      if (!written.empty() && !old_deleted) {
-        flush();
-        ReducedSegment& s = out_.emplace_back();
-        s.start = ReducedSegment::Start::Move;
-        s.move = KeyMove{std::move(old), std::move(row), full_mask(written), &e};
-        return;
+    if (!changes_key(t_, e)) {
+      ReducedRow image = as_is(e.after, e);
+      std::size_t s = state(image.row());
+      KeyState& st = states_[s];
+      // An earlier image of this key in the batch fills what this one did not send. After a
+      // delete in the batch those values are unknown: what was sent is written.
+      if (!written.empty() && !st.deleted && st.known()) {
+        Row row = image.row();
+        merge(row, written, st);
+        image = ReducedRow{nullptr, std::move(row), &e};
       }
-      std::size_t o = state(old);
-      set_deleted(o, std::move(old), e);
-      std::size_t n = state(row);
-      set_row(n, std::move(row), std::move(written), e);
+      set_row(s, std::move(image), std::move(written));
       return;
     }
-    std::size_t s = state(row);
-    KeyState& st = states_[s];
-    // An earlier image of this key in the batch fills what this one did not send. After a delete
-    // in the batch those values are unknown: what was sent is written.
-    if (!written.empty() && !st.deleted && !st.row.empty()) merge(row, written, st);
-    set_row(s, std::move(row), std::move(written), e);
+    // The key changes: the old key is deleted and the new one written (copies: rare).
+    Row row = padded(e.after);
+    Row old = padded(e.before);
+    for (int k : t_.key)  // a key value not sent is one that did not change
+      if (old[static_cast<std::size_t>(k)].is_null()) old[static_cast<std::size_t>(k)] = row[static_cast<std::size_t>(k)];
+    auto known = index_.find(key_bytes(old));
+    const bool old_deleted = known != index_.end() && states_[known->second].deleted;
+    if (!written.empty() && known != index_.end() && !old_deleted) merge(row, written, states_[known->second]);
+    // Unsent values only the target has (the old row was not written in this segment): move
+    // that row in place. An old key deleted earlier in the batch has no such values left;
+    // the new row is written with what was sent.
+    if (!written.empty() && !old_deleted) {
+      flush();
+      ReducedSegment& s = out_.emplace_back();
+      s.start = ReducedSegment::Start::Move;
+      s.move = KeyMove{std::move(old), std::move(row), full_mask(written), &e};
+      return;
+    }
+    std::size_t o = state(old);
+    set_deleted(o, ReducedRow{nullptr, std::move(old), &e});
+    std::size_t n = state(row);
+    set_row(n, ReducedRow{nullptr, std::move(row), &e}, std::move(written));
   }
 
   // Fills the columns `written` leaves out from `from` where it had them.
   void merge(Row& row, std::vector<bool>& written, const KeyState& from) const {
     for (std::size_t i = 0; i < t_.ncols; ++i)
       if (!written[i] && (from.written.empty() || from.written[i])) {
-        row[i] = from.row[i];
+        row[i] = from.last.row()[i];
         written[i] = true;
       }
     if (std::find(written.begin(), written.end(), false) == written.end()) written.clear();
@@ -180,6 +196,12 @@ class Reducer {
     return out;
   }
 
+  // `r` (an image of event `e`) as a reduced row: itself when full width, else a padded copy.
+  ReducedRow as_is(const Row& r, const ChangeEvent& e) const {
+    if (r.size() == t_.ncols) return ReducedRow{&r, {}, &e};
+    return ReducedRow{nullptr, padded(r), &e};
+  }
+
   std::string key_bytes(const Row& r) const {
     std::string k;
     for (int i : t_.key) append_key_bytes(r[static_cast<std::size_t>(i)], k);
@@ -193,27 +215,25 @@ class Reducer {
     return it->second;
   }
 
-  void set_deleted(std::size_t i, Row image, const ChangeEvent& e) {
+  void set_deleted(std::size_t i, ReducedRow image) {
     KeyState& s = states_[i];
-    if (t_.soft_delete >= 0 && !s.deleted && !s.row.empty()) {
+    if (t_.soft_delete >= 0 && !s.deleted && s.known()) {
       // A soft delete leaves the row in place: one written earlier in the segment is written
       // flagged, or the flag would land on a row the target never got.
-      s.row[static_cast<std::size_t>(t_.soft_delete)] = Value::boolean(true);
-      s.event = &e;
+      s.own()[static_cast<std::size_t>(t_.soft_delete)] = Value::boolean(true);
+      s.last.event = image.event;
       return;
     }
     s.deleted = true;
-    s.row = std::move(image);
+    s.last = std::move(image);
     s.written.clear();
-    s.event = &e;
   }
 
-  void set_row(std::size_t i, Row row, std::vector<bool> written, const ChangeEvent& e) {
+  void set_row(std::size_t i, ReducedRow image, std::vector<bool> written) {
     KeyState& s = states_[i];
     s.deleted = false;
-    s.row = std::move(row);
+    s.last = std::move(image);
     s.written = std::move(written);
-    s.event = &e;
   }
 
   // Closes the current segment: its key states become its deletes and upsert groups.
@@ -222,13 +242,13 @@ class Reducer {
     std::map<std::vector<bool>, std::size_t> group_of;
     for (KeyState& s : states_) {
       if (s.deleted) {
-        seg.deletes.push_back(ReducedRow{std::move(s.row), s.event});
+        seg.deletes.push_back(std::move(s.last));
         continue;
       }
       std::vector<bool> mask = full_mask(s.written);
       auto [it, added] = group_of.emplace(mask, seg.upserts.size());
       if (added) seg.upserts.push_back(UpsertGroup{std::move(mask), {}});
-      seg.upserts[it->second].rows.push_back(ReducedRow{std::move(s.row), s.event});
+      seg.upserts[it->second].rows.push_back(std::move(s.last));
     }
     states_.clear();
     index_.clear();

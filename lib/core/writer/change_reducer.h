@@ -37,8 +37,13 @@ bool changes_key(const TableLayout& layout, const ChangeEvent& update);
 
 // One key's final state in a segment. Rows are full width (a row that left out a trailing
 // soft-delete flag gets a NULL there, which TableLayout::value() writes as "live").
+// upserts: the image to write; deletes: the image removed. It is the event's own image where that
+// serves as it is (no copy: a row may hold values of many MB), else one the reducer made
+// (padded, merged with an earlier image, flagged).
 struct ReducedRow {
-  Row row;                             // upserts: the image to write; deletes: the image removed
+  const Row& row() const { return image ? *image : own; }
+  const Row* image = nullptr;          // in the events reduced, or nullptr: `own`
+  Row own;
   const ChangeEvent* event = nullptr;  // the last event that set this state (for messages)
 };
 
@@ -76,7 +81,7 @@ std::string rows_text(std::string_view what, const TableSchema& schema, const st
 // Reduces `changes` (events of the table `layout` describes, in source order). Rows are
 // width-checked (check_width). A delete without a before image is an Error(Destination); errors
 // name the event ("applying delete of key id=5 to table public.t"). `changes` must outlive the
-// result (ReducedRow::event points into it). Throws Error(Internal) for a table without a key.
+// result (ReducedRow::event and ::image point into it). Throws Error(Internal) for a table without a key.
 std::vector<ReducedSegment> reduce_changes(const TableLayout& layout, const TableSchema& schema,
                                            const std::vector<ChangeEvent>& changes);
 
