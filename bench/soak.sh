@@ -6,8 +6,9 @@
 # Every INTERVAL seconds (default 5) the live replicate is sampled into WORK/soak.csv:
 #   phase, t_s (since the load started), rss_mb (VmRSS), cpu_pct (of one core, over the interval),
 #   lag_s (the largest cdc_replication_lag_seconds of its /metrics), applied (cdc_changes_applied_total,
-#   all tables), retained_mb (the largest cdc_source_log_retained_bytes: source log the replica
-#   still holds back), load1 (the machine's 1-minute load average: the CPU is shared).
+#   all tables), behind_mb (p2m only: WAL between the server's current position and the slot's
+#   confirmed_flush_lsn, i.e. source position vs what cdc confirmed; empty for m2p), load1 (the
+#   machine's 1-minute load average: the CPU is shared).
 # After the load, sampling goes on until cdc has applied everything (catch-up), then cdc-cli is
 # stopped with SIGTERM (its exit status is reported: a sanitizer finding makes it non-zero) and
 # `cdc-cli verify` compares source and destination value by value.
@@ -60,18 +61,22 @@ my_base="mysql://root@127.0.0.1:$mport"
 sql() { mariadb --no-defaults --socket="$msock" -uroot "$@"; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 csv=$WORK/soak.csv
-echo "phase,t_s,rss_mb,cpu_pct,lag_s,applied,retained_mb,load1" > "$csv"
+echo "phase,t_s,rss_mb,cpu_pct,lag_s,applied,behind_mb,load1" > "$csv"
 clk=$(getconf CLK_TCK)
 
 # cpu_ticks PID: user + system clock ticks of PID so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-# metrics PORT: "lag applied retained_mb" from cdc's /metrics.
+# metrics PORT: "lag applied" from cdc's /metrics.
 metrics() {
   curl -s --max-time 4 "http://127.0.0.1:$1/metrics" | awk '
     /^cdc_replication_lag_seconds\{/ { if ($2 > lag) lag = $2 }
     /^cdc_changes_applied_total\{/ { applied += $2 }
-    /^cdc_source_log_retained_bytes\{/ { if ($2 > ret) ret = $2 }
-    END { printf "%.2f %d %.1f\n", lag, applied, ret / 1048576 }'
+    END { printf "%.2f %d\n", lag, applied }'
+}
+# behind PHASE: MB of source log not yet confirmed by cdc (PostgreSQL sources: the slot).
+behind() {
+  [ "$1" = p2m ] || return 0
+  psql -tA "$pg_base/pgb" -c "SELECT round((pg_current_wal_lsn() - confirmed_flush_lsn) / 1048576.0, 1) FROM pg_replication_slots WHERE database = 'pgb' ORDER BY 1 DESC LIMIT 1" 2>/dev/null || true
 }
 
 # soak PHASE CONFIG LOAD_COMMAND...: initial snapshot (replicate --until-idle), then a live
@@ -102,7 +107,7 @@ soak() {
     cpu=$(awk -v a="$prev_ticks" -v b="$ticks" -v t0="$prev_t" -v t1="$now" -v hz="$clk" 'BEGIN { printf "%.1f", (b - a) / hz / (t1 - t0) * 100 }')
     m=$(metrics "$port")
     applied=$(echo "$m" | awk '{ print $2 }')
-    echo "$phase,$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.0f", b - a }'),$rss,$cpu,$(echo "$m" | tr ' ' ','),$(cut -d' ' -f1 /proc/loadavg)" >> "$csv"
+    echo "$phase,$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.0f", b - a }'),$rss,$cpu,$(echo "$m" | tr ' ' ','),$(behind "$phase"),$(cut -d' ' -f1 /proc/loadavg)" >> "$csv"
     prev_ticks=$ticks prev_t=$now
     if [ -z "$load_end" ]; then
       if ! kill -0 "$load_pid" 2>/dev/null; then
@@ -178,7 +183,7 @@ rss = [float(r['rss_mb']) for r in load]
 lag = [float(r['lag_s']) for r in load]
 cpu = [float(r['cpu_pct']) for r in load]
 load1 = [float(r['load1']) for r in load]
-ret = [float(r['retained_mb']) for r in load]
+ret = [float(r['behind_mb']) for r in load if r['behind_mb']]
 w = min(300.0, duration / 2)
 first = [i for i, x in enumerate(t) if x <= w]
 last = [i for i, x in enumerate(t) if x > t[-1] - w]
@@ -198,7 +203,8 @@ print(f'  RSS MB: first {rss[0]:.1f}, last {rss[-1]:.1f}, max {max(rss):.1f}; sl
 print(f'  RSS flat: {"yes" if flat else "NO"} (max of the last {w:.0f} s {l_rss:.1f} MB vs first {w:.0f} s {f_rss:.1f} MB, limit +10%)')
 print(f'  lag s: max {max(lag):.2f}, last {lag[-1]:.2f}, mean {sum(lag) / len(lag):.2f}; catch-up after the load {catchup} s')
 print(f'  lag bounded: {"yes" if bounded else "NO"} (max of the last {w:.0f} s {l_lag:.2f} s vs first {w:.0f} s {f_lag:.2f} s)')
-print(f'  source log retained MB: max {max(ret):.1f}, last {ret[-1]:.1f}')
+if ret:
+    print(f'  source WAL not yet confirmed by cdc, MB: max {max(ret):.1f}, last {ret[-1]:.1f}')
 print(f'  cdc CPU % of one core: mean {sum(cpu) / len(cpu):.0f}, max {max(cpu):.0f}; machine load1 mean {sum(load1) / len(load1):.2f}')
 sys.exit(0 if flat and bounded else 1)
 PY
