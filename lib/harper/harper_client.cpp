@@ -60,12 +60,29 @@ struct Client::Conn {
 
 namespace {
 
+// Runs one asynchronous operation, started by `start(handler)`, to its end on `io` and returns its
+// error. Asynchronous because Beast's tcp_stream enforces expires_after() only on asynchronous
+// operations: a synchronous read from a server that never answers would wait forever.
+template <class Start>
+boost::system::error_code run(asio::io_context& io, Start&& start) {
+  boost::system::error_code result;
+  start([&result](boost::system::error_code ec, auto&&...) { result = ec; });
+  io.restart();
+  io.run();
+  return result;
+}
+
+void throw_if(const boost::system::error_code& ec) {
+  if (ec) throw boost::system::system_error(ec);
+}
+
 template <class Stream>
-bhttp::response<bhttp::string_body> exchange(Stream& stream, beast::flat_buffer& buffer, const bhttp::request<bhttp::string_body>& req) {
-  bhttp::write(stream, req);
+bhttp::response<bhttp::string_body> exchange(asio::io_context& io, Stream& stream, beast::flat_buffer& buffer,
+                                             const bhttp::request<bhttp::string_body>& req) {
+  throw_if(run(io, [&](auto handler) { bhttp::async_write(stream, req, std::move(handler)); }));
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(std::uint64_t(1) << 32);
-  bhttp::read(stream, buffer, parser);
+  throw_if(run(io, [&](auto handler) { bhttp::async_read(stream, buffer, parser, std::move(handler)); }));
   return parser.release();
 }
 
@@ -107,7 +124,7 @@ void Client::connect() {
   if (!tls_) {
     c->plain.emplace(c->io);
     c->plain->expires_after(std::chrono::seconds(30));
-    c->plain->connect(endpoints);
+    throw_if(run(c->io, [&](auto handler) { c->plain->async_connect(endpoints, std::move(handler)); }));
   } else {
     c->tls.emplace(c->io, tls_->ctx);
     SSL* ssl = c->tls->native_handle();
@@ -125,9 +142,9 @@ void Client::connect() {
       }
     }
     c->tcp().expires_after(std::chrono::seconds(30));
-    c->tcp().connect(endpoints);
-    boost::system::error_code ec;
-    c->tls->handshake(asio::ssl::stream_base::client, ec);
+    throw_if(run(c->io, [&](auto handler) { c->tcp().async_connect(endpoints, std::move(handler)); }));
+    const auto ec = run(c->io, [&](auto handler) { c->tls->async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
+    if (ec == beast::error::timeout) throw boost::system::system_error(ec);  // retried, unlike a refused handshake
     if (ec) throw handshake_error(ec, SSL_get_verify_result(ssl));
   }
   ++connections_;
@@ -167,10 +184,10 @@ bool Client::port_speaks_tls() const {
     ctx.set_verify_mode(asio::ssl::verify_none);
     beast::ssl_stream<beast::tcp_stream> probe(io, ctx);
     asio::ip::tcp::resolver resolver(io);
-    beast::get_lowest_layer(probe).connect(resolver.resolve(host_, port_));
-    boost::system::error_code ec;
-    probe.handshake(asio::ssl::stream_base::client, ec);
-    return !ec;
+    const auto endpoints = resolver.resolve(host_, port_);
+    beast::get_lowest_layer(probe).expires_after(std::chrono::seconds(10));
+    if (run(io, [&](auto handler) { beast::get_lowest_layer(probe).async_connect(endpoints, std::move(handler)); })) return false;
+    return !run(io, [&](auto handler) { probe.async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
   } catch (const boost::system::system_error&) {
     return false;
   }
@@ -188,7 +205,7 @@ Reply Client::once(const std::string& body) {
   req.prepare_payload();
   // Large batches and table creation (a new table's storage) can take a while.
   conn_->tcp().expires_after(std::chrono::seconds(300));
-  auto res = conn_->tls ? exchange(*conn_->tls, conn_->buffer, req) : exchange(*conn_->plain, conn_->buffer, req);
+  auto res = conn_->tls ? exchange(conn_->io, *conn_->tls, conn_->buffer, req) : exchange(conn_->io, *conn_->plain, conn_->buffer, req);
   if (!res.keep_alive()) conn_.reset();
   Reply r;
   r.status = static_cast<int>(res.result_int());

@@ -2,7 +2,9 @@
 // basic authentication on a kept-alive HTTP/1.1 connection (Boost.Beast) and returns the answer.
 // A connection the server closed while idle is opened again once, transparently (every operation
 // cdc sends is idempotent). With TLS (take_tls_params) the same, over HTTPS (Beast's ssl_stream on
-// OpenSSL), the server's certificate verified once ssl-ca is given. Not thread-safe: one client per thread.
+// OpenSSL), the server's certificate verified once ssl-ca is given. Connecting (and the TLS
+// handshake) times out after 30 s, a request after 300 s: a retryable connection error. Not
+// thread-safe: one client per thread.
 #pragma once
 
 #include <cdc/error.h>
