@@ -144,7 +144,11 @@ void Client::connect() {
     c->tcp().expires_after(std::chrono::seconds(30));
     throw_if(run(c->io, [&](auto handler) { c->tcp().async_connect(endpoints, std::move(handler)); }));
     const auto ec = run(c->io, [&](auto handler) { c->tls->async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
-    if (ec == beast::error::timeout) throw boost::system::system_error(ec);  // retried, unlike a refused handshake
+    // A timeout or a connection closed mid-handshake (a server restarting) is retried; a refused
+    // certificate or an answer that is not TLS is not.
+    if (ec == beast::error::timeout || ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::ssl::error::stream_truncated)
+      throw boost::system::system_error(ec);
     if (ec) throw handshake_error(ec, SSL_get_verify_result(ssl));
   }
   ++connections_;
@@ -163,10 +167,10 @@ Error Client::handshake_error(const boost::system::error_code& ec, long verify_r
                       X509_verify_cert_error_string(verify_result),
                       tls_params_.ca.empty() ? std::string("the system's trusted CAs; give ssl-ca=<CA file>") : "ssl-ca=" + tls_params_.ca,
                       mode);
-  } else if (ec == asio::ssl::error::stream_truncated || ec == asio::error::eof || ec == asio::error::connection_reset ||
-             (ec.category() == asio::error::get_ssl_category() &&
-              (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_WRONG_VERSION_NUMBER ||
-               ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_PACKET_LENGTH_TOO_LONG))) {
+  } else if (ec.category() == asio::error::get_ssl_category() &&
+             (ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_WRONG_VERSION_NUMBER ||
+              ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_PACKET_LENGTH_TOO_LONG)) {
+    // The server answered, and not in TLS (an HTTP error page, typically).
     why = fmt::format("TLS handshake failed: {} (ssl-mode={} but the server does not answer in TLS: this port serves plain "
                       "HTTP? Connect to Harper's HTTPS port (operationsApi.network.securePort), or set ssl-mode=DISABLED)",
                       ec.message(), mode);
