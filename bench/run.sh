@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs benchmark scenarios: every bench/*.sh but this one and common.sh (shared helpers), or those
-# named on the command line.
+# Runs benchmark scenarios: every bench/*.sh but this one, common.sh (shared helpers) and soak.sh
+# (20 minutes by default), or those named on the command line.
 #   bash bench/run.sh                 # all scenarios
 #   bash bench/run.sh sqlite_copy     # one
 # Scenarios use $CDC_CLI (default out/install/bin/cdc-cli, a Release build from scripts/build.sh).
@@ -16,7 +16,7 @@ scenarios=("$@")
 if [ "${#scenarios[@]}" -eq 0 ]; then
   for f in bench/*.sh; do
     name=$(basename "$f" .sh)
-    [ "$name" = run ] || [ "$name" = common ] || scenarios+=("$name")
+    [ "$name" = run ] || [ "$name" = common ] || [ "$name" = soak ] || scenarios+=("$name")
   done
 fi
 status=0

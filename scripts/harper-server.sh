@@ -4,6 +4,9 @@
 #                                  (once; scripts/install-deps.sh runs it so ctest does not wait)
 #   harper-server.sh start DIR     installs if needed, starts Harper with its data under DIR on
 #                                  free loopback ports, writes DIR/url (harper://admin:PW@127.0.0.1:PORT)
+#                                  and, for the operations API over HTTPS on a second port with
+#                                  certificates from scripts/test-certs.sh in DIR/certs, DIR/tls_url
+#                                  (harper://admin:PW@127.0.0.1:SECUREPORT, without TLS parameters)
 #   harper-server.sh stop DIR      stops it and removes DIR
 # Where npm cannot reach its registry and nothing is cached, `start` writes the reason to DIR/skip
 # and succeeds: the tests then report themselves skipped with that reason.
@@ -66,14 +69,18 @@ case "${1:-}" in
       exit 0
     fi
     [ "$rc" = 0 ] || exit "$rc"
-    ops=$(free_port); http=$(free_port)
+    ops=$(free_port); http=$(free_port); secure=$(free_port)
     while [ "$http" = "$ops" ]; do http=$(free_port); done
+    while [ "$secure" = "$ops" ] || [ "$secure" = "$http" ]; do secure=$(free_port); done
+    bash "$(dirname "$0")/test-certs.sh" "$dir/certs"
     password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
     # Every listener Harper opens by default is moved or switched off (MQTT 1883/8883, the secure
-    # ports, replication) so that parallel test runs do not collide; one worker thread. HOME is
+    # ports, replication) so that parallel test runs do not collide; one worker thread. The
+    # operations API serves HTTP on $ops and HTTPS on $secure with the test certificate. HOME is
     # DIR: Harper keeps a pointer to its installation in ~/.harperdb, which servers must not share.
     (cd "$install_dir" && exec env HOME="$dir" TC_AGREEMENT=yes HDB_ADMIN_USERNAME=admin HDB_ADMIN_PASSWORD="$password" ROOTPATH="$dir/root" \
-       OPERATIONSAPI_NETWORK_PORT="$ops" OPERATIONSAPI_NETWORK_SECUREPORT=null HTTP_PORT="$http" HTTP_SECUREPORT=null \
+       OPERATIONSAPI_NETWORK_PORT="$ops" OPERATIONSAPI_NETWORK_SECUREPORT="$secure" \
+       TLS_CERTIFICATE="$dir/certs/server.pem" TLS_PRIVATEKEY="$dir/certs/server.key" HTTP_PORT="$http" HTTP_SECUREPORT=null \
        MQTT_NETWORK_PORT=null MQTT_NETWORK_SECUREPORT=null MQTT_WEBSOCKET=false REPLICATION_SECUREPORT=null \
        THREADS_COUNT=1 LOCALSTUDIO_ENABLED=false LOGGING_LEVEL=warn \
        setsid node "$entry" > "$dir/harper.log" 2>&1 < /dev/null) &
@@ -82,6 +89,7 @@ case "${1:-}" in
     for _ in $(seq 1 240); do
       if node -e "$probe" 2>/dev/null; then
         echo "harper://admin:$password@127.0.0.1:$ops" > "$dir/url"
+        echo "harper://admin:$password@127.0.0.1:$secure" > "$dir/tls_url"
         echo "harper-server: Harper $HARPER_VERSION on 127.0.0.1:$ops (data in $dir/root)"
         exit 0
       fi

@@ -14,6 +14,7 @@ target_sources(cdc_internal PRIVATE
   ${CMAKE_CURRENT_LIST_DIR}/sql_expr.cpp
   ${CMAKE_CURRENT_LIST_DIR}/run_history.cpp
   ${CMAKE_CURRENT_LIST_DIR}/secrets.cpp
+  ${CMAKE_CURRENT_LIST_DIR}/ssl_mode.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_objects.cpp
   ${CMAKE_CURRENT_LIST_DIR}/schema_diff.cpp
   ${CMAKE_CURRENT_LIST_DIR}/session_name.cpp

@@ -87,8 +87,8 @@ class HarperCheckpointStore;
 
 class HarperDestination final : public detail::EventDestination, public std::enable_shared_from_this<HarperDestination> {
  public:
-  HarperDestination(const ConnectorUrl& url, detail::EventOptions options)
-      : EventDestination(options, ""), url_(url), shown_(url.redacted()), client_(url, shown_) {
+  HarperDestination(const ConnectorUrl& url, detail::EventOptions options, detail::SslParams tls)
+      : EventDestination(options, ""), url_(url), shown_(url.redacted()), tls_(std::move(tls)), client_(url, shown_, tls_) {
     if (url.host.empty() || url.path.empty() || url.path.find('/') != std::string::npos)
       throw config_error("destination", fmt::format("\"{}\": expected harper://USER:PASSWORD@HOST:PORT/DATABASE", shown_));
     if (url.user.empty())
@@ -100,6 +100,7 @@ class HarperDestination final : public detail::EventDestination, public std::ena
 
   const ConnectorUrl& url() const { return url_; }
   const std::string& shown() const { return shown_; }
+  const detail::SslParams& tls() const { return tls_; }
   const std::string& database() const { return url_.path; }
 
   TableInfo table_for(const std::string& stream) {
@@ -263,6 +264,7 @@ class HarperDestination final : public detail::EventDestination, public std::ena
   std::mutex mu_;  // tables_, database_ready_, store_
   ConnectorUrl url_;
   std::string shown_;
+  detail::SslParams tls_;
   std::map<std::string, TableInfo> tables_;  // by stream name (EncodedEvent::stream)
   bool database_ready_ = false;
   std::mutex client_mu_;  // client_: prepare_table and the checkpoint store
@@ -287,7 +289,7 @@ std::shared_ptr<CheckpointStore> HarperDestination::checkpoint_store() {
 }
 
 HarperWriter::HarperWriter(std::shared_ptr<const detail::EventEncoder> enc, HarperDestination& d)
-    : EventWriter(std::move(enc)), dest_(d), client_(d.url(), d.shown()) {}
+    : EventWriter(std::move(enc)), dest_(d), client_(d.url(), d.shown(), d.tls()) {}
 
 // Upserts (or deletes) rows[begin, end) in one request. A refused request is split in halves
 // until the refused records are alone; each of those is quarantined when the server still answers
@@ -416,9 +418,10 @@ void HarperWriter::publish(std::vector<EncodedEvent>& events, const std::string&
 
 std::shared_ptr<DestinationConnector> make_destination(const ConnectorUrl& url) {
   auto params = url.params;
-  detail::reject_unknown_params(params, {"decimal_handling"}, url);
+  detail::SslParams tls = take_tls_params(params, url.redacted());
+  detail::reject_unknown_params(params, {"decimal_handling", "ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"}, url);
   detail::EventOptions options = detail::take_event_options(params, url);
-  return std::make_shared<HarperDestination>(url, options);
+  return std::make_shared<HarperDestination>(url, options, std::move(tls));
 }
 
 }  // namespace cdc::harper

@@ -11,8 +11,8 @@
 //     between replays the batch, harmlessly (upserts and deletes by key are idempotent).
 //   - A record Harper refuses (a key over its size limit, ...) is kept in `_cdc_quarantine` with the
 //     reason, the key and the record (id: the table and a hash of the key), never dropped.
-// URL: harper://USER:PASSWORD@HOST:PORT/DATABASE (the operations API port, default 9925), parameter
-// decimal_handling=string|double.
+// URL: harper://USER:PASSWORD@HOST:PORT/DATABASE (the operations API port, default 9925), parameters
+// decimal_handling=string|double and, for HTTPS, ssl-mode, ssl-ca, ssl-cert, ssl-key (harper_client.h).
 #pragma once
 
 #include <cdc/destination.h>

@@ -7,9 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 
 namespace cdc::mysql {
@@ -65,54 +63,12 @@ bool retryable_code(unsigned code) {
 // MySQL's ER_SECURE_TRANSPORT_REQUIRED, absent from MariaDB's headers (MariaDB answers 1045).
 constexpr unsigned kSecureTransportRequired = 3159;
 
-// "ssl_mode" and "ssl-mode" alike: the MySQL client accepts both in option files.
-std::string canonical_param(const std::string& key) {
-  if (key.rfind("ssl_", 0) != 0) return key;
-  std::string k = key;
-  for (auto& c : k)
-    if (c == '_') c = '-';
-  return k;
-}
-
-SslMode parse_ssl_mode(const std::string& text, const std::string& url, const char* role) {
-  std::string v;
-  for (char c : text) v += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  if (v == "DISABLED") return SslMode::Disabled;
-  if (v == "PREFERRED") return SslMode::Preferred;
-  if (v == "REQUIRED") return SslMode::Required;
-  if (v == "VERIFY_CA") return SslMode::VerifyCa;
-  if (v == "VERIFY_IDENTITY") return SslMode::VerifyIdentity;
-  throw config_error(role, fmt::format("\"{}\": ssl-mode=\"{}\" is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, "
-                                       "VERIFY_IDENTITY",
-                                       url, text));
-}
-
-// A certificate or key file named by `key` must be readable now: libmariadb's own message for a
-// missing file does not say which option named it.
-void check_readable(const std::string& path, const std::string& key, const std::string& url, const char* role) {
-  if (path.empty()) throw config_error(role, fmt::format("\"{}\": {} is empty (expected a file path)", url, key));
-  std::ifstream in(path);
-  if (!in)
-    throw config_error(role, fmt::format("\"{}\": {}: cannot read {}: {}", url, key, path, std::strerror(errno)));
-}
-
 void library_init() {
   static std::once_flag once;
   std::call_once(once, [] { mysql_library_init(0, nullptr, nullptr); });
 }
 
 }  // namespace
-
-const char* to_string(SslMode mode) {
-  switch (mode) {
-    case SslMode::Disabled: return "DISABLED";
-    case SslMode::Preferred: return "PREFERRED";
-    case SslMode::Required: return "REQUIRED";
-    case SslMode::VerifyCa: return "VERIFY_CA";
-    case SslMode::VerifyIdentity: return "VERIFY_IDENTITY";
-  }
-  return "?";
-}
 
 ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
   ConnParams p;
@@ -126,22 +82,15 @@ ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
   if (p.database.empty() || p.database.find('/') != std::string::npos)
     throw config_error(role, fmt::format("\"{}\": expected a database name, as in mysql://user:password@host:port/dbname",
                                          p.redacted));
-  bool mode_given = false;
-  for (const auto& [key, v] : url.params) {
-    const std::string k = canonical_param(key);
-    if (k == "ssl-mode") {
-      p.ssl_mode = parse_ssl_mode(v, p.redacted, role);
-      mode_given = true;
-    } else if (k == "ssl-ca") {
-      check_readable(v, key, p.redacted, role);
-      p.ssl_ca = v;
-    } else if (k == "ssl-cert") {
-      check_readable(v, key, p.redacted, role);
-      p.ssl_cert = v;
-    } else if (k == "ssl-key") {
-      check_readable(v, key, p.redacted, role);
-      p.ssl_key = v;
-    } else if (k == "socket")
+  auto params = url.params;
+  const detail::SslParams ssl =
+      detail::take_ssl_params(params, SslMode::Preferred, SslMode::VerifyCa, p.redacted, role);
+  p.ssl_mode = ssl.mode;
+  p.ssl_ca = ssl.ca;
+  p.ssl_cert = ssl.cert;
+  p.ssl_key = ssl.key;
+  for (const auto& [k, v] : params) {
+    if (k == "socket")
       p.socket = v;
     else if (k == "connect_timeout")
       p.connect_timeout = parse_uint(v, k);
@@ -152,22 +101,12 @@ ConnParams ConnParams::from_url(const ConnectorUrl& url, const char* role) {
     else
       throw config_error(role, fmt::format("\"{}\": unknown parameter \"{}\" (known: socket, connect_timeout, read_timeout, "
                                            "password, password_file, ssl-mode, ssl-ca, ssl-cert, ssl-key)",
-                                           p.redacted, key));
+                                           p.redacted, k));
   }
-  // As the MySQL client does: a CA without a mode means "verify against it".
-  if (!mode_given && !p.ssl_ca.empty()) p.ssl_mode = SslMode::VerifyCa;
-  const bool any_file = !p.ssl_ca.empty() || !p.ssl_cert.empty() || !p.ssl_key.empty();
-  if (p.ssl_mode == SslMode::Disabled && any_file)
-    throw config_error(role, fmt::format("\"{}\": ssl-mode=DISABLED with ssl-ca, ssl-cert or ssl-key: drop those, or choose "
-                                         "another ssl-mode",
-                                         p.redacted));
   if ((p.ssl_mode == SslMode::VerifyCa || p.ssl_mode == SslMode::VerifyIdentity) && p.ssl_ca.empty())
     throw config_error(role, fmt::format("\"{}\": ssl-mode={} needs ssl-ca=<file of the CA certificate(s) that signed the "
                                          "server's certificate>",
                                          p.redacted, to_string(p.ssl_mode)));
-  if (p.ssl_cert.empty() != p.ssl_key.empty())
-    throw config_error(role, fmt::format("\"{}\": ssl-cert and ssl-key go together (a client certificate and its key)",
-                                         p.redacted));
   return p;
 }
 

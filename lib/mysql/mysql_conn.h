@@ -10,6 +10,8 @@
 #include <cdc/error.h>
 #include <cdc/registry.h>
 
+#include "core/ssl_mode.h"
+
 #include <mysql.h>
 
 #include <cstdint>
@@ -23,16 +25,10 @@ namespace cdc::mysql {
 // `name` in backticks, embedded backticks doubled.
 std::string quote_ident(std::string_view name);
 
-// TLS of a connection, with the MySQL client's names (--ssl-mode). The binlog connection uses
-// the same settings as the SQL ones: it is a Conn too.
-enum class SslMode {
-  Disabled,        // plain text
-  Preferred,       // TLS when the server offers it, unverified; plain text otherwise (the default)
-  Required,        // TLS or no connection; the certificate is not verified (unless ssl-ca is given)
-  VerifyCa,        // TLS, the server's certificate chain verified against ssl-ca
-  VerifyIdentity,  // VerifyCa, and the certificate names the host connected to
-};
-const char* to_string(SslMode mode);
+// TLS of a connection, with the MySQL client's names (--ssl-mode, core/ssl_mode.h). The binlog
+// connection uses the same settings as the SQL ones: it is a Conn too.
+using detail::SslMode;
+using detail::to_string;
 
 // Connection settings taken from a mysql:// or mariadb:// URL.
 // Params: socket=<path>, connect_timeout=<s> (default 10), read_timeout=<s> (default 0 = none),

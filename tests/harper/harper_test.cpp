@@ -19,6 +19,12 @@ namespace {
 
 std::string db_url(const std::string& tag) { return harper_base_url() + "/" + harper_database(tag); }
 
+// The HTTPS port, `host` in place of 127.0.0.1, with `params`.
+std::string tls_url(const std::string& tag, const std::string& params, const std::string& host = "127.0.0.1") {
+  std::string u = harper_tls_base_url() + "/" + harper_database(tag) + "?" + params;
+  return u.replace(u.find("@127.0.0.1:") + 1, 9, host);
+}
+
 }  // namespace
 
 #ifdef CDC_CLI_PATH
@@ -81,6 +87,23 @@ TEST_CASE("harper: a record Harper refuses is quarantined with the reason, the o
   check_harper_mirrors(f, url);
 }
 
+TEST_CASE("harper: over HTTPS with a verified certificate, every table mirrors its source, on one connection", "[harper][tls]") {
+  // ssl-ca alone means VERIFY_IDENTITY: the chain and the name (here the address 127.0.0.1).
+  const std::string url = tls_url("tls", "ssl-ca=" + harper_cert("ca.pem"));
+  EventFixture f(2000, "", url);
+  REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
+  f.write_changes(200, 2);
+  REQUIRE(run_cli({"replicate", "-c", f.cfg, "--until-idle"}, "", f.log).code == 0);
+  check_harper_mirrors(f, url);  // read back over HTTPS too
+  CHECK_THAT(slurp(f.log), !Catch::Contains(cdc::ConnectorUrl::parse(url).password));
+  // Keep-alive over TLS: one handshake for many requests.
+  auto u = cdc::ConnectorUrl::parse(url);
+  auto params = u.params;
+  cdc::harper::Client c(u, u.redacted(), cdc::harper::take_tls_params(params, u.redacted()));
+  for (int i = 0; i < 5; ++i) CHECK(c.call({{"operation", "describe_all"}}, "describe_all").is_object());
+  CHECK(c.connections() == 1);
+}
+
 #ifdef CDC_FAILPOINTS
 TEST_CASE("harper: SIGKILL mid-snapshot or mid-stream, then restart: every table mirrors its source", "[harper][crash]") {
   // (Mid-snapshot at Harper's own point, between a chunk's data and its checkpoint, with one writer:
@@ -102,7 +125,19 @@ TEST_CASE("harper: SIGKILL mid-snapshot or mid-stream, then restart: every table
 TEST_CASE("harper: bad URLs are errors naming what is wrong", "[harper]") {
   auto& reg = cdc::ConnectorRegistry::instance();
   CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?schemas=true"),
-                    Catch::Contains("unknown parameter \"schemas\" (known: decimal_handling)"));
+                    Catch::Contains("unknown parameter \"schemas\" (known: decimal_handling, ssl-ca, ssl-cert, ssl-key, ssl-mode)"));
+  CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?ssl-mode=PREFERRED"),
+                    Catch::Contains("ssl-mode=PREFERRED does not apply to Harper"));
+  CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?ssl-mode=SOMETIMES"),
+                    Catch::Contains("ssl-mode=\"SOMETIMES\" is not one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY"));
+  CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?ssl-ca=/nonexistent/ca.pem"),
+                    Catch::Contains("ssl-ca: cannot read /nonexistent/ca.pem"));
+  CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?ssl-mode=DISABLED&ssl-ca=/etc/hostname"),
+                    Catch::Contains("ssl-mode=DISABLED with ssl-ca, ssl-cert or ssl-key"));
+  CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?ssl-mode=REQUIRED&ssl-cert=/etc/hostname"),
+                    Catch::Contains("ssl-cert and ssl-key go together"));
+  CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?ssl-ca=/etc/hostname"),
+                    Catch::Contains("ssl-ca=/etc/hostname: cannot load the CA certificates (PEM)"));
   CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925/db?decimal_handling=float"),
                     Catch::Contains("decimal_handling=float is not one of string, double"));
   CHECK_THROWS_WITH(reg.open_destination("harper://admin:pw@127.0.0.1:9925"),
@@ -121,4 +156,38 @@ TEST_CASE("harper: a wrong password is refused by name, not retried", "[harper]"
                     "Harper at harper://admin:***@127.0.0.1:", "n0tThePassword");
   check_store_error("harper://admin:n0tThePassword@127.0.0.1:" + std::to_string(good.port) + "/db", false,
                     "refused user \"admin\" (HTTP 401", "n0tThePassword");
+}
+
+TEST_CASE("harper: a wrong CA is refused, not retried, naming ssl-ca", "[harper][tls]") {
+  const std::string other = harper_cert("other-ca.pem");
+  check_store_error(tls_url("tls_ca", "ssl-ca=" + other), false,
+                    "certificate verify failed: unable to get local issuer certificate (the server's certificate could not be "
+                    "verified against ssl-ca=" + other + " with ssl-mode=VERIFY_IDENTITY)",
+                    cdc::ConnectorUrl::parse(harper_tls_base_url()).password);
+  check_store_error(tls_url("tls_ca", "ssl-mode=VERIFY_CA&ssl-ca=" + other), false, "with ssl-mode=VERIFY_CA",
+                    cdc::ConnectorUrl::parse(harper_tls_base_url()).password);
+}
+
+TEST_CASE("harper: VERIFY_IDENTITY refuses a host the certificate does not name, VERIFY_CA and REQUIRED accept it", "[harper][tls]") {
+  const std::string ca = "ssl-ca=" + harper_cert("ca.pem");
+  // The certificate names localhost and 127.0.0.1, not 127.0.0.2 (the same server).
+  check_store_error(tls_url("tls_name", ca, "127.0.0.2"), false,
+                    "the server's certificate does not name the host \"127.0.0.2\"; connect by a name the certificate holds, "
+                    "or use ssl-mode=VERIFY_CA",
+                    cdc::ConnectorUrl::parse(harper_tls_base_url()).password);
+  for (const std::string& url : {tls_url("tls_name", ca + "&ssl-mode=VERIFY_CA", "127.0.0.2"), tls_url("tls_name", "ssl-mode=REQUIRED"),
+                                 tls_url("tls_name", ca, "localhost")}) {
+    INFO(url);
+    CHECK(harper_call(url, {{"operation", "describe_all"}}).is_object());
+  }
+}
+
+TEST_CASE("harper: TLS against the plain HTTP port and plain HTTP against the HTTPS port are refused, not retried", "[harper][tls]") {
+  const std::string pw = cdc::ConnectorUrl::parse(harper_base_url()).password;
+  check_store_error(harper_base_url() + "/db?ssl-mode=VERIFY_IDENTITY&ssl-ca=" + harper_cert("ca.pem"), false,
+                    "ssl-mode=VERIFY_IDENTITY but the server does not answer in TLS: this port serves plain HTTP?", pw);
+  check_store_error(harper_tls_base_url() + "/db", false,
+                    ": the port serves HTTPS and the URL asks for plain HTTP (ssl-mode=DISABLED): set ssl-mode=VERIFY_IDENTITY and "
+                    "ssl-ca=<CA file>",
+                    pw);
 }

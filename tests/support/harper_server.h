@@ -29,20 +29,29 @@
 
 namespace cdc_test {
 
-// harper://admin:PW@127.0.0.1:PORT (no database).
-inline std::string harper_base_url() {
+// The first line of the fixture's file `name` (url, tls_url).
+inline std::string harper_fixture_line(const char* name) {
   const std::string dir = CDC_HARPER_DIR;
   if (std::filesystem::exists(dir + "/skip")) {
     std::printf("SKIPPED: no Harper server: %s\n", slurp(dir + "/skip").c_str());
     std::fflush(stdout);
     std::exit(77);
   }
-  std::ifstream in(dir + "/url");
-  std::string url;
-  std::getline(in, url);
-  if (url.empty()) FAIL("no Harper server: run the harper_server_start fixture (scripts/harper-server.sh start " << dir << ")");
-  return url;
+  std::ifstream in(dir + "/" + name);
+  std::string line;
+  std::getline(in, line);
+  if (line.empty()) FAIL("no Harper server: run the harper_server_start fixture (scripts/harper-server.sh start " << dir << ")");
+  return line;
 }
+
+// harper://admin:PW@127.0.0.1:PORT (no database): the operations API over HTTP.
+inline std::string harper_base_url() { return harper_fixture_line("url"); }
+
+// The same server's operations API over HTTPS (no database, no TLS parameters); its certificate,
+// for DNS:localhost and IP:127.0.0.1, and the CAs are in harper_cert(): ca.pem, other-ca.pem, ...
+// (scripts/test-certs.sh).
+inline std::string harper_tls_base_url() { return harper_fixture_line("tls_url"); }
+inline std::string harper_cert(const std::string& file) { return std::string(CDC_HARPER_DIR) + "/certs/" + file; }
 
 // A database name no other test uses.
 inline std::string harper_database(const std::string& tag) {
@@ -80,7 +89,8 @@ inline std::vector<std::string> comparable(const std::vector<std::string>& rows,
 // One operations API call; the answer must be a success.
 inline boost::json::value harper_call(const std::string& url, boost::json::object op) {
   auto u = cdc::ConnectorUrl::parse(url);
-  cdc::harper::Client c(u, u.redacted());
+  auto params = u.params;
+  cdc::harper::Client c(u, u.redacted(), cdc::harper::take_tls_params(params, u.redacted()));
   if (!op.contains("database") && !u.path.empty()) op["database"] = u.path;
   return c.call(op, std::string(op.at("operation").as_string()));
 }
