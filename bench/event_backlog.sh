@@ -5,31 +5,28 @@
 # an insert) with no cdc running; each session then drains that backlog
 # (`replicate --until-idle`, defaults but poll_interval_ms: 50), timed from start to exit (so
 # connecting, planning and telling that the source is idle are in it). Destinations: JSON lines
-# (a file, fsynced per transaction), Kafka (librdkafka's mock cluster, built from
+# (a file, fsynced per batch), Kafka (librdkafka's mock cluster, built from
 # tests/kafka/mock_kafka.c, its own process), Redis Streams (redis-server), and MariaDB (a
-# database of the same server) for comparison. Reports row changes/s and peak RSS.
+# database of the same server) for comparison.
 # CDC_CLI_BASELINE=path/to/older/cdc-cli adds a session per destination drained by that build,
 # from the same backlog in the same run (the two builds' sessions alternate).
 #   CDC_CLI=path/to/cdc-cli TABLES=4 SIZE=10000 EVENTS=100000 bash bench/event_backlog.sh
 #
-# Measured in one run (2 cores shared with other engineers' compilers, so single runs vary by about
-# a third; RelWithDebInfo builds; TABLES=4 SIZE=10000 EVENTS=60000: 240,000 row changes; before =
-# bbbe2a2, after = 471760b):
-#   destination   before: seconds  changes/s  RSS MB    after: seconds  changes/s  RSS MB
-#   jsonl                    7.13     33,661    79.1             3.52     68,182    83.0
-#   kafka                   10.19     23,553    82.5             5.87     40,886    88.6
-#   redis                   12.40     19,355    90.0            10.43     23,011    88.0
-#   mariadb                 11.88     20,202    60.3             7.58     31,662    70.2
-# and in a second run, at load average 10: jsonl 18,476 -> 27,778, kafka 17,991 -> 23,301,
-# redis 16,760 -> 27,027, mariadb 23,576 -> 34,783 changes/s.
-# (the targets, 100,000/s into JSON lines and 50,000/s into Kafka and Redis, are not reached yet:
-# see the README's Benchmarks section for where the time still goes).
-# What made the difference: every binlog byte went through a byte-at-a-time CRC32 (two thirds of
-# decoding); rows of tables the stream does not follow (other databases, the MariaDB
-# destination's own writes) were decoded in full; each change event was built as a JSON document
-# tree and then serialised (now written as text, boost::json's form kept); the read-ahead handed
-# over one read per poll (now fills the batch, so transactions, and fsyncs, are fewer); idle was
-# told by a heartbeat every 500 ms (now 100 ms).
+# Prints wall seconds, changes/s, peak RSS, CPU seconds (user + system) and the load average.
+#
+# Measured in one run (2 cores shared with other engineers' builds, tests and sysbench loads: load
+# average 10.7 before the drains, 10.5 after, so wall times are 4-8 times the CPU times and single
+# runs vary by a third; RelWithDebInfo builds; TABLES=4 SIZE=10000 EVENTS=60000: 240,000 row
+# changes; before = 10c6bd7 (main), after = af3d273):
+#   destination   before: seconds  changes/s  RSS MB  CPU s   after: seconds  changes/s  RSS MB  CPU s
+#   jsonl                    8.93     26,876    82.2   1.62            8.54     28,103    87.4   1.74
+#   kafka                   13.87     17,304    85.4   3.58           10.42     23,033    91.9   2.25
+#   redis                   16.18     14,833    89.1   1.78           16.17     14,842    71.7   1.59
+#   mariadb                 12.52     19,169    62.6   1.68            9.60     25,000    64.4   1.24
+# and in a second run (load average 10.5 -> 8.1): jsonl 30,000 -> 25,424, kafka 20,033 -> 27,429,
+# redis 13,129 -> 15,957, mariadb 19,656 -> 36,810 changes/s.
+# The targets (100,000/s into JSON lines, 50,000/s into Kafka and Redis) are not reached under
+# this load: see the README's Benchmarks section for where the time goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TABLES=${TABLES:-4}
@@ -100,9 +97,12 @@ echo "event_backlog: snapshots done; sysbench oltp_write_only, $EVENTS transacti
 "${sb[@]}" --events="$EVENTS" --time=0 --report-interval=0 run > "$WORK/sysbench.out"
 
 printf '\nevent_backlog: %s row changes in the binlog (%s tables x %s rows)\n' "$((EVENTS * 4))" "$TABLES" "$SIZE"
-printf '%-14s %12s %12s %10s\n' destination seconds "changes/s" "RSS MB"
+printf '%-14s %12s %12s %10s %8s\n' destination seconds "changes/s" "RSS MB" "CPU s"
 ROWS=$((EVENTS * 4))
+echo "load average before the drains: $(cut -d' ' -f1-3 /proc/loadavg)"
 for d in "${runs[@]}"; do
   measure "$d" "$(cli_of "$d")" --log-level warn replicate -c "$WORK/$d.yaml" --until-idle > "$WORK/$d.out" 2> "$WORK/$d.err" || { cat "$WORK/$d.err"; exit 1; }
-  printf '%-14s %12s %12s %10s\n' "$d" "$secs" "$(rate "$secs")" "$rss_mb"
+  cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$WORK/time-$d.txt")
+  printf '%-14s %12s %12s %10s %8s\n' "$d" "$secs" "$(rate "$secs")" "$rss_mb" "$cpu"
 done
+echo "load average after the drains: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -123,8 +123,12 @@ void PrefetchingStream::poll(std::vector<ChangeEvent>& out, std::size_t max_even
   while (!queue_.empty() && n < max_events) {
     Batch& b = queue_.front();
     const std::size_t take = std::min(max_events - n, b.events.size() - b.taken);
-    const auto first = b.events.begin() + static_cast<std::ptrdiff_t>(b.taken);
-    out.insert(out.end(), std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
+    if (out.empty() && b.taken == 0 && take == b.events.size()) {
+      out.swap(b.events);  // a whole read: hand over its vector rather than move every event
+    } else {
+      const auto first = b.events.begin() + static_cast<std::ptrdiff_t>(b.taken);
+      out.insert(out.end(), std::make_move_iterator(first), std::make_move_iterator(first + static_cast<std::ptrdiff_t>(take)));
+    }
     n += take;
     b.taken += take;
     queued_events_ -= take;

@@ -39,6 +39,13 @@ struct KafkaDeleter {
 };
 using Handle = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
 
+struct TopicDeleter {
+  void operator()(rd_kafka_topic_t* t) const {
+    if (t) rd_kafka_topic_destroy(t);
+  }
+};
+using TopicHandle = std::unique_ptr<rd_kafka_topic_t, TopicDeleter>;
+
 struct ErrorDeleter {
   void operator()(rd_kafka_error_t* e) const {
     if (e) rd_kafka_error_destroy(e);
@@ -140,6 +147,7 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
     rd_kafka_conf_set(conf, "isolation.level", "read_committed", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof err);
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", err, sizeof err);  // at the end of a partition, say so at once
     rd_kafka_conf_set(conf, "group.id", ("cdc-checkpoint-reader-" + topic).c_str(), err, sizeof err);
     Handle c(rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err));
     if (!c) throw Error(ErrorKind::Config, fmt::format("{}: cannot create a consumer: {}", shown_, err), false, "destination");
@@ -304,6 +312,7 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
   [[noreturn]] void fail_txn(rd_kafka_error_t* e, const char* what) {
     std::string msg = fmt::format("{}: cannot {}: {}", shown_, what, rd_kafka_error_string(e));
     if (rd_kafka_error_is_fatal(e)) {
+      topics_.clear();
       rk_.reset();  // fenced by a newer producer of the session, or broken: a new one next time
       throw Error(ErrorKind::Destination, msg, false, "destination");
     }
@@ -328,12 +337,25 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
     return n;
   }
 
+  // The producer's handle of `topic`, kept: naming the topic in each message would have librdkafka
+  // look it up by name (under its lock) for every one.
+  rd_kafka_topic_t* topic_handle(const std::string& topic) {
+    auto it = topics_.find(topic);
+    if (it != topics_.end()) return it->second.get();
+    TopicHandle t(rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr));
+    if (!t)
+      throw Error(ErrorKind::Destination, fmt::format("{}: cannot use topic {}: {}", shown_, topic, rd_kafka_err2str(rd_kafka_last_error())),
+                  true, "topic " + topic);
+    return topics_.emplace(topic, std::move(t)).first->second.get();
+  }
+
   void produce(const std::string& topic, int partition, const std::string* key, const std::string* value, Delivery* d) {
+    rd_kafka_topic_t* rkt = topic_handle(topic);
     for (;;) {
       // rd_kafka_produceva: the RD_KAFKA_V_* macros of rd_kafka_producev are GNU statement expressions.
       rd_kafka_vu_t vu[6];
-      vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-      vu[0].u.cstr = topic.c_str();
+      vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+      vu[0].u.rkt = rkt;
       vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
       vu[1].u.i32 = partition;
       vu[2].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
@@ -370,7 +392,8 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
   }
 
   void produce_event(const std::string& prefix, const EncodedEvent& ev, Delivery* d) {
-    const std::string topic = prefix + "." + ev.stream;
+    std::string& topic = topic_name_;  // reused: no allocation per event
+    topic.assign(prefix).append(".").append(ev.stream);
     if (ev.op == 't') {
       // Every partition gets the truncate: each key's consumer sees it in order with that key's events.
       int n = partition_count(rk_.get(), topic, true);
@@ -408,6 +431,8 @@ class KafkaDestination final : public detail::EventDestination, public std::enab
   bool tombstones_;
   std::map<std::string, std::string> properties_;
   Handle rk_;
+  std::map<std::string, TopicHandle> topics_;  // of rk_ (declared after it: destroyed before it)
+  std::string topic_name_;
   bool transactional_ = false;
   std::map<std::string, int> partitions_;
   std::shared_ptr<KafkaCheckpointStore> store_;

@@ -192,8 +192,9 @@ class BinlogStream final : public ChangeStream {
         schema_reported_ = false;
         break;
       }
-      if (std::chrono::steady_clock::now() >= deadline && (heartbeat || out.size() > start)) break;
-      if (heartbeat && out.size() > start) break;
+      // A heartbeat says the server has sent everything it has: return what was read, or nothing
+      // (the source is idle now; a caller draining a backlog learns it within one heartbeat).
+      if (heartbeat || (out.size() > start && std::chrono::steady_clock::now() >= deadline)) break;
     }
   }
 
@@ -220,13 +221,13 @@ class BinlogStream final : public ChangeStream {
   void connect() {
     disconnect();
     ConnParams p = params_;
-    p.read_timeout = 60;  // heartbeats arrive every 100 ms; a silent minute means a dead link
+    p.read_timeout = 60;  // heartbeats arrive every 25 ms while idle; a silent minute means a dead link
     conn_ = Conn(p, ErrorKind::Source);
     check_binlog_settings(conn_);
     auto cs = conn_.scalar("SELECT @@global.binlog_checksum");
     bool checksums = cs && (*cs == "CRC32" || *cs == "crc32");
     conn_.exec("SET @master_binlog_checksum = @@global.binlog_checksum, @mariadb_slave_capability = 4, "
-               "@master_heartbeat_period = 100000000");
+               "@master_heartbeat_period = 25000000");
     decoder_ = binlog::Decoder(checksums);
     decoder_.set_table_filter([this](const std::string& schema, const std::string& table) { return wanted_.count(key(schema, table)) > 0; });
     rpl_ = mariadb_rpl_init(conn_.get());

@@ -10,7 +10,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include <initializer_list>
 #include <mutex>
+#include <string_view>
 
 namespace cdc::redis {
 
@@ -30,15 +32,6 @@ struct ReplyDeleter {
   }
 };
 using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-// One command's arguments, binary-safe.
-struct Command {
-  std::vector<std::string> args;
-  Command& operator<<(std::string a) {
-    args.push_back(std::move(a));
-    return *this;
-  }
-};
 
 class RedisDestination;
 
@@ -72,48 +65,72 @@ class RedisDestination final : public detail::EventDestination, public std::enab
 
   std::string checkpoint_hash() const { return prefix() + ":_cdc_checkpoints"; }
 
-  // MULTI, the XADDs, the checkpoint's HSET/HDEL, EXEC: all or nothing.
+  // MULTI, the XADDs, the checkpoint's HSET/HDEL, EXEC: all or nothing. The commands are written
+  // in the protocol's form straight into a buffer that is sent whenever it holds kSendBytes, so the
+  // server queues the first XADDs while the rest are formatted (and no copy of the batch is kept).
   void publish(const std::vector<EncodedEvent>& events, const std::string& session, const std::vector<CheckpointEntry>& checkpoint) {
     const std::string prefix = this->prefix();
-    std::vector<Command> cmds;
-    cmds.reserve(events.size() + checkpoint.size() + 2);
-    cmds.push_back(Command() << "MULTI");
-    for (const auto& ev : events) {
-      Command c;
-      c << "XADD" << prefix + ":" + ev.stream;
-      if (maxlen_ > 0) c << "MAXLEN" << "~" << std::to_string(maxlen_);
-      c << "*" << "key" << ev.key << "value" << ev.value;
-      cmds.push_back(std::move(c));
-    }
-    for (const auto& e : checkpoint) {
-      const std::string field = json::serialize(json::array{json::string(session), json::string(e.key)});
-      if (e.value.empty()) cmds.push_back(Command() << "HDEL" << checkpoint_hash() << field);
-      else cmds.push_back(Command() << "HSET" << checkpoint_hash() << field << e.value);
-    }
-    cmds.push_back(Command() << "EXEC");
+    const std::string maxlen = maxlen_ > 0 ? std::to_string(maxlen_) : "";
+    const std::string hash = checkpoint_hash();
+    std::vector<const char*> names;  // each command's name, for the errors
+    names.reserve(events.size() + checkpoint.size() + 2);
     std::lock_guard<std::mutex> lock(mu_);
-    auto replies = run(cmds, [] { detail::failpoint("redis.before_exec"); });
+    connect();
+    std::string& buf = buf_;
+    buf.clear();
+    auto add = [&](std::initializer_list<std::string_view> args) {
+      names.push_back(args.begin()->data());
+      append_command(buf, args);
+      if (buf.size() >= kSendBytes) send(buf);
+    };
+    std::vector<Reply> replies;
+    try {
+      add({"MULTI"});
+      std::string stream;
+      for (const auto& ev : events) {
+        stream.assign(prefix).append(":").append(ev.stream);
+        if (maxlen_ > 0) add({"XADD", stream, "MAXLEN", "~", maxlen, "*", "key", ev.key, "value", ev.value});
+        else add({"XADD", stream, "*", "key", ev.key, "value", ev.value});
+      }
+      for (const auto& e : checkpoint) {
+        const std::string field = json::serialize(json::array{json::string(session), json::string(e.key)});
+        if (e.value.empty()) add({"HDEL", hash, field});
+        else add({"HSET", hash, field, e.value});
+      }
+      add({"EXEC"});
+      send(buf);
+      detail::failpoint("redis.before_exec");
+      replies = receive(names.size());
+    } catch (...) {
+      ctx_.reset();  // a transaction sent in part: closing the connection discards it
+      throw;
+    }
     // Queued commands answer QUEUED; EXEC answers an array of their results (errors included).
     const redisReply* exec = replies.back().get();
     if (exec->type != REDIS_REPLY_ARRAY)
       throw Error(ErrorKind::Destination, fmt::format("{}: the transaction was not executed: {}", shown_, describe(exec)), true, "destination");
     for (std::size_t i = 0; i + 1 < replies.size(); ++i)
       if (replies[i]->type == REDIS_REPLY_ERROR)
-        throw Error(ErrorKind::Destination, fmt::format("{}: {} refused: {}", shown_, cmds[i].args[0], replies[i]->str), false, "destination");
+        throw Error(ErrorKind::Destination, fmt::format("{}: {} refused: {}", shown_, names[i], replies[i]->str), false, "destination");
     for (std::size_t i = 0; i < exec->elements; ++i)
       if (exec->element[i]->type == REDIS_REPLY_ERROR)
-        throw Error(ErrorKind::Destination, fmt::format("{}: {} failed inside the transaction: {}", shown_, cmds[i + 1].args[0],
+        throw Error(ErrorKind::Destination, fmt::format("{}: {} failed inside the transaction: {}", shown_, names[i + 1],
                                                         exec->element[i]->str),
                     false, "destination");
   }
 
   std::map<std::string, std::map<std::string, std::string>> read_checkpoints() {
     std::lock_guard<std::mutex> lock(mu_);
-    auto replies = run({Command() << "HGETALL" << checkpoint_hash()}, [] {});
+    connect();
+    const std::string hash = checkpoint_hash();
+    std::string buf;
+    append_command(buf, {"HGETALL", hash});
+    send(buf);
+    auto replies = receive(1);
     std::map<std::string, std::map<std::string, std::string>> out;
     const redisReply* r = replies.at(0).get();
     if (r->type != REDIS_REPLY_ARRAY)
-      throw Error(ErrorKind::Destination, fmt::format("{}: HGETALL {}: {}", shown_, checkpoint_hash(), describe(r)), false, "destination");
+      throw Error(ErrorKind::Destination, fmt::format("{}: HGETALL {}: {}", shown_, hash, describe(r)), false, "destination");
     for (std::size_t i = 0; i + 1 < r->elements; i += 2) {
       boost::system::error_code ec;
       json::value k = json::parse(std::string_view(r->element[i]->str, r->element[i]->len), ec);
@@ -165,32 +182,41 @@ class RedisDestination final : public detail::EventDestination, public std::enab
     if (db_ != 0) simple({"SELECT", std::to_string(db_)}, "SELECT");
   }
 
-  // Sends every command (pipelined), calls `between` once all are sent, then reads every reply.
-  template <typename F>
-  std::vector<Reply> run(const std::vector<Command>& cmds, F between) {
-    connect();
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& c : cmds) {
-      argv.clear();
-      lens.clear();
-      for (const auto& a : c.args) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK)
-        lost("cannot send to");
+  // Appends one command in the protocol's form: *N, then each argument as $LEN and its bytes.
+  static void append_command(std::string& out, std::initializer_list<std::string_view> args) {
+    out += '*';
+    out += std::to_string(args.size());
+    out += "\r\n";
+    for (std::string_view a : args) {
+      out += '$';
+      out += std::to_string(a.size());
+      out += "\r\n";
+      out.append(a.data(), a.size());
+      out += "\r\n";
     }
-    between();
+  }
+
+  // Writes `buf` (whole commands) to the connection and empties it.
+  void send(std::string& buf) {
+    if (buf.empty()) return;
+    if (redisAppendFormattedCommand(ctx_.get(), buf.data(), buf.size()) != REDIS_OK) lost("cannot send to");
+    buf.clear();
+    for (int done = 0; !done;)
+      if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) lost("cannot send to");
+  }
+
+  std::vector<Reply> receive(std::size_t n) {
     std::vector<Reply> replies;
-    replies.reserve(cmds.size());
-    for (std::size_t i = 0; i < cmds.size(); ++i) {
+    replies.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
       void* r = nullptr;
       if (redisGetReply(ctx_.get(), &r) != REDIS_OK || !r) lost("lost the connection to");
       replies.emplace_back(static_cast<redisReply*>(r));
     }
     return replies;
   }
+
+  static constexpr std::size_t kSendBytes = 1 << 20;
 
   std::mutex mu_;  // the connection: one command batch at a time
   ConnectorUrl url_;
@@ -199,6 +225,7 @@ class RedisDestination final : public detail::EventDestination, public std::enab
   int db_ = 0;
   std::unique_ptr<redisContext, ContextDeleter> ctx_;
   std::shared_ptr<RedisCheckpointStore> store_;
+  std::string buf_;  // commands not yet sent (kept between batches: its pages stay mapped)
 };
 
 class RedisCheckpointStore final : public detail::SessionMapCheckpointStore {

@@ -7,8 +7,20 @@
 #include <cstdio>
 #include <exception>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 int main(int argc, char** argv) {
   using namespace cdc_cli;
+#if defined(__GLIBC__)
+  // Every batch allocates and frees tens of MB (events, their encodings, librdkafka's copies, on
+  // threads of their own arenas): with glibc's defaults each batch gives that memory back to the
+  // kernel and faults it in again (a fifth of the CPU of a drain into Kafka). Keep up to 128 MB of
+  // freed memory, and serve blocks up to 32 MB from the heap rather than from mmap/munmap.
+  mallopt(M_TRIM_THRESHOLD, 128 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+#endif
   CLI::App app{"cdc-cli: copy, replicate and verify tables between databases", "cdc-cli"};
   app.set_version_flag("--version", fmt::format("cdc-cli {}", cdc::version()));
   app.require_subcommand(1);

@@ -122,6 +122,10 @@ bool StreamApplier::step(std::chrono::milliseconds wait) {
     // new plan the stream reopens with it (rows after the change, if a source delivered any, are
     // read again); other schema events (tables created, dropped) leave the stream as it is.
     auto begin = events.begin();
+    if (std::none_of(begin, events.end(), [](const ChangeEvent& ev) { return ev.schema_change != nullptr; })) {
+      apply_batch(events);  // the usual batch: no schema change, nothing to split
+      begin = events.end();
+    }
     while (begin != events.end()) {
       auto change = std::find_if(begin, events.end(), [](const ChangeEvent& ev) { return ev.schema_change != nullptr; });
       if (change != begin) {
