@@ -29,6 +29,12 @@ class Reader {
     p_ = end + 1;
     return s;
   }
+  std::string_view view(std::size_t n) {
+    need(n);
+    std::string_view s = b_.substr(p_, n);
+    p_ += n;
+    return s;
+  }
   std::string bytes(std::size_t n) {
     need(n);
     std::string s(b_.substr(p_, n));
@@ -47,7 +53,7 @@ class Reader {
         case 'b': {
           t[i].kind = k == 't' ? TupleKind::Text : TupleKind::Binary;
           std::uint32_t len = u32();
-          t[i].data = bytes(len);
+          t[i].data = view(len);
           break;
         }
         default: throw Error(ErrorKind::Protocol, fmt::format("pgoutput: unknown tuple column kind 0x{:02x}", k));

@@ -18,7 +18,7 @@ enum class TupleKind : char { Null = 'n', Unchanged = 'u', Text = 't', Binary = 
 
 struct TupleValue {
   TupleKind kind = TupleKind::Null;
-  std::string data;  // text or binary value
+  std::string_view data;  // text or binary value, in the bytes decode() was given (no copy)
 };
 using TupleData = std::vector<TupleValue>;
 
@@ -111,7 +111,8 @@ using PgOutputMessage = std::variant<BeginMsg, CommitMsg, OriginMsg, RelationMsg
 
 class PgOutputDecoder {
  public:
-  // Decodes one message. Throws cdc::Error(Protocol) on truncated or unknown input.
+  // Decodes one message. Throws cdc::Error(Protocol) on truncated or unknown input. Tuple values
+  // point into `bytes`: use the message while they live.
   PgOutputMessage decode(std::string_view bytes);
   bool in_stream_block() const { return in_stream_; }
 

@@ -1,5 +1,6 @@
 // StreamedTxn: see streamed_txn.h. Record layout (native byte order; the file never leaves the
 // process): u32 length, then op, table schema and name, before row, after row, unchanged mask.
+// Records are written and read field by field: a value goes between its Value and the file.
 #include "postgres/streamed_txn.h"
 
 #include <cdc/error.h>
@@ -7,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include <unistd.h>
@@ -15,39 +17,69 @@ namespace cdc::pg {
 
 namespace {
 
-void put_u32(std::string& b, std::uint32_t v) { b.append(reinterpret_cast<const char*>(&v), sizeof v); }
-void put_u64(std::string& b, std::uint64_t v) { b.append(reinterpret_cast<const char*>(&v), sizeof v); }
-void put_str(std::string& b, const std::string& s) {
-  put_u32(b, static_cast<std::uint32_t>(s.size()));
-  b += s;
+[[noreturn]] void io_error(const char* what) {
+  throw Error(ErrorKind::Source, fmt::format("streamed transaction spill file: {} failed: {}", what, std::strerror(errno)));
 }
 
-void put_value(std::string& b, const Value& v) {
-  b += static_cast<char>(v.kind());
-  switch (v.kind()) {
-    case ValueKind::Null: return;
-    case ValueKind::Bool: b += v.as_bool() ? '\1' : '\0'; return;
-    case ValueKind::Int: put_u64(b, static_cast<std::uint64_t>(v.as_int())); return;
-    case ValueKind::UInt: put_u64(b, v.as_uint()); return;
-    case ValueKind::Double: {
-      double d = v.as_double();
-      std::uint64_t bits;
-      std::memcpy(&bits, &d, sizeof bits);
-      put_u64(b, bits);
-      return;
-    }
-    default: put_str(b, v.text());
-  }
-}
-
-void put_row(std::string& b, const Row& r) {
-  put_u32(b, static_cast<std::uint32_t>(r.size()));
-  for (const auto& v : r) put_value(b, v);
-}
-
-class Cursor {
+// A record's fields, written to the file as they are (stdio buffers the small ones; a long text
+// goes from its Value to the file, never through a buffer of the whole record: a row may hold
+// values of many MB), or, without a file, only counted.
+class RecordOut {
  public:
-  explicit Cursor(const std::string& b) : b_(b) {}
+  explicit RecordOut(std::FILE* f) : f_(f) {}
+  void bytes(const void* p, std::size_t n) {
+    size_ += n;
+    if (f_ && n && std::fwrite(p, 1, n, f_) != n) io_error("write");
+  }
+  void byte(char c) { bytes(&c, 1); }
+  void u32(std::uint32_t v) { bytes(&v, sizeof v); }
+  void u64(std::uint64_t v) { bytes(&v, sizeof v); }
+  void str(const std::string& s) {
+    u32(static_cast<std::uint32_t>(s.size()));
+    bytes(s.data(), s.size());
+  }
+  void value(const Value& v) {
+    byte(static_cast<char>(v.kind()));
+    switch (v.kind()) {
+      case ValueKind::Null: return;
+      case ValueKind::Bool: byte(v.as_bool() ? '\1' : '\0'); return;
+      case ValueKind::Int: u64(static_cast<std::uint64_t>(v.as_int())); return;
+      case ValueKind::UInt: u64(v.as_uint()); return;
+      case ValueKind::Double: {
+        double d = v.as_double();
+        std::uint64_t bits;
+        std::memcpy(&bits, &d, sizeof bits);
+        u64(bits);
+        return;
+      }
+      default: str(v.text());
+    }
+  }
+  void row(const Row& r) {
+    u32(static_cast<std::uint32_t>(r.size()));
+    for (const auto& v : r) value(v);
+  }
+  void event(const ChangeEvent& e) {
+    byte(static_cast<char>(e.op));
+    str(e.table.schema);
+    str(e.table.name);
+    row(e.before);
+    row(e.after);
+    u32(static_cast<std::uint32_t>(e.unchanged.size()));
+    for (bool u : e.unchanged) byte(u ? '\1' : '\0');
+  }
+  std::size_t size() const { return size_; }
+
+ private:
+  std::FILE* f_;
+  std::size_t size_ = 0;
+};
+
+// A record read back field by field from the file (a text straight into its Value), checked
+// against the record's length.
+class RecordIn {
+ public:
+  RecordIn(std::FILE* f, std::size_t length) : f_(f), left_(length) {}
   std::uint32_t u32() {
     std::uint32_t v;
     take(&v, sizeof v);
@@ -65,9 +97,9 @@ class Cursor {
   }
   std::string str() {
     std::uint32_t n = u32();
-    if (b_.size() - p_ < n) bad();
-    std::string s = b_.substr(p_, n);
-    p_ += n;
+    if (left_ < n) bad();
+    std::string s(n, '\0');
+    take(s.data(), n);
     return s;
   }
   Value value() {
@@ -86,26 +118,31 @@ class Cursor {
       default: return Value::of_text(kind, str());
     }
   }
+  // A number of entries that follow, each of a byte at least.
+  std::uint32_t count() {
+    std::uint32_t n = u32();
+    if (left_ < n) bad();
+    return n;
+  }
   Row row() {
-    Row r(u32());
+    Row r(count());
     for (auto& v : r) v = value();
     return r;
+  }
+  void end() const {
+    if (left_ != 0) bad();
   }
 
  private:
   void take(void* out, std::size_t n) {
-    if (b_.size() - p_ < n) bad();
-    std::memcpy(out, b_.data() + p_, n);
-    p_ += n;
+    if (left_ < n) bad();
+    if (n && std::fread(out, 1, n, f_) != n) io_error("read");
+    left_ -= n;
   }
   [[noreturn]] static void bad() { throw Error(ErrorKind::Internal, "streamed transaction spill file is corrupt"); }
-  const std::string& b_;
-  std::size_t p_ = 0;
+  std::FILE* f_;
+  std::size_t left_;
 };
-
-[[noreturn]] void io_error(const char* what) {
-  throw Error(ErrorKind::Source, fmt::format("streamed transaction spill file: {} failed: {}", what, std::strerror(errno)));
-}
 
 }  // namespace
 
@@ -119,7 +156,7 @@ StreamedTxn::~StreamedTxn() {
 }
 
 StreamedTxn::StreamedTxn(StreamedTxn&& o) noexcept
-    : file_(o.file_), count_(o.count_), subs_(std::move(o.subs_)), buf_(std::move(o.buf_)) {
+    : file_(o.file_), count_(o.count_), subs_(std::move(o.subs_)) {
   o.file_ = nullptr;
 }
 
@@ -129,7 +166,6 @@ StreamedTxn& StreamedTxn::operator=(StreamedTxn&& o) noexcept {
     file_ = o.file_;
     count_ = o.count_;
     subs_ = std::move(o.subs_);
-    buf_ = std::move(o.buf_);
     o.file_ = nullptr;
   }
   return *this;
@@ -142,17 +178,13 @@ void StreamedTxn::append(std::uint32_t xid, const ChangeEvent& e) {
     if (std::fflush(file_) != 0) io_error("flush");
     subs_.push_back(Sub{xid, std::ftell(file_), count_});
   }
-  buf_.clear();
-  buf_ += static_cast<char>(e.op);
-  put_str(buf_, e.table.schema);
-  put_str(buf_, e.table.name);
-  put_row(buf_, e.before);
-  put_row(buf_, e.after);
-  put_u32(buf_, static_cast<std::uint32_t>(e.unchanged.size()));
-  for (bool u : e.unchanged) buf_ += u ? '\1' : '\0';
-  std::uint32_t len = static_cast<std::uint32_t>(buf_.size());
-  if (std::fwrite(&len, sizeof len, 1, file_) != 1 || std::fwrite(buf_.data(), 1, buf_.size(), file_) != buf_.size())
-    io_error("write");
+  RecordOut size(nullptr);  // the length first, then the fields as they are
+  size.event(e);
+  if (size.size() > UINT32_MAX)
+    throw Error(ErrorKind::Source, fmt::format("a change of {} bytes in a streamed transaction (at most 4 GB)", size.size()));
+  RecordOut out(file_);
+  out.u32(static_cast<std::uint32_t>(size.size()));
+  out.event(e);
   ++count_;
 }
 
@@ -177,18 +209,17 @@ void StreamedTxn::rewind() {
 bool StreamedTxn::next(ChangeEvent& e) {
   std::uint32_t len = 0;
   if (std::fread(&len, sizeof len, 1, file_) != 1) return false;
-  buf_.resize(len);
-  if (std::fread(buf_.data(), 1, len, file_) != len) io_error("read");
-  Cursor c(buf_);
+  RecordIn c(file_, len);
   e = ChangeEvent{};
   e.op = static_cast<ChangeOp>(c.byte());
   e.table.schema = c.str();
   e.table.name = c.str();
   e.before = c.row();
   e.after = c.row();
-  std::uint32_t n = c.u32();
+  std::uint32_t n = c.count();
   e.unchanged.resize(n);
   for (std::uint32_t i = 0; i < n; ++i) e.unchanged[i] = c.byte() != 0;
+  c.end();
   return true;
 }
 

@@ -42,7 +42,6 @@ class StreamedTxn {
     std::size_t count;  // changes before it
   };
   std::vector<Sub> subs_;  // in order of first change
-  std::string buf_;
 };
 
 }  // namespace cdc::pg

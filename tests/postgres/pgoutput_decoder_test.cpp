@@ -90,7 +90,8 @@ TEST_CASE("pgoutput: Relation and Type", "[pg-unit]") {
 
 TEST_CASE("pgoutput: Insert, Update (with old key and unchanged TOAST), Delete", "[pg-unit]") {
   PgOutputDecoder d;
-  auto ins = d.decode(Buf().c('I').u32(7).c('N').u16(3).text("1").c('n').text("a\tb").b);
+  const std::string ins_bytes = Buf().c('I').u32(7).c('N').u16(3).text("1").c('n').text("a\tb").b;  // tuple data point into it
+  auto ins = d.decode(ins_bytes);
   auto& i = std::get<InsertMsg>(ins);
   CHECK(i.relid == 7);
   REQUIRE(i.tuple.size() == 3);
@@ -99,17 +100,20 @@ TEST_CASE("pgoutput: Insert, Update (with old key and unchanged TOAST), Delete",
   CHECK(i.tuple[1].kind == TupleKind::Null);
   CHECK(i.tuple[2].data == "a\tb");
 
-  auto upd = d.decode(Buf().c('U').u32(7).c('K').u16(3).text("1").c('n').c('n').c('N').u16(3).text("2").c('u').text("x").b);
+  const std::string upd_bytes = Buf().c('U').u32(7).c('K').u16(3).text("1").c('n').c('n').c('N').u16(3).text("2").c('u').text("x").b;  // tuple data point into it
+  auto upd = d.decode(upd_bytes);
   auto& u = std::get<UpdateMsg>(upd);
   CHECK(u.old_kind == 'K');
   CHECK(u.old_tuple[0].data == "1");
   CHECK(u.tuple[0].data == "2");
   CHECK(u.tuple[1].kind == TupleKind::Unchanged);
 
-  auto plain = d.decode(Buf().c('U').u32(7).c('N').u16(1).text("5").b);
+  const std::string plain_bytes = Buf().c('U').u32(7).c('N').u16(1).text("5").b;  // tuple data point into it
+  auto plain = d.decode(plain_bytes);
   CHECK(std::get<UpdateMsg>(plain).old_kind == 0);
 
-  auto del = d.decode(Buf().c('D').u32(7).c('O').u16(1).text("9").b);
+  const std::string del_bytes = Buf().c('D').u32(7).c('O').u16(1).text("9").b;  // tuple data point into it
+  auto del = d.decode(del_bytes);
   auto& x = std::get<DeleteMsg>(del);
   CHECK(x.old_kind == 'O');
   CHECK(x.old_tuple[0].data == "9");
@@ -130,7 +134,8 @@ TEST_CASE("pgoutput: v2 stream blocks carry transaction ids", "[pg-unit]") {
   CHECK(std::get<StreamStartMsg>(s).xid == 900);
   CHECK(std::get<StreamStartMsg>(s).first_segment);
   CHECK(d.in_stream_block());
-  auto ins = d.decode(Buf().c('I').u32(900).u32(7).c('N').u16(1).text("1").b);
+  const std::string ins_bytes = Buf().c('I').u32(900).u32(7).c('N').u16(1).text("1").b;  // tuple data point into it
+  auto ins = d.decode(ins_bytes);
   CHECK(std::get<InsertMsg>(ins).xid == 900);
   CHECK(std::get<InsertMsg>(ins).relid == 7);
   d.decode(Buf().c('E').b);
