@@ -86,14 +86,20 @@ class Side {
     if (maria_) return maria_test::mariadb_url(maria_->name);
     return cdc_test::url(file_);
   }
-  void exec(const std::string& sql) const {
-    if (pg_) return pg_test::Conn(url()).exec(sql);
-    if (maria_) {
+  void exec(const std::string& sql) const { exec_all({sql}); }
+  // Statements on one connection, each its own transaction.
+  void exec_all(const std::vector<std::string>& statements) const {
+    if (pg_) {
+      pg_test::Conn c(url());
+      for (const auto& sql : statements) c.exec(sql);
+    } else if (maria_) {
       maria_test::Maria m;
       m.exec("USE " + maria_->name);
-      return m.exec(sql);
+      for (const auto& sql : statements) m.exec(sql);
+    } else {
+      cdc_test::Db db(file_);
+      for (const auto& sql : statements) db.exec(sql);
     }
-    cdc_test::Db(file_).exec(sql);
   }
   // Rows of a query, each as its columns joined by " | " ("NULL" for null).
   std::vector<std::string> rows(const std::string& sql) const {
@@ -137,19 +143,21 @@ struct Case {
 
   // items (keyed), events (no key: a doubled row shows) and extra (left out until a reload adds it).
   void seed(int rows = 6000) {
-    for (const char* t : {"items", "extra"}) src.exec(std::string("CREATE TABLE ") + t + " (id int PRIMARY KEY, grp int, name varchar(64))");
-    src.exec("CREATE TABLE events (at int, what varchar(32))");
-    if (src.kind() == Kind::Postgres) src.exec("ALTER TABLE events REPLICA IDENTITY FULL");
+    std::vector<std::string> sql;
+    for (const char* t : {"items", "extra"}) sql.push_back(std::string("CREATE TABLE ") + t + " (id int PRIMARY KEY, grp int, name varchar(64))");
+    sql.push_back("CREATE TABLE events (at int, what varchar(32))");
+    if (src.kind() == Kind::Postgres) sql.push_back("ALTER TABLE events REPLICA IDENTITY FULL");
     for (int from = 1; from <= rows; from += 500) {
       std::string items, events;
       for (int i = from; i < from + 500 && i <= rows; ++i) {
         items += (items.empty() ? "" : ",") + fmt::format("({}, {}, 'item {}')", i, i % 97, i);
         if (i % 4 == 0) events += (events.empty() ? "" : ",") + fmt::format("({}, 'e{}')", i / 4, i % 7);
       }
-      src.exec("INSERT INTO items VALUES " + items);
-      src.exec("INSERT INTO extra VALUES " + items);
-      src.exec("INSERT INTO events VALUES " + events);
+      sql.push_back("INSERT INTO items VALUES " + items);
+      sql.push_back("INSERT INTO extra VALUES " + items);
+      sql.push_back("INSERT INTO events VALUES " + events);
     }
+    src.exec_all(sql);
     write_config();
   }
 
@@ -157,20 +165,23 @@ struct Case {
   // and deletes of every row with one value), each its own transaction.
   void write_changes(int n, unsigned seed) const {
     std::mt19937 rng(seed);
+    std::vector<std::string> sql;
     for (int i = 0; i < n; ++i) {
       int id = static_cast<int>(rng() % 7000) + 1;
       switch (rng() % 6) {
         case 0:
-          src.exec(fmt::format("DELETE FROM items WHERE id = {}", id));
-          src.exec(fmt::format("INSERT INTO items (id, grp, name) VALUES ({}, 0, 'replaced {}')", id, seed));
+          sql.push_back(fmt::format("DELETE FROM items WHERE id = {}", id));
+          sql.push_back(fmt::format("INSERT INTO items (id, grp, name) VALUES ({}, 0, 'replaced {}')", id, seed));
           break;
-        case 1: src.exec(fmt::format("UPDATE items SET name = 'updated {} {}' WHERE id = {}", seed, i, id)); break;
-        case 2: src.exec(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
-        case 3: src.exec(fmt::format("INSERT INTO events VALUES ({}, 'live')", id % 2000)); break;
-        case 4: src.exec(fmt::format("DELETE FROM events WHERE at = {}", id % 1500)); break;
-        default: src.exec(fmt::format("UPDATE items SET id = {} WHERE id = {}", 1000000 + seed * 10000 + static_cast<unsigned>(i), id));
+        case 1: sql.push_back(fmt::format("UPDATE items SET name = 'updated {} {}' WHERE id = {}", seed, i, id)); break;
+        case 2: sql.push_back(fmt::format("DELETE FROM items WHERE id = {}", id)); break;
+        case 3: sql.push_back(fmt::format("INSERT INTO events VALUES ({}, 'live')", id % 2000)); break;
+        case 4: sql.push_back(fmt::format("DELETE FROM events WHERE at = {}", id % 1500)); break;
+        default:
+          sql.push_back(fmt::format("UPDATE items SET id = {} WHERE id = {}", 1000000 + seed * 10000 + static_cast<unsigned>(i), id));
       }
     }
+    src.exec_all(sql);
   }
 
   std::vector<std::string> args(bool until_idle = true) const {
