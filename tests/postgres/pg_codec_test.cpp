@@ -259,7 +259,7 @@ TEST_CASE("a missing privilege names the GRANT to add", "[pg-unit]") {
   CHECK(missing_privilege(src, "ERROR:  relation \"x\" does not exist\n", "cdc", "shop").empty());
 }
 
-TEST_CASE("a lock timeout is retried; a read-only server or database is retried as a lost connection is", "[pg-unit]") {
+TEST_CASE("a lock timeout is retried, a read-only server or database is retried as a lost connection is", "[pg-unit]") {
   Error lock = make_error(ErrorKind::Destination, "applying changes", "55P03", "canceling statement due to lock timeout", "");
   CHECK(lock.retryable());
   CHECK(lock.kind() == ErrorKind::Destination);
