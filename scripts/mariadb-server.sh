@@ -8,17 +8,42 @@
 #                                   require_secure_transport=ON (TCP only over TLS); it also listens on 127.0.0.2,
 #                                   an address its certificate does not name. <dir>/url then verifies the server:
 #                                   mysql://root@127.0.0.1:PORT/cdc_test?ssl-mode=VERIFY_IDENTITY&ssl-ca=<dir>/tls/ca.pem
+#   mariadb-server.sh restart <dir> shuts the server down and starts it again on the same port and
+#                                   datadir: every connection is cut (the fault tests, tests/faults/)
 #   mariadb-server.sh stop <dir>    stops it (shutdown, then SIGKILL after 20 s) and removes <dir>.
 set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
 tls=${3:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop <dir> [--tls]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|stop <dir> [--tls]" >&2; exit 2; }
 [ -z "$tls" ] || [ "$tls" = --tls ] || { echo "usage: $0 start|stop <dir> [--tls]" >&2; exit 2; }
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+user_opt=()
+if [ "$(id -u)" -eq 0 ]; then user_opt=(--user=root); fi
+
+# Starts mariadbd on $dir/my.cnf and waits until it answers.
+run_server() {
+  mariadbd --defaults-file="$dir/my.cnf" "${user_opt[@]}" >/dev/null 2>&1 &
+  echo $! > "$dir/pid"
+  for _ in $(seq 1 150); do
+    if mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then cat "$dir/error.log" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+
+# Shuts the server down (SIGKILL after 20 s).
+shutdown_server() {
+  [ -f "$dir/pid" ] || return 0
+  pid=$(cat "$dir/pid")
+  mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot shutdown >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 
 case "$cmd" in
@@ -38,8 +63,6 @@ ssl-cert=$dir/tls/server.pem
 ssl-key=$dir/tls/server.key
 require-secure-transport=ON"
   fi
-  user_opt=()
-  if [ "$(id -u)" -eq 0 ]; then user_opt=(--user=root); fi
   cat > "$dir/my.cnf" <<CNF
 [mariadbd]
 datadir=$dir/data
@@ -68,13 +91,7 @@ CNF
   mariadb-install-db --defaults-file="$dir/my.cnf" "${user_opt[@]}" \
     --auth-root-authentication-method=normal --skip-test-db >"$dir/install.log" 2>&1 \
     || { cat "$dir/install.log" >&2; exit 1; }
-  mariadbd --defaults-file="$dir/my.cnf" "${user_opt[@]}" >/dev/null 2>&1 &
-  echo $! > "$dir/pid"
-  for _ in $(seq 1 150); do
-    if mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot -e "SELECT 1" >/dev/null 2>&1; then break; fi
-    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then cat "$dir/error.log" >&2; exit 1; fi
-    sleep 0.1
-  done
+  run_server
   mariadb --no-defaults --socket="$dir/mysqld.sock" -uroot -e \
     "CREATE DATABASE IF NOT EXISTS cdc_test CHARACTER SET utf8mb4; CREATE DATABASE IF NOT EXISTS cdc_dest CHARACTER SET utf8mb4;" \
     || { cat "$dir/error.log" >&2; exit 1; }
@@ -87,15 +104,15 @@ CNF
   fi
   echo "mariadb-server: started on port $port ($dir)"
   ;;
+restart)
+  shutdown_server
+  run_server
+  echo "mariadb-server: restarted on port $(cat "$dir/port") ($dir)"
+  ;;
 stop)
-  if [ -f "$dir/pid" ]; then
-    pid=$(cat "$dir/pid")
-    mariadb-admin --no-defaults --socket="$dir/mysqld.sock" -uroot shutdown >/dev/null 2>&1 || kill "$pid" 2>/dev/null || true
-    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
+  shutdown_server
   rm -rf "$dir"
   echo "mariadb-server: stopped ($dir)"
   ;;
-*) echo "usage: $0 start|stop <dir>" >&2; exit 2 ;;
+*) echo "usage: $0 start|restart|stop <dir>" >&2; exit 2 ;;
 esac

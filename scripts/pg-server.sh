@@ -10,6 +10,8 @@
 #                                    certificate); it also listens on 127.0.0.2, which the certificate
 #                                    does not name. DIR/url then verifies the server:
 #                                    postgresql://...?sslmode=verify-full&sslrootcert=DIR/tls/ca.pem
+#   scripts/pg-server.sh restart DIR `pg_ctl restart -m fast`: the same server, port and data; every
+#                                    connection is cut (the fault tests, tests/faults/)
 #   scripts/pg-server.sh stop DIR    stops the server and removes DIR
 # DIR must be reachable by the `postgres` user when run as root (use /tmp, not /root/...).
 # PG_EXTRA_CONF (optional): postgresql.conf lines appended after the defaults (they win), e.g.
@@ -21,7 +23,7 @@ set -euo pipefail
 cmd=${1:-}
 dir=${2:-}
 tls=${3:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop DIR [--tls]" >&2; exit 2; }
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|restart|stop DIR [--tls]" >&2; exit 2; }
 [ -z "$tls" ] || [ "$tls" = --tls ] || { echo "usage: $0 start|stop DIR [--tls]" >&2; exit 2; }
 
 bindir=${PG_BINDIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}
@@ -87,11 +89,15 @@ CONF
     chmod 644 "$dir/url"
     echo "$url"
     ;;
+  restart)
+    as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null ||
+      { cat "$dir/server.log" >&2; exit 1; }
+    ;;
   stop)
     if [ -d "$dir/data" ]; then
       as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
     rm -rf "$dir"
     ;;
-  *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+  *) echo "usage: $0 start|restart|stop DIR" >&2; exit 2 ;;
 esac

@@ -159,9 +159,13 @@ std::string missing_privilege(ErrorKind role, unsigned code, std::string_view me
 
 Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char* message, std::string_view what,
                  std::string_view where, const ConnParams* who) {
-  bool retry = retryable_code(code);
+  // A server in read_only (a replica, a primary demoted by a failover) refuses writes until it is
+  // writable again, or until a new connection reaches the new primary: retried as a lost connection is.
+  const bool read_only = code == ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION ||
+                         (code == ER_OPTION_PREVENTS_STATEMENT && message && std::string_view(message).find("read-only") != std::string_view::npos);
+  bool retry = retryable_code(code) || read_only;
   ErrorKind k = (code >= 2000 && code < 3000) || code == ER_CON_COUNT_ERROR || code == ER_SERVER_SHUTDOWN ||
-                        code == ER_CONNECTION_KILLED
+                        code == ER_CONNECTION_KILLED || read_only
                     ? ErrorKind::Connection
                     : kind;
   if (code == ER_ACCESS_DENIED_ERROR || code == ER_DBACCESS_DENIED_ERROR || code == ER_BAD_DB_ERROR) {

@@ -159,10 +159,14 @@ std::int64_t Result::int64(int row, int col) const {
 
 Error make_error(ErrorKind kind, const std::string& what, const std::string& sqlstate, const std::string& message,
                  const std::string& where) {
+  // 55P03: a lock wait ended by lock_timeout. 25006: a read-only server or database (a standby, a
+  // primary demoted by a failover, default_transaction_read_only): a new connection may find it
+  // writable again, so it is retried as a lost connection is, without limit.
+  const bool read_only = sqlstate == "25006";
   bool retry = sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0 || sqlstate.rfind("53", 0) == 0 ||
-               sqlstate == "40001" || sqlstate == "40P01" || sqlstate.empty();
+               sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03" || read_only || sqlstate.empty();
   ErrorKind k = kind;
-  if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0 || sqlstate.empty()) k = ErrorKind::Connection;
+  if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P0", 0) == 0 || read_only || sqlstate.empty()) k = ErrorKind::Connection;
   if (sqlstate == "42P01" || sqlstate == "42703") k = ErrorKind::Schema;
   if (sqlstate.rfind("22", 0) == 0) k = ErrorKind::Conversion;
   // The server's "LINE 1: <statement>" and caret lines would split a log line in three.

@@ -107,7 +107,8 @@ class Conn {
 };
 
 // Makes the cdc::Error for a failed result: SQLSTATE class 08 (connection), 57P0x (shutdown),
-// 53 (resources), 40001/40P01 (serialization, deadlock) are retryable.
+// 53 (resources), 40001/40P01 (serialization, deadlock), 55P03 (lock timeout) are retryable;
+// 25006 (read-only) is retried as a lost connection is (a new connection may reach a writable server).
 Error make_error(ErrorKind kind, const std::string& what, const std::string& sqlstate, const std::string& message,
                  const std::string& where);
 

@@ -409,3 +409,22 @@ TEST_CASE("a missing privilege names the GRANT to add", "[unit]") {
   CHECK_FALSE(e.retryable());
   CHECK(e.message().find("GRANT REPLICATION SLAVE ON *.* TO 'cdc'@'%'") != std::string::npos);
 }
+
+TEST_CASE("a read-only server is retried as a lost connection is, other refused options are not", "[unit]") {
+  cdc::Error ro = cdc::mysql::make_error(ErrorKind::Destination, 1290, "HY000",
+                                         "The MariaDB server is running with the --read-only option so it cannot execute this statement",
+                                         "applying changes", "", nullptr);
+  CHECK(ro.retryable());
+  CHECK(ro.kind() == ErrorKind::Connection);
+  cdc::Error txn = cdc::mysql::make_error(ErrorKind::Destination, 1792, "25006", "Cannot execute statement in a READ ONLY transaction",
+                                          "applying changes", "", nullptr);
+  CHECK(txn.retryable());
+  cdc::Error other = cdc::mysql::make_error(ErrorKind::Destination, 1290, "HY000",
+                                            "The MariaDB server is running with the --secure-file-priv option so it cannot execute this statement",
+                                            "applying changes", "", nullptr);
+  CHECK_FALSE(other.retryable());
+  cdc::Error lock = cdc::mysql::make_error(ErrorKind::Destination, 1205, "HY000", "Lock wait timeout exceeded; try restarting transaction",
+                                           "applying changes", "", nullptr);
+  CHECK(lock.retryable());
+  CHECK(lock.kind() == ErrorKind::Destination);
+}

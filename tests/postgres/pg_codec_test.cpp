@@ -258,3 +258,14 @@ TEST_CASE("a missing privilege names the GRANT to add", "[pg-unit]") {
   CHECK(owner.find("publication=NAME") != std::string::npos);
   CHECK(missing_privilege(src, "ERROR:  relation \"x\" does not exist\n", "cdc", "shop").empty());
 }
+
+TEST_CASE("a lock timeout is retried, a read-only server or database is retried as a lost connection is", "[pg-unit]") {
+  Error lock = make_error(ErrorKind::Destination, "applying changes", "55P03", "canceling statement due to lock timeout", "");
+  CHECK(lock.retryable());
+  CHECK(lock.kind() == ErrorKind::Destination);
+  Error ro = make_error(ErrorKind::Destination, "applying changes", "25006", "cannot execute INSERT in a read-only transaction", "");
+  CHECK(ro.retryable());
+  CHECK(ro.kind() == ErrorKind::Connection);
+  CHECK(ro.message().find("(SQLSTATE 25006)") != std::string::npos);
+  CHECK_FALSE(make_error(ErrorKind::Destination, "applying changes", "42501", "permission denied for table t", "").retryable());
+}

@@ -1,5 +1,6 @@
 // Running cdc-cli as a child process, as the crash tests do: CDC_CRASH_AT set (or cleared) for
-// the child, its stderr appended to a log file, its stdout to a file (default /dev/null).
+// the child, its stderr appended to a log file, its stdout to a file (default /dev/null), and
+// `env` ("NAME=value" each, e.g. CDC_PAUSE_AT) added to its environment.
 // Needs CDC_CLI_PATH, the cdc-cli built with the tests.
 #pragma once
 
@@ -23,12 +24,16 @@ struct Exit {
 };
 
 inline pid_t spawn_cli(const std::vector<std::string>& args, const std::string& crash_at, const std::string& log,
-                       const std::string& out = "/dev/null") {
+                       const std::string& out = "/dev/null", const std::vector<std::string>& env = {}) {
   std::fflush(nullptr);  // or the child's freopen writes what the parent had buffered
   pid_t pid = ::fork();
   if (pid == 0) {
     if (!crash_at.empty()) ::setenv("CDC_CRASH_AT", crash_at.c_str(), 1);
     else ::unsetenv("CDC_CRASH_AT");
+    for (const auto& e : env) {
+      auto eq = e.find('=');
+      ::setenv(e.substr(0, eq).c_str(), e.substr(eq + 1).c_str(), 1);
+    }
     FILE* f = std::freopen(log.c_str(), "a", stderr);
     f = std::freopen(out.c_str(), "w", stdout);
     (void)f;

@@ -236,6 +236,11 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
       logf(LogLevel::Info, "session", t.id, "no schema recorded for this table (older checkpoints): taking the source's as it is now");
   }
   if (auto h = entry(entries, Ledger::held_key(t.id)); !h.empty()) t.held = Position(h);
+  // A backfill that a schema change committed and that had not finished runs again (a table copied
+  // again has its backfill key cleared by the copy).
+  if (auto b = entry(entries, Ledger::backfill_key(t.id));
+      !b.empty() && (t.rec.phase == TablePhase::Streaming || t.rec.phase == TablePhase::Incremental))
+    t.backfill = Ledger::decode_backfill(b, t.id);
   const bool same_schema = diff_schemas(t.source_seen, described).empty();
   switch (t.rec.phase) {
     case TablePhase::Incremental:
