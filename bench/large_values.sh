@@ -9,16 +9,21 @@
 # values on the target equals the source's.
 #   CDC_CLI=path/to/cdc-cli MB=20 bash bench/large_values.sh
 #
-# Measured in one run each (2 cores shared with other engineers' compilers, load 6-11;
+# Measured in one run each (2 cores shared with other engineers' compilers, load 2-11;
 # RelWithDebInfo; MB=20, so the row is 40 MB; a session without large values holds 30-50 MB): peak RSS in MB
-#   run                               main 10c6bd7   5bfd19e (values converted in place, rows by address)
-#   stream MariaDB -> PostgreSQL             218.7     177.6
-#   stream MariaDB -> MariaDB                277.9     176.3
-#   stream PostgreSQL -> PostgreSQL          275.0     275.1
-#   copy MariaDB -> PostgreSQL               157.1     138.0
-#   copy MariaDB -> MariaDB                  237.5     137.2
+#   run                               main 10c6bd7   5bfd19e   1d7b8e9 + 6120d17
+#   stream MariaDB -> PostgreSQL             218.7     177.6     177.4
+#   stream MariaDB -> MariaDB                277.9     176.3     176.2
+#   stream PostgreSQL -> PostgreSQL          275.0     275.1     175.2
+#   copy MariaDB -> PostgreSQL               157.1     138.0     138.1
+#   copy MariaDB -> MariaDB                  237.5     137.2     137.3
+# 5bfd19e: values converted in place, rows passed by address to the writers, MariaDB statements
+# escaped in pieces; 1d7b8e9: pgoutput tuples not copied, the streamed transaction's spill file
+# written field by field; 6120d17: cdc-cli maps blocks over 4 MB alone (not from the heap).
 # Where the rest is (heaptrack, stream MariaDB -> PostgreSQL, 126 MB of heap at the peak): libmariadb's
-# packet buffers for the 40 MB binlog event (3 x 42 MB, its own), then the decoded row.
+# packet buffers for the 40 MB binlog event (3 x 42 MB, its own), then the decoded row; for the
+# PostgreSQL source, libpq's input buffer and the copy PQgetCopyData returns (60 MB each: bytea
+# travels as hex in pgoutput's text format).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MB=${MB:-20}
