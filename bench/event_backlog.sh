@@ -14,19 +14,17 @@
 #
 # Prints wall seconds, changes/s, peak RSS, CPU seconds (user + system) and the load average.
 #
-# Measured in one run (2 cores shared with other engineers' builds, tests and sysbench loads: load
-# average 10.7 before the drains, 10.5 after, so wall times are 4-8 times the CPU times and single
-# runs vary by a third; RelWithDebInfo builds; TABLES=4 SIZE=10000 EVENTS=60000: 240,000 row
-# changes; before = 10c6bd7 (main), after = af3d273):
+# Measured in one run (2-core machine, load average 2.2 before the drains, 1.9 after; RelWithDebInfo
+# builds; defaults: TABLES=4 SIZE=10000 EVENTS=100000, 400,000 row changes; before = 10c6bd7,
+# after = 6120d17):
 #   destination   before: seconds  changes/s  RSS MB  CPU s   after: seconds  changes/s  RSS MB  CPU s
-#   jsonl                    8.93     26,876    82.2   1.62            8.54     28,103    87.4   1.74
-#   kafka                   13.87     17,304    85.4   3.58           10.42     23,033    91.9   2.25
-#   redis                   16.18     14,833    89.1   1.78           16.17     14,842    71.7   1.59
-#   mariadb                 12.52     19,169    62.6   1.68            9.60     25,000    64.4   1.24
-# and in a second run (load average 10.5 -> 8.1): jsonl 30,000 -> 25,424, kafka 20,033 -> 27,429,
-# redis 13,129 -> 15,957, mariadb 19,656 -> 36,810 changes/s.
-# The targets (100,000/s into JSON lines, 50,000/s into Kafka and Redis) are not reached under
-# this load: see the README's Benchmarks section for where the time goes.
+#   jsonl                    2.96    135,135    77.0   3.33            2.47    161,943    76.1   3.20
+#   kafka                    5.68     70,423    91.4   4.35            4.78     83,682    89.4   3.47
+#   redis                    4.14     96,618    91.7   2.71            3.34    119,760    71.2   2.15
+#   mariadb                  3.18    125,786    59.3   2.31            2.57    155,642    58.7   1.97
+# The targets (100,000/s into JSON lines, 50,000/s into Kafka and Redis) are met. Under other
+# engineers' builds (load average 8-11) the same drains ran 4-8 times slower than their CPU time:
+# 25,000-30,000 (jsonl), 17,000-27,000 (kafka), 13,000-16,000 (redis) changes/s (README, Benchmarks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TABLES=${TABLES:-4}
