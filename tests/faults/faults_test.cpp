@@ -222,6 +222,7 @@ struct Case {
   void finishes(pid_t pid) const {
     auto e = cdc_test::wait_exit(pid);
     INFO(slurp(log));
+    INFO((e.signaled ? "killed by signal " : "exit code ") << e.code);
     REQUIRE_FALSE(e.signaled);
     REQUIRE(e.code == 0);
   }
@@ -382,10 +383,29 @@ void harmed_at(Case& c, const std::string& point, bool streaming, Harm&& harm) {
   c.check_converged();
 }
 
-// The source's server restarted while cdc stands at `point`.
+// The source's server restarted while cdc stands at `point`. PostgreSQL's fast shutdown waits
+// until every logical walsender's client has confirmed all it was sent, which a cdc parked at a
+// failpoint never does (it answers keepalives from its reading thread, so wal_sender_timeout does
+// not end the wait either): cdc is let go once the shutdown has begun, as a running cdc would be.
 void source_restarted(Kind kind, const std::string& point, bool streaming) {
   Case c(kind, Kind::Sqlite);
-  harmed_at(c, point, streaming, [&] { restart_server(kind); });
+  harmed_at(c, point, streaming, [&] {
+    if (kind != Kind::Postgres) return restart_server(kind);
+    auto shutdowns = [] {
+      const std::string text = slurp(CDC_FAULTS_PG_DIR "/server.log"), line = "received fast shutdown request";
+      std::size_t n = 0;
+      for (auto at = text.find(line); at != std::string::npos; at = text.find(line, at + 1)) ++n;
+      return n;
+    };
+    const std::size_t before = shutdowns();
+    int rc = -1;
+    std::thread restart([&] { rc = std::system("bash " CDC_PG_SERVER_SCRIPT " restart " CDC_FAULTS_PG_DIR " >&2"); });
+    bool stopping = pg_test::eventually([&] { return shutdowns() > before; }, 60);
+    c.resume();
+    restart.join();
+    REQUIRE(stopping);
+    REQUIRE(rc == 0);
+  });
 }
 
 // The destination's server restarted while cdc holds an open transaction there.
