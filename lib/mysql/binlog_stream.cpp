@@ -168,8 +168,10 @@ class BinlogStream final : public ChangeStream {
       if (!ev) {
         unsigned code = mysql_errno(conn_.get());
         std::string msg = mysql_error(conn_.get());
-        // libmariadb frees the event it was handed when it rejects a packet (RPL_SAFEGUARD).
-        if (code == CR_BINLOG_ERROR || code == CR_BINLOG_INVALID_FILE) event_ = nullptr;
+        // libmariadb 3.3 frees the event it was handed whenever it returns none: on a rejected
+        // packet (RPL_SAFEGUARD), on the server's EOF and on a read error such as a lost connection
+        // (a server restart); freeing it again here crashed.
+        event_ = nullptr;
         disconnect();
         if (code == 0) break;  // end of stream (non-blocking mode); not expected
         if (code == ER_MASTER_FATAL_ERROR_READING_BINLOG && resume_by_gtid(msg)) continue;
