@@ -84,6 +84,9 @@ std::string rows_text(std::string_view what, const TableSchema& schema, const st
 // result (ReducedRow::event and ::image point into it). Throws Error(Internal) for a table without a key.
 std::vector<ReducedSegment> reduce_changes(const TableLayout& layout, const TableSchema& schema,
                                            const std::vector<ChangeEvent>& changes);
+// (A temporary would be gone before the result is read.)
+std::vector<ReducedSegment> reduce_changes(const TableLayout& layout, const TableSchema& schema,
+                                           std::vector<ChangeEvent>&& changes) = delete;
 
 // What a writer does with each part of a reduced batch. apply_reduced() calls them segment by
 // segment in the order they must be applied: the truncate or key move that starts a segment
