@@ -279,9 +279,10 @@ class PgWriter final : public DestinationWriter {
     finish_pending();
     TableEntry& t = info(table);
     PgTable& p = t.state;
+    const RowRefs refs = refs_of(rows);
     if (!t.layout.keyed()) {
-      if (send_binary(t, refs_of(rows))) defer(t, false);
-      else copy_rows(t, p.name, refs_of(rows), nullptr);
+      if (send_binary(t, refs)) defer(t, false);
+      else copy_rows(t, p.name, refs, nullptr);
       return;
     }
     // Fast path: COPY straight in. A key already present (a re-read chunk, an incremental
@@ -289,11 +290,11 @@ class PgWriter final : public DestinationWriter {
     if (!p.needs_upsert) {
       c_.exec("SAVEPOINT cdc_rows", t.layout.where);
       try {
-        if (send_binary(t, refs_of(rows))) {
+        if (send_binary(t, refs)) {
           defer(t, true);
           return;
         }
-        copy_rows(t, p.name, refs_of(rows), nullptr);
+        copy_rows(t, p.name, refs, nullptr);
         c_.exec("RELEASE SAVEPOINT cdc_rows", t.layout.where);
         return;
       } catch (const Error& e) {
@@ -302,7 +303,7 @@ class PgWriter final : public DestinationWriter {
         p.needs_upsert = true;
       }
     }
-    stage(t, refs_of(rows), nullptr);
+    stage(t, refs, nullptr);
     c_.exec(upsert_sql(t, {}), t.layout.where);
   }
 
