@@ -95,16 +95,20 @@ struct Shop {
   }
 };
 
-// Stops once the stream has nothing left for the tables (a last batch may be in flight).
-void settle(cdc::ReplicationSession& session) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
-  auto before = session.status().stream_position;
-  for (int i = 0; i < 100; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto now = session.status().stream_position;
-    if (now == before) break;
-    before = now;
-  }
+// Waits until the stream has applied everything the source logged: the session's position is
+// the capture log's last sequence, and no streaming table is still replaying from behind it (a
+// resynced table without a key replays from where its copy read; the session's position stands
+// still meanwhile, so an unchanged position alone does not mean caught up).
+void settle(cdc::ReplicationSession& session, const std::string& src) {
+  REQUIRE(eventually([&] {
+    Db s(src);
+    auto last = s.rows("SELECT seq FROM sqlite_sequence WHERE name = '_cdc_log'");
+    auto status = session.status();
+    if (last.empty() || status.stream_position != last[0].substr(4)) return false;
+    for (const auto& t : status.tables)
+      if (t.phase == cdc::TablePhase::Streaming && t.position != status.stream_position) return false;
+    return true;
+  }));
 }
 
 }  // namespace
@@ -127,7 +131,7 @@ TEST_CASE("a table added by a reload is copied beside the stream and converges u
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // changes keep coming after the hand-over
   stop = true;
   load.join();
-  settle(session);
+  settle(session, shop.src);
   auto status = by_table(session.status());
   session.stop();
   session.wait();
@@ -165,7 +169,7 @@ TEST_CASE("a resync repairs a damaged target while the other tables stream under
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   stop = true;
   load.join();
-  settle(session);
+  settle(session, shop.src);
   session.stop();
   session.wait();
   shop.check_equal({"a", "b", "c"});
@@ -199,7 +203,7 @@ TEST_CASE("a table no longer selected is removed and catches up when selected ag
     Db d(shop.dst);
     return d.rows("SELECT count(*) FROM b WHERE v = 'while removed'").at(0) == "int:10";
   }));
-  settle(session);
+  settle(session, shop.src);
   session.stop();
   session.wait();
   shop.check_equal({"a", "b", "c"});
@@ -268,7 +272,7 @@ TEST_CASE("pause and stop survive a restart, resume catches up", "[sqlite][lifec
     return d.rows("SELECT count(*) FROM b WHERE v = 'later'").at(0) == "int:5" &&
            d.rows("SELECT count(*) FROM c WHERE what = 'later'").at(0) == "int:1";
   }));
-  settle(session);
+  settle(session, shop.src);
   session.stop();
   session.wait();
   shop.check_equal({"a", "b", "c"});
