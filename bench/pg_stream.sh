@@ -9,9 +9,11 @@
 #      more by `pg_recvlogical` (pgoutput, proto_version 1, a publication of the pgbench tables,
 #      to /dev/null: what the server alone decodes and sends) from a copy of cdc's slot made
 #      before the backlog was written (pg_copy_logical_replication_slot: the same restart and
-#      confirmed positions, so both read the same WAL) up to --endpos = pg_current_wal_lsn()
-#      after the backlog. Prints both rates and the ratio cdc / pg_recvlogical (issue 15's
-#      target 1: >= 0.8). cdc runs first, so pg_recvlogical finds the WAL in the page cache.
+#      confirmed positions, so both read the same WAL) up to --endpos = pg_current_wal_insert_lsn()
+#      after the backlog (checked: its slot has no row change of the backlog left). Prints both
+#      rates and the ratio cdc / pg_recvlogical (issue 15's target 1: >= 0.8). cdc runs first, so
+#      pg_recvlogical finds the WAL in the page cache; cdc's time includes its start and its
+#      idle check at the end (--until-idle), pg_recvlogical's its start.
 # The live phase runs first, as a replica that was streaming and then stopped would: the slot's
 # restart point has moved on by then. Right after the initial copy (which on this one server
 # wrote the million copied rows into the WAL too) the server would first re-read all of that.
