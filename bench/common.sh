@@ -34,10 +34,52 @@ start_lag_sampler() {
    done) &
   lag_sampler_pid=$!
 }
-stop_lag_sampler() { kill "$lag_sampler_pid" 2>/dev/null || true; wait "$lag_sampler_pid" 2>/dev/null || true; }
+stop_lag_sampler() { kill "$lag_sampler_pid" 2>/dev/null || true; wait "$lag_sampler_pid" 2>/dev/null || true; lag_sampler_pid=; }
 lag_percentiles() {
   sort -g "$1" | awk '{ v[NR] = $1 } END {
     if (NR == 0) { print "- - - 0"; exit }
     p50 = v[int((NR - 1) * 0.50) + 1]; p99 = v[int((NR - 1) * 0.99) + 1]
     printf "%.2f %.2f %.2f %d\n", p50, p99, v[NR], NR }'
+}
+
+# ratio A B: A / B to two decimals ("-" when either is missing or B is 0).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+# print_ratio LABEL A B [TARGET]: a summary line "LABEL  A/B  (target >= TARGET: met|not met)". A
+# ratio is a measurement, not a check: a scenario does not fail on it.
+print_ratio() {
+  local r verdict=
+  r=$(ratio "$2" "$3")
+  [ -z "${4:-}" ] || verdict=$(awk -v r="$r" -v t="$4" 'BEGIN { if (r == "-") print "?"; else print (r + 0 >= t + 0 ? "met" : "not met") }')
+  printf '%-60s %6s%s\n' "$1" "$r" "${4:+   (target >= $4: $verdict)}"
+}
+
+# free_port: a free TCP port on 127.0.0.1 (for --http).
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# Where a copy's time goes, seen from the target server: start_activity_sampler FILE QUERY CLIENT...
+# feeds QUERY to CLIENT (a database client that reads statements on stdin: one connection for the
+# whole run, so a sample costs a query, not a process) every 0.25 s until stop_activity_sampler.
+# QUERY returns one row "EPOCH_SECONDS LOADING INDEXING": the server's clock and how many of the
+# target's statements load rows and build indexes; the rows go into FILE. activity_split FILE
+# prints "LOAD INDEX BOTH OTHER": seconds during which rows were loading and no index was building,
+# indexes building and no rows loading, both, and neither (connecting, planning, creating tables,
+# commits), each interval between two samples counted by the first one.
+start_activity_sampler() {
+  local file=$1 query=$2
+  shift 2
+  rm -f "$file" "$file.stop"
+  (while [ ! -e "$file.stop" ]; do echo "$query"; sleep 0.25; done | "$@" > "$file" 2>/dev/null) &
+  activity_sampler_pid=$!
+  activity_sampler_file=$file
+}
+stop_activity_sampler() {
+  [ -n "${activity_sampler_pid:-}" ] || return 0
+  touch "$activity_sampler_file.stop"
+  wait "$activity_sampler_pid" 2>/dev/null || true
+  activity_sampler_pid=
+}
+activity_split() {
+  awk 'NF >= 3 { if (n++) { d = $1 - t; if (l > 0 && i > 0) both += d; else if (l > 0) load += d; else if (i > 0) idx += d; else other += d }
+                  t = $1; l = $2 + 0; i = $3 + 0 }
+       END { printf "%.1f %.1f %.1f %.1f\n", load, idx, both, other }' "$1"
 }

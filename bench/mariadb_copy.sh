@@ -4,8 +4,12 @@
 #   (a) cdc-cli copy, without tuning flags (see bench/common.sh for CDC_FLAGS and CDC_CLI_BASELINE)
 #   (b) mariadb-dump | mariadb
 #   (c) mydumper -t THREADS | myloader -t THREADS (THREADS default 2, the machine's cores here)
+#   (d) INSERT INTO d_insert.items SELECT * FROM src.items inside the server, into a fresh table
+#       of the same definition (CREATE TABLE ... LIKE, not timed): what the server alone needs
 # Each is measured with /usr/bin/time -v (wall seconds, peak RSS of the tool; the server is
-# shared). Every copy is checked with CHECKSUM TABLE against the source.
+# shared). Every copy is checked with CHECKSUM TABLE against the source. Prints the ratios
+# INSERT ... SELECT time / cdc time (target >= 0.6) and mydumper+myloader time / cdc time (target
+# >= 1.5), issue 15's target 0, and mariadb-dump|mariadb time / cdc time.
 #   CDC_CLI=path/to/cdc-cli ROWS=1000000 THREADS=2 bash bench/mariadb_copy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +30,7 @@ sql() { mariadb --no-defaults --socket="$sock" -uroot "$@"; }
 url() { echo "mysql://root@127.0.0.1:$port/$1"; }
 
 echo "mariadb_copy: generating $ROWS rows"
-sql -e "CREATE DATABASE src; CREATE DATABASE d_cdc; CREATE DATABASE d_base; CREATE DATABASE d_dump; CREATE DATABASE d_mydumper;"
+sql -e "CREATE DATABASE src; CREATE DATABASE d_cdc; CREATE DATABASE d_base; CREATE DATABASE d_dump; CREATE DATABASE d_mydumper; CREATE DATABASE d_insert;"
 sql src <<SQL
 CREATE TABLE items (
   id         BIGINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -56,7 +60,7 @@ source bench/common.sh
 # Each tool runs ROUNDS times (default 2), the tools taking turns; the table shows each tool's best
 # round and every round below it, so that one unlucky moment on a shared machine does not decide.
 ROUNDS=${ROUNDS:-2}
-cdc_secs= base_secs= dump_secs= my_secs= rounds_line=
+cdc_secs= base_secs= dump_secs= my_secs= ins_secs= rounds_line=
 want=$(sql -N -e "CHECKSUM TABLE src.items" | awk '{print $2}')
 check() {
   local got
@@ -65,7 +69,7 @@ check() {
 }
 for round in $(seq 1 "$ROUNDS"); do
   if [ "$round" -gt 1 ]; then
-    for db in d_cdc d_base d_dump d_mydumper; do sql -e "DROP DATABASE $db; CREATE DATABASE $db"; done
+    for db in d_cdc d_base d_dump d_mydumper d_insert; do sql -e "DROP DATABASE $db; CREATE DATABASE $db"; done
   fi
   echo "mariadb_copy: round $round (a) cdc-cli copy ${CDC_FLAGS:-}"
   measure cdc "$CDC_CLI" --log-level warn copy "$(url src)" "$(url d_cdc)" "${cdc_flags[@]}" > "$WORK/cdc.out" 2>&1 ||
@@ -90,8 +94,14 @@ for round in $(seq 1 "$ROUNDS"); do
   measure mydumper sh -c "mydumper --socket='$sock' -u root -B src -t $THREADS -o '$WORK/dumpdir-$round' >/dev/null 2>&1 && \
     myloader --socket='$sock' -u root -B d_mydumper -s src -t $THREADS -d '$WORK/dumpdir-$round' -o >/dev/null 2>&1"
   my_secs=$(best_of "$my_secs" "$secs") my_rss=$rss_mb
-  rounds_line+=", mydumper $secs s;"
+  rounds_line+=", mydumper $secs s"
   check d_mydumper
+  echo "mariadb_copy: round $round (d) INSERT INTO d_insert.items SELECT * FROM src.items"
+  sql -e "CREATE TABLE d_insert.items LIKE src.items"
+  measure insert mariadb --no-defaults --socket="$sock" -uroot -e "INSERT INTO d_insert.items SELECT * FROM src.items"
+  ins_secs=$(best_of "$ins_secs" "$secs") ins_rss=$rss_mb
+  rounds_line+=", INSERT ... SELECT $secs s;"
+  check d_insert
 done
 
 printf '\nmariadb_copy: %s rows, 12 columns, %s threads, MariaDB %s (same server for source and target)\n' \
@@ -101,4 +111,9 @@ printf '%-34s %10s %12s %14s\n' "cdc-cli copy" "$cdc_secs" "$(rate "$cdc_secs")"
 [ -z "${CDC_CLI_BASELINE:-}" ] || printf '%-34s %10s %12s %14s\n' "cdc-cli copy (baseline)" "$base_secs" "$(rate "$base_secs")" "$base_rss"
 printf '%-34s %10s %12s %14s\n' "mariadb-dump | mariadb" "$dump_secs" "$(rate "$dump_secs")" "$dump_rss"
 printf '%-34s %10s %12s %14s\n' "mydumper | myloader" "$my_secs" "$(rate "$my_secs")" "$my_rss"
+printf '%-34s %10s %12s %14s\n' "INSERT ... SELECT (in the server)" "$ins_secs" "$(rate "$ins_secs")" "$ins_rss (client)"
 printf 'best of %s rounds;%s\n' "$ROUNDS" "$rounds_line"
+echo "checks: CHECKSUM TABLE of every copy equal to the source's"
+print_ratio "INSERT ... SELECT / cdc-cli copy" "$ins_secs" "$cdc_secs" 0.6
+print_ratio "mydumper+myloader / cdc-cli copy" "$my_secs" "$cdc_secs" 1.5
+print_ratio "mariadb-dump|mariadb / cdc-cli copy" "$dump_secs" "$cdc_secs"

@@ -5,7 +5,9 @@
 #   (b) psql -c "COPY t TO STDOUT (FORMAT binary)" | psql -c "COPY t FROM STDIN (FORMAT binary)",
 #   (c) pgcopydb copy table-data (when installed; its own parallelism, --table-jobs 2).
 # Each is measured with /usr/bin/time -v: wall seconds and peak RSS, ROUNDS times (default 2) taking
-# turns. Prints a side-by-side table of each tool's best round, then every round.
+# turns. Prints a side-by-side table of each tool's best round, then every round, and the ratio
+# binary COPY pipe time / cdc time (issue 15's target 0: >= 0.9). Every copy is checked (row
+# count; cdc-cli verify compares cdc's with the source value by value).
 #   CDC_CLI=path/to/cdc-cli ROWS=1000000 bash bench/pg_copy.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,7 +91,7 @@ for round in $(seq 1 "$ROUNDS"); do
   rounds_line+=";"
 done
 
-for db in cdc ${CDC_CLI_BASELINE:+base} pipe; do
+for db in cdc ${CDC_CLI_BASELINE:+base} pipe $([ "$have_pgcopydb" = 0 ] || echo pgcopydb); do
   n=$(rows_in "$db")
   [ "$n" = "$ROWS" ] || { echo "pg_copy: $db has $n rows, expected $ROWS"; cat "$WORK/cdc.out"; exit 1; }
 done
@@ -104,3 +106,6 @@ if [ "$have_pgcopydb" = 1 ]; then
   printf '%-40s %10s %12s %14s\n' "pgcopydb copy table-data" "$pgc_secs" "$(rate "$pgc_secs")" "$pgc_rss"
 fi
 printf 'best of %s rounds;%s\n' "$ROUNDS" "$rounds_line"
+echo "checks: row count of every copy; cdc-cli verify of cdc's equal"
+print_ratio "binary COPY pipe / cdc-cli copy" "$pipe_secs" "$cdc_secs" 0.9
+[ "$have_pgcopydb" = 0 ] || print_ratio "pgcopydb / cdc-cli copy" "$pgc_secs" "$cdc_secs"

@@ -59,7 +59,6 @@ mport=$(cat "$mserver/port")
 msock=$(cat "$mserver/socket")
 my_base="mysql://root@127.0.0.1:$mport"
 sql() { mariadb --no-defaults --socket="$msock" -uroot "$@"; }
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 csv=$WORK/soak.csv
 echo "phase,t_s,rss_mb,cpu_pct,lag_s,applied,behind_mb,load1" > "$csv"
 clk=$(getconf CLK_TCK)
