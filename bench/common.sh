@@ -1,4 +1,18 @@
-# Shared by the bench scenarios (source it after setting WORK and ROWS).
+# Shared by the bench scenarios (source it after setting CDC_CLI; WORK and ROWS are read when a
+# function runs).
+
+# bench_require NAME TOOL...: stops the scenario NAME (exit status 2) when $CDC_CLI, or
+# $CDC_CLI_BASELINE when given, is not an executable, or a TOOL is not installed.
+bench_require() {
+  local name=$1 t
+  shift
+  for t in "$CDC_CLI" ${CDC_CLI_BASELINE:+"$CDC_CLI_BASELINE"}; do
+    [ -x "$t" ] || { echo "$name: no cdc-cli at $t (run scripts/build.sh or set CDC_CLI)"; exit 2; }
+  done
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { echo "$name: $t missing (bash scripts/install-deps.sh)"; exit 2; }
+  done
+}
 
 # measure NAME COMMAND...: runs COMMAND under /usr/bin/time -v; sets `secs` (wall seconds) and
 # `rss_mb` (peak resident set of COMMAND, in MB).
@@ -20,6 +34,9 @@ rate() { awk -v r="$ROWS" -v s="$1" 'BEGIN { if (s > 0) printf "%.0f", r / s; el
 # CDC_FLAGS="--parallel-chunks 1" for the old defaults); CDC_CLI_BASELINE names a second cdc-cli
 # (say, an older build) that each scenario also runs, the same way and in the same run.
 read -r -a cdc_flags <<< "${CDC_FLAGS:-}"
+
+# now: the time of day in seconds, with nanoseconds.
+now() { date +%s.%N; }
 
 # best_of CURRENT NEW: the smaller of two wall times (CURRENT may be empty).
 best_of() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }

@@ -33,10 +33,8 @@ EVENTS=${EVENTS:-100000}
 THREADS=${THREADS:-2}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-events.XXXXXX)}
-[ -x "$CDC_CLI" ] || { echo "event_backlog: no cdc-cli at $CDC_CLI"; exit 2; }
-[ -z "${CDC_CLI_BASELINE:-}" ] || [ -x "$CDC_CLI_BASELINE" ] || { echo "event_backlog: no cdc-cli at $CDC_CLI_BASELINE"; exit 2; }
-for t in sysbench redis-server cc; do command -v $t >/dev/null || { echo "event_backlog: $t missing (bash scripts/install-deps.sh)"; exit 2; }; done
 source bench/common.sh
+bench_require event_backlog sysbench redis-server cc
 server=$WORK/server
 kafka_pid=
 redis_pid=

@@ -29,10 +29,8 @@ cd "$(dirname "$0")/.."
 MB=${MB:-20}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-large.XXXXXX)}
-[ -x "$CDC_CLI" ] || { echo "large_values: no cdc-cli at $CDC_CLI"; exit 2; }
-for t in /usr/bin/time psql mariadb python3; do
-  command -v "$t" >/dev/null || { echo "large_values: $t missing (bash scripts/install-deps.sh)"; exit 2; }
-done
+source bench/common.sh
+bench_require large_values /usr/bin/time psql mariadb python3
 mserver=$WORK/mariadb
 pserver=$WORK/pg
 cleanup() {
@@ -43,7 +41,6 @@ cleanup() {
 trap cleanup EXIT
 mkdir -p "$WORK"
 chmod 755 "$WORK"
-source bench/common.sh
 
 bash scripts/mariadb-server.sh start "$mserver" >/dev/null
 mport=$(cat "$mserver/port")

@@ -39,10 +39,8 @@ CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-many.XXXXXX)}
 mkdir -p "$WORK"
 chmod 755 "$WORK"
-[ -x "$CDC_CLI" ] || { echo "many_tables: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-for t in /usr/bin/time sysbench mariadb-dump mydumper myloader psql curl python3; do
-  command -v "$t" >/dev/null || { echo "many_tables: $t missing (bash scripts/install-deps.sh)"; exit 2; }
-done
+source bench/common.sh
+bench_require many_tables /usr/bin/time sysbench mariadb-dump mydumper myloader psql curl python3
 mserver=$WORK/mariadb pserver=$WORK/pg
 cdc_pid=
 cleanup() {
@@ -54,7 +52,6 @@ cleanup() {
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-source bench/common.sh
 total=$((TABLES * ROWS))
 
 bash scripts/mariadb-server.sh start "$mserver" >/dev/null
@@ -171,7 +168,6 @@ YAML
 metrics() { curl -s --max-time 4 "http://127.0.0.1:$http_port/metrics"; }
 streaming() { metrics | awk '/^cdc_table_phase\{.*phase="streaming"\} 1/ { n++ } END { print n + 0 }'; }
 applied() { metrics | awk '/^cdc_changes_applied_total\{/ { s += $2 } END { printf "%d\n", s }'; }
-now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 mariadb_activity repl d_repl
 r0=$(now)

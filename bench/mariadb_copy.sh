@@ -17,10 +17,8 @@ ROWS=${ROWS:-1000000}
 THREADS=${THREADS:-2}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-mariadb.XXXXXX)}
-[ -x "$CDC_CLI" ] || { echo "mariadb_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-for t in /usr/bin/time mariadb-dump mydumper myloader; do
-  command -v "$t" >/dev/null || { echo "mariadb_copy: $t missing (bash scripts/install-deps.sh)"; exit 2; }
-done
+source bench/common.sh
+bench_require mariadb_copy /usr/bin/time mariadb-dump mydumper myloader
 server=$WORK/server
 trap 'bash scripts/mariadb-server.sh stop "$server" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 bash scripts/mariadb-server.sh start "$server" >/dev/null
@@ -55,7 +53,6 @@ SELECT seq, seq % 9973, CONCAT('SKU-', LPAD(seq, 8, '0')), CONCAT('item ', seq, 
 FROM seq_1_to_$ROWS;
 SQL
 
-source bench/common.sh
 
 # Each tool runs ROUNDS times (default 2), the tools taking turns; the table shows each tool's best
 # round and every round below it, so that one unlucky moment on a shared machine does not decide.

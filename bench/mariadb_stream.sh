@@ -24,8 +24,8 @@ SECONDS_RUN=${DURATION:-30}  # (not $SECONDS: bash counts seconds in it)
 THREADS=${THREADS:-2}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-stream.XXXXXX)}
-[ -x "$CDC_CLI" ] || { echo "mariadb_stream: no cdc-cli at $CDC_CLI"; exit 2; }
-command -v sysbench >/dev/null || { echo "mariadb_stream: sysbench missing (bash scripts/install-deps.sh)"; exit 2; }
+source bench/common.sh
+bench_require mariadb_stream sysbench
 server=$WORK/server
 cdc_pid=
 cleanup() {
@@ -34,7 +34,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-source bench/common.sh
 bash scripts/mariadb-server.sh start "$server" >/dev/null
 port=$(cat "$server/port")
 sock=$(cat "$server/socket")

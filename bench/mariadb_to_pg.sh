@@ -20,10 +20,8 @@ CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 WORK=${WORK:-$(mktemp -d /tmp/cdc-bench-m2p.XXXXXX)}
 mkdir -p "$WORK"
 chmod 755 "$WORK"
-[ -x "$CDC_CLI" ] || { echo "mariadb_to_pg: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-for t in /usr/bin/time pgloader psql mariadb python3; do
-  command -v "$t" >/dev/null || { echo "mariadb_to_pg: $t missing (bash scripts/install-deps.sh)"; exit 2; }
-done
+source bench/common.sh
+bench_require mariadb_to_pg /usr/bin/time pgloader psql mariadb python3
 mserver=$WORK/mariadb pserver=$WORK/pg
 cleanup() {
   bash scripts/mariadb-server.sh stop "$mserver" >/dev/null 2>&1 || true
@@ -80,7 +78,6 @@ SELECT seq, seq % 99991, CONCAT('SKU-', LPAD(seq, 8, '0')), CONCAT('item ', seq,
 FROM seq_1_to_$ROWS;
 SQL
 
-source bench/common.sh
 
 # Each tool runs ROUNDS times (default 2), taking turns; the table shows each one's best round,
 # the value comparison the last round's results.

@@ -13,8 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=${ROWS:-1000000}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
-[ -x "$CDC_CLI" ] || { echo "pg_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-[ -x /usr/bin/time ] || { echo "pg_copy: /usr/bin/time missing (apt-get install time)"; exit 2; }
+source bench/common.sh
+bench_require pg_copy /usr/bin/time
 WORK=$(mktemp -d /tmp/cdc-bench-pg.XXXXXX)
 chmod 755 "$WORK"
 server=$WORK/server
@@ -39,7 +39,6 @@ VACUUM ANALYZE items;
 SQL
 for db in pipe pgcopydb; do psql -q "$base/$db" -c "$ddl"; done
 
-source bench/common.sh
 rows_in() { psql -tA "$base/$1" -c "SELECT count(*) FROM items"; }
 
 # Warm the cache so that whichever runs first does not pay for reading the table from disk.
@@ -50,7 +49,6 @@ settle() { psql -q "$base/src" -c "CHECKPOINT"; }
 # Each tool runs ROUNDS times (default 2), the tools taking turns; the table shows each tool's best
 # round (and every round below it), so that one unlucky moment on a shared machine does not decide.
 ROUNDS=${ROUNDS:-2}
-best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b + 0 < a + 0) print b; else print a }'; }
 cdc_secs= base_secs= pipe_secs= pgc_secs= rounds_line=
 have_pgcopydb=0
 command -v pgcopydb >/dev/null && have_pgcopydb=1
@@ -62,27 +60,27 @@ for round in $(seq 1 "$ROUNDS"); do
   settle
   echo "pg_copy: round $round (a) cdc-cli copy ${CDC_FLAGS:-}"
   measure cdc "$CDC_CLI" --log-level warn copy "$base/src" "$base/cdc" "${cdc_flags[@]}" > "$WORK/cdc.out" 2>&1 || { cat "$WORK/cdc.out"; exit 1; }
-  cdc_secs=$(best "$cdc_secs" "$secs") cdc_rss=$rss_mb
+  cdc_secs=$(best_of "$cdc_secs" "$secs") cdc_rss=$rss_mb
   rounds_line+=" round $round: cdc $secs s"
   if [ -n "${CDC_CLI_BASELINE:-}" ]; then
     settle
     echo "pg_copy: round $round (a') baseline cdc-cli copy ($CDC_CLI_BASELINE)"
     measure base "$CDC_CLI_BASELINE" --log-level warn copy "$base/src" "$base/base" "${cdc_flags[@]}" > "$WORK/base.out" 2>&1 ||
       { cat "$WORK/base.out"; exit 1; }
-    base_secs=$(best "$base_secs" "$secs") base_rss=$rss_mb
+    base_secs=$(best_of "$base_secs" "$secs") base_rss=$rss_mb
     rounds_line+=", baseline $secs s"
   fi
   settle
   echo "pg_copy: round $round (b) psql binary COPY pipe"
   measure pipe sh -c "psql -q '$base/src' -c 'COPY items TO STDOUT (FORMAT binary)' | psql -q '$base/pipe' -c 'COPY items FROM STDIN (FORMAT binary)'"
-  pipe_secs=$(best "$pipe_secs" "$secs") pipe_rss=$rss_mb
+  pipe_secs=$(best_of "$pipe_secs" "$secs") pipe_rss=$rss_mb
   rounds_line+=", pipe $secs s"
   if [ "$have_pgcopydb" = 1 ]; then
     settle
     echo "pg_copy: round $round (c) pgcopydb copy table-data"
     if measure pgcopydb pgcopydb copy table-data --source "$base/src" --target "$base/pgcopydb" --table-jobs 2 \
       --dir "$WORK/pgcopydb-work-$round" --not-consistent > "$WORK/pgcopydb.out" 2>&1; then
-      pgc_secs=$(best "$pgc_secs" "$secs") pgc_rss=$rss_mb
+      pgc_secs=$(best_of "$pgc_secs" "$secs") pgc_rss=$rss_mb
       rounds_line+=", pgcopydb $secs s"
     else
       tail -20 "$WORK/pgcopydb.out"; have_pgcopydb=0

@@ -27,10 +27,8 @@ SCALE=${SCALE:-10}
 SECS=${BENCH_SECONDS:-15}
 CLIENTS=${CLIENTS:-2}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
-[ -x "$CDC_CLI" ] || { echo "pg_stream: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-for t in pgbench pg_recvlogical; do
-  command -v "$t" >/dev/null || { echo "pg_stream: $t missing (postgresql-client-15)"; exit 2; }
-done
+source bench/common.sh
+bench_require pg_stream pgbench pg_recvlogical
 WORK=$(mktemp -d /tmp/cdc-bench-pgs.XXXXXX)
 chmod 755 "$WORK"
 server=$WORK/server
@@ -41,7 +39,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-source bench/common.sh
 
 url=$(bash scripts/pg-server.sh start "$server")
 base=${url%/*}
@@ -59,7 +56,6 @@ defaults: {chunk_rows: 500000, parallel_chunks: 2}
 YAML
 
 hist() { psql -tA "$base/$1" -c "SELECT count(*) FROM pgbench_history" 2>/dev/null || echo 0; }
-now() { date +%s.%N; }
 
 echo "pg_stream: initial snapshot"
 "$CDC_CLI" --log-level warn replicate -c "$WORK/cdc.yaml" --until-idle >"$WORK/snap.out" 2>&1 || { cat "$WORK/snap.out"; exit 1; }

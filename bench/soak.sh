@@ -33,10 +33,8 @@ CLIENTS=${CLIENTS:-2}
 SCALE=${SCALE:-5}
 CDC_CLI=${CDC_CLI:-$PWD/out/install/bin/cdc-cli}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-[ -x "$CDC_CLI" ] || { echo "soak: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-for t in sysbench pgbench psql mariadb curl python3; do
-  command -v "$t" >/dev/null || { echo "soak: $t missing (bash scripts/install-deps.sh)"; exit 2; }
-done
+source bench/common.sh
+bench_require soak sysbench pgbench psql mariadb curl python3
 WORK=${WORK:-$(mktemp -d /tmp/cdc-soak.XXXXXX)}
 mkdir -p "$WORK"
 chmod 755 "$WORK"
@@ -50,7 +48,6 @@ cleanup() {
   [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-source bench/common.sh
 
 bash scripts/mariadb-server.sh start "$mserver" >/dev/null
 pg_url=$(bash scripts/pg-server.sh start "$pserver")

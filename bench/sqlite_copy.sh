@@ -12,8 +12,8 @@ if [ -z "${WORK:-}" ]; then
   WORK=$(mktemp -d /tmp/cdc-bench.XXXXXX)
   trap 'rm -rf "$WORK"' EXIT  # a WORK given by the caller is kept
 fi
-[ -x "$CDC_CLI" ] || { echo "sqlite_copy: no cdc-cli at $CDC_CLI (run scripts/build.sh or set CDC_CLI)"; exit 2; }
-[ -x /usr/bin/time ] || { echo "sqlite_copy: /usr/bin/time missing (apt-get install time)"; exit 2; }
+source bench/common.sh
+bench_require sqlite_copy /usr/bin/time
 mkdir -p "$WORK"
 src=$WORK/src.db
 
@@ -41,9 +41,6 @@ SELECT i, i % 9973, printf('SKU-%08d', i), 'item ' || i || ' ' || substr('abcdef
        CASE WHEN i % 4 = 0 THEN NULL ELSE 'note about item ' || i END
 FROM seq;
 SQL
-
-# measure NAME COMMAND...: runs the command under /usr/bin/time -v; sets secs and rss_mb.
-source bench/common.sh
 
 rows_in() { sqlite3 "$1" "SELECT count(*) FROM items"; }
 
