@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
+#include <exception>
 #include <mutex>
 
 namespace cdc::mysql {
@@ -188,6 +190,47 @@ Error make_error(ErrorKind kind, unsigned code, const char* sqlstate, const char
   return Error(k, std::move(msg), retry, std::string(where));
 }
 
+namespace {
+
+// LOAD DATA LOCAL fed from memory: libmariadb's infile callbacks over a LocalFeed, armed for one
+// statement by Conn::load_local. Unarmed (userdata null) they refuse, so a server that asks for a
+// file unprompted gets nothing, and libmariadb's own handler, which reads files, is never used.
+struct LocalFeed {
+  const std::function<std::size_t(char*, std::size_t)>* fill;
+  std::exception_ptr error;
+  bool started;
+};
+
+int feed_init(void** ptr, const char*, void* userdata) {
+  *ptr = userdata;
+  auto* f = static_cast<LocalFeed*>(userdata);
+  if (!f || f->started) return 1;  // one file per armed statement
+  f->started = true;
+  return 0;
+}
+
+int feed_read(void* ptr, char* buf, unsigned int len) {
+  auto* f = static_cast<LocalFeed*>(ptr);
+  try {
+    return static_cast<int>((*f->fill)(buf, len));
+  } catch (...) {
+    f->error = std::current_exception();
+    return -1;
+  }
+}
+
+void feed_end(void*) {}
+
+int feed_error(void* ptr, char* msg, unsigned int len) {
+  const auto* f = static_cast<const LocalFeed*>(ptr);
+  std::snprintf(msg, len, "%s", f && f->error ? "cdc: the rows to load could not be rendered" : "cdc sends no local files unasked");
+  return CR_UNKNOWN_ERROR;
+}
+
+void refuse_local_files(MYSQL* m) { mysql_set_local_infile_handler(m, feed_init, feed_read, feed_end, feed_error, nullptr); }
+
+}  // namespace
+
 Conn::Conn(const ConnParams& params, ErrorKind kind) : params_(params), kind_(kind) {
   library_init();
   m_ = mysql_init(nullptr);
@@ -208,6 +251,11 @@ Conn::Conn(const ConnParams& params, ErrorKind kind) : params_(params), kind_(ki
     mysql_options(m_, MYSQL_OPT_PROTOCOL, &protocol);
   }
   set_tls_options(params);
+  if (params.local_infile) {
+    unsigned on = 1;
+    mysql_options(m_, MYSQL_OPT_LOCAL_INFILE, &on);
+    refuse_local_files(m_);
+  }
   if (!mysql_real_connect(m_, params.socket.empty() ? params.host.c_str() : nullptr, params.user.c_str(),
                           params.password.c_str(), params.database.c_str(),
                           static_cast<unsigned>(params.socket.empty() ? params.port : 0),
@@ -311,6 +359,19 @@ std::string head(std::string_view sql) {
   return s;
 }
 }  // namespace
+
+Conn::Loaded Conn::load_local(std::string_view sql, const std::function<std::size_t(char*, std::size_t)>& fill,
+                              std::string_view where) {
+  if (!params_.local_infile) throw Error(ErrorKind::Internal, "load_local on a connection without local_infile", false, std::string(where));
+  LocalFeed feed{&fill, nullptr, false};
+  mysql_set_local_infile_handler(m_, feed_init, feed_read, feed_end, feed_error, &feed);
+  const int rc = mysql_real_query(m_, sql.data(), sql.size());
+  refuse_local_files(m_);
+  if (feed.error) std::rethrow_exception(feed.error);
+  if (rc != 0) fail(head(sql), where);
+  if (mysql_field_count(m_) != 0) fail(head(sql), where);
+  return Loaded{mysql_warning_count(m_), static_cast<std::uint64_t>(mysql_affected_rows(m_))};
+}
 
 void Conn::exec(std::string_view sql, std::string_view where) {
   if (mysql_real_query(m_, sql.data(), sql.size()) != 0) fail(head(sql), where);

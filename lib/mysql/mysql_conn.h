@@ -15,6 +15,7 @@
 #include <mysql.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +48,10 @@ struct ConnParams {
   SslMode ssl_mode = SslMode::Preferred;
   std::string ssl_ca, ssl_cert, ssl_key;  // file paths, empty when not given
   std::string redacted;  // URL without the password, for messages
+  // Whether the connection may run LOAD DATA LOCAL INFILE, fed from memory by Conn::load_local
+  // (the destination writer's); never from a URL. A server asking for a file at any other moment
+  // is refused: no local file is ever read.
+  bool local_infile = false;
 
   // Throws cdc::Error(Config) when the URL lacks a database name or has bad params.
   static ConnParams from_url(const ConnectorUrl& url, const char* role);
@@ -71,6 +76,17 @@ class Conn {
 
   // Runs a statement, discarding any result. `where` names the object for errors.
   void exec(std::string_view sql, std::string_view where = {});
+  // Runs `sql`, a LOAD DATA LOCAL INFILE statement, sending what `fill(buf, len)` writes into
+  // buf (bytes written, at most len; 0 at the end) as the file's content. Returns the
+  // statement's warning count and affected rows. Errors throw as exec's do; an exception from
+  // `fill` stops the load and is rethrown once the server has given the statement up. Needs
+  // params().local_infile.
+  struct Loaded {
+    unsigned warnings = 0;
+    std::uint64_t rows = 0;  // affected rows: a REPLACE counts a replaced row twice
+  };
+  Loaded load_local(std::string_view sql, const std::function<std::size_t(char*, std::size_t)>& fill,
+                    std::string_view where = {});
   // Runs a query and returns its result streamed row by row (unbuffered): the connection can
   // run nothing else until the Result is exhausted or destroyed.
   Result query(std::string_view sql, std::string_view where = {});

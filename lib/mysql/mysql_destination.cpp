@@ -26,6 +26,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <mutex>
 #include <strings.h>
 
@@ -147,12 +148,16 @@ struct MyTable {
   std::string insert_head;           // INSERT INTO t (cols) VALUES (every column but generated ones)
   std::string upsert_tail;           // ON DUPLICATE KEY UPDATE ... (empty for keyless tables)
   std::vector<bool> writable;        // the columns a full row writes
+  std::string load_head;             // LOAD DATA LOCAL INFILE ... INTO TABLE t (cols) SET ...
+  std::vector<LoadForm> load_forms;  // per column
+  int load_fallbacks = 0;            // batches LOAD DATA handed back to INSERT
 };
 using TableEntry = detail::LayoutCache<MyTable>::Entry;
 
 class MysqlWriter final : public DestinationWriter {
  public:
-  explicit MysqlWriter(const ConnParams& params) : params_(params), conn_(params, ErrorKind::Destination), db_(params.database) {
+  explicit MysqlWriter(const ConnParams& params)
+      : params_(params), conn_(with_local_infile(params), ErrorKind::Destination), db_(params.database) {
     // Changes arrive in the source's order per table, not across tables (and a snapshot's chunks
     // read at different moments): the source checked its foreign keys and CHECKs, so the target
     // does not check them again, nor cascade. An id of 0 is an id, not "the next one", in a
@@ -176,6 +181,7 @@ class MysqlWriter final : public DestinationWriter {
   void write_rows(const DestinationTable& table, const std::vector<Row>& rows) override {
     TableEntry& t = info(table);
     for (const Row& row : rows) detail::check_width(t.layout, row);
+    if (load_rows(t, rows)) return;
     run_rows(t, rows.size(), t.state.insert_head, ",", t.state.upsert_tail,
              [&](std::size_t i, std::string& sql) { append_row(sql, t, rows[i], nullptr); },
              [&](std::size_t i) { return detail::change_text(ChangeOp::Insert, t.state.schema, rows[i]); });
@@ -542,6 +548,89 @@ class MysqlWriter final : public DestinationWriter {
     return out;
   }
 
+  static ConnParams with_local_infile(ConnParams p) {
+    p.local_infile = true;
+    return p;
+  }
+
+  // Full rows by LOAD DATA LOCAL INFILE, fed from memory row by row as the client sends (no file,
+  // no copy of the batch): InnoDB takes rows about twice as fast this way as by multi-row INSERT.
+  // A keyed table's rows REPLACE what holds their key (the row becomes the source's image, as
+  // the INSERT path's ON DUPLICATE KEY UPDATE makes it). LOAD DATA LOCAL turns a value the
+  // server cannot take (and a duplicate in a table without a key) into a warning, not an error,
+  // so the statement runs under a savepoint: any warning, an error that is not worth retrying, or
+  // a value with no LOAD DATA field (append_load_field) rolls it back and returns false, and the
+  // caller sends the batch as INSERTs, which store it exactly or name the row that fails. After
+  // three such batches a table stays with INSERT; a server without local_infile, for good.
+  bool load_rows(TableEntry& t, const std::vector<Row>& rows) {
+    MyTable& m = t.state;
+    if (!load_infile_ || !open_ || rows.empty() || m.load_fallbacks >= 3) return false;
+    if (m.load_head.empty()) {
+      // The file's format is LOAD DATA's default: fields split by tab, lines by newline,
+      // backslash escapes, \N for NULL.
+      std::string cols, set;
+      m.load_forms.clear();
+      for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+        m.load_forms.push_back(load_form(m.schema.columns[i]));
+        if (!m.writable[i]) continue;
+        cols += cols.empty() ? "" : ", ";
+        if (m.load_forms[i] == LoadForm::Text) {
+          cols += m.columns[i];
+          continue;
+        }
+        const std::string var = fmt::format("@c{}", i);
+        cols += var;
+        set += fmt::format("{}{} = {}", set.empty() ? " SET " : ", ", m.columns[i],
+                           m.load_forms[i] == LoadForm::Hex ? "UNHEX(" + var + ")" : "CAST(" + var + " AS UNSIGNED)");
+      }
+      m.load_head = fmt::format("LOAD DATA LOCAL INFILE 'cdc-rows' {}INTO TABLE {} CHARACTER SET utf8mb4 ({}){}",
+                                t.layout.keyed() ? "REPLACE " : "", m.name, cols, set);
+    }
+    struct Unfit {};
+    std::string line;
+    std::size_t next = 0, sent = 0;
+    auto fill = [&](char* buf, std::size_t len) {
+      std::size_t n = 0;
+      while (n < len) {
+        if (sent == line.size()) {
+          if (next == rows.size()) break;
+          line.clear();
+          sent = 0;
+          const Row& row = rows[next++];
+          bool first = true;
+          for (std::size_t i = 0; i < t.layout.ncols; ++i) {
+            if (!m.writable[i]) continue;
+            if (!first) line += '\t';
+            first = false;
+            if (!append_load_field(line, t.layout.value(row, i), m.schema.columns[i], m.load_forms[i])) throw Unfit{};
+          }
+          line += '\n';
+        }
+        const std::size_t k = std::min(len - n, line.size() - sent);
+        std::memcpy(buf + n, line.data() + sent, k);
+        n += k;
+        sent += k;
+      }
+      return n;
+    };
+    conn_.exec("SAVEPOINT cdc_load", t.layout.where);
+    try {
+      const Conn::Loaded done = conn_.load_local(m.load_head, fill, t.layout.where);
+      if (done.warnings == 0 && done.rows >= rows.size()) {
+        conn_.exec("RELEASE SAVEPOINT cdc_load", t.layout.where);
+        return true;
+      }
+    } catch (const Unfit&) {
+    } catch (const Error& e) {
+      if (e.retryable()) detail::rethrow_applying(e, fmt::format("{} rows, the first {}", rows.size(), detail::change_text(ChangeOp::Insert, m.schema, rows[0])), t.layout.name);
+      // The server refuses LOAD DATA LOCAL (local_infile=OFF, MySQL's default).
+      if (conn_.error_number() == 1148 || conn_.error_number() == 4166) load_infile_ = false;
+    }
+    conn_.exec("ROLLBACK TO SAVEPOINT cdc_load", t.layout.where);
+    ++m.load_fallbacks;
+    return false;
+  }
+
   // Sends `n` rows as statements `head` row `sep` row ... `tail`, each about max_bytes_ at most;
   // `append(i, sql)` writes row i. A statement of several rows that fails for a reason that is not
   // worth retrying (InnoDB then undid that statement alone) is sent again row by row, so the
@@ -763,6 +852,7 @@ class MysqlWriter final : public DestinationWriter {
   std::string db_;
   std::size_t max_bytes_ = kDefaultStatementBytes;
   bool open_ = false;
+  bool load_infile_ = true;  // the server takes LOAD DATA LOCAL (load_rows)
   std::vector<std::string> pending_drops_;  // key-set tables to drop once the transaction committed
   detail::LayoutCache<MyTable> tables_;
 };

@@ -188,6 +188,24 @@ Value value_from_text(const LogicalType& t, std::string_view text) {
   }
 }
 
+namespace {
+
+// A finite double: a FLOAT column gets the float the value is, written with every digit: a
+// float's shortest text read as a double (3.4028235e38 for the largest float) can lie beyond
+// FLT_MAX, which MariaDB refuses as out of range.
+void append_double(std::string& out, double d, const Column& target) {
+  if (target.type.id == TypeId::Float32 && std::isfinite(static_cast<float>(d))) d = static_cast<double>(static_cast<float>(d));
+  fmt::format_to(std::back_inserter(out), "{}", d);
+}
+
+// MariaDB has no zoned type: UTC text without the offset when the offset is zero.
+std::string_view zoned_text(std::string_view s) {
+  if (s.size() > 6 && (s.substr(s.size() - 6) == "+00:00" || s.substr(s.size() - 6) == "-00:00")) s.remove_suffix(6);
+  return s;
+}
+
+}  // namespace
+
 void append_literal(const Conn& conn, std::string& out, const Value& v, const Column& target) {
   switch (v.kind()) {
     case ValueKind::Null: out += "NULL"; return;
@@ -195,15 +213,11 @@ void append_literal(const Conn& conn, std::string& out, const Value& v, const Co
     case ValueKind::Int: fmt::format_to(std::back_inserter(out), "{}", v.as_int()); return;
     case ValueKind::UInt: fmt::format_to(std::back_inserter(out), "{}", v.as_uint()); return;
     case ValueKind::Double: {
-      double d = v.as_double();
+      const double d = v.as_double();
       if (!std::isfinite(d))
         throw Error(ErrorKind::Conversion, fmt::format("MariaDB cannot store {} in column {}", d, target.name), false,
                     "column " + target.name);
-      // A FLOAT column gets the float the value is, written with every digit: a float's shortest
-      // text read as a double (3.4028235e38 for the largest float) can lie beyond FLT_MAX, which
-      // MariaDB refuses as out of range.
-      if (target.type.id == TypeId::Float32 && std::isfinite(static_cast<float>(d))) d = static_cast<double>(static_cast<float>(d));
-      fmt::format_to(std::back_inserter(out), "{}", d);
+      append_double(out, d, target);
       return;
     }
     case ValueKind::Bytes:
@@ -222,17 +236,95 @@ void append_literal(const Conn& conn, std::string& out, const Value& v, const Co
       if (target.type.id == TypeId::Bytes) conn.append_quoted(out, detail::geometry_to_ewkb(v.text()));  // a BLOB: EWKB
       else conn.append_quoted(out, v.text());
       return;
-    case ValueKind::TimestampTz: {
-      // MariaDB has no zoned type: UTC text without the offset when the offset is zero.
-      const std::string& s = v.text();
-      if (s.size() > 6 && (s.compare(s.size() - 6, 6, "+00:00") == 0 || s.compare(s.size() - 6, 6, "-00:00") == 0)) {
-        conn.append_quoted(out, std::string_view(s).substr(0, s.size() - 6));
-        return;
-      }
-      conn.append_quoted(out, s);
-      return;
-    }
+    case ValueKind::TimestampTz: conn.append_quoted(out, zoned_text(v.text())); return;
     default: conn.append_quoted(out, v.text()); return;
+  }
+}
+
+LoadForm load_form(const Column& target) {
+  switch (target.type.id) {
+    case TypeId::Bit: return LoadForm::Bits;
+    case TypeId::Bytes:
+    case TypeId::Unknown:
+    case TypeId::Geometry: return LoadForm::Hex;
+    default: return LoadForm::Text;
+  }
+}
+
+namespace {
+
+// LOAD DATA's escapes (ESCAPED BY '\\'): the field and line separators, the escape itself, and
+// NUL and CR, which the server reads back as themselves.
+void append_load_escaped(std::string& out, std::string_view s) {
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char esc;
+    switch (s[i]) {
+      case '\\': esc = '\\'; break;
+      case '\t': esc = 't'; break;
+      case '\n': esc = 'n'; break;
+      case '\r': esc = 'r'; break;
+      case '\0': esc = '0'; break;
+      default: continue;
+    }
+    out.append(s.data() + start, i - start);
+    out += '\\';
+    out += esc;
+    start = i + 1;
+  }
+  out.append(s.data() + start, s.size() - start);
+}
+
+void append_hex(std::string& out, std::string_view s) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  const std::size_t at = out.size();
+  out.resize(at + 2 * s.size());
+  char* p = out.data() + at;
+  for (unsigned char c : s) {
+    *p++ = digits[c >> 4];
+    *p++ = digits[c & 15];
+  }
+}
+
+}  // namespace
+
+bool append_load_field(std::string& out, const Value& v, const Column& target, LoadForm form) {
+  const ValueKind k = v.kind();
+  if (k == ValueKind::Null) {
+    out += "\\N";
+    return true;
+  }
+  switch (form) {
+    case LoadForm::Bits:
+      switch (k) {
+        case ValueKind::Bool: out += v.as_bool() ? '1' : '0'; return true;
+        case ValueKind::UInt: fmt::format_to(std::back_inserter(out), "{}", v.as_uint()); return true;
+        case ValueKind::Int:
+          if (v.as_int() < 0) return false;  // CAST would wrap it; the INSERT path reports it
+          fmt::format_to(std::back_inserter(out), "{}", v.as_int());
+          return true;
+        case ValueKind::Bytes: fmt::format_to(std::back_inserter(out), "{}", big_endian_uint(v.text().substr(0, 8))); return true;
+        default: return false;
+      }
+    case LoadForm::Hex:
+      if (k == ValueKind::Geometry && target.type.id == TypeId::Bytes) append_hex(out, detail::geometry_to_ewkb(v.text()));
+      else if (k == ValueKind::Bytes || k == ValueKind::Geometry) append_hex(out, v.text());
+      else return false;
+      return true;
+    case LoadForm::Text: break;
+  }
+  switch (k) {
+    case ValueKind::Bool: out += v.as_bool() ? '1' : '0'; return true;
+    case ValueKind::Int: fmt::format_to(std::back_inserter(out), "{}", v.as_int()); return true;
+    case ValueKind::UInt: fmt::format_to(std::back_inserter(out), "{}", v.as_uint()); return true;
+    case ValueKind::Double:
+      if (!std::isfinite(v.as_double())) return false;
+      append_double(out, v.as_double(), target);
+      return true;
+    case ValueKind::Bytes:
+    case ValueKind::Geometry: return false;  // raw bytes into a text column: append_literal's _binary
+    case ValueKind::TimestampTz: append_load_escaped(out, zoned_text(v.text())); return true;
+    default: append_load_escaped(out, v.text()); return true;
   }
 }
 

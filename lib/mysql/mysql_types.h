@@ -57,6 +57,18 @@ Value value_from_text(const LogicalType& t, std::string_view text);
 // Throws cdc::Error(Conversion) for values MariaDB cannot store (NaN, infinities).
 void append_literal(const Conn& conn, std::string& out, const Value& v, const Column& target);
 
+// How LOAD DATA takes a column's field (the destination's bulk path): Text as the field is;
+// Hex through UNHEX (binary strings and spatial values, which a text field would pass through
+// the file's character set); Bits through CAST(... AS UNSIGNED) (a BIT column stores a text
+// field's characters, not the number they spell).
+enum class LoadForm { Text, Hex, Bits };
+LoadForm load_form(const Column& target);
+// Appends `v` as one LOAD DATA field (tab-separated, backslash-escaped, \N for NULL) of a
+// column taken in `form`: the value append_literal would write. False, with `out` partly
+// written, for a value with no such field (a non-finite double, raw bytes for a text column):
+// the caller writes that row with append_literal instead.
+bool append_load_field(std::string& out, const Value& v, const Column& target, LoadForm form);
+
 // DDL type for a column: `source_type` verbatim when set (same dialect), else the LogicalType in
 // MariaDB terms. `key_chars` > 0 marks a key column: unbounded text becomes VARCHAR(key_chars)
 // with a binary collation, so the key fits the index and stays case-sensitive.

@@ -118,3 +118,99 @@ TEST_CASE("key sets and backfills never commit the writer's transaction early", 
   CHECK_THROWS_AS(w->begin(), cdc::Error);
   w->rollback();
 }
+
+namespace {
+
+// The statements the fixture server's general log holds for database `db`, and every statement
+// of the threads that ran them, as "<thread> <statement>" in order. Logging starts with
+// start_log() and stops with stop_log().
+void start_log(Conn& c) {
+  c.exec("SET GLOBAL log_output = 'TABLE'");
+  c.exec("TRUNCATE TABLE mysql.general_log");
+  c.exec("SET GLOBAL general_log = 1");
+}
+void stop_log(Conn& c) { c.exec("SET GLOBAL general_log = 0"); }
+std::vector<std::string> logged(Conn& c, const std::string& db) {
+  std::vector<std::string> out;
+  for (const auto& r : c.rows("SELECT thread_id, CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE thread_id IN "
+                              "(SELECT thread_id FROM mysql.general_log WHERE argument LIKE '%" + db +
+                              "%') AND command_type = 'Query' ORDER BY event_time, thread_id"))
+    out.push_back(r[0].value_or("") + " " + r[1].value_or(""));
+  return out;
+}
+std::size_t count_prefix(const std::vector<std::string>& log, const std::string& statement) {
+  std::size_t n = 0;
+  for (const auto& l : log)
+    if (l.find(" " + statement) != std::string::npos) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("bulk rows go by LOAD DATA LOCAL from memory: exact values, replaced keys, and INSERT when it would bend a value",
+          "[mysql][writer]") {
+  Dbs dbs("bulk");
+  Conn c = mysql_test::connect(dbs.dst);
+  ws::Target t = target(dbs, c);
+  auto table = ws::items(t, "bulk", false);
+  t.dest->prepare_table(table);
+  auto w = t.dest->open_writer();
+  const std::string select = "SELECT id, v, n FROM bulk ORDER BY id";
+  // Every byte LOAD DATA's format gives a meaning to, and the text "\N", which is not NULL.
+  const std::string tricky("tab\there\nnl\\bs\\N\r\0z", 19);
+  start_log(c);
+  w->begin();
+  w->write_rows(table, {ws::r(1, "a", 1), {cdc::Value::int64(2), cdc::Value::string(tricky), cdc::Value()},
+                        {cdc::Value::int64(3), cdc::Value::string("\\N"), cdc::Value::int64(-3)},
+                        {cdc::Value::int64(4), cdc::Value::string(""), cdc::Value::int64(4)}});
+  w->commit("s", {});
+  auto log = logged(c, dbs.dst);
+  CHECK(count_prefix(log, "LOAD DATA LOCAL INFILE 'cdc-rows' REPLACE INTO TABLE `it_bulk_dst`.`bulk`") == 1);
+  CHECK(count_prefix(log, "ROLLBACK TO SAVEPOINT") == 0);
+  CHECK(count_prefix(log, "INSERT INTO `it_bulk_dst`.`bulk`") == 0);
+  CHECK(rows(c, "SELECT id, HEX(v), v IS NULL, n FROM bulk ORDER BY id") ==
+        ws::Rows{"1 | 61 | 0 | 1", "2 | 74616209686572650A6E6C5C62735C4E0D007A | 0 | NULL", "3 | 5C4E | 0 | -3", "4 |  | 0 | 4"});
+
+  // A key already there takes the new image, as ON DUPLICATE KEY UPDATE would give it.
+  w->begin();
+  w->write_rows(table, {ws::r(2, "B"), ws::r(5, "e", 5)});
+  w->commit("s", {});
+  CHECK(t.rows_of(select) == ws::Target::join({"1 | a | 1", "2 | B | NULL", "3 | \\N | -3", "4 |  | 4", "5 | e | 5"}));
+
+  // LOAD DATA LOCAL would store '' for a NULL in a NOT NULL column, or cut a text that is too
+  // long, with a warning: the batch is rolled back to its savepoint and goes as INSERTs, which
+  // refuse the row and name it.
+  auto narrow = table;
+  narrow.schema.id = cdc::TableId(t.schema, "narrow");
+  narrow.schema.columns[1].nullable = false;
+  narrow.schema.columns[1].type.length = 3;
+  t.dest->prepare_table(narrow);
+  for (const cdc::Value& bad : {cdc::Value(), cdc::Value::string("abcd")}) {
+    w->begin();
+    try {
+      w->write_rows(narrow, {ws::r(1, "a"), {cdc::Value::int64(2), bad, cdc::Value()}, ws::r(3, "c")});
+      FAIL("a value the column cannot hold was stored");
+    } catch (const cdc::Error& e) {
+      CHECK_THAT(e.message(), Catch::EndsWith("(applying insert of key id=2 to table narrow)"));
+    }
+    w->rollback();
+    CHECK(t.query("SELECT id FROM narrow").empty());
+  }
+  log = logged(c, dbs.dst);
+  CHECK(count_prefix(log, "ROLLBACK TO SAVEPOINT cdc_load") == 2);
+
+  // A server that refuses LOAD DATA LOCAL gets INSERTs.
+  c.exec("SET GLOBAL local_infile = 0");
+  auto w2 = t.dest->open_writer();
+  w2->begin();
+  w2->write_rows(table, {ws::r(6, "f", 6)});
+  w2->write_rows(table, {ws::r(7, "g", 7)});
+  w2->commit("s", {});
+  c.exec("SET GLOBAL local_infile = 1");
+  stop_log(c);
+  CHECK(t.rows_of("SELECT id, v, n FROM bulk WHERE id > 5 ORDER BY id") == ws::Target::join({"6 | f | 6", "7 | g | 7"}));
+  log = logged(c, dbs.dst);
+  // One try, then INSERTs for good.
+  CHECK(count_prefix(log, "LOAD DATA LOCAL INFILE 'cdc-rows' REPLACE INTO TABLE `it_bulk_dst`.`bulk`") == 3);
+  CHECK(count_prefix(log, "INSERT INTO `it_bulk_dst`.`bulk`") == 2);
+}

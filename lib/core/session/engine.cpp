@@ -371,7 +371,13 @@ void Engine::live_loop() {
       idle_rounds = got || pending ? 0 : idle_rounds + 1;
       if (idle_rounds >= 2) break;
     }
-    if (!want_stream && !got) sleep_for(std::min(wait, std::chrono::milliseconds(200)));
+    if (!want_stream && !got) {
+      // Woken as well when the first copy phase ends or a copy job's last table is done (the
+      // snapshot workers notify): a copy does not wait out the rest of the sleep.
+      std::unique_lock<std::mutex> lock(mu);
+      clock->wait(cv, lock, std::min(wait, std::chrono::milliseconds(200)),
+                  [&] { return stopping() || (initial_phase && !snapshots.busy(true)) || finished_work(); });
+    }
   }
 }
 
