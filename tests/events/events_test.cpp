@@ -85,12 +85,12 @@ class PgSource final : public EventSourceDb {
   PGconn* c_ = nullptr;
 };
 
+#if defined(CDC_CLI_PATH) && defined(CDC_FAILPOINTS)
+
 std::unique_ptr<EventSourceDb> source(const std::string& kind, const std::string& tag) {
   if (kind == "mariadb") return std::make_unique<MariaDbSource>(tag);
   return std::make_unique<PgSource>(tag);
 }
-
-#if defined(CDC_CLI_PATH) && defined(CDC_FAILPOINTS)
 
 // Snapshot killed at `snapshot_point`, restarted; changes streamed, killed after the third stream
 // batch, more changes, restarted: then `check()` compares.
