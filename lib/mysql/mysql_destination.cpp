@@ -139,6 +139,8 @@ std::string render(const DestinationTable& table, const std::string& name) {
 // Statement size at which a multi-row statement is sent: big enough to amortise round trips,
 // well under max_allowed_packet.
 constexpr std::size_t kDefaultStatementBytes = 4u << 20;
+// A binary value larger than this is sent to LOAD DATA as hex from the row, in pieces.
+constexpr std::size_t kStreamedHexBytes = 64u << 10;
 
 // A writer's own state for one target table, beside its TableLayout (detail::LayoutCache).
 struct MyTable {
@@ -586,30 +588,52 @@ class MysqlWriter final : public DestinationWriter {
       m.load_head = fmt::format("LOAD DATA LOCAL INFILE 'cdc-rows' {}INTO TABLE {} CHARACTER SET utf8mb4 ({}){}",
                                 t.layout.keyed() ? "REPLACE " : "", m.name, cols, set);
     }
+    // The file, a field at a time: `piece` holds one field's text at most, and a large binary
+    // value goes out as hex straight from the row, with no hex copy of it.
     struct Unfit {};
-    std::string line;
-    std::size_t next = 0, sent = 0;
+    std::string piece;
+    std::string_view hex;
+    std::size_t sent = 0, hexed = 0, row = 0, col = 0;
+    bool first = true;
     auto fill = [&](char* buf, std::size_t len) {
       std::size_t n = 0;
       while (n < len) {
-        if (sent == line.size()) {
-          if (next == rows.size()) break;
-          line.clear();
-          sent = 0;
-          const Row& row = rows[next++];
-          bool first = true;
-          for (std::size_t i = 0; i < t.layout.ncols; ++i) {
-            if (!m.writable[i]) continue;
-            if (!first) line += '\t';
-            first = false;
-            if (!append_load_field(line, t.layout.value(row, i), m.schema.columns[i], m.load_forms[i])) throw Unfit{};
-          }
-          line += '\n';
+        if (sent < piece.size()) {
+          const std::size_t k = std::min(len - n, piece.size() - sent);
+          std::memcpy(buf + n, piece.data() + sent, k);
+          n += k;
+          sent += k;
+          continue;
         }
-        const std::size_t k = std::min(len - n, line.size() - sent);
-        std::memcpy(buf + n, line.data() + sent, k);
-        n += k;
-        sent += k;
+        if (hexed < hex.size()) {
+          const std::size_t k = std::min((len - n) / 2, hex.size() - hexed);
+          if (k == 0) break;  // no room for a byte's two digits: the next call goes on
+          write_hex(buf + n, hex.substr(hexed, k));
+          n += 2 * k;
+          hexed += k;
+          continue;
+        }
+        if (row == rows.size()) break;
+        piece.clear();
+        sent = 0;
+        hex = {};
+        hexed = 0;
+        while (col < t.layout.ncols && !m.writable[col]) ++col;
+        if (col == t.layout.ncols) {  // the row's end
+          piece = "\n";
+          ++row;
+          col = 0;
+          first = true;
+          continue;
+        }
+        if (!first) piece = "\t";
+        first = false;
+        const Value& v = t.layout.value(rows[row], col);
+        if (m.load_forms[col] == LoadForm::Hex && v.kind() == ValueKind::Bytes && v.text().size() > kStreamedHexBytes)
+          hex = v.text();
+        else if (!append_load_field(piece, v, m.schema.columns[col], m.load_forms[col]))
+          throw Unfit{};
+        ++col;
       }
       return n;
     };

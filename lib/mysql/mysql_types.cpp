@@ -276,17 +276,20 @@ void append_load_escaped(std::string& out, std::string_view s) {
 }
 
 void append_hex(std::string& out, std::string_view s) {
-  static constexpr char digits[] = "0123456789ABCDEF";
   const std::size_t at = out.size();
   out.resize(at + 2 * s.size());
-  char* p = out.data() + at;
-  for (unsigned char c : s) {
-    *p++ = digits[c >> 4];
-    *p++ = digits[c & 15];
-  }
+  write_hex(out.data() + at, s);
 }
 
 }  // namespace
+
+void write_hex(char* out, std::string_view bytes) {
+  static constexpr char digits[] = "0123456789ABCDEF";
+  for (unsigned char c : bytes) {
+    *out++ = digits[c >> 4];
+    *out++ = digits[c & 15];
+  }
+}
 
 bool append_load_field(std::string& out, const Value& v, const Column& target, LoadForm form) {
   const ValueKind k = v.kind();

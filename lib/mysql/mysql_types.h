@@ -68,6 +68,8 @@ LoadForm load_form(const Column& target);
 // written, for a value with no such field (a non-finite double, raw bytes for a text column):
 // the caller writes that row with append_literal instead.
 bool append_load_field(std::string& out, const Value& v, const Column& target, LoadForm form);
+// `bytes` as upper-case hex digits, two per byte, written at `out`.
+void write_hex(char* out, std::string_view bytes);
 
 // DDL type for a column: `source_type` verbatim when set (same dialect), else the LogicalType in
 // MariaDB terms. `key_chars` > 0 marks a key column: unbounded text becomes VARCHAR(key_chars)

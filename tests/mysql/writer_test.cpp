@@ -214,3 +214,50 @@ TEST_CASE("bulk rows go by LOAD DATA LOCAL from memory: exact values, replaced k
   CHECK(count_prefix(log, "LOAD DATA LOCAL INFILE 'cdc-rows' REPLACE INTO TABLE `it_bulk_dst`.`bulk`") == 3);
   CHECK(count_prefix(log, "INSERT INTO `it_bulk_dst`.`bulk`") == 2);
 }
+
+TEST_CASE("bulk rows: binary values larger than a load's buffer go as hex in pieces, byte for byte", "[mysql][writer]") {
+  Dbs dbs("bulkbig");
+  Conn c = mysql_test::connect(dbs.dst);
+  ws::Target t = target(dbs, c);
+  cdc::DestinationTable table;
+  table.schema.id = cdc::TableId(t.schema, "big");
+  table.schema.columns = {ws::col("id", cdc::TypeId::Int64, false), ws::col("b", cdc::TypeId::Bytes), ws::col("s", cdc::TypeId::String)};
+  table.schema.primary_key = {"id"};
+  t.dest->prepare_table(table);
+  // Every byte value, at sizes around the 64 KB at which a value is streamed and at odd sizes,
+  // beside text that needs escapes.
+  auto bytes = [](std::size_t n, unsigned seed) {
+    std::string b(n, '\0');
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<char>((i * 131 + seed) & 0xff);
+    return b;
+  };
+  std::vector<cdc::Row> rows;
+  std::vector<std::string> want;
+  const std::size_t sizes[] = {300001, 65536, 65537, 0, 1, 1 << 20};
+  for (std::size_t i = 0; i < std::size(sizes); ++i) {
+    std::string b = bytes(sizes[i], static_cast<unsigned>(i));
+    std::string s = "row\t" + std::to_string(i) + "\n\\";
+    rows.push_back({cdc::Value::int64(static_cast<std::int64_t>(i)), cdc::Value::bytes(b), cdc::Value::string(s)});
+    want.push_back(std::to_string(i) + " " + b + " " + s);
+  }
+  rows.push_back({cdc::Value::int64(99), cdc::Value(), cdc::Value()});
+  want.push_back("99 NULL NULL");
+  auto w = t.dest->open_writer();
+  start_log(c);
+  w->begin();
+  w->write_rows(table, rows);
+  w->commit("s", {});
+  stop_log(c);
+  const auto log = logged(c, dbs.dst);
+  CHECK(count_prefix(log, "LOAD DATA LOCAL INFILE 'cdc-rows' REPLACE INTO TABLE `it_bulkbig_dst`.`big`") == 1);
+  CHECK(count_prefix(log, "ROLLBACK TO SAVEPOINT") == 0);
+  std::vector<std::string> got;
+  for (const auto& r : c.rows("SELECT id, b, s FROM big ORDER BY id"))
+    got.push_back(r[0].value_or("") + " " + r[1].value_or("NULL") + " " + r[2].value_or("NULL"));
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("row " << i);
+    CHECK(got[i].size() == want[i].size());
+    CHECK(got[i] == want[i]);
+  }
+}
