@@ -30,6 +30,17 @@ std::string plan_shape(const TablePlan& p) {
 
 bool holds_for_user(const TableState& t) { return t.rec.paused || t.rec.ddl_held; }
 
+// Snapshot workers read their table's plan without the lock: before it is replaced, those at
+// work on `t` finish their task and no new one starts (TableState::replanning); the lock is
+// held again with no stream batch between routing and commit.
+void wait_for_workers(Engine& e, TableState& t, std::unique_lock<std::mutex>& lock) {
+  if (!t.at_work()) return;
+  t.replanning = true;
+  e.cv.wait(lock, [&] { return e.stopping() || (!t.at_work() && !e.applying); });
+  t.replanning = false;
+  if (e.stopping()) throw Error(ErrorKind::Cancelled, "stopped");
+}
+
 }  // namespace
 
 // ---- on request ----------------------------------------------------------------------------
@@ -206,6 +217,8 @@ void Lifecycle::apply_plans(std::vector<TablePlan> plans, const std::shared_ptr<
 // (columns, target, filter) copies it again; a removed or dropped one comes back.
 bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries) {
   const TableMode mode = e_.options.snapshot_only ? TableMode::Copy : p.mode;
+  if (mode != t.mode || t.phase() == TablePhase::Dropped || t.phase() == TablePhase::Removed) wait_for_workers(e_, t, lock);
+  t.pending_plan.reset();  // this plan replaces one an earlier reload left waiting
   const TablePhase phase = t.phase();
   if (phase == TablePhase::Dropped || mode != t.mode) {
     t.mode = mode;
@@ -249,8 +262,17 @@ bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& 
     }
   }
   bool reshaped = plan_shape(next) != plan_shape(t.plan);
+  TablePhase now = phase;
+  if (t.at_work()) {
+    if (!reshaped) {
+      t.pending_plan = std::move(next);  // the worker that finishes last takes it
+      return false;
+    }
+    wait_for_workers(e_, t, lock);  // a new shape: as for a table at rest, once they are done
+    now = t.phase();
+  }
   set_plan(t, std::move(next));
-  if (reshaped && t.mode == TableMode::Replicate && phase == TablePhase::Streaming) {
+  if (reshaped && t.mode == TableMode::Replicate && now == TablePhase::Streaming) {
     lock.unlock();
     e_.destination->prepare_table(t.plan.target);
     lock.lock();

@@ -60,7 +60,7 @@ SnapshotPool::Task SnapshotPool::next_task() {
   for (const auto& tp : e_.tables) {
     TableState& t = *tp;
     TablePhase p = t.phase();
-    if (t.rec.paused || t.starting || t.finishing) continue;
+    if (t.rec.paused || t.starting || t.finishing || t.replanning) continue;
     bool copying = p == TablePhase::Snapshot || p == TablePhase::Resyncing;
     bool needs_plan = (p == TablePhase::Pending && t.mode != TableMode::Incremental) || (copying && t.chunks.empty());
     if (needs_plan) {
@@ -141,9 +141,18 @@ void SnapshotPool::worker() {
       case Task::None: break;
     }
     {
-      std::lock_guard<std::mutex> lock(e_.mu);
+      std::unique_lock<std::mutex> lock(e_.mu);
       t.starting = false;
       t.finishing = false;
+      if (t.pending_plan && !t.at_work()) {
+        // A reload planned the table again while workers were at it: the plan is replaced now,
+        // between stream batches (the stream reads plans without the lock too).
+        e_.cv.wait(lock, [&] { return !e_.applying || e_.stopping(); });
+        if (t.pending_plan && !t.at_work()) {
+          set_plan(t, std::move(*t.pending_plan));
+          t.pending_plan.reset();
+        }
+      }
       e_.cv.notify_all();
     }
     if (slot) budget->release();

@@ -74,6 +74,12 @@ struct TableState {
   std::int64_t rows_done = 0;
   bool starting = false;       // a worker is planning its snapshot
   bool finishing = false;      // a worker is finishing its snapshot (resync sweep)
+  // Snapshot workers read the plan without Engine::mu: a reload's plan for a table a worker is
+  // at waits here (same shape) until the last one is done (SnapshotPool::worker), and a new shape
+  // waits for them with `replanning` set, which keeps new tasks away (Lifecycle::readd).
+  std::optional<TablePlan> pending_plan;
+  bool replanning = false;
+  bool at_work() const { return starting || finishing || chunks_running > 0; }
   bool late_join = false;      // copied beside a running stream (added, resynced, snapshot: always)
 
   // Stream. `held`: the position through which the table has applied changes when it is behind
