@@ -555,7 +555,7 @@ class MysqlWriter final : public DestinationWriter {
     return p;
   }
 
-  // Full rows by LOAD DATA LOCAL INFILE, fed from memory row by row as the client sends (no file,
+  // Full rows by LOAD DATA LOCAL INFILE, fed from memory a field at a time as the client sends (no file,
   // no copy of the batch): InnoDB takes rows about twice as fast this way as by multi-row INSERT.
   // A keyed table's rows REPLACE what holds their key (the row becomes the source's image, as
   // the INSERT path's ON DUPLICATE KEY UPDATE makes it). LOAD DATA LOCAL turns a value the
