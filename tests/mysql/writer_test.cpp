@@ -9,6 +9,8 @@
 
 #include <cdc/cdc.h>
 
+#include <limits>
+
 using mysql_test::Conn;
 using mysql_test::Dbs;
 namespace ws = writer_scenarios;
@@ -260,4 +262,28 @@ TEST_CASE("bulk rows: binary values larger than a load's buffer go as hex in pie
     CHECK(got[i].size() == want[i].size());
     CHECK(got[i] == want[i]);
   }
+}
+
+TEST_CASE("bulk rows: a value with no LOAD DATA field (a NaN) sends the batch as INSERTs, which refuse it by name", "[mysql][writer]") {
+  Dbs dbs("bulknan");
+  Conn c = mysql_test::connect(dbs.dst);
+  ws::Target t = target(dbs, c);
+  cdc::DestinationTable table;
+  table.schema.id = cdc::TableId(t.schema, "dbl");
+  table.schema.columns = {ws::col("id", cdc::TypeId::Int64, false), ws::col("d", cdc::TypeId::Float64)};
+  table.schema.primary_key = {"id"};
+  t.dest->prepare_table(table);
+  auto w = t.dest->open_writer();
+  w->begin();
+  w->write_rows(table, {{cdc::Value::int64(1), cdc::Value::float64(1.5)}});
+  try {
+    w->write_rows(table, {{cdc::Value::int64(2), cdc::Value::float64(2.5)},
+                          {cdc::Value::int64(3), cdc::Value::float64(std::numeric_limits<double>::quiet_NaN())}});
+    FAIL("a NaN was stored");
+  } catch (const cdc::Error& e) {
+    CHECK(e.kind() == cdc::ErrorKind::Conversion);
+    CHECK_THAT(e.message(), Catch::Contains("MariaDB cannot store nan in column d") && Catch::Contains("key id=3"));
+  }
+  w->rollback();
+  CHECK(t.query("SELECT id FROM dbl").empty());
 }
