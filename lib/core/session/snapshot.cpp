@@ -56,7 +56,7 @@ SnapshotPool::Task SnapshotPool::next_task() {
   const Config& cfg = *e_.config_;
   int active = 0;
   for (const auto& t : e_.tables)
-    if (t->chunks_running > 0 || t->starting || t->finishing) ++active;
+    if (t->at_work()) ++active;
   for (const auto& tp : e_.tables) {
     TableState& t = *tp;
     TablePhase p = t.phase();
