@@ -7,9 +7,12 @@
 
 #include <cdc/error.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 
 namespace cdc_test {
@@ -39,10 +42,33 @@ class FailureInjector {
     return it == armed_.end() ? 0 : static_cast<int>(it->second.size());
   }
 
-  // Called by the fakes at the start of `method`: counts the call, throws when armed.
+  // The `call`-th call of `method` (counting from the calls so far) parks its thread until
+  // release(): the engine stands at an exact place while the test does something.
+  void park(const std::string& method, int call) {
+    std::lock_guard<std::mutex> lock(mu_);
+    park_at_[method] = call;
+  }
+  // Waits up to `seconds` for a thread to be parked in `method`.
+  bool parked(const std::string& method, int seconds = 20) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(seconds), [&] { return parked_.count(method) > 0; });
+  }
+  void release(const std::string& method) {
+    std::lock_guard<std::mutex> lock(mu_);
+    park_at_.erase(method);
+    cv_.notify_all();
+  }
+
+  // Called by the fakes at the start of `method`: counts the call, parks or throws when armed.
   void enter(const std::string& method) {
     std::unique_lock<std::mutex> lock(mu_);
-    ++calls_[method];
+    const int call = ++calls_[method];
+    if (auto p = park_at_.find(method); p != park_at_.end() && p->second == call) {
+      parked_.insert(method);
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return park_at_.count(method) == 0; });
+      parked_.erase(method);
+    }
     auto it = armed_.find(method);
     if (it == armed_.end() || it->second.empty()) return;
     cdc::Error error = it->second.front();
@@ -55,6 +81,9 @@ class FailureInjector {
   mutable std::mutex mu_;
   std::map<std::string, std::deque<cdc::Error>> armed_;
   std::map<std::string, int> calls_;
+  std::map<std::string, int> park_at_;
+  std::set<std::string> parked_;
+  std::condition_variable cv_;
 };
 
 // Shorthands for the errors tests inject most.

@@ -182,7 +182,17 @@ CheckpointEntry Engine::table_entry(const TableState& t) const {
   TableRecord r = t.rec;
   r.target = t.plan.target.schema.id.to_string();
   r.mode = std::string(to_string(t.mode));
+  r.shape = selection_shape(t.plan);
   return {Ledger::table_key(t.id), Ledger::encode_table(r)};
+}
+
+void Engine::take_pending_plan(TableState& t, std::unique_lock<std::mutex>& lock) {
+  if (!t.pending_plan || t.at_work()) return;
+  cv.wait(lock, [&] { return !applying || stopping(); });
+  if (t.pending_plan && !t.at_work()) {
+    set_plan(t, std::move(*t.pending_plan));
+    t.pending_plan.reset();
+  }
 }
 
 void Engine::save_table(TableState& t) {

@@ -196,6 +196,8 @@ class Lifecycle {
   void add_table(TablePlan plan, std::unique_lock<std::mutex>& lock);
   bool readd(TableState& t, TablePlan plan, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries);
   void take_up(TableState& t, std::unique_lock<std::mutex>& lock);
+  void restart_copy(TableState& t, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries);
+  void apply_again(TableState& t, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries);
   void queue_reconcile(const TableSchema& now);
   void enforce_retention();
   void retry_failed();
@@ -245,6 +247,10 @@ struct Engine {
   TableState* find_table(const std::string& name) const;  // caller holds mu; throws Config
   bool position_after(const Position& a, const Position& b) const { return source->compare_positions(a, b) > 0; }
   CheckpointEntry table_entry(const TableState& t) const;  // caller holds mu
+  // Called by a snapshot worker or the poller done with `t` (caller holds mu in `lock`): the plan
+  // a reload left in TableState::pending_plan takes effect once no one is at work on the table,
+  // between stream batches (the stream reads plans without the lock too).
+  void take_pending_plan(TableState& t, std::unique_lock<std::mutex>& lock);
   void save_table(TableState& t);
   void put(const std::vector<CheckpointEntry>& entries) { committer->put(entries); }
   // Counts an error for the status and metrics (`t` null: the change stream's) and queues it for

@@ -31,6 +31,22 @@ bool IncrementalPoller::poll_due() {
   bool got = false;
   for (TableState* t : due) {
     if (e_.stopping()) break;
+    {
+      // A reload that gives the table a new shape waits for the poll (TableState::polling).
+      std::lock_guard<std::mutex> lock(e_.mu);
+      if (t->replanning || t->mode != TableMode::Incremental || t->phase() != TablePhase::Incremental) continue;
+      t->polling = true;
+    }
+    struct Done {
+      Engine& e;
+      TableState& t;
+      ~Done() {
+        std::unique_lock<std::mutex> lock(e.mu);
+        t.polling = false;
+        e.take_pending_plan(t, lock);
+        e.cv.notify_all();
+      }
+    } done{e_, *t};
     try {
       std::optional<PendingReconcile> reconcile;
       {

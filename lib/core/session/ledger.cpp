@@ -217,6 +217,7 @@ std::string Ledger::encode_table(const TableRecord& t) {
     o["failed_from"] = std::string(to_string(t.failed_from));
   }
   if (!t.resync_set.empty()) o["resync_set"] = t.resync_set;
+  if (!t.shape.empty()) o["shape"] = t.shape;
   if (!t.kept_types.empty()) {
     json::array kept;
     for (const auto& [name, c] : t.kept_types) kept.push_back(column_json(c));
@@ -249,6 +250,7 @@ TableRecord Ledger::decode_table(const std::string& text, const std::string& tab
     t.failed_at_us = num(o, "failed_at_us");
     if (t.failed_at_us) t.failed_from = parse_phase(str(o, "failed_from"));
     t.resync_set = str(o, "resync_set");
+    t.shape = str(o, "shape");
     if (auto it = o.find("kept_types"); it != o.end())
       for (const auto& c : it->value().as_array()) {
         Column col = column_of(c.as_object());

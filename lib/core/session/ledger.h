@@ -53,6 +53,9 @@ struct TableRecord {
   std::int64_t failed_at_us = 0;   // when it failed (for retry.table_cooldown_s)
   TablePhase failed_from = TablePhase::Pending;  // what it was doing when it failed
   std::string resync_set;          // key set of the resync in progress (empty = none)
+  // selection_shape() of the plan its rows were written with (empty = recorded by an older cdc):
+  // a restart whose config selects other columns, rows or target copies the table again.
+  std::string shape;
   // `ddl: ignore`: source columns whose old definition the plan keeps, and those left out.
   std::map<std::string, Column> kept_types;
   std::set<std::string> left_out;

@@ -41,6 +41,16 @@ void wait_for_workers(Engine& e, TableState& t, std::unique_lock<std::mutex>& lo
   if (e.stopping()) throw Error(ErrorKind::Cancelled, "stopped");
 }
 
+// The table's copy starts over: its chunks go, and so does the ledger's chunk plan, in the same
+// write as its new phase, so that a restart before the next copy records its plan does not take
+// the old chunks for done.
+void forget_chunks(TableState& t, std::vector<CheckpointEntry>& entries) {
+  t.chunks.clear();
+  t.chunk_state.clear();
+  t.chunks_done = 0;
+  entries.push_back({Ledger::plan_key(t.id), ""});
+}
+
 }  // namespace
 
 // ---- on request ----------------------------------------------------------------------------
@@ -74,7 +84,6 @@ void Lifecycle::take_up(TableState& t, std::unique_lock<std::mutex>& lock) {
 
 void Lifecycle::resume(const std::string& name) {
   std::vector<CheckpointEntry> entries;
-  bool resync = false;
   {
     auto lock = e_.lock_between_batches();
     TableState& t = *e_.find_table(name);
@@ -84,16 +93,25 @@ void Lifecycle::resume(const std::string& name) {
       t.ddl_resume = true;
     }
     if (t.phase() == TablePhase::Failed || t.phase() == TablePhase::Stopped) take_up(t, lock);
-    if (t.phase() == TablePhase::Streaming && !holds_for_user(t)) {
-      if (t.rec.needs_resync) resync = true;
-      else e_.unhold(t);
-    }
+    apply_again(t, lock, entries);
     entries.push_back(e_.table_entry(t));
     e_.cv.notify_all();
   }
   e_.put(entries);
   logf(LogLevel::Info, "session", name, "resumed");
-  if (resync) this->resync(name);
+}
+
+// A streaming table no longer held applies changes again: from where it stopped, or, when it let
+// go of the source log meanwhile (needs_resync), after it is copied again.
+void Lifecycle::apply_again(TableState& t, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries) {
+  if (t.phase() != TablePhase::Streaming || holds_for_user(t)) return;
+  if (!t.rec.needs_resync) {
+    e_.unhold(t);
+    return;
+  }
+  restart_copy(t, lock, entries);
+  logf(LogLevel::Info, "session", t.id, "copying it again before it applies changes (it let go of the source log while held, or "
+       "the config selects other columns, rows or target)");
 }
 
 void Lifecycle::stop(const std::string& name) {
@@ -122,27 +140,43 @@ void Lifecycle::resync(const std::string& name) {
       throw Error(ErrorKind::State, fmt::format("table {} is being copied already", t.id), false, "table " + t.id);
     if (p == TablePhase::Removed || p == TablePhase::Dropped)
       throw Error(ErrorKind::State, fmt::format("table {} is {}: it has nothing to copy", t.id, to_string(p)), false, "table " + t.id);
-    if (t.mode == TableMode::Incremental) {
-      t.rec.watermark.reset();  // the next poll reads every row again
-      entries.push_back(e_.table_entry(t));
-    } else {
-      if (t.mode == TableMode::Replicate) entries = e_.hold(t);
-      t.late_join = true;
-      t.chunks.clear();
-      t.chunk_state.clear();
-      t.chunks_done = 0;
-      t.backfill.reset();
-      t.rec.needs_resync = false;
-      t.rec.failed_at_us = 0;
-      t.rec.error.clear();
-      transition(t, t.mode == TableMode::Replicate ? TablePhase::Resyncing : TablePhase::Pending, lock);
-      entries.push_back(e_.table_entry(t));
-    }
+    restart_copy(t, lock, entries);
     e_.cv.notify_all();
   }
   failpoint("lifecycle.resync");
   e_.put(entries);
   logf(LogLevel::Info, "session", name, "resync requested: the table is copied again while the others stream");
+}
+
+// Copies `t` again from its first row: a resync, a reload that changed what the config selects
+// of it, a table that let go of the source log. A replicated table that streamed holds meanwhile
+// and is copied beside the stream; a copy under way starts over (the rows it wrote had the old
+// shape). The ledger forgets the earlier copy's chunk plan in the same write as the new phase, so
+// that a restart before the new plan is recorded does not take the old chunks for done; the copy's
+// start prepares the target. An incremental table polls every row again. Caller holds the lock
+// between batches, with no worker at work on `t`.
+void Lifecycle::restart_copy(TableState& t, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries) {
+  if (t.mode == TableMode::Incremental) {
+    t.rec.watermark.reset();
+    entries.push_back(e_.table_entry(t));
+    return;
+  }
+  const TablePhase p = t.phase();
+  const bool resync = t.mode == TableMode::Replicate && p != TablePhase::Pending && p != TablePhase::Snapshot;
+  if (resync) {
+    auto h = e_.hold(t);
+    entries.insert(entries.end(), h.begin(), h.end());
+  } else {
+    t.rec.snapshot_position.clear();  // a fresh copy: it gets its hand-over position when it starts
+  }
+  t.late_join = true;
+  forget_chunks(t, entries);
+  t.backfill.reset();
+  t.rec.needs_resync = false;
+  t.rec.failed_at_us = 0;
+  t.rec.error.clear();
+  transition(t, resync ? TablePhase::Resyncing : TablePhase::Pending, lock);
+  entries.push_back(e_.table_entry(t));
 }
 
 // ---- reload --------------------------------------------------------------------------------
@@ -214,7 +248,8 @@ void Lifecycle::apply_plans(std::vector<TablePlan> plans, const std::shared_ptr<
 }
 
 // A table the session knows, planned again by a reload: settings take effect; a changed shape
-// (columns, target, filter) copies it again; a removed or dropped one comes back.
+// (columns, target, filter) copies it again, whatever it was doing (a copy under way starts over,
+// since its rows so far have the old shape); a removed or dropped one comes back.
 bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& lock, std::vector<CheckpointEntry>& entries) {
   const TableMode mode = e_.options.snapshot_only ? TableMode::Copy : p.mode;
   if (mode != t.mode || t.phase() == TablePhase::Dropped || t.phase() == TablePhase::Removed) wait_for_workers(e_, t, lock);
@@ -230,18 +265,22 @@ bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& 
     t.holding = false;
     e_.by_source[p.source.id] = &t;
     set_plan(t, std::move(p));
+    forget_chunks(t, entries);
     entries.push_back(e_.table_entry(t));
     return true;
   }
   if (phase == TablePhase::Removed) {
+    const bool reshaped = plan_shape(p) != plan_shape(t.plan);
     e_.by_source[p.source.id] = &t;
     set_plan(t, std::move(p));
-    if (t.mode != TableMode::Replicate || t.rec.needs_resync || t.held.empty()) {
+    if (t.mode != TableMode::Replicate || t.rec.needs_resync || t.held.empty() || reshaped) {
       transition(t, t.mode == TableMode::Incremental ? TablePhase::Incremental : TablePhase::Pending, lock);
       if (t.mode == TableMode::Replicate) {
         t.rec.needs_resync = false;
         transition(t, TablePhase::Resyncing, lock);
       }
+      if (reshaped && t.mode == TableMode::Incremental) t.rec.watermark.reset();
+      forget_chunks(t, entries);
       t.late_join = true;
     } else {
       transition(t, TablePhase::Streaming, lock);
@@ -261,32 +300,60 @@ bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& 
       next = p;
     }
   }
-  bool reshaped = plan_shape(next) != plan_shape(t.plan);
-  TablePhase now = phase;
+  const bool reshaped = plan_shape(next) != plan_shape(t.plan);
   if (t.at_work()) {
     if (!reshaped) {
       t.pending_plan = std::move(next);  // the worker that finishes last takes it
       return false;
     }
     wait_for_workers(e_, t, lock);  // a new shape: as for a table at rest, once they are done
-    now = t.phase();
   }
-  set_plan(t, std::move(next));
-  if (reshaped && t.mode == TableMode::Replicate && now == TablePhase::Streaming) {
-    lock.unlock();
-    e_.destination->prepare_table(t.plan.target);
+  if (!reshaped) {
+    set_plan(t, std::move(next));
+    return false;
+  }
+  if (t.phase() == TablePhase::Done) {  // a finished copy job writes nothing more
+    set_plan(t, std::move(next));
+    return true;
+  }
+  // The new target first, while the table still writes with its old plan (no copy task starts
+  // on it meanwhile); the lock is taken again between stream batches.
+  t.replanning = true;
+  lock.unlock();
+  try {
+    e_.destination->prepare_table(next.target);
+  } catch (...) {
     lock.lock();
-    auto h = e_.hold(t);
-    entries.insert(entries.end(), h.begin(), h.end());
-    t.late_join = true;
-    t.chunks.clear();
-    t.chunk_state.clear();
-    t.chunks_done = 0;
-    transition(t, TablePhase::Resyncing, lock);
-    entries.push_back(e_.table_entry(t));
-    logf(LogLevel::Info, "session", t.id, "its columns, target or filter changed: copying it again");
+    t.replanning = false;
+    throw;
   }
-  return reshaped;
+  lock.lock();
+  e_.cv.wait(lock, [&] { return !e_.applying || e_.stopping(); });
+  t.replanning = false;
+  if (e_.stopping()) throw Error(ErrorKind::Cancelled, "stopped");
+  set_plan(t, std::move(next));
+  const TablePhase now = t.phase();
+  if (now == TablePhase::Pending) return true;  // nothing copied yet
+  if (now == TablePhase::Failed || now == TablePhase::Stopped) {
+    // Taken up later (resume, cool-down): as a new copy of the table.
+    if (t.mode == TableMode::Incremental) {
+      t.rec.watermark.reset();
+    } else {
+      const TablePhase from = t.rec.failed_from;
+      const bool resync = t.mode == TableMode::Replicate && from != TablePhase::Pending && from != TablePhase::Snapshot;
+      t.rec.failed_from = resync ? TablePhase::Resyncing : TablePhase::Pending;
+      if (!resync) t.rec.snapshot_position.clear();
+      t.late_join = true;
+      forget_chunks(t, entries);
+    }
+    entries.push_back(e_.table_entry(t));
+  } else {
+    restart_copy(t, lock, entries);
+  }
+  // The stream delivers the table's columns and filters its rows as it was opened with them.
+  if (t.in_stream) e_.restart_stream = true;
+  logf(LogLevel::Info, "session", t.id, "its columns, target or filter changed: copying it again");
+  return true;
 }
 
 void Lifecycle::add_table(TablePlan plan, std::unique_lock<std::mutex>& lock) {
@@ -507,7 +574,7 @@ void Lifecycle::retry_failed() {
       if (t->phase() != TablePhase::Failed || t->mode == TableMode::Copy) continue;
       if (now - t->rec.failed_at_us < cfg->retry.table_cooldown_s * 1000000) continue;
       take_up(*t, lock);
-      if (t->phase() == TablePhase::Streaming && !holds_for_user(*t)) e_.unhold(*t);
+      apply_again(*t, lock, entries);
       entries.push_back(e_.table_entry(*t));
       retried.push_back(t->id);
     }

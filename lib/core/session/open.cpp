@@ -242,9 +242,17 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
       !b.empty() && (t.rec.phase == TablePhase::Streaming || t.rec.phase == TablePhase::Incremental))
     t.backfill = Ledger::decode_backfill(b, t.id);
   const bool same_schema = diff_schemas(t.source_seen, described).empty();
+  // The config now selects other columns, rows or another target than the rows written so far
+  // had (recorded by the run that wrote them): the table is copied again.
+  const bool reselected = !t.rec.shape.empty() && t.rec.shape != selection_shape(plan);
+  const char* const reselected_why = "its columns, target or filter in the config changed since the last run: copying it again";
   switch (t.rec.phase) {
     case TablePhase::Incremental:
       if (t.rec.mode != "incremental") t.rec.watermark.reset();
+      if (reselected && t.rec.watermark) {
+        logf(LogLevel::Info, "session", t.id, "{}", reselected_why);
+        t.rec.watermark.reset();
+      }
       set_plan(t, std::move(plan));
       return writes;
     case TablePhase::Pending:
@@ -252,10 +260,12 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
     case TablePhase::Resyncing:
     case TablePhase::Done:
       set_plan(t, std::move(plan));
-      if (!same_schema && t.rec.phase != TablePhase::Done) {
-        logf(LogLevel::Info, "session", t.id, "the table changed while its copy was under way: copying it again");
+      if ((!same_schema || reselected) && t.rec.phase != TablePhase::Done) {
+        logf(LogLevel::Info, "session", t.id, "{}",
+             same_schema ? reselected_why : "the table changed while its copy was under way: copying it again");
         t.rec = TableRecord{};
         t.source_seen = described;
+        writes.push_back({Ledger::plan_key(t.id), ""});  // its chunks are not this copy's
         return writes;
       }
       restore_chunks(t, entries);
@@ -285,6 +295,16 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
     writes.push_back(table_entry(t));
   }
   const bool holding = t.rec.paused || t.rec.ddl_held || was == TablePhase::Stopped || was == TablePhase::Failed;
+  if (reselected && t.mode == TableMode::Incremental) t.rec.watermark.reset();  // failed or stopped: every row again
+  if (reselected && t.mode == TableMode::Replicate && t.rec.phase != TablePhase::Resyncing) {
+    logf(LogLevel::Info, "session", t.id, "{}", reselected_why);
+    t.rec.needs_resync = true;  // now, or when it is taken up if it is held
+    if (was == TablePhase::Stopped || was == TablePhase::Failed) {
+      t.rec.failed_from = TablePhase::Resyncing;
+      t.rec.needs_resync = false;
+      t.late_join = true;
+    }
+  }
   if (holding || t.rec.phase == TablePhase::Resyncing) {
     t.holding = true;
     if (t.held.empty()) t.held = stream_position;
@@ -301,8 +321,9 @@ std::vector<CheckpointEntry> Engine::restore_table(TableState& t, TablePlan plan
     t.holding = true;
     if (t.held.empty()) t.held = stream_position;
   }
-  // A resync the last run left unfinished goes on with its chunks; one that starts now plans anew.
-  if (was == TablePhase::Resyncing) restore_chunks(t, entries);
+  // A resync the last run left unfinished goes on with its chunks (unless the config changed what
+  // it selects); one that starts now plans anew.
+  if (was == TablePhase::Resyncing && !reselected) restore_chunks(t, entries);
   return writes;
 }
 

@@ -144,15 +144,7 @@ void SnapshotPool::worker() {
       std::unique_lock<std::mutex> lock(e_.mu);
       t.starting = false;
       t.finishing = false;
-      if (t.pending_plan && !t.at_work()) {
-        // A reload planned the table again while workers were at it: the plan is replaced now,
-        // between stream batches (the stream reads plans without the lock too).
-        e_.cv.wait(lock, [&] { return !e_.applying || e_.stopping(); });
-        if (t.pending_plan && !t.at_work()) {
-          set_plan(t, std::move(*t.pending_plan));
-          t.pending_plan.reset();
-        }
-      }
+      e_.take_pending_plan(t, lock);
       e_.cv.notify_all();
     }
     if (slot) budget->release();

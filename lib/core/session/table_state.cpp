@@ -2,6 +2,7 @@
 #include "core/session/table_state.h"
 
 #include "core/session/cascades.h"
+#include "core/text_util.h"
 
 #include <cdc/error.h>
 
@@ -85,6 +86,19 @@ TableSchema effective_source(const std::map<std::string, Column>& kept_types, co
     e.columns.push_back(kept == kept_types.end() ? c : kept->second);
   }
   return e;
+}
+
+std::string selection_shape(const TablePlan& p) {
+  const TableSettings& s = p.settings;
+  std::string text = p.target.schema.id.to_string() + '\x1e' + s.where + '\x1e';
+  for (const auto& c : s.columns) text += c + '\x1f';
+  text += '\x1e';
+  for (const auto& c : s.exclude_columns) text += c + '\x1f';
+  text += '\x1e';
+  for (const auto& [from, to] : s.rename) text += from + '\x1d' + to + '\x1f';
+  text += '\x1e';
+  for (const auto& c : s.key) text += c + '\x1f';
+  return fmt::format("{:016x}", fnv1a(text));
 }
 
 void set_plan(TableState& t, TablePlan p) {

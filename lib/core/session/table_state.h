@@ -74,12 +74,13 @@ struct TableState {
   std::int64_t rows_done = 0;
   bool starting = false;       // a worker is planning its snapshot
   bool finishing = false;      // a worker is finishing its snapshot (resync sweep)
-  // Snapshot workers read the plan without Engine::mu: a reload's plan for a table a worker is
-  // at waits here (same shape) until the last one is done (SnapshotPool::worker), and a new shape
-  // waits for them with `replanning` set, which keeps new tasks away (Lifecycle::readd).
+  bool polling = false;        // the incremental poller is reading or writing it
+  // Snapshot workers and the poller read the plan without Engine::mu: a reload's plan for a table
+  // one of them is at waits here (same shape) until the last one is done (take_pending_plan), and
+  // a new shape waits for them with `replanning` set, which keeps new tasks away (Lifecycle::readd).
   std::optional<TablePlan> pending_plan;
   bool replanning = false;
-  bool at_work() const { return starting || finishing || chunks_running > 0; }
+  bool at_work() const { return starting || finishing || chunks_running > 0 || polling; }
   bool late_join = false;      // copied beside a running stream (added, resynced, snapshot: always)
 
   // Stream. `held`: the position through which the table has applied changes when it is behind
@@ -126,5 +127,9 @@ TableSchema effective_source(const std::map<std::string, Column>& kept_types, co
 
 // Installs a table's plan and what follows from it for conversions.
 void set_plan(TableState& t, TablePlan plan);
+
+// A fingerprint of what the config selects of a table: its target, columns, renames, filter and
+// key. Rows written under one fingerprint are not what another would write (TableRecord::shape).
+std::string selection_shape(const TablePlan& plan);
 
 }  // namespace cdc::detail
