@@ -55,6 +55,13 @@ struct DestinationTable {
   // destination that declares capabilities().cascades may ignore it; for the others the session
   // keeps its own copy of such tables to turn those changes into change events.
   bool reached_by_cascades = false;
+  // Set by the session when it asks prepare_table() for a table it is about to copy afresh, with
+  // each chunk committed together with its checkpoint (so no row is ever written twice): a
+  // destination may then create a table that does not exist yet without its primary key, and
+  // load it faster (PostgreSQL builds the key once, sorted, instead of row by row). The session
+  // calls prepare_table() again without it once the copy is in, before the table takes changes:
+  // that call adds the key to an existing table that lacks it.
+  bool key_after_load = false;
 };
 
 // What a destination can do beyond writing rows and changes. The session reads it once, when it

@@ -148,7 +148,7 @@ std::string render(const DestinationTable& table, bool postgis) {
     if (c.default_expr && c.generated.empty()) sql += " DEFAULT " + *c.default_expr;
     comments += column_comment(s, c, postgis);
   }
-  if (!s.primary_key.empty()) {
+  if (!s.primary_key.empty() && !table.key_after_load) {
     sql += ", PRIMARY KEY (";
     for (std::size_t i = 0; i < s.primary_key.size(); ++i) sql += (i ? ", " : "") + quote_ident(s.primary_key[i]);
     sql += ")";
@@ -1504,9 +1504,11 @@ class PgDestination final : public DestinationConnector {
         {schema, s.id.name}, where_of(s));
     if (have.rows() == 0) {
       c.exec(render(table, postgis_), where_of(s));
-      detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "created table");
+      detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "created table{}",
+                   table.key_after_load && !s.primary_key.empty() ? " (its primary key is built once its rows are in)" : "");
       return;
     }
+    if (!table.key_after_load) ensure_key(c, table);
     std::set<std::string> existing;
     for (int i = 0; i < have.rows(); ++i) existing.insert(have.text(i, 0));
     for (const auto& col : s.columns) {
@@ -1521,6 +1523,29 @@ class PgDestination final : public DestinationConnector {
   }
 
   std::unique_ptr<DestinationWriter> open_writer() override { return std::make_unique<PgWriter>(params_, postgis_); }
+
+  // A table created without its primary key for its copy (key_after_load) gets it now, built
+  // from the rows in one sort. A table that has the key, or a unique index on exactly its
+  // columns (a target the user made), is left as it is.
+  static void ensure_key(Conn& c, const DestinationTable& table) {
+    const TableSchema& s = table.schema;
+    if (s.primary_key.empty()) return;
+    std::vector<std::string> key = s.primary_key;
+    std::sort(key.begin(), key.end());
+    std::string joined;
+    for (const auto& k : key) joined += (joined.empty() ? "" : "\x1f") + k;
+    Result have = c.exec_params(
+        "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = $1 AND c.relname = $2 AND (i.indisprimary OR (i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL)) "
+        "AND (SELECT string_agg(a.attname::text, E'\\x1f' ORDER BY a.attname::text COLLATE \"C\") FROM pg_attribute a "
+        "WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey)) = $3",
+        {schema_of(s), s.id.name, joined}, where_of(s));
+    if (have.rows() > 0) return;
+    std::string cols;
+    for (const auto& k : s.primary_key) cols += (cols.empty() ? "" : ", ") + quote_ident(k);
+    c.exec(fmt::format("ALTER TABLE {} ADD PRIMARY KEY ({})", target_name(s), cols), where_of(s));
+    detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "built its primary key ({})", cols);
+  }
 
   std::shared_ptr<CheckpointStore> checkpoint_store() override {
     std::lock_guard<std::mutex> lock(mu_);

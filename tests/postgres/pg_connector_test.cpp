@@ -139,6 +139,61 @@ TEST_CASE("postgres: PG to PG copy is exact, in parallel chunks", "[postgres]") 
         "text");
   // Checkpoints live in cdc_metadata.checkpoints.
   CHECK(std::stoi(d.scalar("SELECT count(*) FROM cdc_metadata.checkpoints WHERE session = 'pgpg' AND key LIKE 'chunk:%'")) > 3);
+  // The keys, built after the load, are the source's.
+  const std::string pk = "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'p' AND conrelid = ";
+  CHECK(d.scalar(pk + "'types'::regclass") == s.scalar(pk + "'types'::regclass"));
+  CHECK(d.scalar(pk + "'composite'::regclass") == "PRIMARY KEY (a, b)");
+  CHECK(d.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid = 'nokey'::regclass") == "0");
+}
+
+TEST_CASE("postgres: a table created for a fresh copy gets its primary key after the load, a user's unique key is kept",
+          "[postgres]") {
+  QuietLog quiet;
+  TempDb db("keyafter");
+  auto dest = cdc::ConnectorRegistry::instance().open_destination(db.url());
+  cdc::DestinationTable table;
+  table.schema.id = cdc::TableId("public", "kv");
+  cdc::Column k, k2, v;
+  k.name = "k";
+  k.type.id = cdc::TypeId::Int64;
+  k.nullable = false;
+  k2 = k;
+  k2.name = "Part";
+  v.name = "v";
+  v.type.id = cdc::TypeId::String;
+  table.schema.columns = {k, k2, v};
+  table.schema.primary_key = {"k", "Part"};
+  table.key_after_load = true;
+  dest->prepare_table(table);
+  Conn d(db.url());
+  const std::string pk = "SELECT coalesce(string_agg(pg_get_constraintdef(oid), ';'), '') FROM pg_constraint WHERE contype = 'p' AND conrelid = ";
+  CHECK(d.scalar(pk + "'kv'::regclass").empty());
+  d.exec("INSERT INTO kv VALUES (1, 1, 'a'), (1, 2, 'b'), (2, 1, 'c')");
+  dest->prepare_table(table);  // a restart mid-copy: still without
+  CHECK(d.scalar(pk + "'kv'::regclass").empty());
+  table.key_after_load = false;
+  dest->prepare_table(table);
+  CHECK(d.scalar(pk + "'kv'::regclass") == "PRIMARY KEY (k, \"Part\")");
+  dest->prepare_table(table);  // once is enough
+  CHECK(d.scalar(pk + "'kv'::regclass") == "PRIMARY KEY (k, \"Part\")");
+
+  // A target the user made, with a unique index on the key's columns instead of a primary key.
+  d.exec("CREATE TABLE mine (k bigint NOT NULL, \"Part\" bigint NOT NULL, v text)");
+  d.exec("CREATE UNIQUE INDEX mine_key ON mine (\"Part\", k)");
+  table.schema.id = cdc::TableId("public", "mine");
+  dest->prepare_table(table);
+  CHECK(d.scalar(pk + "'mine'::regclass").empty());
+
+  // Rows that break the key: the error names the table and the duplicate.
+  d.exec("CREATE TABLE dup (k bigint NOT NULL, \"Part\" bigint NOT NULL, v text)");
+  d.exec("INSERT INTO dup VALUES (1, 1, 'a'), (1, 1, 'b')");
+  table.schema.id = cdc::TableId("public", "dup");
+  try {
+    dest->prepare_table(table);
+    FAIL("a duplicate key was accepted");
+  } catch (const cdc::Error& e) {
+    CHECK_THAT(e.what(), Catch::Matchers::Contains("dup") && Catch::Matchers::Contains("(k, \"Part\")=(1, 1)"));
+  }
 }
 
 TEST_CASE("postgres: SQLite to PG and PG to SQLite copies are equal", "[postgres]") {

@@ -77,6 +77,8 @@ struct Fixture {
     auto report = cdc::verify(src.url(), dst.url(), cdc::VerifyOptions{});
     INFO(describe(report));
     CHECK(report.all_equal());
+    // The keyed tables have their keys (a copy builds them after its last chunk).
+    CHECK(d.scalar("SELECT count(*) FROM pg_constraint WHERE contype = 'p' AND conrelid IN ('items'::regclass, 'pairs'::regclass)") == "2");
   }
 };
 

@@ -186,6 +186,15 @@ CheckpointEntry Engine::table_entry(const TableState& t) const {
   return {Ledger::table_key(t.id), Ledger::encode_table(r)};
 }
 
+DestinationTable Engine::copy_target(const TableState& t) const {
+  DestinationTable target = t.plan.target;
+  const TablePhase p = t.phase();
+  const bool fresh = (p == TablePhase::Pending || p == TablePhase::Snapshot) && t.mode != TableMode::Incremental &&
+                     !(t.mode == TableMode::Replicate && *t.plan.settings.snapshot == SnapshotPolicy::Never);
+  target.key_after_load = fresh && committer->atomic() && !target.schema.primary_key.empty();
+  return target;
+}
+
 void Engine::take_pending_plan(TableState& t, std::unique_lock<std::mutex>& lock) {
   if (!t.pending_plan || t.at_work()) return;
   cv.wait(lock, [&] { return !applying || stopping(); });

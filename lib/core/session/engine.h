@@ -75,7 +75,7 @@ class SnapshotPool {
   bool copy_chunk(TableState& t, int index, std::unique_ptr<DestinationWriter>& writer);
   void copy_chunk_once(TableState& t, int index, std::unique_ptr<DestinationWriter>& writer, std::int64_t& written);
   void finish_table(TableState& t, std::unique_ptr<DestinationWriter>& writer);
-  void create_objects(TableState& t);
+  void create_objects(TableState& t, bool build_key);
   std::vector<SnapshotChunk> plan_chunks(const TableState& t);
 
   Engine& e_;
@@ -247,6 +247,10 @@ struct Engine {
   TableState* find_table(const std::string& name) const;  // caller holds mu; throws Config
   bool position_after(const Position& a, const Position& b) const { return source->compare_positions(a, b) > 0; }
   CheckpointEntry table_entry(const TableState& t) const;  // caller holds mu
+  // The table's target as prepare_table() gets it before its copy: a fresh copy of a keyed table,
+  // whose chunks commit with their checkpoints, lets the destination build the key after the
+  // load (DestinationTable::key_after_load; finish_table asks for the key). Caller holds mu.
+  DestinationTable copy_target(const TableState& t) const;
   // Called by a snapshot worker or the poller done with `t` (caller holds mu in `lock`): the plan
   // a reload left in TableState::pending_plan takes effect once no one is at work on the table,
   // between stream batches (the stream reads plans without the lock too).

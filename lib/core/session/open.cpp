@@ -443,15 +443,15 @@ void Engine::setup_cascade_state(const std::map<std::string, std::string>& entri
 }
 
 void Engine::prepare_targets() {
-  std::vector<TableState*> live;
+  std::vector<std::pair<TableState*, DestinationTable>> live;
   {
     std::lock_guard<std::mutex> lock(mu);
     for (auto& t : tables)
-      if (t->phase() != TablePhase::Removed && t->phase() != TablePhase::Dropped) live.push_back(t.get());
+      if (t->phase() != TablePhase::Removed && t->phase() != TablePhase::Dropped) live.emplace_back(t.get(), copy_target(*t));
   }
-  for (TableState* t : live) {
+  for (auto& [t, target] : live) {
     try {
-      with_retry(t, "prepare the target table", [&] { destination->prepare_table(t->plan.target); });
+      with_retry(t, "prepare the target table", [&] { destination->prepare_table(target); });
     } catch (const Error& e) {
       if (e.kind() == ErrorKind::Cancelled) throw;
       fail_table(*t, e.what());

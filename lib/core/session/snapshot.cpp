@@ -173,15 +173,17 @@ std::vector<SnapshotChunk> SnapshotPool::plan_chunks(const TableState& t) {
 void SnapshotPool::start_table(TableState& t, std::unique_ptr<DestinationWriter>& writer) {
   bool resync = false, late = false;
   StreamTable st;
+  DestinationTable target;
   {
     std::lock_guard<std::mutex> lock(e_.mu);
     resync = t.phase() == TablePhase::Resyncing;
     late = t.late_join;
     st = e_.stream_table(t);
+    target = e_.copy_target(t);
   }
   Position from;
   if (late) {
-    e_.with_retry(&t, "prepare the target table", [&] { e_.destination->prepare_table(t.plan.target); });
+    e_.with_retry(&t, "prepare the target table", [&] { e_.destination->prepare_table(target); });
     if (t.mode == TableMode::Replicate) {
       // Pin the log first: the stream must not let the source release what this table will
       // replay while its position is being read (SQLite prunes its log on acknowledgement).
@@ -334,17 +336,29 @@ void SnapshotPool::copy_chunk_once(TableState& t, int index, std::unique_ptr<Des
 }
 
 // Indexes, constraints and sequences of a freshly copied table (schema.index_jobs at once). A
-// failure is reported, not fatal: the rows are there and the table streams without them.
-void SnapshotPool::create_objects(TableState& t) {
+// failure is reported, not fatal: the rows are there and the table streams without them. Before
+// them, the primary key of a table loaded without it (`build_key`): a failure of that fails the
+// table, which cannot take changes without its key.
+void SnapshotPool::create_objects(TableState& t, bool build_key) {
   auto cfg = e_.config();
-  if (!e_.caps.schema_objects) return;
+  if (!e_.caps.schema_objects && !build_key) return;
   {
     std::unique_lock<std::mutex> lock(e_.mu);
     const int jobs = std::max(1, cfg->schema.index_jobs);
     e_.cv.wait(lock, [&] { return e_.index_jobs < jobs || e_.stopping(); });
-    if (e_.stopping()) return;
+    if (e_.stopping()) throw Error(ErrorKind::Cancelled, "stopped");
     ++e_.index_jobs;
   }
+  struct Slot {
+    Engine& e;
+    ~Slot() {
+      std::lock_guard<std::mutex> lock(e.mu);
+      --e.index_jobs;
+      e.cv.notify_all();
+    }
+  } slot{e_};
+  if (build_key) e_.with_retry(&t, "build the primary key", [&] { e_.destination->prepare_table(t.plan.target); });
+  if (!e_.caps.schema_objects) return;
   try {
     auto report = e_.destination->create_table_objects(t.plan.target, e_.source->dialect(), cfg->schema);
     for (const auto& c : report.created) logf(LogLevel::Info, "session", t.id, "created {}", c);
@@ -352,9 +366,6 @@ void SnapshotPool::create_objects(TableState& t) {
   } catch (const std::exception& err) {
     logf(LogLevel::Error, "session", t.id, "creating its indexes and constraints failed: {}", err.what());
   }
-  std::lock_guard<std::mutex> lock(e_.mu);
-  --e_.index_jobs;
-  e_.cv.notify_all();
 }
 
 // All chunks are in: a resync removes the rows the source no longer has; the table then follows
@@ -364,8 +375,10 @@ void SnapshotPool::finish_table(TableState& t, std::unique_ptr<DestinationWriter
   std::string set;
   std::vector<CheckpointEntry> entries;
   TablePhase next;
+  bool build_key;
   {
     std::lock_guard<std::mutex> lock(e_.mu);
+    build_key = e_.copy_target(t).key_after_load;
     resync = t.phase() == TablePhase::Resyncing;
     set = t.rec.resync_set;
     next = t.mode == TableMode::Copy ? TablePhase::Done : TablePhase::Streaming;
@@ -377,7 +390,7 @@ void SnapshotPool::finish_table(TableState& t, std::unique_ptr<DestinationWriter
     t.rec = saved;
   }
   std::int64_t removed = 0;
-  if (!resync) create_objects(t);
+  if (!resync) create_objects(t, build_key);
   const bool sweep = resync && e_.caps.resync_sweep && !set.empty() && !t.plan.target.schema.primary_key.empty();
   e_.with_retry(&t, "finish the snapshot", [&] {
     DestinationTxn txn(*e_.destination, writer);
