@@ -449,7 +449,9 @@ void Engine::prepare_targets() {
     for (auto& t : tables)
       if (t->phase() != TablePhase::Removed && t->phase() != TablePhase::Dropped) live.emplace_back(t.get(), copy_target(*t));
   }
-  for (auto& [t, target] : live) {
+  for (auto& entry : live) {
+    TableState* t = entry.first;
+    const DestinationTable& target = entry.second;
     try {
       with_retry(t, "prepare the target table", [&] { destination->prepare_table(target); });
     } catch (const Error& e) {
