@@ -55,7 +55,8 @@ struct DestinationTable {
   // destination that declares capabilities().cascades may ignore it; for the others the session
   // keeps its own copy of such tables to turn those changes into change events.
   bool reached_by_cascades = false;
-  // Set by the session when it asks prepare_table() for a table it is about to copy afresh, with
+  // Set by the session (for a destination whose capabilities() say key_after_load) when it asks
+  // prepare_table() for a table it is about to copy afresh, with
   // each chunk committed together with its checkpoint (so no row is ever written twice): a
   // destination may then create a table that does not exist yet without its primary key, and
   // load it faster (PostgreSQL builds the key once, sorted, instead of row by row). The session
@@ -103,6 +104,10 @@ struct DestinationCapabilities {
   // objects a table carries beyond columns and key (indexes, constraints, foreign keys,
   // sequences, comments) are created at the destination.
   bool schema_objects = false;
+  // prepare_table() creates a table marked DestinationTable::key_after_load without its primary
+  // key, and adds the key when called again without the mark. Without it the session never marks
+  // a table and never asks for the key.
+  bool key_after_load = false;
 };
 
 // Where a session's changes come from, told to the destination once when the session opens it

@@ -1307,13 +1307,14 @@ class MysqlDestination final : public DestinationConnector {
   void prepare_table(const DestinationTable& table) override {
     const TableSchema& s = table.schema;
     std::lock_guard lock(mu_);
-    auto cols = admin_.rows(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
-                                        "TABLE_NAME = {}",
-                                        admin_.quoted(params_.database), admin_.quoted(s.id.name)),
-                            where_of(s));
+    Conn& admin = this->admin();
+    auto cols = admin.rows(fmt::format("SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {} AND "
+                                       "TABLE_NAME = {}",
+                                       admin.quoted(params_.database), admin.quoted(s.id.name)),
+                           where_of(s));
     std::string name = quote_ident(params_.database) + "." + quote_ident(s.id.name);
     if (cols.empty()) {
-      admin_.exec(render_ddl(table), where_of(s));
+      admin.exec(render_ddl(table), where_of(s));
       detail::logf(LogLevel::Info, "mysql.destination", s.id.to_string(), "created table");
       return;
     }
@@ -1321,8 +1322,8 @@ class MysqlDestination final : public DestinationConnector {
       bool have = std::any_of(cols.begin(), cols.end(),
                               [&](const auto& r) { return r[0] && strcasecmp(r[0]->c_str(), c.name.c_str()) == 0; });
       if (have) continue;
-      admin_.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", name, quote_ident(c.name), render_column_type(c, 0)),
-                  where_of(s));
+      admin.exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", name, quote_ident(c.name), render_column_type(c, 0)),
+                 where_of(s));
       detail::logf(LogLevel::Info, "mysql.destination", s.id.to_string(), "added column {}", c.name);
     }
   }
@@ -1338,6 +1339,14 @@ class MysqlDestination final : public DestinationConnector {
   std::size_t max_identifier_length() const override { return kMaxIdentifier; }
 
  private:
+  // The admin connection, connected again when the server dropped it (a restart): a table
+  // prepared after that (one added by a reload, a resync) would otherwise fail on every retry.
+  // Caller holds mu_.
+  Conn& admin() {
+    if (!admin_ || mysql_ping(admin_.get()) != 0) admin_ = Conn(params_, ErrorKind::Destination);
+    return admin_;
+  }
+
   std::mutex mu_;
   ConnParams params_;
   Conn admin_;

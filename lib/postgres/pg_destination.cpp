@@ -1456,6 +1456,7 @@ class PgDestination final : public DestinationConnector {
     DestinationCapabilities c;
     c.ddl = c.atomic_checkpoints = c.quarantine = c.schema_evolution = c.schema_history = true;
     c.transactional_ddl = c.backfill = c.resync_sweep = c.cascades = c.schema_objects = true;
+    c.key_after_load = true;
     return c;
   }
 

@@ -287,3 +287,27 @@ TEST_CASE("bulk rows: a value with no LOAD DATA field (a NaN) sends the batch as
   w->rollback();
   CHECK(t.query("SELECT id FROM dbl").empty());
 }
+
+TEST_CASE("the destination connects again when the server dropped its admin connection", "[mysql][writer]") {
+  Dbs dbs("readmin");
+  Conn c = mysql_test::connect(dbs.dst);
+  auto dest = cdc::ConnectorRegistry::instance().open_destination(dbs.dst_url());
+  auto table = [](const std::string& name) {
+    cdc::DestinationTable t;
+    t.schema.id = cdc::TableId("", name);
+    cdc::Column id;
+    id.name = "id";
+    id.type.id = cdc::TypeId::Int64;
+    id.nullable = false;
+    t.schema.columns = {id};
+    t.schema.primary_key = {"id"};
+    return t;
+  };
+  dest->prepare_table(table("before"));
+  // What a server restart does to the destination's connections (the test's own stays).
+  for (const auto& r : c.rows("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '" + dbs.dst + "' AND ID <> CONNECTION_ID()"))
+    c.exec("KILL " + r[0].value_or("0"));
+  dest->prepare_table(table("after"));  // a table added by a reload, a resync
+  CHECK(c.scalar("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '" + dbs.dst +
+                 "' AND TABLE_NAME IN ('before', 'after')") == "2");
+}

@@ -191,7 +191,7 @@ DestinationTable Engine::copy_target(const TableState& t) const {
   const TablePhase p = t.phase();
   const bool fresh = (p == TablePhase::Pending || p == TablePhase::Snapshot) && t.mode != TableMode::Incremental &&
                      !(t.mode == TableMode::Replicate && *t.plan.settings.snapshot == SnapshotPolicy::Never);
-  target.key_after_load = fresh && committer->atomic() && !target.schema.primary_key.empty();
+  target.key_after_load = fresh && caps.key_after_load && committer->atomic() && !target.schema.primary_key.empty();
   return target;
 }
 
