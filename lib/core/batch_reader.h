@@ -17,7 +17,7 @@ namespace cdc::detail {
 
 class BatchRowReader : public RowReader {
  public:
-  static constexpr std::size_t kBatchBytes = 4u << 20;
+  static constexpr std::size_t kBatchBytes = 8u << 20;
 
   bool next(std::vector<Row>& batch) final {
     std::size_t count = 0, bytes = 0;
