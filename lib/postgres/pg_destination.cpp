@@ -132,6 +132,13 @@ std::string create_enum_type(const TableSchema& s, const Column& c) {
   return fmt::format("CREATE TYPE {} AS ENUM ({})", quote_table(schema_of(s), enum_type_name(s, c)), literal_list(c.type.members));
 }
 
+// The primary key's columns, quoted and comma-separated.
+std::string primary_key_list(const TableSchema& s) {
+  std::string out;
+  for (const auto& k : s.primary_key) out += (out.empty() ? "" : ", ") + quote_ident(k);
+  return out;
+}
+
 std::string render(const DestinationTable& table, bool postgis) {
   const TableSchema& s = table.schema;
   std::string sql = "CREATE TABLE IF NOT EXISTS " + target_name(s) + " (";
@@ -148,11 +155,7 @@ std::string render(const DestinationTable& table, bool postgis) {
     if (c.default_expr && c.generated.empty()) sql += " DEFAULT " + *c.default_expr;
     comments += column_comment(s, c, postgis);
   }
-  if (!s.primary_key.empty() && !table.key_after_load) {
-    sql += ", PRIMARY KEY (";
-    for (std::size_t i = 0; i < s.primary_key.size(); ++i) sql += (i ? ", " : "") + quote_ident(s.primary_key[i]);
-    sql += ")";
-  }
+  if (!s.primary_key.empty() && !table.key_after_load) sql += ", PRIMARY KEY (" + primary_key_list(s) + ")";
   return sql + ")" + comments;
 }
 
@@ -1542,8 +1545,7 @@ class PgDestination final : public DestinationConnector {
         "WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey)) = $3",
         {schema_of(s), s.id.name, joined}, where_of(s));
     if (have.rows() > 0) return;
-    std::string cols;
-    for (const auto& k : s.primary_key) cols += (cols.empty() ? "" : ", ") + quote_ident(k);
+    const std::string cols = primary_key_list(s);
     c.exec(fmt::format("ALTER TABLE {} ADD PRIMARY KEY ({})", target_name(s), cols), where_of(s));
     detail::logf(LogLevel::Info, "postgres.destination", s.id.to_string(), "built its primary key ({})", cols);
   }

@@ -41,6 +41,12 @@ void wait_for_workers(Engine& e, TableState& t, std::unique_lock<std::mutex>& lo
   if (e.stopping()) throw Error(ErrorKind::Cancelled, "stopped");
 }
 
+// Whether a table that was `p` is copied again beside the stream (a resync: it held, its rows
+// are replaced in place) rather than afresh (nothing of it streamed yet).
+bool resyncs_from(const TableState& t, TablePhase p) {
+  return t.mode == TableMode::Replicate && p != TablePhase::Pending && p != TablePhase::Snapshot;
+}
+
 // The table's copy starts over: its chunks go, and so does the ledger's chunk plan, in the same
 // write as its new phase, so that a restart before the next copy records its plan does not take
 // the old chunks for done.
@@ -161,8 +167,7 @@ void Lifecycle::restart_copy(TableState& t, std::unique_lock<std::mutex>& lock, 
     entries.push_back(e_.table_entry(t));
     return;
   }
-  const TablePhase p = t.phase();
-  const bool resync = t.mode == TableMode::Replicate && p != TablePhase::Pending && p != TablePhase::Snapshot;
+  const bool resync = resyncs_from(t, t.phase());
   if (resync) {
     auto h = e_.hold(t);
     entries.insert(entries.end(), h.begin(), h.end());
@@ -308,13 +313,9 @@ bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& 
     }
     wait_for_workers(e_, t, lock);  // a new shape: as for a table at rest, once they are done
   }
-  if (!reshaped) {
+  if (!reshaped || t.phase() == TablePhase::Done) {  // a finished copy job writes nothing more
     set_plan(t, std::move(next));
-    return false;
-  }
-  if (t.phase() == TablePhase::Done) {  // a finished copy job writes nothing more
-    set_plan(t, std::move(next));
-    return true;
+    return reshaped;
   }
   // The new target first, while the table still writes with its old plan (no copy task starts
   // on it meanwhile); the lock is taken again between stream batches.
@@ -339,8 +340,7 @@ bool Lifecycle::readd(TableState& t, TablePlan p, std::unique_lock<std::mutex>& 
     if (t.mode == TableMode::Incremental) {
       t.rec.watermark.reset();
     } else {
-      const TablePhase from = t.rec.failed_from;
-      const bool resync = t.mode == TableMode::Replicate && from != TablePhase::Pending && from != TablePhase::Snapshot;
+      const bool resync = resyncs_from(t, t.rec.failed_from);
       t.rec.failed_from = resync ? TablePhase::Resyncing : TablePhase::Pending;
       if (!resync) t.rec.snapshot_position.clear();
       t.late_join = true;

@@ -130,6 +130,8 @@ void set_plan(TableState& t, TablePlan plan);
 
 // A fingerprint of what the config selects of a table: its target, columns, renames, filter and
 // key. Rows written under one fingerprint are not what another would write (TableRecord::shape).
+// Unlike a reload's comparison of plans (Lifecycle::readd), which also sees the target's column
+// types, it leaves out what the stream's schema changes alter, so that runs can compare it.
 std::string selection_shape(const TablePlan& plan);
 
 }  // namespace cdc::detail
